@@ -1,0 +1,66 @@
+// Replaces tfjs-backend-wasm 4.22's MaxPoolGrad, which seeds its running max with numeric_limits<float>::min()
+// (the smallest POSITIVE float): in any window whose values are all <= 0 the gradient is sent to element 0 of the
+// tensor instead of the window's max. That corrupts training whenever max-pooling sees zeros (after relu) or
+// negative values. This version runs in JS over views of the wasm heap with the cpu backend's semantics
+// (first maximum in scan order wins, padding never wins).
+import { tf } from '../tf.ts';
+
+type WasmBackend = {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
+};
+
+const kernelFunc = ({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }) => {
+  const b = backend as WasmBackend;
+  const { dy, input } = inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
+  const { filterSize, strides, pad, dimRoundingMode } = attrs as unknown as tf.MaxPoolGradAttrs;
+  const info = tf.backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode,
+  );
+  const { batchSize, inHeight, inWidth, inChannels: channels, outHeight, outWidth, strideHeight, strideWidth } = info;
+  const { effectiveFilterHeight: fh, effectiveFilterWidth: fw, dilationHeight: dh, dilationWidth: dw } = info;
+  const { top, left } = info.padInfo;
+
+  const out = b.makeOutput(input.shape, 'float32');
+  // Views are taken after the allocation: growing wasm memory detaches older views.
+  const x = b.typedArrayFromHeap(input);
+  const dyv = b.typedArrayFromHeap(dy);
+  const dx = b.typedArrayFromHeap(out);
+  dx.fill(0);
+  const best = new Float32Array(channels);
+  const bestAt = new Int32Array(channels);
+  for (let n = 0; n < batchSize; n++) {
+    const xBatch = n * inHeight * inWidth * channels;
+    for (let oh = 0; oh < outHeight; oh++) {
+      for (let ow = 0; ow < outWidth; ow++) {
+        best.fill(-Infinity);
+        bestAt.fill(-1);
+        for (let kh = 0; kh < fh; kh += dh) {
+          const h = oh * strideHeight - top + kh;
+          if (h < 0 || h >= inHeight) continue;
+          for (let kw = 0; kw < fw; kw += dw) {
+            const w = ow * strideWidth - left + kw;
+            if (w < 0 || w >= inWidth) continue;
+            const base = xBatch + (h * inWidth + w) * channels;
+            for (let c = 0; c < channels; c++) {
+              const v = x[base + c];
+              if (v > best[c] || bestAt[c] < 0) {
+                best[c] = v;
+                bestAt[c] = base + c;
+              }
+            }
+          }
+        }
+        const dyBase = ((n * outHeight + oh) * outWidth + ow) * channels;
+        for (let c = 0; c < channels; c++) if (bestAt[c] >= 0) dx[bestAt[c]] += dyv[dyBase + c];
+      }
+    }
+  }
+  return out;
+};
+
+export const maxPoolGradConfig: tf.KernelConfig = {
+  kernelName: tf.MaxPoolGrad,
+  backendName: 'wasm',
+  kernelFunc: kernelFunc as tf.KernelFunc,
+};
