@@ -1,0 +1,135 @@
+// All configuration comes from environment variables, validated once at start. A bad value stops the
+// process with a message naming the variable.
+import path from 'node:path';
+
+export interface Config {
+  host: string;
+  port: number;
+  logLevel: string;
+  dataDir: string;
+  /** Unset → embedded PostgreSQL (PGlite) under dbDir, served on 127.0.0.1:embeddedDbPort. */
+  databaseUrl: string | null;
+  dbDir: string;
+  embeddedDbPort: number;
+  /** Unset → filesystem object store under objectsDir. */
+  s3: null | { endPoint: string; port: number; useSSL: boolean; accessKey: string; secretKey: string; bucket: string; region: string };
+  objectsDir: string;
+  tmpDir: string;
+  limits: { maxFileBytes: number; maxRequestBytes: number; maxFiles: number; maxModelJsonBytes: number; maxExamples: number; maxParams: number };
+  worker: { inProcess: boolean; concurrency: number; heartbeatSeconds: number; expireSeconds: number; pollIntervalSeconds: number };
+  backend: 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+  registerBuiltins: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, message: string) {
+    super(`Invalid configuration: ${variable} ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const str = (env: Env, name: string, fallback: string) => {
+  const v = env[name];
+  return v === undefined || v === '' ? fallback : v;
+};
+
+function int(env: Env, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < min || v > max) throw new ConfigError(name, `must be an integer between ${min} and ${max}, got "${raw}"`);
+  return v;
+}
+
+/** Sizes accept plain bytes or a unit suffix: 512k, 64m, 2g (binary units). */
+function bytes(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const m = /^(\d+)\s*([kmg]i?b?)?$/i.exec(raw.trim());
+  if (!m) throw new ConfigError(name, `must be a size like 1048576, 512k, 64m or 2g, got "${raw}"`);
+  const unit = (m[2] ?? '').toLowerCase()[0];
+  const mult = unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1;
+  return Number(m[1]) * mult;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${raw}"`);
+  return raw as T;
+}
+
+function parseS3(env: Env): Config['s3'] {
+  const endpoint = env.S3_ENDPOINT;
+  if (!endpoint) return null;
+  let url: URL;
+  try {
+    url = new URL(endpoint.includes('://') ? endpoint : `http://${endpoint}`);
+  } catch {
+    throw new ConfigError('S3_ENDPOINT', `must be a URL like http://127.0.0.1:9000, got "${endpoint}"`);
+  }
+  for (const name of ['S3_ACCESS_KEY', 'S3_SECRET_KEY'] as const) {
+    if (!env[name]) throw new ConfigError(name, 'is required when S3_ENDPOINT is set');
+  }
+  const useSSL = bool(env, 'S3_USE_SSL', url.protocol === 'https:');
+  return {
+    endPoint: url.hostname,
+    port: url.port ? Number(url.port) : useSSL ? 443 : 80,
+    useSSL,
+    accessKey: env.S3_ACCESS_KEY!,
+    secretKey: env.S3_SECRET_KEY!,
+    bucket: str(env, 'S3_BUCKET', 'modelpress'),
+    region: str(env, 'S3_REGION', 'us-east-1'),
+  };
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const dataDir = path.resolve(str(env, 'MODELPRESS_DATA_DIR', './data'));
+  const databaseUrl = env.DATABASE_URL || null;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL', `must start with postgres:// or postgresql://, got "${databaseUrl.replace(/:[^:@/]*@/, ':***@')}"`);
+  }
+  const bucket = env.S3_BUCKET;
+  if (bucket !== undefined && bucket !== '' && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+    throw new ConfigError('S3_BUCKET', `must be a valid bucket name (3-63 chars, lowercase letters, digits, dots, hyphens), got "${bucket}"`);
+  }
+  return {
+    host: str(env, 'HOST', '127.0.0.1'),
+    port: int(env, 'PORT', 3000, 0, 65535),
+    logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+    dataDir,
+    databaseUrl,
+    dbDir: path.resolve(str(env, 'MODELPRESS_DB_DIR', path.join(dataDir, 'db'))),
+    embeddedDbPort: int(env, 'MODELPRESS_EMBEDDED_DB_PORT', 54329, 0, 65535),
+    s3: parseS3(env),
+    objectsDir: path.resolve(str(env, 'MODELPRESS_OBJECTS_DIR', path.join(dataDir, 'objects'))),
+    tmpDir: path.resolve(str(env, 'MODELPRESS_TMP_DIR', path.join(dataDir, 'tmp'))),
+    limits: {
+      maxFileBytes: bytes(env, 'MODELPRESS_MAX_FILE_BYTES', 1024 ** 3),
+      maxRequestBytes: bytes(env, 'MODELPRESS_MAX_REQUEST_BYTES', 2 * 1024 ** 3),
+      maxFiles: int(env, 'MODELPRESS_MAX_FILES', 100, 1),
+      maxModelJsonBytes: bytes(env, 'MODELPRESS_MAX_MODEL_JSON_BYTES', 16 * 1024 ** 2),
+      maxExamples: int(env, 'MODELPRESS_MAX_EXAMPLES', 10_000_000, 1),
+      maxParams: int(env, 'MODELPRESS_MAX_PARAMS', 200_000_000, 1),
+    },
+    worker: {
+      inProcess: bool(env, 'MODELPRESS_IN_PROCESS_WORKER', !databaseUrl),
+      concurrency: int(env, 'MODELPRESS_WORKER_CONCURRENCY', 1, 1, 64),
+      heartbeatSeconds: int(env, 'MODELPRESS_JOB_HEARTBEAT_SECONDS', 10, 1),
+      expireSeconds: int(env, 'MODELPRESS_JOB_EXPIRE_SECONDS', 30, 1),
+      pollIntervalSeconds: int(env, 'MODELPRESS_QUEUE_POLL_SECONDS', 2, 1),
+    },
+    backend: oneOf(env, 'MODELPRESS_BACKEND', ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const, 'auto'),
+    registerBuiltins: bool(env, 'MODELPRESS_BUILTIN_DATASETS', true),
+  };
+}

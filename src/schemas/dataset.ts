@@ -1,0 +1,35 @@
+import { Type, type Static } from 'typebox';
+import { FileInfo, Page } from './common.ts';
+
+export const DatasetFormat = Type.Union(['csv', 'npy', 'npz', 'idx', 'images', 'builtin'].map((f) => Type.Literal(f)));
+
+export const Dataset = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    format: DatasetFormat,
+    examples: Type.Integer(),
+    featureShape: Type.Array(Type.Integer()),
+    dtype: Type.String(),
+    numClasses: Type.Integer(),
+    classNames: Type.Array(Type.String()),
+    splits: Type.Object({ train: Type.Integer(), test: Type.Optional(Type.Integer()) }),
+    normalization: Type.Union([Type.Object({ scale: Type.Number(), offset: Type.Number() }), Type.Null()]),
+    sizeBytes: Type.Integer(),
+    sha256: Type.String({ description: 'sha256 over the uploaded files (sorted by path, hashes concatenated)' }),
+    files: Type.Array(Type.Object({ ...FileInfo.properties, role: Type.String() })),
+    createdAt: Type.String({ format: 'date-time' }),
+  },
+  { $id: 'Dataset' },
+);
+export type DatasetDto = Static<typeof Dataset>;
+
+export const DatasetPage = Type.Object({ items: Type.Array(Type.Ref('Dataset')), nextCursor: Page(Dataset).properties.nextCursor }, { $id: 'DatasetPage' });
+
+export const DatasetListQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+  cursor: Type.Optional(Type.String()),
+  name: Type.Optional(Type.String({ description: 'Exact name, or a prefix when it ends with *' })),
+  format: Type.Optional(DatasetFormat),
+});
+export type DatasetListQuery = Static<typeof DatasetListQuery>;
