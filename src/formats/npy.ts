@@ -1,6 +1,7 @@
 // NumPy .npy format (v1.0/2.0/3.0), the canonical on-store layout of dataset tensors:
 //   magic "\x93NUMPY", major, minor, header length (u16 for v1, u32 for v2/3), a Python-dict header, raw data.
 // Only little-endian / byte-sized, C-order numeric arrays are supported.
+import { Readable } from 'node:stream';
 import { AppError } from '../errors.ts';
 
 export type NpyDtype = 'uint8' | 'int8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'float32' | 'float64' | 'int64' | 'bool';
@@ -92,4 +93,12 @@ export function npyTypedArray(dtype: NpyDtype, data: Buffer): Uint8Array | Int8A
     case 'float64': return new Float64Array(aligned.buffer, aligned.byteOffset, n);
     case 'int64': return new BigInt64Array(aligned.buffer, aligned.byteOffset, n);
   }
+}
+
+/** A complete .npy file as a stream: a v1.0 header for `dtype`/`shape` followed by the `data` chunks (never buffered whole). */
+export function npyReadable(dtype: NpyDtype, shape: number[], data: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Readable {
+  return Readable.from((async function* () {
+    yield buildNpyHeader(dtype, shape);
+    yield* data;
+  })(), { objectMode: false });
 }
