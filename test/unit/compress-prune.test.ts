@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../../src/ml/tf.ts';
 import { applyMasks, magnitudeMasks, prunableWeights, sparsityOf } from '../../src/ml/compress/prune/magnitude.ts';
 import { constantSparsity, polynomialDecay } from '../../src/ml/compress/prune/schedule.ts';
 import { GradualPruner } from '../../src/ml/compress/prune/gradual.ts';

@@ -1,6 +1,6 @@
 // Gradual magnitude pruning during training: recompute masks when the schedule says so and re-apply
 // them after every optimizer update, so pruned weights stay exactly zero.
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../../tf.ts';
 import { applyMasks, magnitudeMasks, prunableWeights, type PruningScope, type WeightMasks } from './magnitude.ts';
 import type { PruningSchedule } from './schedule.ts';
 

@@ -1,5 +1,5 @@
 // Unstructured magnitude pruning: zero the weights with the smallest |w| (exact top-k, deterministic ties).
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../../tf.ts';
 import { AppError } from '../../../errors.ts';
 
 /** 1 = keep, 0 = pruned; one entry per weight, same element order as the tensor. Keyed by weight name. */
