@@ -62,12 +62,12 @@ async function* mapZlibErrors(stream: Readable, path: string): AsyncGenerator<Bu
 }
 
 async function readHeader(reader: ByteReader, file: SourceFile, magic: number, dims: number): Promise<number[]> {
-  const header = await reader.read(4 + 4 * dims, 'IDX header');
-  const found = header.readUInt32BE(0);
+  const found = (await reader.read(4, 'IDX header')).readUInt32BE(0);
   if (found !== magic) {
     throw invalidDataset(`${file.path}: IDX magic 0x${found.toString(16).padStart(8, '0')}, expected 0x${magic.toString(16).padStart(8, '0')}`);
   }
-  return Array.from({ length: dims }, (_, i) => header.readUInt32BE(4 + 4 * i));
+  const sizes = await reader.read(4 * dims, 'IDX header');
+  return Array.from({ length: dims }, (_, i) => sizes.readUInt32BE(4 * i));
 }
 
 async function readSplit(files: Required<IdxFiles>, labels: LabelDictionary, ctx: ParseContext, split: Split, trainShape: number[] | undefined) {

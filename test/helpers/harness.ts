@@ -1,0 +1,147 @@
+// Integration-test harness: builds the real app over real dependencies for one "target":
+//   embedded  — PGlite over the wire protocol + filesystem object store (the zero-setup default)
+//   real      — PostgreSQL at 127.0.0.1:5432 (a fresh database per test file) + an S3 server (Swift s3api
+//               started by scripts/s3-test-server.sh; a fresh bucket per test file)
+// Every integration suite runs once per available target (see forEachTarget).
+import crypto from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { describe } from 'node:test';
+import pg from 'pg';
+import supertest from 'supertest';
+import { loadConfig, type Config } from '../../src/config.ts';
+import { buildApp, type App } from '../../src/http/app.ts';
+import { createRuntime, type Runtime } from '../../src/runtime.ts';
+
+export type TargetName = 'embedded' | 'real';
+
+export const PG_ADMIN_URL = process.env.MODELPRESS_TEST_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
+
+export interface TestContext {
+  target: TargetName;
+  app: App;
+  runtime: Runtime;
+  config: Config;
+  /** supertest bound to the live app (real HTTP over loopback) */
+  http: ReturnType<typeof supertest>;
+  baseUrl: string;
+  close(): Promise<void>;
+}
+
+async function pgReachable(): Promise<boolean> {
+  const c = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 2000 });
+  try {
+    await c.connect();
+    await c.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Targets this run can use. CI (CI=true) requires both, so a missing server fails instead of skipping. */
+export async function availableTargets(): Promise<TargetName[]> {
+  const targets: TargetName[] = ['embedded'];
+  const wantReal = process.env.MODELPRESS_TEST_TARGETS ?? 'embedded,real';
+  if (!wantReal.includes('real')) return targets;
+  const hasS3 = Boolean(process.env.S3_ENDPOINT);
+  const hasPg = await pgReachable();
+  if (hasS3 && hasPg) targets.push('real');
+  else if (process.env.CI === 'true') throw new Error(`CI needs PostgreSQL (${hasPg ? 'ok' : 'unreachable'}) and S3_ENDPOINT (${hasS3 ? 'ok' : 'unset'}) for the real target`);
+  else console.warn(`# skipping the real PostgreSQL+S3 target (postgres ${hasPg ? 'ok' : 'unreachable'}, S3_ENDPOINT ${hasS3 ? 'set' : 'unset'}); run npm test to start Swift`);
+  return targets;
+}
+
+const targetsPromise = availableTargets();
+
+/** Declares `suite` once per available target: describe('[embedded] …') and describe('[real] …'). */
+export async function forEachTarget(title: string, suite: (target: TargetName) => void) {
+  for (const t of await targetsPromise) describe(`[${t}] ${title}`, () => suite(t));
+}
+
+export async function createDatabase(): Promise<string> {
+  const name = `mp_test_${crypto.randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(PG_ADMIN_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+export async function dropDatabase(databaseUrl: string) {
+  const name = new URL(databaseUrl).pathname.slice(1);
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
+  await admin.end();
+}
+
+/** Env for a target: a temp data dir, and for `real` a fresh database and bucket. */
+export async function targetEnv(target: TargetName, extra: Record<string, string> = {}): Promise<{ env: Record<string, string>; cleanup(): Promise<void> }> {
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), `mp-${target}-`));
+  const env: Record<string, string> = {
+    MODELPRESS_DATA_DIR: dataDir,
+    MODELPRESS_EMBEDDED_DB_PORT: '0',
+    MODELPRESS_BUILTIN_DATASETS: 'false',
+    MODELPRESS_IN_PROCESS_WORKER: 'false',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    ...extra,
+  };
+  let databaseUrl: string | null = null;
+  if (target === 'real') {
+    databaseUrl = await createDatabase();
+    env.DATABASE_URL = databaseUrl;
+    for (const k of ['S3_ENDPOINT', 'S3_ACCESS_KEY', 'S3_SECRET_KEY', 'S3_REGION', 'S3_USE_SSL'] as const) {
+      if (process.env[k]) env[k] = process.env[k]!;
+    }
+    env.S3_BUCKET = `mp-test-${crypto.randomBytes(5).toString('hex')}`;
+  }
+  return {
+    env,
+    async cleanup() {
+      if (databaseUrl) await dropDatabase(databaseUrl);
+      await fs.rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function startTestApp(target: TargetName, extraEnv: Record<string, string> = {}): Promise<TestContext> {
+  const { env, cleanup } = await targetEnv(target, extraEnv);
+  const config = loadConfig(env);
+  const runtime = await createRuntime(config);
+  const app = await buildApp(runtime, { logger: { level: env.LOG_LEVEL } });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  const baseUrl = typeof address === 'object' && address ? `http://127.0.0.1:${address.port}` : '';
+  return {
+    target,
+    app,
+    runtime,
+    config,
+    http: supertest(baseUrl),
+    baseUrl,
+    async close() {
+      await app.close();
+      if (runtime.store.kind === 's3' && config.s3) await runtime.store.deletePrefix('').catch(() => {});
+      await runtime.close();
+      await cleanup();
+    },
+  };
+}
+
+/** Every object key under a prefix, to assert that failed uploads leave nothing behind. */
+export async function listKeys(ctx: TestContext, prefix = ''): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const k of ctx.runtime.store.list(prefix)) keys.push(k);
+  return keys;
+}
+
+/** Row counts of every table that uploads write, for the same purpose. */
+export async function rowCounts(ctx: TestContext) {
+  const db = ctx.runtime.db;
+  const [models, modelFiles, datasets, datasetFiles] = await Promise.all([db.model.count(), db.modelFile.count(), db.dataset.count(), db.datasetFile.count()]);
+  return { models, modelFiles, datasets, datasetFiles };
+}
