@@ -128,8 +128,14 @@ await forEachTarget('models API', (target) => {
     assert.equal(bad.body.code, 'VALIDATION_FAILED');
   });
 
-  test('path traversal in a file name → 400 INVALID_UPLOAD, nothing left', async () => {
-    const res = await upload('evil', [{ name: '../model.json', data: files.modelJson }, ...files.shards]).expect(400);
+  test('path traversal: multipart names are reduced to their base name; a zip-slip entry → 400, nothing left', async () => {
+    const ok = await upload('dots', [{ name: '../../model.json', data: files.modelJson }, ...files.shards]).expect(201);
+    assert.deepEqual(ok.body.files.map((f: { path: string }) => f.path).sort(), ['group1-shard1of1.bin', 'model.json']);
+    await ctx.http.delete(`/v1/models/${ok.body.id}`).expect(204);
+    // yazl refuses '..' names, so write a same-length name and patch it in both zip headers.
+    const zip = await zipBuffer([{ name: 'xx/model.json', data: files.modelJson }, ...files.shards]);
+    for (let i = zip.indexOf('xx/model.json'); i >= 0; i = zip.indexOf('xx/model.json', i + 1)) zip.write('../model.json', i);
+    const res = await upload('evil', [{ name: 'evil.zip', data: zip }]).expect(400);
     assert.equal(res.body.code, 'INVALID_UPLOAD');
     await assertNothingLeft();
   });

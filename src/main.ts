@@ -1,0 +1,37 @@
+// CLI entry: `modelpress serve` (API; in embedded mode also an in-process worker) and `modelpress worker`.
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from './config.ts';
+import { serve } from './server.ts';
+
+async function main() {
+  const [command = 'serve', ...rest] = process.argv.slice(2);
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
+  switch (command) {
+    case 'serve':
+      await serve(config);
+      break;
+    case 'worker': {
+      const { values } = parseArgs({ args: rest, options: { concurrency: { type: 'string' } } });
+      const { runWorkerProcess } = await import('./worker/process.ts');
+      await runWorkerProcess(config, { concurrency: values.concurrency ? Number(values.concurrency) : undefined });
+      break;
+    }
+    default:
+      console.error(`unknown command "${command}"; use: serve | worker [--concurrency N]`);
+      process.exit(2);
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,40 @@
+// `npm start`: database (embedded PGlite unless DATABASE_URL), migrations, object store, built-in datasets,
+// the HTTP API, and in embedded mode an in-process worker. SIGINT/SIGTERM close everything in order.
+import fs from 'node:fs/promises';
+import type { Config } from './config.ts';
+import { buildApp } from './http/app.ts';
+import { createRuntime } from './runtime.ts';
+
+export async function serve(config: Config) {
+  await fs.mkdir(config.tmpDir, { recursive: true });
+  const runtime = await createRuntime(config);
+  const app = await buildApp(runtime);
+  if (runtime.embedded) {
+    app.log.warn(`embedded mode: PGlite database in ${config.dbDir} (${runtime.databaseUrl}), objects in ${config.s3 ? 's3' : config.objectsDir}`);
+  }
+  if (config.registerBuiltins) {
+    const t0 = Date.now();
+    const mnist = await runtime.services.datasets.ensureBuiltins();
+    if (mnist) app.log.info({ datasetId: mnist.id, ms: Date.now() - t0 }, 'built-in dataset mnist ready');
+  }
+  const hooks = await startBackgroundServices(runtime, app.log);
+  await app.listen({ host: config.host, port: config.port });
+
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    app.log.info({ signal }, 'shutting down');
+    await app.close(); // stops accepting, lets in-flight requests finish
+    await hooks.stop();
+    await runtime.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+/** Extension point for the job system (queue events, in-process worker); see src/jobs. */
+async function startBackgroundServices(_runtime: Awaited<ReturnType<typeof createRuntime>>, _log: unknown) {
+  return { stop: async () => {} };
+}
