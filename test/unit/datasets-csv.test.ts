@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { Readable } from 'node:stream';
 import { ingestDataset } from '../../src/domain/datasets/ingest.ts';
 import { assertAppError, assertCleanAndRemove, captureWriter, memoryFile, readNpy, tempDir } from '../fixtures/datasets/helpers.ts';
 
@@ -57,5 +58,15 @@ describe('CSV datasets', () => {
     const { write, outputs } = captureWriter();
     await assertAppError(ingestDataset([memoryFile('d.csv', 'a,label\n1,x\n2,y\n3,z\n')], { tmpDir: tmp, maxExamples: 2 }, write), 'RESOURCE_LIMIT');
     assert.equal(outputs.size, 0, 'nothing is written for a rejected dataset');
+  });
+
+  it('passes storage and writer failures through unchanged and still removes its temp files', async () => {
+    const failingSource = {
+      path: 'd.csv', sizeBytes: 100,
+      open: async () => Readable.from((async function* () { yield Buffer.from('a,label\n1,x\n'); throw new Error('connection reset'); })()),
+    };
+    await assert.rejects(ingestDataset([failingSource], { tmpDir: tmp }, captureWriter().write), /connection reset/);
+    const failingWriter = async () => { throw new Error('bucket is gone'); };
+    await assert.rejects(ingestDataset([memoryFile('d.csv', 'a,label\n1,x\n')], { tmpDir: tmp }, failingWriter), /bucket is gone/);
   });
 });

@@ -51,5 +51,12 @@ describe('NPZ datasets', () => {
     const short = npyBytes('float32', [2, 2], [1, 2, 3, 4]).subarray(0, 130);
     await assertAppError(run(await zipBytes([{ name: 'x.npy', data: short }, { name: 'y.npy', data: npyBytes('int32', [2], [0, 1]) }])), 'INVALID_DATASET', /x\.npy: data is shorter/);
     await assertAppError(run(await zipBytes([{ name: 'x.npy', data: npyBytes('int32', [1], [0]) }])), 'INVALID_DATASET', /needs both x/);
+    const good = await zipBytes([
+      { name: 'x.npy', data: npyBytes('float32', [64, 4], Array.from({ length: 256 }, (_, i) => i)) },
+      { name: 'y.npy', data: npyBytes('int32', [64], Array(64).fill(0)), compress: false },
+    ]);
+    const corrupt = Buffer.from(good);
+    corrupt.fill(0xff, 30 + 'x.npy'.length + 4, 30 + 'x.npy'.length + 40); // inside x.npy's deflate stream
+    await assertAppError(run(corrupt), 'INVALID_DATASET', /cannot read x\.npy/);
   });
 });

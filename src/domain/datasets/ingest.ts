@@ -91,8 +91,17 @@ export async function ingestDataset(files: SourceFile[], opts: IngestOptions, wr
 
 async function writeSplit(split: 'train' | 'test', tensors: ParsedSplit, dtype: 'uint8' | 'float32', featureShape: number[], write: TensorWriter) {
   const { x, y } = tensors;
-  await write(`${split}-x`, npyReadable(dtype, [x.rows, ...featureShape], x.data()));
   const labels = Buffer.alloc(y.length * 4);
   y.forEach((label, i) => labels.writeInt32LE(label, i * 4));
-  await write(`${split}-y`, npyReadable('int32', [y.length], [labels]));
+  await writeTensor(write, `${split}-x`, npyReadable(dtype, [x.rows, ...featureShape], x.data()));
+  await writeTensor(write, `${split}-y`, npyReadable('int32', [y.length], [labels]));
+}
+
+/** Destroying the stream afterwards closes its temp-file reader even when the writer failed halfway. */
+async function writeTensor(write: TensorWriter, role: TensorRole, npy: Readable): Promise<void> {
+  try {
+    await write(role, npy);
+  } finally {
+    npy.destroy();
+  }
 }

@@ -1,7 +1,7 @@
 // Zip archives (NPZ and image folders) need random access, so the upload is first copied to a temp file.
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import yauzl, { type Entry, type ZipFile } from 'yauzl';
 import { isAppError } from '../../../errors.ts';
@@ -14,21 +14,18 @@ export interface ZipArchive {
   open(entry: Entry): Promise<Readable>;
 }
 
-/** Absolute, drive-letter, backslash or `..` names could escape a folder if anything ever extracted them. */
-export const isUnsafeEntryName = (name: string): boolean =>
-  name.startsWith('/') || name.includes('\\') || /^[a-zA-Z]:/.test(name) || name.split('/').includes('..');
-
 /** Bounds the in-memory entry list of a hostile archive. */
 const MAX_ENTRIES = 1_000_000;
 let copies = 0;
 
-/** Copies `file` into ctx.workDir and opens it; ctx closes it. Unsafe entry names → INVALID_DATASET. */
+/** Copies `file` into ctx.workDir and opens it (ctx closes it); a corrupt archive or unsafe entry name → INVALID_DATASET. */
 export async function openZip(file: SourceFile, ctx: ParseContext): Promise<ZipArchive> {
   const path = join(ctx.workDir, `upload-${++copies}.zip`);
   await pipeline(await file.open(), createWriteStream(path, { flags: 'wx' }));
   let zip: ZipFile;
   try {
-    // strictFileNames keeps backslashes as-is so our own check, not a silent rewrite, decides.
+    // yauzl rejects absolute, drive-letter and `..` entry names while listing; strictFileNames makes it reject
+    // backslashes too instead of rewriting them, so no zip-slip name ever reaches the parsers.
     zip = await yauzl.openPromise(path, { lazyEntries: true, autoClose: false, strictFileNames: true, validateEntrySizes: true });
   } catch (err) {
     throw invalidDataset(`${file.path} is not a valid zip archive: ${(err as Error).message}`);
@@ -37,21 +34,25 @@ export async function openZip(file: SourceFile, ctx: ParseContext): Promise<ZipA
   const entries: Entry[] = [];
   try {
     for await (const entry of zip.eachEntry()) {
-      if (isUnsafeEntryName(entry.fileName)) throw invalidDataset(`${file.path}: unsafe entry name ${JSON.stringify(entry.fileName)}`);
       if (entries.push(entry) > MAX_ENTRIES) throw invalidDataset(`${file.path} has more than ${MAX_ENTRIES} entries`);
     }
   } catch (err) {
     if (isAppError(err)) throw err;
-    throw invalidDataset(`${file.path} is not a valid zip archive: ${(err as Error).message}`);
+    throw invalidDataset(`${file.path}: bad zip entry: ${(err as Error).message}`);
   }
   return {
     entries,
     open: async (entry) => {
-      try {
-        return await zip.openReadStreamPromise(entry);
-      } catch (err) {
-        throw invalidDataset(`${file.path}: cannot read ${entry.fileName}: ${(err as Error).message}`);
-      }
+      const cannotRead = (err: unknown) => invalidDataset(`${file.path}: cannot read ${entry.fileName}: ${(err as Error).message}`);
+      const stream = await zip.openReadStreamPromise(entry).catch((err: unknown) => { throw cannotRead(err); });
+      // Corrupt deflate data or wrong sizes surface mid-stream; they are the upload's fault, not ours.
+      return Readable.from((async function* () {
+        try {
+          yield* stream;
+        } catch (err) {
+          throw cannotRead(err);
+        }
+      })());
     },
   };
 }
