@@ -1,0 +1,143 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { tf } from '../../src/ml/tf.ts';
+import { initBackend } from '../../src/ml/backend.ts';
+import { buildModel } from '../../src/ml/architectures.ts';
+import {
+  loadArtifactsFromStore, loadModelFromStore, modelArtifactsToFiles, modelToFiles, saveFilesToStore, serializeModel, type ModelFile,
+} from '../../src/ml/model-io.ts';
+import type { ObjectStore } from '../../src/storage/object-store.ts';
+import { AppError } from '../../src/errors.ts';
+
+// A Map-backed ObjectStore, only for this unit test of the IOHandlers.
+class MemoryStore implements ObjectStore {
+  readonly kind = 'fs' as const;
+  readonly objects = new Map<string, Buffer>();
+  async put(key: string, body: Readable | Buffer) {
+    const data = Buffer.isBuffer(body) ? body : Buffer.concat(await body.toArray());
+    this.objects.set(key, data);
+    return { sizeBytes: data.length, sha256: createHash('sha256').update(data).digest('hex') };
+  }
+  private must(key: string): Buffer {
+    const data = this.objects.get(key);
+    if (!data) throw new AppError('NOT_FOUND', key);
+    return data;
+  }
+  async get(key: string) { return Readable.from([this.must(key)]); }
+  async getBuffer(key: string) { return this.must(key); }
+  async stat(key: string) { const d = this.objects.get(key); return d ? { sizeBytes: d.length } : null; }
+  async delete(key: string) { this.objects.delete(key); }
+  async deletePrefix(prefix: string) { for (const k of this.objects.keys()) if (k.startsWith(prefix)) this.objects.delete(k); }
+  async *list(prefix: string) { for (const k of this.objects.keys()) if (k.startsWith(prefix)) yield k; }
+  async ping() {}
+}
+
+before(async () => {
+  await initBackend('wasm');
+});
+
+function sampleInput(shape: number[]): tf.Tensor {
+  return tf.tidy(() => tf.sin(tf.range(0, shape.reduce((a, b) => a * b)).reshape(shape)));
+}
+
+async function predictValues(model: tf.LayersModel, x: tf.Tensor): Promise<Float32Array> {
+  const y = model.predict(x) as tf.Tensor;
+  const values = (await y.data()) as Float32Array;
+  y.dispose();
+  return values;
+}
+
+test('lenet-5 round trip through the store (3 shards) gives identical outputs and no tensor leak', async () => {
+  const store = new MemoryStore();
+  const model = buildModel('lenet-5', [28, 28, 1], 10);
+  const x = sampleInput([2, 28, 28, 1]);
+  const expected = await predictValues(model, x);
+  const files = await modelToFiles(model, 100_000);
+  assert.deepEqual(files.map((f) => f.path), ['model.json', 'group1-shard1of3.bin', 'group1-shard2of3.bin', 'group1-shard3of3.bin']);
+  assert.equal(files.slice(1).reduce((s, f) => s + f.data.length, 0), 61_706 * 4);
+  const refs = await saveFilesToStore(store, files, (p) => `models/m1/${p}`);
+  assert.equal(refs[1].sizeBytes, 100_000);
+
+  const before = tf.memory().numTensors;
+  const loaded = await loadModelFromStore(store, refs.map(({ path, objectKey }) => ({ path, objectKey })));
+  assert.deepEqual(await predictValues(loaded, x), expected);
+  loaded.dispose();
+  assert.equal(tf.memory().numTensors, before);
+  model.dispose();
+  x.dispose();
+});
+
+test('files we write load with stock tf.loadLayersModel (http loader over a fetch stub), outputs identical', async () => {
+  const model = buildModel({ layers: [{ type: 'dense', units: 8, activation: 'relu' }, { type: 'batchNormalization' }, { type: 'dropout', rate: 0.2 }] }, [5], 3);
+  const x = sampleInput([4, 5]);
+  const expected = await predictValues(model, x);
+  const files = await modelToFiles(model, 64);
+  assert.ok(files.length > 3);
+  const byUrl = new Map(files.map((f) => [`http://models.test/m/${f.path}`, f.data]));
+  const fetched: string[] = [];
+  const fetchFunc = (async (url: string) => {
+    fetched.push(url);
+    const data = byUrl.get(url);
+    return new Response(data ? new Uint8Array(data) : null, { status: data ? 200 : 404 });
+  }) as typeof fetch;
+  const loaded = await tf.loadLayersModel('http://models.test/m/model.json', { fetchFunc });
+  assert.equal(fetched.length, files.length);
+  assert.deepEqual(await predictValues(loaded, x), expected);
+  loaded.dispose();
+  model.dispose();
+  x.dispose();
+});
+
+test('model.json in a folder resolves its shard paths relative to itself', async () => {
+  const store = new MemoryStore();
+  const model = buildModel('lenet-300-100', [784], 10);
+  const files = (await modelToFiles(model)).map((f) => ({ ...f, path: `export/${f.path}` }));
+  const refs = await saveFilesToStore(store, files, (p) => `k/${p.replace('/', '_')}`);
+  const loaded = await loadModelFromStore(store, refs);
+  assert.equal(loaded.countParams(), 266_610);
+  loaded.dispose();
+  model.dispose();
+});
+
+test('quantized weight specs (uint8 affine, float16) are dequantized by tfjs on load', async () => {
+  const store = new MemoryStore();
+  const model = buildModel({ layers: [{ type: 'dense', units: 3 }] }, [4], 3);
+  const { artifacts } = await serializeModel(model);
+  const [kernelSpec, biasSpec] = artifacts.weightSpecs!;
+  // Replace the kernel by a uint8 affine encoding of 0..11 (scale 0.5, min -2) and the bias by float16 [1, 2, 3].
+  const q = Uint8Array.from({ length: 12 }, (_, i) => i);
+  const half = Uint16Array.from([0x3c00, 0x4000, 0x4200]);
+  const quantized: tf.io.ModelArtifacts = {
+    ...artifacts,
+    weightSpecs: [
+      { ...kernelSpec, quantization: { dtype: 'uint8', scale: 0.5, min: -2 } },
+      { ...biasSpec, quantization: { dtype: 'float16' } },
+    ],
+    weightData: [q.buffer, half.buffer],
+  };
+  const files = modelArtifactsToFiles(quantized);
+  assert.equal(files[1].data.length, 12 + 6);
+  const refs = await saveFilesToStore(store, files, (p) => `q/${p}`);
+  const loaded = await loadModelFromStore(store, refs);
+  const [kernel, bias] = loaded.getWeights();
+  assert.deepEqual(Array.from(await kernel.data()), Array.from(q, (v) => v * 0.5 - 2));
+  assert.deepEqual(Array.from(await bias.data()), [1, 2, 3]);
+  loaded.dispose();
+  model.dispose();
+});
+
+test('missing shard, wrong shard size and absent model.json are reported with their codes', async () => {
+  const store = new MemoryStore();
+  const model = buildModel({ layers: [{ type: 'dense', units: 2 }] }, [3], 2);
+  const files = await modelToFiles(model);
+  const refs = await saveFilesToStore(store, files, (p) => `e/${p}`);
+  await assert.rejects(loadArtifactsFromStore(store, refs.slice(0, 1)), { code: 'MISSING_WEIGHTS' });
+  await assert.rejects(loadArtifactsFromStore(store, refs.slice(1)), { code: 'INVALID_MODEL' });
+  const truncated: ModelFile[] = [files[0], { path: files[1].path, data: files[1].data.subarray(4) }];
+  await assert.rejects(loadArtifactsFromStore(store, await saveFilesToStore(store, truncated, (p) => `t/${p}`)), { code: 'WEIGHTS_MISMATCH' });
+  await store.put('bad/model.json', Buffer.from('{"modelTopology": {"nope": 1}, "weightsManifest": []}'));
+  await assert.rejects(loadModelFromStore(store, [{ path: 'model.json', objectKey: 'bad/model.json' }]), { code: 'INVALID_MODEL' });
+  model.dispose();
+});
