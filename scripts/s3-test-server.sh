@@ -10,6 +10,8 @@ set -euo pipefail
 
 CMD="${1:-}"
 DIR="${2:-/tmp/modelpress-swift}"
+DIR="${DIR%/}"
+[[ -n $DIR ]] || { echo "s3-test-server: DIR must not be /" >&2; exit 2; }
 PROXY_URL="http://127.0.0.1:8080"
 ENV_LINE="S3_ENDPOINT=$PROXY_URL S3_ACCESS_KEY=test:tester S3_SECRET_KEY=testing S3_REGION=us-east-1"
 # Swift always reads its hash settings and storage policies from this path.
@@ -18,9 +20,19 @@ PACKAGES=(swift swift-proxy swift-object swift-container swift-account memcached
 
 log() { echo "s3-test-server: $*" >&2; }
 
-healthy() { curl -fsS -m 2 "$PROXY_URL/healthcheck" >/dev/null 2>&1; }
+fail() {
+  log "$1; logs in $DIR/log"
+  tail -n 20 "$DIR"/log/*.log >&2 || true
+  stop_daemons
+  exit 1
+}
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# The proxy's /healthcheck does not look at the storage servers, so check their ports too.
+healthy() {
+  curl -fsS -m 2 "$PROXY_URL/healthcheck" >/dev/null 2>&1 && port_open 6200 && port_open 6201 && port_open 6202
+}
 
 install_packages() {
   [[ -x /usr/bin/swift-proxy-server && -x /usr/bin/swift-object-server && -x /usr/bin/memcached ]] && return 0
@@ -36,9 +48,19 @@ install_packages() {
   fi
 }
 
+build_ring() {
+  local etc="$1" kind="$2" port="$3"
+  # Ring: 2^10 partitions, 1 replica, one device on loopback.
+  cd "$etc" \
+    && /usr/bin/swift-ring-builder "$kind.builder" create 10 1 1 \
+    && /usr/bin/swift-ring-builder "$kind.builder" add "r1z1-127.0.0.1:$port/d1" 1 \
+    && /usr/bin/swift-ring-builder "$kind.builder" rebalance
+}
+
 write_configs() {
   local etc="$DIR/etc" srv="$DIR/srv"
-  rm -rf "$etc" "$srv"
+  # Fresh data every start; the rings in etc/ hold no data and are kept (building them costs seconds).
+  rm -rf "$srv"
   mkdir -p "$etc" "$srv/d1" "$DIR/run" "$DIR/log"
 
   if [[ ! -f $SWIFT_CONF ]]; then
@@ -62,7 +84,7 @@ user = $(id -un)
 workers = 0
 bind_ip = 127.0.0.1"
 
-  local kind port
+  local kind port pid builds=()
   for kind in object:6200 container:6201 account:6202; do
     port="${kind#*:}"
     kind="${kind%%:*}"
@@ -76,11 +98,13 @@ pipeline = $kind-server
 [app:$kind-server]
 use = egg:swift#$kind
 EOF
-    # Ring: 2^10 partitions, 1 replica, one device on loopback.
-    (cd "$etc" && /usr/bin/swift-ring-builder "$kind.builder" create 10 1 1 \
-      && /usr/bin/swift-ring-builder "$kind.builder" add "r1z1-127.0.0.1:$port/d1" 1 \
-      && /usr/bin/swift-ring-builder "$kind.builder" rebalance) >>"$DIR/log/rings.log" 2>&1
+    if [[ ! -f $etc/$kind.ring.gz ]]; then
+      rm -f "$etc/$kind.builder"
+      build_ring "$etc" "$kind" "$port" >>"$DIR/log/rings.log" 2>&1 &
+      builds+=($!)
+    fi
   done
+  for pid in "${builds[@]}"; do wait "$pid" || fail "building the rings failed"; done
 
   cat >"$etc/proxy-server.conf" <<EOF
 $common
@@ -159,7 +183,10 @@ start() {
   stop_daemons
   write_configs
 
-  if ! port_open 11211; then
+  if port_open 11211; then
+    # Someone else's memcached: drop cached account/container info that the wiped data contradicts.
+    (exec 3<>/dev/tcp/127.0.0.1/11211 && printf 'flush_all\r\n' >&3 && read -r -t 2 _ <&3) || true
+  else
     spawn memcached /usr/bin/memcached -u "$(id -un)" -l 127.0.0.1 -p 11211
   fi
   local server
@@ -168,13 +195,12 @@ start() {
     spawn "$server" "/usr/bin/swift-$server-server" "$DIR/etc/$server-server.conf" --verbose
   done
 
-  local deadline=$((SECONDS + 60))
+  local deadline=$((SECONDS + 60)) pidfile
   until healthy; do
-    if ((SECONDS > deadline)); then
-      log "proxy not healthy after 60 s; logs in $DIR/log"
-      tail -n 20 "$DIR"/log/*.log >&2 || true
-      exit 1
-    fi
+    for pidfile in "$DIR"/run/*.pid; do
+      kill -0 "$(cat "$pidfile")" 2>/dev/null || fail "$(basename "$pidfile" .pid) exited during start-up"
+    done
+    ((SECONDS < deadline)) || fail "not healthy after 60 s"
     sleep 0.2
   done
   log "running at $PROXY_URL (logs in $DIR/log)"
@@ -182,13 +208,19 @@ start() {
 }
 
 stop_daemons() {
-  local pidfile pid
+  local pidfile pid pids=()
   for pidfile in "$DIR"/run/*.pid; do
     [[ -f $pidfile ]] || continue
     pid="$(cat "$pidfile")"
     # Each daemon leads its own session (setsid), so this ends it and any children it forked.
     kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
+    pids+=("$pid")
     rm -f "$pidfile"
+  done
+  # Wait (up to 10 s) until they are gone so a following start can bind the same ports.
+  local deadline=$((SECONDS + 10))
+  for pid in "${pids[@]}"; do
+    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
   done
 }
 
