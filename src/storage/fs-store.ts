@@ -1,7 +1,6 @@
 // Embedded default object store: one file per key under rootDir. Puts write a temp file in the target
 // folder and rename it, so readers never see a partial object and a failed put leaves nothing behind.
 import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { access, constants, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -34,8 +33,10 @@ export class FsObjectStore implements ObjectStore {
     // Temp names start with '.', which valid keys never do, so list() can skip them.
     const temp = path.join(path.dirname(file), `.tmp-${randomUUID()}`);
     const meter = new HashingLimitStream(opts.maxBytes);
+    // Created before streaming starts, so the cleanup below cannot run ahead of a pending open.
+    const handle = await open(temp, 'wx');
     try {
-      await pipeline(toReadable(body), meter, createWriteStream(temp, { flags: 'wx' }));
+      await pipeline(toReadable(body), meter, handle.createWriteStream());
       await rename(temp, file);
     } catch (e) {
       await rm(temp, { force: true });
