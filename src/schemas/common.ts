@@ -41,4 +41,6 @@ export const Shape = Type.Array(Type.Union([Type.Integer(), Type.Null()]), { des
 
 /** Standard error responses added to every route's schema, so the OpenAPI spec documents them. */
 export const errorResponses = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((s) => [s, { $ref: 'Problem#', description: 'Problem details (application/problem+json)' }]));
+  Object.fromEntries(
+    statuses.map((s) => [s, { description: 'Problem details (RFC 9457)', content: { 'application/problem+json': { schema: { $ref: 'Problem#' } } } }]),
+  );

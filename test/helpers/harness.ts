@@ -53,10 +53,11 @@ export async function availableTargets(): Promise<TargetName[]> {
   return targets;
 }
 
-const targetsPromise = availableTargets();
+let targetsPromise: Promise<TargetName[]> | undefined;
 
 /** Declares `suite` once per available target: describe('[embedded] …') and describe('[real] …'). */
 export async function forEachTarget(title: string, suite: (target: TargetName) => void) {
+  targetsPromise ??= availableTargets();
   for (const t of await targetsPromise) describe(`[${t}] ${title}`, () => suite(t));
 }
 

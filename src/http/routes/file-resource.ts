@@ -85,16 +85,16 @@ export function registerFileResourceRoutes<Dto, Q extends TSchema>(fastify: Fast
   );
 
   app.get(
-    `/${plural}/:id/files/*`,
+    `/${plural}/:id/files/:path`,
     {
       schema: {
         tags,
         summary: `Download one file of a ${singular} (streamed)`,
-        params: Type.Object({ id: IdParams.properties.id, '*': Type.String({ description: 'File path as listed in files[].path' }) }),
+        params: Type.Object({ id: IdParams.properties.id, path: Type.String({ description: 'File path as listed in files[].path (URL-encode any "/" as %2F)' }) }),
         response: { 200: Type.String({ format: 'binary', description: 'File content; ETag and x-content-sha256 carry its sha256' }), ...errorResponses(400, 404) },
       },
     },
-    async (req, reply) => sendDownload(reply, await service.openFile(req.params.id, req.params['*'])),
+    async (req, reply) => sendDownload(reply, await service.openFile(req.params.id, req.params.path)),
   );
 
   app.get(
