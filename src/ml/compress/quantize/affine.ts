@@ -1,0 +1,180 @@
+// Post-training weight quantization into the standard TF.js weights-manifest format: each quantized entry gets
+// `quantization: { dtype: 'uint8' | 'uint16', scale, min }` or `{ dtype: 'float16' }`, which stock
+// tf.loadLayersModel / tf.io.decodeWeights dequantize on load (value = q * scale + min, in float64, stored as
+// float32). Per tensor only: the manifest has one scale/min per entry, so per-output-channel quantization cannot
+// be expressed without changing the model's topology (splitting kernels), which stock loaders would not undo.
+import { tf } from '../../tf.ts';
+import { AppError } from '../../../errors.ts';
+
+export type QuantizationDtype = 'float16' | 'uint8' | 'uint16';
+
+export interface QuantizeOptions {
+  /** Return true to keep a float32 entry unquantized. */
+  skip?: (spec: tf.io.WeightsManifestEntry) => boolean;
+}
+
+export interface QuantizeResult {
+  specs: tf.io.WeightsManifestEntry[];
+  data: ArrayBuffer;
+  /** Per quantized weight: max |original - dequantized| over its elements, as tfjs would dequantize it. */
+  maxAbsError: Record<string, number>;
+}
+
+const QUANTIZED_BYTES: Record<QuantizationDtype, number> = { uint8: 1, uint16: 2, float16: 2 };
+const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, complex64: 8 };
+
+function elementCount(spec: tf.io.WeightsManifestEntry): number {
+  return spec.shape.reduce((a, b) => a * b, 1);
+}
+
+/** Byte length of one entry at `offset` (strings are length-prefixed per element). */
+function entryBytes(spec: tf.io.WeightsManifestEntry, buf: ArrayBuffer, offset: number): number {
+  const n = elementCount(spec);
+  if (spec.quantization) return n * QUANTIZED_BYTES[spec.quantization.dtype];
+  if (spec.dtype === 'string') {
+    const view = new DataView(buf);
+    let len = 0;
+    for (let i = 0; i < n; i++) len += 4 + view.getUint32(offset + len, true);
+    return len;
+  }
+  return n * DTYPE_BYTES[spec.dtype];
+}
+
+/** Float32 → IEEE half bits, round to nearest even; subnormals kept, overflow → ±Infinity. */
+export function float32ToFloat16Bits(value: number): number {
+  const f32 = new Float32Array([value]);
+  const x = new Uint32Array(f32.buffer)[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  const mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 31) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    const m = mant | 0x800000;
+    const shift = 14 - e;
+    let half = m >>> shift;
+    const rem = m & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    if (rem > halfway || (rem === halfway && half & 1)) half++;
+    return sign | half;
+  }
+  let half = sign | (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++; // a carry into the exponent is the correct result
+  return half;
+}
+
+/** Half bits → number (same result as tfjs-core's float16 decoder). */
+export function float16BitsToNumber(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >>> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 31) return mant ? NaN : sign * Infinity;
+  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+}
+
+function quantizeFloat16(name: string, values: Float32Array): { bytes: Uint8Array; maxErr: number } {
+  const out = new Uint16Array(values.length);
+  let maxErr = 0;
+  for (let i = 0; i < values.length; i++) {
+    const h = float32ToFloat16Bits(values[i]);
+    const back = float16BitsToNumber(h);
+    if (!Number.isFinite(back)) {
+      throw new AppError('INVALID_JOB_PARAMS', `weight ${name} has a value (${values[i]}) outside the float16 range`, { weight: name });
+    }
+    out[i] = h;
+    maxErr = Math.max(maxErr, Math.abs(back - values[i]));
+  }
+  return { bytes: new Uint8Array(out.buffer), maxErr };
+}
+
+/**
+ * Affine parameters for `bits`-bit codes. When the range spans 0, min is nudged (as TF-Lite nudges its zero point)
+ * so that q = zeroPoint dequantizes to exactly 0: min = -(zeroPoint * scale), and tfjs computes
+ * zeroPoint * scale + min with the same float64 product, giving 0. Pruned zeros thus stay zero.
+ */
+export function affineParams(lo: number, hi: number, bits: 8 | 16): { scale: number; min: number; zeroPoint: number | null } {
+  const qmax = 2 ** bits - 1;
+  if (hi === lo) return { scale: 1, min: lo, zeroPoint: lo === 0 ? 0 : null };
+  const scale = (hi - lo) / qmax;
+  if (lo > 0 || hi < 0) return { scale, min: lo, zeroPoint: null };
+  const zeroPoint = Math.min(qmax, Math.max(0, Math.round(-lo / scale)));
+  return { scale, min: -(zeroPoint * scale), zeroPoint };
+}
+
+function quantizeAffine(name: string, values: Float32Array, bits: 8 | 16) {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of values) {
+    if (!Number.isFinite(v)) throw new AppError('INVALID_MODEL', `weight ${name} has non-finite values`, { weight: name });
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  if (values.length === 0) lo = hi = 0;
+  const { scale, min, zeroPoint } = affineParams(lo, hi, bits);
+  const qmax = 2 ** bits - 1;
+  const codes = bits === 8 ? new Uint8Array(values.length) : new Uint16Array(values.length);
+  let maxErr = 0;
+  for (let i = 0; i < values.length; i++) {
+    const q = values[i] === 0 && zeroPoint !== null ? zeroPoint : Math.min(qmax, Math.max(0, Math.round((values[i] - min) / scale)));
+    codes[i] = q;
+    maxErr = Math.max(maxErr, Math.abs(Math.fround(q * scale + min) - values[i]));
+  }
+  return { bytes: new Uint8Array(codes.buffer), scale, min, maxErr };
+}
+
+/**
+ * Quantizes every float32 entry (unless `skip`) of a weights manifest + its concatenated data. Entries that are not
+ * float32 (int32, bool, string) or already quantized are copied unchanged.
+ */
+export function quantizeWeights(
+  specs: readonly tf.io.WeightsManifestEntry[],
+  data: ArrayBuffer | ArrayBuffer[],
+  dtype: QuantizationDtype,
+  opts: QuantizeOptions = {},
+): QuantizeResult {
+  if (!(dtype in QUANTIZED_BYTES)) throw new AppError('INVALID_JOB_PARAMS', `unsupported quantization dtype ${String(dtype)}`, { field: 'dtype' });
+  const buf = Array.isArray(data) ? tf.io.CompositeArrayBuffer.join(data) : data;
+  const parts: Uint8Array[] = [];
+  const outSpecs: tf.io.WeightsManifestEntry[] = [];
+  const maxAbsError: Record<string, number> = {};
+  let offset = 0;
+  for (const spec of specs) {
+    const len = entryBytes(spec, buf, offset);
+    if (offset + len > buf.byteLength) {
+      throw new AppError('WEIGHTS_MISMATCH', `weight data ends before entry ${spec.name}`, { weight: spec.name, bytes: buf.byteLength });
+    }
+    if (spec.dtype !== 'float32' || spec.quantization || opts.skip?.(spec)) {
+      parts.push(new Uint8Array(buf, offset, len));
+      outSpecs.push({ ...spec });
+    } else {
+      // slice() copies, so the Float32Array is aligned whatever the offset.
+      const values = new Float32Array(buf.slice(offset, offset + len));
+      if (dtype === 'float16') {
+        const { bytes, maxErr } = quantizeFloat16(spec.name, values);
+        parts.push(bytes);
+        outSpecs.push({ ...spec, quantization: { dtype } });
+        maxAbsError[spec.name] = maxErr;
+      } else {
+        const { bytes, scale, min, maxErr } = quantizeAffine(spec.name, values, dtype === 'uint8' ? 8 : 16);
+        parts.push(bytes);
+        outSpecs.push({ ...spec, quantization: { dtype, scale, min } });
+        maxAbsError[spec.name] = maxErr;
+      }
+    }
+    offset += len;
+  }
+  if (offset !== buf.byteLength) {
+    throw new AppError('WEIGHTS_MISMATCH', `weight data has ${buf.byteLength - offset} bytes the manifest does not describe`, { bytes: buf.byteLength });
+  }
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return { specs: outSpecs, data: out.buffer, maxAbsError };
+}
