@@ -182,7 +182,9 @@ export async function structuredPrune(model: tf.LayersModel, opts: StructuredPru
         const isKernel = idx === 0 && WEIGHTED.has(layer.getClassName());
         if (rows && isKernel) v = tf.gather(v, rows, inputAxis(layer));
         if (out) v = tf.gather(v, out, v.rank - 1); // kernels' last axis, and biases / batch-norm vectors
-        return v === w ? w.clone() : v;
+        // A fresh tensor, not gather's output: on wasm, gather's result keeps a rank-4 shape in the backend's
+        // data map, which fused matmul/conv kernels then reject as a bias ("only supports rank-1 bias").
+        return tf.tensor(v.dataSync(), v.shape, v.dtype);
       }),
     );
     target.setWeights(weights);
