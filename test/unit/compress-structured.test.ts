@@ -33,8 +33,8 @@ function cnn(): tf.Sequential {
   for (const [l, layer] of model.layers.entries()) {
     const values = layer.weights.map((w, i) =>
       w.originalName.endsWith('moving_variance')
-        ? tf.randomUniform(w.shape, 0.5, 2, 'float32', 10 * l + i)
-        : tf.randomNormal(w.shape, 0, 0.5, 'float32', 10 * l + i),
+        ? tf.randomUniform(w.shape as number[], 0.5, 2, 'float32', 10 * l + i)
+        : tf.randomNormal(w.shape as number[], 0, 0.5, 'float32', 10 * l + i),
     );
     layer.setWeights(values);
     tf.dispose(values);
