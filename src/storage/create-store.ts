@@ -5,8 +5,7 @@ import { S3ObjectStore } from './s3-store.ts';
 
 /** S3-compatible server when S3_ENDPOINT is set (bucket created if missing), else the local filesystem. */
 export async function createObjectStore(config: Config): Promise<ObjectStore> {
-  if (!config.s3) return new FsObjectStore(config.objectsDir);
-  const store = new S3ObjectStore(config.s3);
+  const store = config.s3 ? new S3ObjectStore(config.s3) : new FsObjectStore(config.objectsDir);
   await store.init();
   return store;
 }

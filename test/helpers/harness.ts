@@ -126,7 +126,7 @@ export async function startTestApp(target: TargetName, extraEnv: Record<string, 
     baseUrl,
     async close() {
       await app.close();
-      if (runtime.store.kind === 's3' && config.s3) await runtime.store.deletePrefix('').catch(() => {});
+      if (runtime.store.kind === 's3') for (const p of ['models/', 'datasets/']) await runtime.store.deletePrefix(p).catch(() => {});
       await runtime.close();
       await cleanup();
     },

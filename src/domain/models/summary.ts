@@ -11,17 +11,36 @@ export interface ModelSummary {
   params: number;
 }
 
+/** Initializer arguments of the layers that own weights (absent ones default to random initializers). */
+const INITIALIZER_KEYS: Record<string, string[]> = {
+  Dense: ['kernel_initializer', 'bias_initializer'],
+  Conv1D: ['kernel_initializer', 'bias_initializer'],
+  Conv2D: ['kernel_initializer', 'bias_initializer'],
+  Conv3D: ['kernel_initializer', 'bias_initializer'],
+  Conv2DTranspose: ['kernel_initializer', 'bias_initializer'],
+  DepthwiseConv2D: ['depthwise_initializer', 'bias_initializer'],
+  SeparableConv2D: ['depthwise_initializer', 'pointwise_initializer', 'bias_initializer'],
+  Embedding: ['embeddings_initializer'],
+  BatchNormalization: ['gamma_initializer', 'beta_initializer', 'moving_mean_initializer', 'moving_variance_initializer'],
+};
+const ZEROS = { class_name: 'Zeros', config: {} };
+
 /**
- * A copy of the topology whose initializers are all Zeros: building then neither spends time on random
- * numbers nor touches the weight buffers, so their zero pages never become resident (a 256 MiB model adds
- * almost nothing to RSS).
+ * A copy of the topology whose initializers are all Zeros: building then spends no time on random numbers
+ * and never writes the weight buffers, so their (calloc'd) pages never become resident.
  */
 function withZeroInitializers(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(withZeroInitializers);
   if (!node || typeof node !== 'object') return node;
-  return Object.fromEntries(
-    Object.entries(node).map(([k, v]) => [k, k.endsWith('_initializer') && v && typeof v === 'object' ? { class_name: 'Zeros', config: {} } : withZeroInitializers(v)]),
+  const obj = node as Record<string, unknown>;
+  const out = Object.fromEntries(
+    Object.entries(obj).map(([k, v]) => [k, k.endsWith('_initializer') && v && typeof v === 'object' ? ZEROS : withZeroInitializers(v)]),
   );
+  const keys = typeof obj.class_name === 'string' ? INITIALIZER_KEYS[obj.class_name] : undefined;
+  if (keys && out.config && typeof out.config === 'object') {
+    out.config = { ...(out.config as object), ...Object.fromEntries(keys.map((k) => [k, ZEROS])) };
+  }
+  return out;
 }
 
 export async function summarizeModel(model: LayersModelJson): Promise<ModelSummary> {
