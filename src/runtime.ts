@@ -1,17 +1,23 @@
-// Composition root: turns a Config into live dependencies (database, object store, domain services).
-// The API server, the worker process and the tests all start from here, so they run the same wiring.
+// Composition root: turns a Config into live dependencies (database, object store, job queue and event feed,
+// domain services). The API server, the worker process and the tests all start from here, so they run the same wiring.
 import type { Config } from './config.ts';
 import { findRunningEmbedded, startEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded-postgres.ts';
 import { applyMigrations } from './db/migrate.ts';
 import { createPrisma, type Db } from './db/prisma.ts';
 import { DatasetService } from './domain/datasets/service.ts';
 import { ModelService } from './domain/models/service.ts';
+import { JobEvents } from './jobs/events.ts';
+import { JobService } from './jobs/service.ts';
+import { JobQueue } from './queue/boss.ts';
+import { createNotificationSource } from './queue/notifications.ts';
+import { SqlPool } from './queue/pool.ts';
 import { createObjectStore } from './storage/create-store.ts';
 import type { ObjectStore } from './storage/object-store.ts';
 
 export interface Services {
   models: ModelService;
   datasets: DatasetService;
+  jobs: JobService;
 }
 
 export interface Runtime {
@@ -22,10 +28,19 @@ export interface Runtime {
   db: Db;
   store: ObjectStore;
   services: Services;
+  /** pg-boss queue of job runs (workers fetch from it). */
+  queue: JobQueue;
+  /** Job event feed of this process: one notification connection, fanned out. */
+  jobEvents: JobEvents;
+  /** The job system's small pg pool (pg-boss and the raw SQL of src/queue/sql.ts). */
+  sql: SqlPool;
   close(): Promise<void>;
 }
 
-export async function createRuntime(config: Config, opts: { joinEmbedded?: boolean } = {}): Promise<Runtime> {
+/** Connections of the job system's pool per process (PGlite serves 40 in all). */
+const JOB_POOL_MAX = 4;
+
+export async function createRuntime(config: Config, opts: { joinEmbedded?: boolean; onQueueError?: (err: Error) => void } = {}): Promise<Runtime> {
   let embedded: EmbeddedPostgres | null = null;
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl && opts.joinEmbedded) databaseUrl = await findRunningEmbedded(config.dbDir);
@@ -33,12 +48,29 @@ export async function createRuntime(config: Config, opts: { joinEmbedded?: boole
     embedded = await startEmbeddedPostgres(config.dbDir, config.embeddedDbPort);
     databaseUrl = embedded.url;
   }
+  const opened: { close(): Promise<unknown> }[] = [];
+  const closeAll = async () => {
+    for (const c of opened.reverse()) await c.close().catch(() => {});
+    await embedded?.stop();
+  };
   try {
     await applyMigrations(databaseUrl);
     const db = createPrisma(databaseUrl);
+    opened.push({ close: () => db.$disconnect() });
     const store = await createObjectStore(config);
+    const sql = new SqlPool(databaseUrl, JOB_POOL_MAX);
+    opened.push(sql);
+    const queue = await JobQueue.start(sql, config.worker, opts.onQueueError ?? ((err) => console.error('job queue error:', err.message)));
+    opened.push({ close: () => queue.stop() });
+    const jobEvents = new JobEvents(db, sql, await createNotificationSource(databaseUrl));
+    await jobEvents.start();
+    opened.push(jobEvents);
     const deps = { db, store, config };
-    const services: Services = { models: new ModelService(deps), datasets: new DatasetService(deps) };
+    const services: Services = {
+      models: new ModelService(deps),
+      datasets: new DatasetService(deps),
+      jobs: new JobService({ db, sql, queue, events: jobEvents }),
+    };
     return {
       config,
       databaseUrl,
@@ -46,13 +78,13 @@ export async function createRuntime(config: Config, opts: { joinEmbedded?: boole
       db,
       store,
       services,
-      async close() {
-        await db.$disconnect();
-        await embedded?.stop();
-      },
+      queue,
+      jobEvents,
+      sql,
+      close: closeAll,
     };
   } catch (err) {
-    await embedded?.stop();
+    await closeAll();
     throw err;
   }
 }

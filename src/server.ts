@@ -3,7 +3,9 @@
 import fs from 'node:fs/promises';
 import type { Config } from './config.ts';
 import { buildApp } from './http/app.ts';
-import { createRuntime } from './runtime.ts';
+import { createRuntime, type Runtime } from './runtime.ts';
+import type { WorkerLog } from './worker/job-run.ts';
+import { Worker } from './worker/worker.ts';
 
 export async function serve(config: Config) {
   await fs.mkdir(config.tmpDir, { recursive: true });
@@ -34,7 +36,10 @@ export async function serve(config: Config) {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 }
 
-/** Extension point for the job system (queue events, in-process worker); see src/jobs. */
-async function startBackgroundServices(_runtime: Awaited<ReturnType<typeof createRuntime>>, _log: unknown) {
-  return { stop: async () => {} };
+/** In embedded mode (or with MODELPRESS_IN_PROCESS_WORKER=true) this process also runs jobs. */
+async function startBackgroundServices(runtime: Runtime, log: WorkerLog) {
+  if (!runtime.embedded && !runtime.config.worker.inProcess) return { stop: async () => {} };
+  const worker = new Worker(runtime, { log });
+  await worker.start();
+  return { stop: () => worker.stop({ graceMs: 5000 }) };
 }

@@ -7,11 +7,13 @@ import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { Runtime } from '../runtime.ts';
 import { Problem } from '../schemas/common.ts';
 import { Dataset, DatasetPage } from '../schemas/dataset.ts';
+import { Job, JobPage } from '../schemas/job.ts';
 import { Model, ModelPage } from '../schemas/model.ts';
 import { registerOpenApi } from './openapi.ts';
 import { registerProblemHandler } from './problem.ts';
 import { datasetRoutes } from './routes/datasets.ts';
 import { healthRoutes } from './routes/health.ts';
+import { jobRoutes } from './routes/jobs.ts';
 import { modelRoutes } from './routes/models.ts';
 
 export interface AppOptions {
@@ -34,7 +36,7 @@ export async function buildApp(runtime: Runtime, opts: AppOptions = {}) {
   });
   registerProblemHandler(app);
 
-  for (const schema of [Problem, Model, ModelPage, Dataset, DatasetPage]) app.addSchema(schema);
+  for (const schema of [Problem, Model, ModelPage, Dataset, DatasetPage, Job, JobPage]) app.addSchema(schema);
   await registerOpenApi(app);
 
   const { limits } = runtime.config;
@@ -46,6 +48,7 @@ export async function buildApp(runtime: Runtime, opts: AppOptions = {}) {
   await app.register(healthRoutes, { runtime });
   await app.register(modelRoutes, { prefix: '/v1', services: runtime.services });
   await app.register(datasetRoutes, { prefix: '/v1', services: runtime.services });
+  await app.register(jobRoutes, { prefix: '/v1', services: runtime.services });
   return app;
 }
 

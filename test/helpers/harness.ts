@@ -13,6 +13,7 @@ import supertest from 'supertest';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { buildApp, type App } from '../../src/http/app.ts';
 import { createRuntime, type Runtime } from '../../src/runtime.ts';
+import { Worker } from '../../src/worker/worker.ts';
 
 export type TargetName = 'embedded' | 'real';
 
@@ -26,7 +27,16 @@ export interface TestContext {
   /** supertest bound to the live app (real HTTP over loopback) */
   http: ReturnType<typeof supertest>;
   baseUrl: string;
+  /** The in-process worker, when startTestApp was asked for one. */
+  worker: Worker | null;
+  /** The env the app was started with (give it to worker child processes). */
+  env: Record<string, string>;
   close(): Promise<void>;
+}
+
+export interface TestAppOptions {
+  /** Also run an in-process job worker with this concurrency. */
+  worker?: { concurrency: number };
 }
 
 async function pgReachable(): Promise<boolean> {
@@ -109,10 +119,13 @@ export async function targetEnv(target: TargetName, extra: Record<string, string
   };
 }
 
-export async function startTestApp(target: TargetName, extraEnv: Record<string, string> = {}): Promise<TestContext> {
+export async function startTestApp(target: TargetName, extraEnv: Record<string, string> = {}, opts: TestAppOptions = {}): Promise<TestContext> {
   const { env, cleanup } = await targetEnv(target, extraEnv);
   const config = loadConfig(env);
   const runtime = await createRuntime(config);
+  const quiet = { info() {}, warn() {}, error: (obj: object, msg?: string) => console.error(msg, obj) };
+  const worker = opts.worker ? new Worker(runtime, { concurrency: opts.worker.concurrency, log: quiet }) : null;
+  await worker?.start();
   const app = await buildApp(runtime, { logger: { level: env.LOG_LEVEL } });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
@@ -124,7 +137,10 @@ export async function startTestApp(target: TargetName, extraEnv: Record<string, 
     config,
     http: supertest(baseUrl),
     baseUrl,
+    worker,
+    env: { ...env, DATABASE_URL: runtime.databaseUrl },
     async close() {
+      await worker?.stop();
       await app.close();
       if (runtime.store.kind === 's3') for (const p of ['models/', 'datasets/']) await runtime.store.deletePrefix(p).catch(() => {});
       await runtime.close();

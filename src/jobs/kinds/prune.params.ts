@@ -1,0 +1,45 @@
+// Params of `prune` jobs (API contract of issue 5). The kind itself (prune.ts) arrives with the compression work.
+import { Type, type Static } from 'typebox';
+
+const strict = { additionalProperties: false } as const;
+const step = (description: string) => Type.Integer({ minimum: 0, description });
+
+export const ConstantSchedule = Type.Object(
+  {
+    type: Type.Literal('constant'),
+    beginStep: Type.Optional(step('First pruning step (default 0)')),
+    endStep: Type.Optional(step('Last pruning step (default: end of fine-tuning)')),
+    frequency: Type.Optional(Type.Integer({ minimum: 1, description: 'Prune every N steps (default 100)' })),
+  },
+  strict,
+);
+
+export const PolynomialDecaySchedule = Type.Object(
+  {
+    type: Type.Literal('polynomial_decay'),
+    initialSparsity: Type.Optional(Type.Number({ minimum: 0, exclusiveMaximum: 1, description: 'Default 0' })),
+    beginStep: Type.Optional(step('First pruning step (default 0)')),
+    endStep: Type.Optional(step('Step at which the final sparsity is reached (default: end of fine-tuning)')),
+    power: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Default 3' })),
+    frequency: Type.Optional(Type.Integer({ minimum: 1, description: 'Prune every N steps (default 100)' })),
+  },
+  strict,
+);
+
+export const PruneParams = Type.Object(
+  {
+    method: Type.Union([Type.Literal('magnitude'), Type.Literal('structured')], { default: 'magnitude' }),
+    sparsity: Type.Number({ minimum: 0, exclusiveMaximum: 1, default: 0.8, description: 'Final target sparsity (structured: fraction of units/filters removed)' }),
+    scope: Type.Union([Type.Literal('layer'), Type.Literal('global')], { default: 'layer' }),
+    schedule: Type.Union([ConstantSchedule, PolynomialDecaySchedule], { default: { type: 'polynomial_decay' } }),
+    norm: Type.Union([Type.Literal('l1'), Type.Literal('l2')], { default: 'l1', description: 'Structured pruning: ranks units/filters by this norm' }),
+    fineTuneEpochs: Type.Integer({ minimum: 0, maximum: 1000, default: 2 }),
+    batchSize: Type.Integer({ minimum: 1, maximum: 65536, default: 128 }),
+    learningRate: Type.Number({ exclusiveMinimum: 0, maximum: 10, default: 1e-4 }),
+    excludeLayers: Type.Optional(Type.Array(Type.String(), { description: 'Layer names left dense (default: the last layer)' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, description: 'Use only the first N training examples' })),
+    seed: Type.Optional(Type.Integer()),
+  },
+  strict,
+);
+export type PruneParams = Static<typeof PruneParams>;

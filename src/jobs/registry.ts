@@ -1,0 +1,70 @@
+// Every job kind, in one list: adding a kind is one line. Kinds whose `run` has not arrived yet (the ML kinds,
+// written against src/jobs/kind.ts) are registered with their params schema only: jobs of those types can be
+// created and validated, and a worker fails them with JOB_FAILED "not implemented".
+import type { TSchema } from 'typebox';
+import { Value } from 'typebox/value';
+import { AppError } from '../errors.ts';
+import type { JobInputs, JobKind, JobType } from './kind.ts';
+import { DistillParams } from './kinds/distill.params.ts';
+import { EvaluateParams } from './kinds/evaluate.params.ts';
+import { noopKind } from './kinds/noop.ts';
+import { PipelineParams } from './kinds/pipeline.params.ts';
+import { PruneParams } from './kinds/prune.params.ts';
+import { QuantizeParams } from './kinds/quantize.params.ts';
+import { TrainParams } from './kinds/train.params.ts';
+
+export type KindEntry = Omit<JobKind, 'run'> & { run?: JobKind['run'] };
+
+/** A kind known by its params schema and inputs; its `run` arrives later. */
+const paramsOnly = (type: JobType, paramsSchema: TSchema, requires: JobKind['requires']): KindEntry => ({ type, paramsSchema, requires });
+
+export const KINDS: readonly KindEntry[] = [
+  noopKind as KindEntry,
+  paramsOnly('train', TrainParams, { dataset: true }),
+  paramsOnly('evaluate', EvaluateParams, { model: true, dataset: true }),
+  paramsOnly('prune', PruneParams, { model: true, dataset: true }),
+  paramsOnly('distill', DistillParams, { teacherModel: true, dataset: true }),
+  paramsOnly('quantize', QuantizeParams, { model: true }),
+  paramsOnly('pipeline', PipelineParams, { model: true, dataset: true }),
+];
+
+const byType = new Map(KINDS.map((k) => [k.type, k]));
+
+export function getKind(type: string): KindEntry {
+  const kind = byType.get(type as JobType);
+  if (!kind) throw new AppError('INVALID_JOB_PARAMS', `type: unknown job type "${type}"`, { field: 'type' });
+  return kind;
+}
+
+/** "/steps/0/params" → "params.steps[0].params" */
+const toField = (prefix: string, pointer: string) =>
+  prefix + pointer.split('/').filter(Boolean).map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`)).join('');
+
+/**
+ * Validates `params` against the kind's schema with defaults applied (a pipeline's steps against their own kinds)
+ * and returns the normalized params. Throws INVALID_JOB_PARAMS naming the failing field, e.g. "params.epochs".
+ */
+export function normalizeParams(type: string, params: unknown, field = 'params'): Record<string, unknown> {
+  const kind = getKind(type);
+  const value = Value.Default(kind.paramsSchema, structuredClone(params ?? {}));
+  const first = Value.Check(kind.paramsSchema, value) ? null : [...Value.Errors(kind.paramsSchema, value)][0];
+  if (first) {
+    const missing = first.keyword === 'required' ? (first.params as { requiredProperties?: string[] }).requiredProperties?.[0] : undefined;
+    const at = toField(field, first.instancePath) + (missing ? `.${missing}` : '');
+    const message = first.schemaPath.endsWith('additionalProperties') ? 'unknown property' : first.message;
+    throw new AppError('INVALID_JOB_PARAMS', `${at}: ${message}`, { field: at });
+  }
+  const out = value as Record<string, unknown>;
+  if (type === 'pipeline') {
+    const steps = out.steps as { type: string; params: unknown }[];
+    steps.forEach((s, i) => {
+      s.params = normalizeParams(s.type, s.params, `${field}.steps[${i}].params`);
+    });
+  }
+  return out;
+}
+
+/** Runs the kind's extra checks (beyond the schema). */
+export async function validateKind(type: string, params: Record<string, unknown>, inputs: JobInputs): Promise<void> {
+  await getKind(type).validate?.(params as never, inputs);
+}

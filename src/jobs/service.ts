@@ -1,0 +1,227 @@
+// JobService: the domain API of jobs (REST and GraphQL both call it). Creating a job validates its params
+// against the kind, checks its inputs, and commits the Job row, its first event and its pg-boss queue job in
+// one transaction; the NOTIFY that comes with the event wakes the workers.
+import crypto from 'node:crypto';
+import type { Db } from '../db/prisma.ts';
+import { afterCursor, decodeCursor, newestFirst, toPage } from '../domain/pagination.ts';
+import { AppError } from '../errors.ts';
+import type { JobQueue } from '../queue/boss.ts';
+import type { SqlPool } from '../queue/pool.ts';
+import { CANCEL_QUEUED, INSERT_JOB, REQUEST_CANCEL, RETRY_JOB } from '../queue/sql.ts';
+import { TERMINAL_STATUSES, type CreateJobInput, type JobDto, type JobEventDto, type JobListQuery, type LogPageDto, type LogQuery, type MetricPageDto, type MetricQuery } from '../schemas/job.ts';
+import { toJobDto } from './dto.ts';
+import type { JobEvents } from './events.ts';
+import { getKind, normalizeParams, validateKind } from './registry.ts';
+
+export interface JobServiceDeps {
+  db: Db;
+  sql: SqlPool;
+  queue: JobQueue;
+  events: JobEvents;
+}
+
+const INPUTS = [
+  { field: 'modelId', require: 'model', resource: 'model' },
+  { field: 'teacherModelId', require: 'teacherModel', resource: 'model' },
+  { field: 'datasetId', require: 'dataset', resource: 'dataset' },
+] as const;
+
+/** Stable JSON (sorted keys) so two requests compare equal whatever their key order. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v ?? null);
+}
+
+const encodeKey = (parts: unknown[]) => Buffer.from(JSON.stringify(parts)).toString('base64url');
+function decodeKey(raw: string | undefined, check: (parts: unknown[]) => boolean): unknown[] | null {
+  if (!raw) return null;
+  try {
+    const parts = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as unknown[];
+    if (Array.isArray(parts) && check(parts)) return parts;
+  } catch {
+    // fall through
+  }
+  throw new AppError('BAD_CURSOR', 'cursor is not one this API returned', { cursor: raw });
+}
+
+const isUniqueViolation = (err: unknown) => (err as { code?: string })?.code === '23505';
+
+export class JobService {
+  constructor(private readonly deps: JobServiceDeps) {}
+
+  /**
+   * Creates and enqueues a job. With an idempotency key already used: the same request returns the existing job
+   * (`created: false`), a different one fails with IDEMPOTENCY_CONFLICT.
+   */
+  async create(input: CreateJobInput, opts: { idempotencyKey?: string } = {}): Promise<{ job: JobDto; created: boolean }> {
+    const kind = getKind(input.type);
+    const params = normalizeParams(input.type, input.params ?? {});
+    const inputs = { modelId: input.modelId ?? null, teacherModelId: input.teacherModelId ?? null, datasetId: input.datasetId ?? null };
+    const priority = input.priority ?? 0;
+    const key = opts.idempotencyKey;
+    if (key) {
+      const existing = await this.sameRequest(key, { type: input.type, params, priority, ...inputs });
+      if (existing) return { job: existing, created: false };
+    }
+    for (const { field, require, resource } of INPUTS) {
+      const id = inputs[field];
+      if (id === null) {
+        if (kind.requires[require]) throw new AppError('VALIDATION_FAILED', `${field}: required for ${input.type} jobs`, { field });
+        continue;
+      }
+      const found = resource === 'model' ? await this.deps.db.model.count({ where: { id } }) : await this.deps.db.dataset.count({ where: { id } });
+      if (!found) throw new AppError('NOT_FOUND', `${resource} ${id} not found`, { resource, id, field });
+    }
+    await validateKind(input.type, params, inputs);
+
+    const id = crypto.randomUUID();
+    try {
+      await this.deps.sql.transaction(async (tx) => {
+        await tx.executeSql(INSERT_JOB, [id, input.type, priority, JSON.stringify(params), inputs.modelId, inputs.teacherModelId, inputs.datasetId, key ?? null, id]);
+        await this.deps.queue.send(id, priority, id, tx);
+        await this.deps.events.append(id, { type: 'state', data: { status: 'queued', attempts: 0 } }, tx);
+      });
+    } catch (err) {
+      if (key && isUniqueViolation(err)) {
+        // A concurrent request with the same key won the race.
+        const existing = await this.sameRequest(key, { type: input.type, params, priority, ...inputs });
+        if (existing) return { job: existing, created: false };
+      }
+      throw err;
+    }
+    return { job: await this.get(id), created: true };
+  }
+
+  /** The job created earlier under `key` if the request matches it; null if the key is unused. */
+  private async sameRequest(key: string, req: Record<string, unknown>): Promise<JobDto | null> {
+    const row = await this.deps.db.job.findUnique({ where: { idempotencyKey: key } });
+    if (!row) return null;
+    const before = { type: row.type, params: row.params, priority: row.priority, modelId: row.modelId, teacherModelId: row.teacherModelId, datasetId: row.datasetId };
+    if (canonical(before) !== canonical(req)) {
+      throw new AppError('IDEMPOTENCY_CONFLICT', `Idempotency-Key "${key}" was used for a different request (job ${row.id})`, { jobId: row.id });
+    }
+    return toJobDto(row);
+  }
+
+  /** Newest first. `modelId` matches jobs that used the model as input or teacher, or produced it. */
+  async list(q: JobListQuery): Promise<{ items: JobDto[]; nextCursor: string | null }> {
+    const limit = q.limit ?? 50;
+    const where = {
+      AND: [
+        afterCursor(decodeCursor(q.cursor)),
+        q.status ? { status: q.status } : {},
+        q.type ? { type: q.type } : {},
+        q.datasetId ? { datasetId: q.datasetId } : {},
+        q.modelId ? { OR: [{ modelId: q.modelId }, { teacherModelId: q.modelId }, { resultModelIds: { has: q.modelId } }] } : {},
+      ],
+    };
+    const rows = await this.deps.db.job.findMany({ where, orderBy: newestFirst, take: limit + 1 });
+    return toPage(rows, limit, toJobDto);
+  }
+
+  async get(id: string): Promise<JobDto> {
+    const row = await this.deps.db.job.findUnique({ where: { id } });
+    if (!row) throw new AppError('NOT_FOUND', `job ${id} not found`, { resource: 'job', id });
+    return toJobDto(row);
+  }
+
+  /**
+   * queued → canceled at once; running → cancelRequested (its worker stops within one step and marks it
+   * canceled); finished → INVALID_STATE.
+   */
+  async cancel(id: string): Promise<JobDto> {
+    for (let tries = 0; tries < 3; tries++) {
+      const job = await this.get(id);
+      if (TERMINAL_STATUSES.includes(job.status)) {
+        throw new AppError('INVALID_STATE', `job ${id} is already ${job.status}`, { status: job.status });
+      }
+      if (job.status === 'running' && job.cancelRequested) return job;
+      const done = await this.deps.sql.transaction(async (tx) => {
+        const sql = job.status === 'queued' ? CANCEL_QUEUED : REQUEST_CANCEL;
+        const { rows } = await tx.executeSql(sql, [id]);
+        if (rows.length === 0) return false; // the status moved meanwhile: look again
+        const data = job.status === 'queued'
+          ? { status: 'canceled', attempts: rows[0].attempts, error: { code: 'JOB_CANCELED', message: 'canceled before it started' } }
+          : { status: 'running', attempts: rows[0].attempts, cancelRequested: true };
+        await this.deps.events.append(id, { type: 'state', data }, tx);
+        return true;
+      });
+      if (done) return this.get(id);
+    }
+    throw new AppError('CONFLICT', `job ${id} changed state while being canceled; try again`);
+  }
+
+  /** failed | canceled → queued again (a new attempt of the same job, same params and inputs). */
+  async retry(id: string): Promise<JobDto> {
+    const job = await this.get(id);
+    if (job.status !== 'failed' && job.status !== 'canceled') {
+      throw new AppError('INVALID_STATE', `only failed or canceled jobs can be retried; job ${id} is ${job.status}`, { status: job.status });
+    }
+    const queueJobId = crypto.randomUUID();
+    const ok = await this.deps.sql.transaction(async (tx) => {
+      const { rows } = await tx.executeSql(RETRY_JOB, [id, queueJobId]);
+      if (rows.length === 0) return false;
+      await this.deps.queue.send(id, rows[0].priority, queueJobId, tx);
+      await this.deps.events.append(id, { type: 'state', data: { status: 'queued', attempts: rows[0].attempts, retry: true } }, tx);
+      return true;
+    });
+    if (!ok) throw new AppError('INVALID_STATE', `job ${id} changed state; only failed or canceled jobs can be retried`);
+    return this.get(id);
+  }
+
+  /** Metric points ordered by (step, id), optionally one series and from a step on. */
+  async metrics(id: string, q: MetricQuery): Promise<MetricPageDto> {
+    await this.get(id);
+    const limit = q.limit ?? 1000;
+    const after = decodeKey(q.cursor, (p) => p.length === 2 && Number.isInteger(p[0]) && typeof p[1] === 'string') as [number, string] | null;
+    const rows = await this.deps.db.metricPoint.findMany({
+      where: {
+        jobId: id,
+        ...(q.name !== undefined ? { name: q.name } : {}),
+        AND: [
+          q.fromStep !== undefined ? { step: { gte: q.fromStep } } : {},
+          after ? { OR: [{ step: { gt: after[0] } }, { step: after[0], id: { gt: BigInt(after[1]) } }] } : {},
+        ],
+      },
+      orderBy: [{ step: 'asc' }, { id: 'asc' }],
+      take: limit + 1,
+    });
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map((r) => ({ name: r.name, step: r.step, epoch: r.epoch, value: r.value, time: r.time.toISOString() })),
+      nextCursor: rows.length > limit ? encodeKey([last.step, last.id.toString()]) : null,
+    };
+  }
+
+  /** Log lines, oldest first. */
+  async logs(id: string, q: LogQuery): Promise<LogPageDto> {
+    await this.get(id);
+    const limit = q.limit ?? 1000;
+    const after = decodeKey(q.cursor, (p) => p.length === 1 && typeof p[0] === 'string' && /^\d+$/.test(p[0])) as [string] | null;
+    const events = await this.deps.events.list(id, { afterId: after?.[0], limit: limit + 1, types: ['log'] });
+    const page = events.slice(0, limit);
+    return {
+      items: page.map((e) => ({
+        id: e.id,
+        level: String(e.data.level),
+        message: String(e.data.message),
+        data: (e.data.data ?? null) as Record<string, unknown> | null,
+        time: e.time,
+      })),
+      nextCursor: events.length > limit ? encodeKey([page[page.length - 1].id]) : null,
+    };
+  }
+
+  /** The job's event feed (replay after `afterId`, then live) ending with the job; see JobEvents.stream. */
+  async events(id: string, opts: { afterId?: string; signal?: AbortSignal } = {}): Promise<AsyncGenerator<JobEventDto>> {
+    await this.get(id);
+    if (opts.afterId !== undefined && !/^\d+$/.test(opts.afterId)) {
+      throw new AppError('VALIDATION_FAILED', 'Last-Event-ID must be an event id from this stream', { field: 'last-event-id' });
+    }
+    return this.deps.events.stream(id, opts);
+  }
+}

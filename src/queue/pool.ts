@@ -1,0 +1,50 @@
+// The job system's own small pg pool: pg-boss runs on it (its `db` option) and so does the raw SQL of
+// src/queue/sql.ts, so one process keeps a handful of connections (PGlite serves 40 in all) and a job row, its
+// first event and its queue job can be written in one transaction.
+import pg from 'pg';
+
+export interface SqlClient {
+  executeSql(text: string, values?: unknown[]): Promise<{ rows: any[] }>;
+}
+
+// Prisma's DateTime columns are `timestamp without time zone` holding UTC: read them as UTC, and make the
+// session's now() / CURRENT_TIMESTAMP UTC too, whatever the server's or this machine's time zone.
+const TIMESTAMP_OID = 1114;
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === TIMESTAMP_OID && format !== 'binary'
+      ? (v: string) => new Date(v.replace(' ', 'T') + 'Z')
+      : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
+
+export class SqlPool implements SqlClient {
+  private readonly pool: pg.Pool;
+
+  constructor(databaseUrl: string, max: number) {
+    this.pool = new pg.Pool({ connectionString: databaseUrl, max, options: '-c timezone=UTC', types, application_name: 'modelpress-jobs' });
+    this.pool.on('error', () => {}); // an idle client dropped by the server: the pool replaces it
+  }
+
+  executeSql(text: string, values?: unknown[]) {
+    return this.pool.query(text, values as unknown[]);
+  }
+
+  async transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await fn({ executeSql: (text, values) => client.query(text, values as unknown[]) });
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async close() {
+    await this.pool.end();
+  }
+}
