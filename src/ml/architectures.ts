@@ -93,14 +93,17 @@ export function validateArchitecture(spec: unknown, field = 'architecture'): ass
   });
 }
 
-// `base` holds the name and, for the model's first layer, its inputShape.
-function layerFromSpec(spec: LayerSpec, base: { name: string; inputShape?: number[] }): tf.layers.Layer {
+type LayerBase = { name: string; inputShape?: number[] };
+type Init = { kernelInitializer?: ReturnType<typeof tf.initializers.glorotUniform> };
+
+// `base` holds the name and, for the model's first layer, its inputShape; `init` an optional seeded initializer.
+function layerFromSpec(spec: LayerSpec, base: LayerBase, init: Init): tf.layers.Layer {
   switch (spec.type) {
     case 'dense':
-      return tf.layers.dense({ ...base, units: spec.units, activation: spec.activation, useBias: spec.useBias });
+      return tf.layers.dense({ ...base, ...init, units: spec.units, activation: spec.activation, useBias: spec.useBias });
     case 'conv2d':
       return tf.layers.conv2d({
-        ...base, filters: spec.filters, kernelSize: spec.kernelSize, strides: spec.strides, padding: spec.padding,
+        ...base, ...init, filters: spec.filters, kernelSize: spec.kernelSize, strides: spec.strides, padding: spec.padding,
         activation: spec.activation, useBias: spec.useBias,
       });
     case 'maxPooling2d':
@@ -131,8 +134,14 @@ function imageShapeFor(shape: number[]): number[] | null {
  * of any dense layer that would see a multi-dimensional input; conv/pool layers over [h, w] or square flat inputs
  * get a reshape to [h, w, 1]; a dense softmax with numClasses units is appended unless the spec ends in a dense
  * layer with numClasses units (whose activation, e.g. linear logits, is then kept).
+ * `opts.seed` makes the weight initialisation reproducible (Glorot-uniform kernels seeded per layer, zero biases).
  */
-export function buildModel(spec: ArchitectureSpec | PresetName, inputShape: number[], numClasses: number): tf.Sequential {
+export function buildModel(
+  spec: ArchitectureSpec | PresetName,
+  inputShape: number[],
+  numClasses: number,
+  opts: { seed?: number } = {},
+): tf.Sequential {
   const arch = typeof spec === 'string' ? PRESETS[spec] : spec;
   if (!arch) throw invalid('architecture', `unknown preset ${String(spec)}`);
   if (typeof spec !== 'string') validateArchitecture(spec);
@@ -164,7 +173,8 @@ export function buildModel(spec: ArchitectureSpec | PresetName, inputShape: numb
         }
         add(tf.layers.reshape({ ...base(`reshape_auto_${i}`), targetShape: target }));
       }
-      add(layerFromSpec(layerSpec, base(`${layerSpec.type}_${i}`)));
+      const init = opts.seed === undefined ? {} : { kernelInitializer: tf.initializers.glorotUniform({ seed: opts.seed * 1000 + i }) };
+      add(layerFromSpec(layerSpec, base(`${layerSpec.type}_${i}`), init));
       if (shape.some((d) => d !== null && d < 1)) {
         throw new AppError('INCOMPATIBLE_INPUTS', `layer ${i} (${layerSpec.type}) shrinks the input to [${shape}]`, { field: `architecture.layers[${i}]` });
       }

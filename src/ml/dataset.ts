@@ -152,6 +152,25 @@ export interface Batch {
   size: number;
 }
 
+type HeapBackend = { typedArrayFromHeap(t: tf.TensorInfo): Float32Array; dataIdMap: { has(id: object): boolean } };
+
+/**
+ * Rows `rows` of `t` as a new tensor. tf.gather works everywhere; on wasm, float32 rows are copied straight out of
+ * the heap instead (one memcpy per row), ~10x faster than wasm's element-wise Gather for image batches.
+ * Never tf.slice: tfjs-backend-wasm's Slice copies the WHOLE source tensor out of the heap on every call.
+ */
+export function takeRows<T extends tf.Tensor>(t: T, rows: Int32Array): T {
+  const backend = tf.backend() as unknown as Partial<HeapBackend>;
+  if (t.dtype === 'float32' && backend.typedArrayFromHeap && backend.dataIdMap?.has(t.dataId)) {
+    const src = backend.typedArrayFromHeap(t);
+    const rowLen = t.shape[0] === 0 ? 0 : t.size / t.shape[0];
+    const out = new Float32Array(rows.length * rowLen);
+    for (let i = 0; i < rows.length; i++) out.set(src.subarray(rows[i] * rowLen, (rows[i] + 1) * rowLen), i * rowLen);
+    return tf.tensor(out, [rows.length, ...t.shape.slice(1)], 'float32') as T;
+  }
+  return tf.tidy(() => tf.gather(t, tf.tensor1d(rows, 'int32'))) as T;
+}
+
 /**
  * Yields batches of the rows `order` names (all rows in order when omitted). Each batch's tensors belong to the
  * caller, who disposes them; nothing else is left behind, so memory stays bounded by one batch.
@@ -160,18 +179,7 @@ export function* batches(x: tf.Tensor, y: tf.Tensor, batchSize: number, order?: 
   const n = order ? order.length : x.shape[0];
   for (let start = 0; start < n; start += batchSize) {
     const size = Math.min(batchSize, n - start);
-    if (!order) {
-      yield tf.tidy(() => ({ x: tf.slice(x, start, size), y: tf.slice(y, start, size), size }));
-      continue;
-    }
-    yield tf.tidy(() => {
-      const idx = tf.tensor1d(order.subarray(start, start + size), 'int32');
-      return { x: tf.gather(x, idx), y: tf.gather(y, idx), size };
-    });
+    const rows = order ? order.subarray(start, start + size) : Int32Array.from({ length: size }, (_, i) => start + i);
+    yield { x: takeRows(x, rows), y: takeRows(y, rows), size };
   }
-}
-
-/** Rows `indices` of `t` as a new tensor (e.g. a validation subset). */
-export function takeRows<T extends tf.Tensor>(t: T, indices: Int32Array): T {
-  return tf.tidy(() => tf.gather(t, tf.tensor1d(indices, 'int32'))) as T;
 }
