@@ -81,6 +81,13 @@ export function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
   else o.learningRate = lr;
 }
 
+/** Frees an optimizer's state; tfjs's MomentumOptimizer.dispose forgets its inherited learning-rate scalar. */
+export function disposeOptimizer(optimizer: tf.Optimizer): void {
+  optimizer.dispose();
+  const c = (optimizer as unknown as { c?: tf.Tensor }).c;
+  if (c && !c.isDisposed) c.dispose();
+}
+
 /** True when the model's last layer ends in softmax (it outputs probabilities, not logits). */
 export function outputsProbabilities(model: tf.LayersModel): boolean {
   const last = model.layers[model.layers.length - 1];
@@ -236,7 +243,7 @@ export async function trainModel(
     }
   } finally {
     tf.dispose([xVal, yVal].filter((t): t is tf.Tensor => t !== null));
-    optimizer.dispose();
+    disposeOptimizer(optimizer);
   }
   return { history, epochsRun: history.length, steps: step, stoppedEarly, canceled, bestEpoch, durationMs: performance.now() - started };
 }
