@@ -5,6 +5,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { keepExtendedBatchesTogether } from './pglite-socket-batches.ts';
 
 export interface EmbeddedPostgres {
   url: string;
@@ -42,6 +43,7 @@ export async function startEmbeddedPostgres(dbDir: string, preferredPort: number
   const port = preferredPort !== 0 && !(await portInUse(preferredPort)) ? preferredPort : await freePort();
   const db = await PGlite.create(dbDir);
   const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port, maxConnections: MAX_CONNECTIONS });
+  keepExtendedBatchesTogether(server);
   await server.start();
   const url = `postgresql://postgres:postgres@127.0.0.1:${port}/postgres?sslmode=disable`;
   await fs.writeFile(embeddedInfoFile(dbDir), JSON.stringify({ url, pid: process.pid }));
