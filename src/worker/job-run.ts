@@ -92,7 +92,7 @@ export class JobRun {
     if (job.cancelRequested) this.abort('cancel');
     let outcome: { result?: { resultModelIds: string[]; report: Record<string, unknown> | null }; error?: unknown };
     try {
-      if (job.attempts > 1) await this.removePartialModels();
+      if (job.attempts > 1) await this.resetEarlierAttempts();
       const kind = getKind(job.type);
       if (!kind.run) throw new AppError('JOB_FAILED', `job kind "${job.type}" is not implemented yet`);
       outcome = { result: await kind.run(this.context(), job.params as never) };
@@ -191,8 +191,12 @@ export class JobRun {
     }
   }
 
-  /** Models an earlier, lost attempt of this job registered before dying: the new attempt makes its own. */
-  private async removePartialModels() {
+  /**
+   * A new attempt starts from scratch: the metric series restarts, and models an earlier attempt registered
+   * before it died or failed are removed (this attempt makes its own). The event log keeps the history.
+   */
+  private async resetEarlierAttempts() {
+    await this.rt.db.metricPoint.deleteMany({ where: { jobId: this.job.id } });
     const orphans = await this.rt.db.model.findMany({ where: { producedByJobId: this.job.id }, select: { id: true } });
     for (const m of orphans) await this.rt.services.models.delete(m.id);
     if (orphans.length > 0) this.log.info({ jobId: this.job.id, models: orphans.map((m) => m.id) }, 'removed models of an earlier attempt');

@@ -1,0 +1,46 @@
+// Helpers for job tests: wait for a job state over the API, read a Server-Sent Events stream to its end.
+import type { TestContext } from './harness.ts';
+
+export interface JobJson {
+  id: string;
+  status: string;
+  attempts: number;
+  workerId: string | null;
+  backend: string | null;
+  error: { code: string; message: string } | null;
+  progress: { fraction: number; epoch: number | null; step: number | null; etaSeconds: number | null };
+  cancelRequested: boolean;
+  startedAt: string | null;
+  [k: string]: unknown;
+}
+
+export async function waitForJob(ctx: TestContext, id: string, until: (j: JobJson) => boolean, timeoutMs = 20_000): Promise<JobJson> {
+  const deadline = Date.now() + timeoutMs;
+  let last: JobJson | undefined;
+  while (Date.now() < deadline) {
+    last = (await ctx.http.get(`/v1/jobs/${id}`).expect(200)).body as JobJson;
+    if (until(last)) return last;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`job ${id} did not reach the expected state in ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+}
+
+export const finished = (j: JobJson) => ['succeeded', 'failed', 'canceled'].includes(j.status);
+
+export interface SseEvent { id: string; event: string; data: Record<string, any> }
+
+/** Reads an SSE response to its end (the server closes it when the job ends); fails after timeoutMs. */
+export async function readSse(url: string, headers: Record<string, string> = {}, timeoutMs = 30_000): Promise<{ status: number; contentType: string | null; events: SseEvent[] }> {
+  const res = await fetch(url, { headers, signal: AbortSignal.timeout(timeoutMs) });
+  const text = await res.text();
+  const events: SseEvent[] = [];
+  for (const block of text.split('\n\n')) {
+    const fields: Record<string, string> = {};
+    for (const line of block.split('\n')) {
+      const m = /^(\w+): ?(.*)$/.exec(line);
+      if (m) fields[m[1]] = m[2];
+    }
+    if (fields.event && fields.data) events.push({ id: fields.id, event: fields.event, data: JSON.parse(fields.data) });
+  }
+  return { status: res.status, contentType: res.headers.get('content-type'), events };
+}
