@@ -4,6 +4,7 @@ import crypto from 'node:crypto';
 import multipart from '@fastify/multipart';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyServerOptions } from 'fastify';
+import { graphqlPlugin } from '../graphql/plugin.ts';
 import type { Runtime } from '../runtime.ts';
 import { Problem } from '../schemas/common.ts';
 import { Dataset, DatasetPage } from '../schemas/dataset.ts';
@@ -49,6 +50,7 @@ export async function buildApp(runtime: Runtime, opts: AppOptions = {}) {
   await app.register(modelRoutes, { prefix: '/v1', services: runtime.services });
   await app.register(datasetRoutes, { prefix: '/v1', services: runtime.services });
   await app.register(jobRoutes, { prefix: '/v1', services: runtime.services });
+  await app.register(graphqlPlugin, { runtime });
   return app;
 }
 

@@ -188,6 +188,14 @@ export class DatasetService {
     return { body: zipObjects(this.deps.store, row.files), name: archiveName(row.name, 'dataset') };
   }
 
+  /** Batch read (GraphQL loaders): the datasets with these ids in the order asked, null where there is none (datasets + files: two queries). */
+  async getMany(ids: readonly string[]): Promise<(DatasetDto | null)[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.deps.db.dataset.findMany({ where: { id: { in: [...new Set(ids)] } }, include: { files: true } });
+    const byId = new Map(rows.map((r) => [r.id, toDatasetDto(r)]));
+    return ids.map((id) => byId.get(id) ?? null);
+  }
+
   async delete(id: string): Promise<void> {
     const row = await this.row(id);
     if (row.builtin) throw new AppError('CONFLICT', 'built-in datasets cannot be deleted', { id });

@@ -155,6 +155,39 @@ export class ModelService {
     return { body: zipObjects(this.deps.store, row.files), name: archiveName(row.name, 'model') };
   }
 
+  // ── Batch reads (GraphQL loaders): a fixed number of queries whatever the number of ids ──
+
+  /** The models with these ids, in the order asked; null where there is none. */
+  async getMany(ids: readonly string[]): Promise<(ModelDto | null)[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.deps.db.model.findMany({ where: { id: { in: [...new Set(ids)] } }, include: { files: true } });
+    const byId = new Map(rows.map((r) => [r.id, toModelDto(r)]));
+    return ids.map((id) => byId.get(id) ?? null);
+  }
+
+  /** For each model id: its ancestors' ids (parent first), at most `max` generations, in one recursive query. */
+  async ancestorIds(ids: readonly string[], max: number): Promise<string[][]> {
+    if (ids.length === 0 || max < 1) return ids.map(() => []);
+    const rows = await this.deps.db.$queryRaw<{ start: string; id: string }[]>`
+      WITH RECURSIVE a ("start", "id", "parent", "depth") AS (
+        SELECT m."id", p."id", p."parentModelId", 1
+        FROM "Model" m JOIN "Model" p ON p."id" = m."parentModelId"
+        WHERE m."id" = ANY(${[...new Set(ids)]}::text[])
+        UNION ALL
+        SELECT a."start", p."id", p."parentModelId", a."depth" + 1
+        FROM a JOIN "Model" p ON p."id" = a."parent"
+        WHERE a."depth" < ${max}
+      )
+      SELECT "start", "id" FROM a ORDER BY "start", "depth"`;
+    const byStart = new Map<string, string[]>();
+    for (const r of rows) {
+      const list = byStart.get(r.start) ?? [];
+      list.push(r.id);
+      byStart.set(r.start, list);
+    }
+    return ids.map((id) => byStart.get(id) ?? []);
+  }
+
   async delete(id: string): Promise<void> {
     const row = await this.row(id);
     await this.deps.db.model.delete({ where: { id: row.id } });

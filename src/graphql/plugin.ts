@@ -1,0 +1,36 @@
+// The GraphQL API: POST/GET /graphql (mercurius), GraphiQL at /graphiql, subscriptions over WebSocket on
+// /graphql (graphql-transport-ws and the legacy graphql-ws protocol). Register with { runtime } after the REST
+// routes; it only reads and acts through runtime.services, like REST.
+import fs from 'node:fs';
+import type { FastifyPluginAsync } from 'fastify';
+import mercurius from 'mercurius';
+import { JobQueries } from '../jobs/queries.ts';
+import type { Runtime } from '../runtime.ts';
+import { formatErrors } from './errors.ts';
+import { checkCost, MAX_DEPTH } from './limits.ts';
+import { buildLoaders } from './loaders.ts';
+import { buildResolvers } from './resolvers.ts';
+
+const SCHEMA = fs.readFileSync(new URL('./schema.graphql', import.meta.url), 'utf8');
+/** WebSocket keep-alive, so idle subscriptions survive proxies. */
+const KEEP_ALIVE_MS = 15_000;
+
+export const graphqlPlugin: FastifyPluginAsync<{ runtime: Runtime }> = async (app, { runtime }) => {
+  // GraphQL documents itself (introspection, GraphiQL): keep its routes out of the REST OpenAPI document.
+  app.addHook('onRoute', (route) => {
+    route.schema = { ...route.schema, hide: true };
+  });
+  const queries = new JobQueries(runtime.db);
+  await app.register(mercurius, {
+    schema: SCHEMA,
+    resolvers: buildResolvers(runtime, queries) as never,
+    loaders: buildLoaders(runtime.services, queries),
+    graphiql: true,
+    queryDepth: MAX_DEPTH,
+    errorFormatter: formatErrors as never,
+    subscription: { keepAlive: KEEP_ALIVE_MS },
+  });
+  app.graphql.addHook('preExecution', async (schema, document, _context, variables) => {
+    checkCost(schema, document, variables);
+  });
+};

@@ -1,0 +1,132 @@
+// Thin resolvers: map GraphQL arguments onto the domain services REST uses, and shape their DTOs. Relations
+// (Job.model, Model.producedBy …) are batched loaders (loaders.ts); subscriptions are in subscriptions.ts.
+import { Value } from 'typebox/value';
+import { decodeCursor, encodeCursor } from '../domain/pagination.ts';
+import { AppError } from '../errors.ts';
+import type { JobQueries } from '../jobs/queries.ts';
+import type { Runtime } from '../runtime.ts';
+import type { DatasetDto } from '../schemas/dataset.ts';
+import { CreateJobBody, type CreateJobInput, type JobDto, type JobListQuery } from '../schemas/job.ts';
+import type { ModelDto } from '../schemas/model.ts';
+import { DateTimeScalar, JSONScalar } from './scalars.ts';
+import { subscriptionResolvers } from './subscriptions.ts';
+
+interface PageArgs { first?: number; after?: string | null }
+interface JobFilterArgs extends PageArgs {
+  status?: JobListQuery['status'] | null;
+  type?: JobListQuery['type'] | null;
+  modelId?: string | null;
+  datasetId?: string | null;
+  createdAfter?: Date | null;
+  createdBefore?: Date | null;
+}
+
+const orUndefined = <T>(v: T | null | undefined) => (v === null ? undefined : v);
+
+/**
+ * Jobs newest first through JobService.list. The creation range rides on the keyset order: `createdBefore` is
+ * a cursor at that instant, and `createdAfter` cuts the page where older rows begin (the list ends there).
+ */
+async function listJobs(runtime: Runtime, a: JobFilterArgs) {
+  let cursor = orUndefined(a.after);
+  if (a.createdBefore) {
+    const given = decodeCursor(cursor);
+    if (!given || given.createdAt >= a.createdBefore) cursor = encodeCursor({ createdAt: a.createdBefore, id: '' });
+  }
+  const page = await runtime.services.jobs.list({
+    limit: a.first,
+    cursor,
+    status: orUndefined(a.status),
+    type: orUndefined(a.type),
+    modelId: orUndefined(a.modelId),
+    datasetId: orUndefined(a.datasetId),
+  });
+  if (!a.createdAfter) return page;
+  const after = a.createdAfter.getTime();
+  const items = page.items.filter((j) => Date.parse(j.createdAt) >= after);
+  return { items, nextCursor: items.length < page.items.length ? null : page.nextCursor };
+}
+
+/** The same body validation as POST /v1/jobs (TypeBox CreateJobBody), reported as VALIDATION_FAILED on `input.<field>`. */
+function checkCreateJob(input: Record<string, unknown>): CreateJobInput {
+  const body = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== null && v !== undefined));
+  const first = Value.Check(CreateJobBody, body) ? null : [...Value.Errors(CreateJobBody, body)][0];
+  if (first) {
+    const field = `input${first.instancePath.replace(/\//g, '.')}`;
+    throw new AppError('VALIDATION_FAILED', `${field}: ${first.message}`, { field });
+  }
+  return body as CreateJobInput;
+}
+
+const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+const str = (v: unknown) => (typeof v === 'string' ? v : null);
+type Raw = Record<string, unknown>;
+
+export function buildResolvers(runtime: Runtime, queries: JobQueries) {
+  const { models, datasets, jobs } = runtime.services;
+  const jobsOf = (key: 'modelId' | 'datasetId') => (parent: { id: string }, a: JobFilterArgs) => listJobs(runtime, { ...a, [key]: parent.id });
+  return {
+    JSON: JSONScalar,
+    DateTime: DateTimeScalar,
+    Query: {
+      model: (_: unknown, { id }: { id: string }) => models.get(id),
+      dataset: (_: unknown, { id }: { id: string }) => datasets.get(id),
+      job: (_: unknown, { id }: { id: string }) => jobs.get(id),
+      models: (_: unknown, a: PageArgs & { name?: string | null; parentId?: string | null }) =>
+        models.list({ limit: a.first, cursor: orUndefined(a.after), name: orUndefined(a.name), parentModelId: orUndefined(a.parentId) }),
+      datasets: (_: unknown, a: PageArgs & { name?: string | null; format?: string | null }) =>
+        datasets.list({ limit: a.first, cursor: orUndefined(a.after), name: orUndefined(a.name), format: orUndefined(a.format) as never }),
+      jobs: (_: unknown, a: JobFilterArgs) => listJobs(runtime, a),
+    },
+    Mutation: {
+      createJob: async (_: unknown, { input, idempotencyKey }: { input: Record<string, unknown>; idempotencyKey?: string | null }) =>
+        (await jobs.create(checkCreateJob(input), { idempotencyKey: orUndefined(idempotencyKey) })).job,
+      cancelJob: (_: unknown, { id }: { id: string }) => jobs.cancel(id),
+      retryJob: (_: unknown, { id }: { id: string }) => jobs.retry(id),
+      deleteModel: async (_: unknown, { id }: { id: string }) => {
+        await models.delete(id);
+        return id;
+      },
+      deleteDataset: async (_: unknown, { id }: { id: string }) => {
+        await datasets.delete(id);
+        return id;
+      },
+    },
+    Subscription: subscriptionResolvers(runtime.services, queries),
+    Model: {
+      archiveUrl: (m: ModelDto) => `/v1/models/${m.id}/archive`,
+      jobs: jobsOf('modelId'),
+    },
+    Dataset: {
+      trainExamples: (d: DatasetDto) => d.splits.train,
+      testExamples: (d: DatasetDto) => d.splits.test ?? null,
+      jobs: jobsOf('datasetId'),
+    },
+    Job: {
+      inputs: (j: JobDto) => j,
+      events: (j: JobDto, a: { after?: string | null; first: number; types?: JobDto['type'][] | null }) => {
+        if (a.after && !/^\d+$/.test(a.after)) throw new AppError('VALIDATION_FAILED', 'after: must be an event id', { field: 'after' });
+        return runtime.jobEvents.list(j.id, { afterId: orUndefined(a.after), limit: a.first, types: orUndefined(a.types) as never });
+      },
+    },
+    CompressionReport: {
+      raw: (r: Raw) => r,
+      params: (r: Raw) => num(r.params),
+      nonzeroParams: (r: Raw) => num(r.nonzeroParams),
+      sparsity: (r: Raw) => num(r.sparsity),
+      sizeBytes: (r: Raw) => num(r.sizeBytes),
+      gzipBytes: (r: Raw) => num(r.gzipBytes),
+      compressionRatio: (r: Raw) => num(r.compressionRatio),
+      accuracy: (r: Raw) => num(r.accuracy),
+      baselineAccuracy: (r: Raw) => num(r.baselineAccuracy),
+      layers: (r: Raw) => (Array.isArray(r.layers) ? r.layers.filter((l): l is Raw => !!l && typeof l === 'object' && typeof l.name === 'string') : []),
+    },
+    LayerReport: {
+      raw: (l: Raw) => l,
+      className: (l: Raw) => str(l.className),
+      params: (l: Raw) => num(l.params),
+      nonzeroParams: (l: Raw) => num(l.nonzeroParams),
+      sparsity: (l: Raw) => num(l.sparsity),
+    },
+  };
+}

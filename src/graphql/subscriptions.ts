@@ -1,0 +1,73 @@
+// Subscription bridge: jobUpdated and jobMetrics read the job's event feed (JobService.events → JobEvents), the
+// same feed the REST SSE stream serves. It is fed by PostgreSQL NOTIFY (or the event-table tail on PGlite), so
+// events written by a worker in another process arrive here too.
+import type { JobQueries } from '../jobs/queries.ts';
+import type { Services } from '../runtime.ts';
+import { TERMINAL_STATUSES, type JobEventDto } from '../schemas/job.ts';
+
+/**
+ * An iterator over `run`'s generator whose return() (the client unsubscribed or disconnected) aborts at once,
+ * even while the generator is waiting for the next event — a plain generator would only stop at its next yield.
+ */
+function abortable<T>(run: (signal: AbortSignal) => AsyncGenerator<T>): AsyncIterableIterator<T> {
+  const controller = new AbortController();
+  const gen = run(controller.signal);
+  return {
+    next: () => gen.next(),
+    async return() {
+      controller.abort();
+      void gen.return(undefined).catch(() => {});
+      return { done: true, value: undefined };
+    },
+    async throw(err) {
+      controller.abort();
+      return gen.throw(err);
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}
+
+interface PointData { name: string; step: number; epoch?: number | null; value: number }
+
+export function subscriptionResolvers(services: Services, queries: JobQueries) {
+  const { jobs } = services;
+  return {
+    jobUpdated: {
+      async subscribe(_root: unknown, { id }: { id: string }) {
+        // Resume point first, then the snapshot: an event in between only causes one more (fresh) snapshot.
+        const afterId = await queries.lastEventId(id);
+        const first = await jobs.get(id);
+        return abortable(async function* (signal) {
+          yield { jobUpdated: first };
+          if (TERMINAL_STATUSES.includes(first.status)) return;
+          for await (const e of await jobs.events(id, { afterId, signal })) {
+            if (e.type === 'state' || e.type === 'progress') yield { jobUpdated: await jobs.get(id) };
+          }
+        });
+      },
+    },
+    jobMetrics: {
+      async subscribe(_root: unknown, { id, names, fromStep }: { id: string; names?: string[] | null; fromStep?: number | null }) {
+        const job = await jobs.get(id);
+        const replay = fromStep !== undefined && fromStep !== null;
+        const afterId = replay ? undefined : await queries.lastEventId(id);
+        const ended = !replay && TERMINAL_STATUSES.includes(job.status);
+        const wanted = (p: PointData) => (!names || names.includes(p.name)) && (!replay || p.step >= fromStep);
+        const toBatch = (e: JobEventDto) => ({
+          jobId: id,
+          points: ((e.data.points ?? []) as PointData[]).filter(wanted).map((p) => ({ ...p, epoch: p.epoch ?? null, time: e.time })),
+        });
+        return abortable(async function* (signal) {
+          if (ended) return;
+          for await (const e of await jobs.events(id, { afterId, signal })) {
+            if (e.type !== 'metric') continue;
+            const batch = toBatch(e);
+            if (batch.points.length) yield { jobMetrics: batch };
+          }
+        });
+      },
+    },
+  };
+}

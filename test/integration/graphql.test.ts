@@ -1,0 +1,267 @@
+// GraphQL API over real HTTP: node lookups, lineage, filters, pagination, metrics, mutations with the same error
+// codes as REST, limits, and the SQL-count bound of the dashboard query (batched loaders).
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { tinyModelFiles } from '../helpers/fixtures.ts';
+import { gql, countSql, seedJobs, type Gql } from '../helpers/graphql.ts';
+import { forEachTarget, startTestApp, type TestContext } from '../helpers/harness.ts';
+
+const DASHBOARD = `query Dashboard($first: Int!) {
+  jobs(first: $first) {
+    items { id type status progress { fraction } createdAt model { id name } dataset { id name } latestMetrics { name step value } }
+    nextCursor
+  }
+}`;
+
+await forEachTarget('GraphQL API', (target) => {
+  let ctx: TestContext;
+  let q: Gql;
+  let modelA: string;
+  let datasetId: string;
+  let jobIds: string[];
+  before(async () => {
+    ctx = await startTestApp(target);
+    q = gql(ctx);
+    const files = await tinyModelFiles();
+    const upload = ctx.http.post('/v1/models').field('name', 'base').attach('files', files.modelJson, 'model.json');
+    modelA = (await upload.attach('files', files.shards[0].data, files.shards[0].name).expect(201)).body.id;
+    const csv = Buffer.from('a,b,species\n1,2,cat\n3,4,dog\n5,6,cat\n7,8.5,bird\n');
+    datasetId = (await ctx.http.post('/v1/datasets').field('name', 'pets').field('labelColumn', 'species').attach('files', csv, 'pets.csv').expect(201)).body.id;
+    jobIds = await seedJobs(ctx.runtime, { count: 60, modelId: modelA, datasetId, metricSteps: 20 });
+  });
+  after(async () => ctx?.close());
+
+  test('node lookups return the same data as REST', async () => {
+    const r = await q(`query($m: ID!, $d: ID!, $j: ID!) {
+      model(id: $m) { id name params sizeBytes inputShape outputShape layers { className params } files { path sha256 } archiveUrl createdAt }
+      dataset(id: $d) { id name format examples classNames trainExamples files { path role } }
+      job(id: $j) { id type status params resultModelIds progress { fraction step } error { code } attempts createdAt }
+    }`, { m: modelA, d: datasetId, j: jobIds[0] });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.errors, undefined);
+    const rest = (await ctx.http.get(`/v1/models/${modelA}`).expect(200)).body;
+    const m = r.body.data.model;
+    assert.deepEqual({ ...m, archiveUrl: undefined }, {
+      id: rest.id, name: rest.name, params: rest.params, sizeBytes: rest.sizeBytes, inputShape: rest.inputShape, outputShape: rest.outputShape,
+      layers: rest.layers.map((l: { className: string; params: number }) => ({ className: l.className, params: l.params })),
+      files: rest.files.map((f: { path: string; sha256: string }) => ({ path: f.path, sha256: f.sha256 })), archiveUrl: undefined, createdAt: rest.createdAt,
+    });
+    assert.equal(m.archiveUrl, `/v1/models/${modelA}/archive`);
+    assert.equal(r.body.data.dataset.classNames.length, 3);
+    assert.ok(r.body.data.dataset.files.some((f: { role: string }) => f.role === 'train-x'));
+    const restJob = (await ctx.http.get(`/v1/jobs/${jobIds[0]}`).expect(200)).body;
+    assert.deepEqual(r.body.data.job.params, restJob.params);
+    assert.equal(r.body.data.job.status, restJob.status);
+  });
+
+  test('a missing node is NOT_FOUND, the REST code', async () => {
+    const id = '00000000-0000-4000-8000-000000000000';
+    const r = await q(`query($id: ID!) { job(id: $id) { id } }`, { id });
+    assert.equal(r.status, 404);
+    assert.equal(r.body.errors[0].extensions.code, 'NOT_FOUND');
+    const rest = await ctx.http.get(`/v1/jobs/${id}`).expect(404);
+    assert.equal(rest.body.code, r.body.errors[0].extensions.code);
+  });
+
+  test('jobs: cursor pagination walks every job once, newest first, like REST', async () => {
+    const seen: string[] = [];
+    let after: string | null = null;
+    do {
+      const r = await q(`query($after: String) { jobs(first: 25, after: $after) { items { id } nextCursor } }`, { after });
+      assert.equal(r.body.errors, undefined, JSON.stringify(r.body.errors));
+      seen.push(...r.body.data.jobs.items.map((j: { id: string }) => j.id));
+      after = r.body.data.jobs.nextCursor;
+    } while (after);
+    const rest = (await ctx.http.get('/v1/jobs?limit=200').expect(200)).body.items.map((j: { id: string }) => j.id);
+    assert.deepEqual(seen, rest);
+    assert.equal(new Set(seen).size, jobIds.length);
+  });
+
+  test('jobs filters: status, type, model, dataset, created range', async () => {
+    const canceled = jobIds.slice(0, 3);
+    for (const id of canceled) await ctx.runtime.services.jobs.cancel(id);
+    const byStatus = await q(`{ jobs(status: canceled) { items { id status } } }`);
+    assert.deepEqual(byStatus.body.data.jobs.items.map((j: { id: string }) => j.id).sort(), [...canceled].sort());
+    const withModel = await q(`query($m: ID!) { jobs(modelId: $m, first: 200) { items { modelId } } }`, { m: modelA });
+    assert.equal(withModel.body.data.jobs.items.length, jobIds.length / 2);
+    assert.ok(withModel.body.data.jobs.items.every((j: { modelId: string }) => j.modelId === modelA));
+    const withDataset = await q(`query($d: ID!) { jobs(datasetId: $d, first: 200) { items { datasetId } } }`, { d: datasetId });
+    assert.equal(withDataset.body.data.jobs.items.length, jobIds.length / 3);
+    const none = await q(`{ jobs(type: train) { items { id } nextCursor } }`);
+    assert.deepEqual(none.body.data.jobs, { items: [], nextCursor: null });
+
+    // created range: jobs[10] (inclusive) … jobs[20] (exclusive), paged by 4
+    const all = (await ctx.http.get('/v1/jobs?limit=200').expect(200)).body.items.reverse(); // oldest first = seeding order
+    const from = all[10].createdAt;
+    const to = all[20].createdAt;
+    const got: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const r = await q(`query($from: DateTime, $to: DateTime, $after: String) { jobs(first: 4, after: $after, createdAfter: $from, createdBefore: $to) { items { id } nextCursor } }`,
+        { from, to, after: cursor });
+      assert.equal(r.body.errors, undefined, JSON.stringify(r.body.errors));
+      got.push(...r.body.data.jobs.items.map((j: { id: string }) => j.id));
+      cursor = r.body.data.jobs.nextCursor;
+    } while (cursor);
+    assert.deepEqual(got, all.slice(10, 20).reverse().map((j: { id: string }) => j.id));
+  });
+
+  test('models: name and parent filters; lineage producedBy, inputs, results, ancestors', async () => {
+    const files = await tinyModelFiles(8);
+    const asFiles = [{ path: 'model.json', data: files.modelJson }, { path: files.shards[0].name, data: files.shards[0].data }];
+    const producer = jobIds[6]; // seeded with both inputs
+    const b = await ctx.runtime.services.models.createFromFiles(asFiles, { name: 'base-pruned', parentModelId: modelA, producedByJobId: producer, report: { sparsity: 0.5, params: 100, layers: [{ name: 'dense_1', className: 'Dense', sparsity: 0.5 }] } });
+    const c = await ctx.runtime.services.models.createFromFiles(asFiles, { name: 'base-pruned-q8', parentModelId: b.id });
+    await ctx.runtime.db.job.update({ where: { id: producer }, data: { resultModelIds: [b.id] } });
+
+    const byName = await q(`{ models(name: "base-pruned*") { items { name } } }`);
+    assert.deepEqual(byName.body.data.models.items.map((m: { name: string }) => m.name), ['base-pruned-q8', 'base-pruned']);
+    const byParent = await q(`query($p: ID!) { models(parentId: $p) { items { id } } }`, { p: modelA });
+    assert.deepEqual(byParent.body.data.models.items.map((m: { id: string }) => m.id), [b.id]);
+
+    const r = await q(`query($id: ID!) { model(id: $id) {
+      ancestors { id name }
+      parent { id producedBy { id inputs { model { id } dataset { id } } results { id report { sparsity params layers { name sparsity } } } } }
+    } }`, { id: c.id });
+    assert.equal(r.body.errors, undefined, JSON.stringify(r.body.errors));
+    const m = r.body.data.model;
+    assert.deepEqual(m.ancestors.map((x: { id: string }) => x.id), [b.id, modelA]);
+    assert.equal(m.parent.producedBy.id, producer);
+    assert.deepEqual(m.parent.producedBy.inputs, { model: { id: modelA }, dataset: { id: datasetId } });
+    assert.deepEqual(m.parent.producedBy.results, [{ id: b.id, report: { sparsity: 0.5, params: 100, layers: [{ name: 'dense_1', sparsity: 0.5 }] } }]);
+    const limited = await q(`query($id: ID!) { model(id: $id) { ancestors(max: 1) { id } } }`, { id: c.id });
+    assert.deepEqual(limited.body.data.model.ancestors, [{ id: b.id }]);
+    const jobsOfModel = await q(`query($id: ID!) { model(id: $id) { jobs(first: 200) { items { id } } } }`, { id: b.id });
+    assert.deepEqual(jobsOfModel.body.data.model.jobs.items, [{ id: producer }]);
+  });
+
+  test('Job.metrics: series by name from a step, last N; latestMetrics', async () => {
+    const r = await q(`query($id: ID!) { job(id: $id) {
+      all: metrics { name points { step } }
+      tail: metrics(names: ["loss"], fromStep: 5, last: 3) { name points { step value epoch time } }
+      latestMetrics { name step value }
+    } }`, { id: jobIds[7] });
+    assert.equal(r.body.errors, undefined, JSON.stringify(r.body.errors));
+    const j = r.body.data.job;
+    assert.deepEqual(j.all.map((s: { name: string }) => s.name), ['accuracy', 'loss']);
+    assert.deepEqual(j.all[1].points.map((p: { step: number }) => p.step), Array.from({ length: 20 }, (_, i) => i + 1));
+    assert.equal(j.tail.length, 1);
+    assert.deepEqual(j.tail[0].points.map((p: { step: number }) => p.step), [18, 19, 20]);
+    assert.equal(j.tail[0].points[2].value, 1 / 20);
+    assert.match(j.tail[0].points[0].time, /^\d{4}-\d\d-\d\dT/);
+    assert.deepEqual(j.latestMetrics, [{ name: 'accuracy', step: 20, value: 20 / 21 }, { name: 'loss', step: 20, value: 1 / 20 }]);
+  });
+
+  test('dashboard query: at most 6 SQL queries whatever the page size', async () => {
+    const counts: number[] = [];
+    for (const first of [5, 50]) {
+      const { result, queries } = await countSql(() => q(DASHBOARD, { first }));
+      assert.equal(result.body.errors, undefined, JSON.stringify(result.body.errors));
+      const items = result.body.data.jobs.items;
+      assert.equal(items.length, first);
+      assert.ok(items.some((j: { model: unknown }) => j.model) && items.some((j: { dataset: unknown }) => j.dataset), 'models and datasets resolved');
+      assert.ok(items.every((j: { latestMetrics: unknown[] }) => j.latestMetrics.length === 2), 'latest metrics resolved');
+      assert.ok(queries.length <= 6, `${queries.length} queries for first=${first}:\n${queries.join('\n')}`);
+      counts.push(queries.length);
+    }
+    assert.equal(counts[0], counts[1]);
+  });
+
+  test('createJob: the same validation and error codes as POST /v1/jobs', async () => {
+    const cases: { input: Record<string, unknown>; code: string; field?: string }[] = [
+      { input: { type: 'noop', params: { steps: -1 } }, code: 'INVALID_JOB_PARAMS', field: 'params.steps' },
+      { input: { type: 'noop', params: { bogus: 1 } }, code: 'INVALID_JOB_PARAMS', field: 'params.bogus' },
+      { input: { type: 'train', params: {} }, code: 'VALIDATION_FAILED', field: 'datasetId' },
+      { input: { type: 'noop', modelId: '00000000-0000-4000-8000-000000000000' }, code: 'NOT_FOUND', field: 'modelId' },
+      { input: { type: 'noop', modelId: 'not-a-uuid' }, code: 'VALIDATION_FAILED' },
+      { input: { type: 'noop', priority: 5000 }, code: 'VALIDATION_FAILED' },
+    ];
+    for (const c of cases) {
+      const r = await q(`mutation($input: CreateJobInput!) { createJob(input: $input) { id } }`, { input: c.input });
+      const rest = await ctx.http.post('/v1/jobs').send(c.input);
+      const e = r.body.errors?.[0];
+      assert.equal(e?.extensions.code, c.code, `${JSON.stringify(c.input)}: ${JSON.stringify(r.body)}`);
+      assert.equal(rest.body.code, c.code, `REST ${JSON.stringify(c.input)}`);
+      assert.equal(r.status, rest.status);
+      assert.equal(e.extensions.status, rest.status);
+      if (c.field) assert.equal(e.extensions.details.field, c.field);
+      if (c.field) assert.equal(rest.body.details.field, c.field);
+    }
+    const unknownType = await q(`mutation { createJob(input: { type: bogus }) { id } }`);
+    assert.equal(unknownType.status, 400);
+    assert.equal(unknownType.body.errors[0].extensions.code, 'VALIDATION_FAILED');
+  });
+
+  test('createJob (idempotent), cancelJob, retryJob, with INVALID_STATE where REST has it', async () => {
+    const create = `mutation($input: CreateJobInput!, $key: String) { createJob(input: $input, idempotencyKey: $key) { id status params priority model { id } } }`;
+    const input = { type: 'noop', params: { steps: 2 }, modelId: modelA, priority: 7 };
+    const a = await q(create, { input, key: 'gql-key-1' });
+    assert.equal(a.body.errors, undefined, JSON.stringify(a.body.errors));
+    const job = a.body.data.createJob;
+    assert.deepEqual({ ...job, id: undefined }, { id: undefined, status: 'queued', params: { steps: 2, durationMs: 0 }, priority: 7, model: { id: modelA } });
+    const again = await q(create, { input, key: 'gql-key-1' });
+    assert.equal(again.body.data.createJob.id, job.id);
+    const conflict = await q(create, { input: { ...input, priority: 8 }, key: 'gql-key-1' });
+    assert.equal(conflict.body.errors[0].extensions.code, 'IDEMPOTENCY_CONFLICT');
+
+    const cancel = `mutation($id: ID!) { cancelJob(id: $id) { id status error { code } } }`;
+    const retry = `mutation($id: ID!) { retryJob(id: $id) { id status attempts } }`;
+    const bad = await q(retry, { id: job.id });
+    assert.equal(bad.body.errors[0].extensions.code, 'INVALID_STATE');
+    assert.equal(bad.status, 409);
+    const c = await q(cancel, { id: job.id });
+    assert.deepEqual(c.body.data.cancelJob, { id: job.id, status: 'canceled', error: { code: 'JOB_CANCELED' } });
+    const twice = await q(cancel, { id: job.id });
+    assert.equal(twice.body.errors[0].extensions.code, 'INVALID_STATE');
+    assert.equal((await ctx.http.post(`/v1/jobs/${job.id}/cancel`).expect(409)).body.code, 'INVALID_STATE');
+    const r = await q(retry, { id: job.id });
+    assert.equal(r.body.data.retryJob.status, 'queued');
+  });
+
+  test('deleteModel and deleteDataset', async () => {
+    const files = await tinyModelFiles(4);
+    const m = await ctx.runtime.services.models.createFromFiles([{ path: 'model.json', data: files.modelJson }, { path: files.shards[0].name, data: files.shards[0].data }], { name: 'doomed' });
+    const del = await q(`mutation($id: ID!) { deleteModel(id: $id) }`, { id: m.id });
+    assert.deepEqual(del.body.data, { deleteModel: m.id });
+    await ctx.http.get(`/v1/models/${m.id}`).expect(404);
+    const again = await q(`mutation($id: ID!) { deleteModel(id: $id) }`, { id: m.id });
+    assert.equal(again.body.errors[0].extensions.code, 'NOT_FOUND');
+
+    const csv = Buffer.from('x,label\n1,a\n2,b\n');
+    const d = (await ctx.http.post('/v1/datasets').field('name', 'doomed').attach('files', csv, 'd.csv').expect(201)).body;
+    const delD = await q(`mutation($id: ID!) { deleteDataset(id: $id) }`, { id: d.id });
+    assert.deepEqual(delD.body.data, { deleteDataset: d.id });
+    await ctx.http.get(`/v1/datasets/${d.id}`).expect(404);
+  });
+
+  test('limits: page size, query depth and cost; unknown fields', async () => {
+    const big = await q(`{ jobs(first: 500) { items { id } } }`);
+    assert.equal(big.status, 400);
+    assert.equal(big.body.errors[0].extensions.code, 'VALIDATION_FAILED');
+    assert.equal(big.body.errors[0].extensions.details.field, 'first');
+    const bigVar = await q(`query($n: Int!) { jobs(first: $n) { items { id } } }`, { n: 0 });
+    assert.equal(bigVar.body.errors[0].extensions.code, 'VALIDATION_FAILED');
+
+    const deep = await q(`{ jobs { items { model { parent { parent { parent { parent { parent { parent { parent { parent { id } } } } } } } } } } } }`);
+    assert.equal(deep.status, 422);
+    assert.equal(deep.body.errors[0].extensions.code, 'RESOURCE_LIMIT');
+    assert.match(deep.body.errors[0].message, /depth/);
+
+    const costly = await q(`{ jobs(first: 200) { items { model { jobs(first: 200) { items { id } } } } } }`);
+    assert.equal(costly.status, 422);
+    assert.equal(costly.body.errors[0].extensions.code, 'RESOURCE_LIMIT');
+    assert.ok(costly.body.errors[0].extensions.details.cost > costly.body.errors[0].extensions.details.limit);
+
+    const unknown = await q(`{ jobs { items { nope } } }`);
+    assert.equal(unknown.status, 400);
+    assert.equal(unknown.body.errors[0].extensions.code, 'VALIDATION_FAILED');
+    assert.match(unknown.body.errors[0].message, /nope/);
+  });
+
+  test('GraphiQL is served at /graphiql; /graphql stays out of the REST OpenAPI document', async () => {
+    const page = await ctx.http.get('/graphiql').expect(200);
+    assert.match(page.headers['content-type'], /text\/html/);
+    const spec = (await ctx.http.get('/openapi.json').expect(200)).body;
+    assert.equal(Object.keys(spec.paths).some((p) => p.includes('graphql')), false);
+  });
+});
