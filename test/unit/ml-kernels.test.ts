@@ -144,3 +144,18 @@ test('relu, softmax cross-entropy and batch-norm gradients match cpu', async () 
     return [tf.grad(f)(x), tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.logSoftmax(a), y)))(x)];
   });
 });
+
+test('BatchMatMul with transposeA / transposeB (2-D and batched) matches cpu', async () => {
+  const av = randomValues(3 * 7 * 5, 10);
+  const bv = randomValues(3 * 7 * 4, 11);
+  await compareBackends('matMul', () => {
+    const a = tf.tensor2d(av.subarray(0, 35), [7, 5]);
+    const b = tf.tensor2d(bv.subarray(0, 28), [7, 4]);
+    const a3 = tf.tensor3d(av, [3, 7, 5]);
+    const b3 = tf.tensor3d(bv, [3, 7, 4]);
+    return [
+      tf.matMul(a, b, true, false), tf.matMul(b, a, true, false), tf.matMul(tf.transpose(a), tf.transpose(b), false, true),
+      tf.matMul(tf.transpose(a), b, false, false), tf.matMul(a3, b3, true, false), tf.matMul(tf.transpose(a3, [0, 2, 1]), tf.transpose(b3, [0, 2, 1]), false, true),
+    ];
+  });
+});
