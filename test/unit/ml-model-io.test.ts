@@ -8,6 +8,7 @@ import { buildModel } from '../../src/ml/architectures.ts';
 import {
   loadArtifactsFromStore, loadModelFromStore, modelArtifactsToFiles, modelToFiles, saveFilesToStore, serializeModel, type ModelFile,
 } from '../../src/ml/model-io.ts';
+import { modelStats } from '../../src/ml/model-stats.ts';
 import type { ObjectStore } from '../../src/storage/object-store.ts';
 import { AppError } from '../../src/errors.ts';
 
@@ -124,6 +125,11 @@ test('quantized weight specs (uint8 affine, float16) are dequantized by tfjs on 
   const [kernel, bias] = loaded.getWeights();
   assert.deepEqual(Array.from(await kernel.data()), Array.from(q, (v) => v * 0.5 - 2));
   assert.deepEqual(Array.from(await bias.data()), [1, 2, 3]);
+  // Stats of the artifacts count stored (quantized) bytes and dequantized values: kernel value 4·0.5-2 = 0.
+  const stats = await modelStats(quantized);
+  assert.equal(stats.sizeBytes, files[0].data.length + 18);
+  assert.equal(stats.params, 15);
+  assert.equal(stats.nonzeroParams, 14);
   loaded.dispose();
   model.dispose();
 });
