@@ -1,0 +1,279 @@
+// Shared by every ML job kind (train, evaluate, prune, distill, quantize, pipeline): models and datasets in and
+// out of the store, input compatibility, the "M" measure of a model, and training hooks that report progress,
+// metrics and cancellation the same way for every training-like kind.
+import { AppError } from '../../errors.ts';
+import { loadSplit, type SplitTensors } from '../../ml/dataset.ts';
+import { evaluateModel, type LatencyStats } from '../../ml/evaluate.ts';
+import { loadModelFromArtifacts, loadModelFromStore, modelArtifactsToFiles, modelToFiles } from '../../ml/model-io.ts';
+import { modelStats, type LayerStats } from '../../ml/model-stats.ts';
+import { tf } from '../../ml/tf.ts';
+import { trainModel, type EpochLog, type TrainHooks, type TrainOptions, type TrainResult } from '../../ml/train.ts';
+import type { DatasetDto } from '../../schemas/dataset.ts';
+import type { ModelDto } from '../../schemas/model.ts';
+import type { JobContext } from '../kind.ts';
+
+export type { SplitTensors };
+
+export interface LoadedData {
+  dataset: DatasetDto;
+  train: SplitTensors;
+  /** null when the dataset has no test split. */
+  test: SplitTensors | null;
+}
+
+const isArtifacts = (m: tf.LayersModel | tf.io.ModelArtifacts): m is tf.io.ModelArtifacts => !(m instanceof tf.LayersModel);
+const count = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** Loads a stored model (caller disposes it). */
+export async function loadModel(ctx: JobContext, modelId: string): Promise<tf.LayersModel> {
+  return loadModelFromStore(ctx.store, await ctx.services.models.storedFiles(modelId));
+}
+
+/** Disposes every split's tensors (null/undefined entries are skipped). */
+export function disposeSplits(...splits: (SplitTensors | null | undefined)[]): void {
+  for (const s of splits) if (s) tf.dispose([s.x, s.y]);
+}
+
+/** Disposes the data of loadData. */
+export function disposeData(data: LoadedData): void {
+  disposeSplits(data.train, data.test);
+}
+
+/** Per-example input shape of a model (no batch axis); null dims (other than batch) are not supported. */
+export function modelInputShape(model: tf.LayersModel): number[] {
+  return (model.inputs[0].shape as (number | null)[]).slice(1).map((d) => d ?? -1);
+}
+
+/**
+ * Checks the model takes the dataset's examples (same shape, or the same element count: flat ↔ [h, w, c]) and
+ * outputs one score per class. Returns the per-example shape the dataset's x must be reshaped to, or null when
+ * it fits as is. Throws INCOMPATIBLE_INPUTS.
+ */
+export function assertCompatible(model: tf.LayersModel, dataset: Pick<DatasetDto, 'featureShape' | 'numClasses' | 'name'>): number[] | null {
+  const input = modelInputShape(model);
+  const feature = dataset.featureShape;
+  const outputs = model.outputs[0].shape as (number | null)[];
+  const classes = outputs[outputs.length - 1];
+  if (input.some((d) => d < 1) || count(input) !== count(feature)) {
+    throw new AppError('INCOMPATIBLE_INPUTS', `model input shape [${input}] does not fit dataset ${dataset.name}'s examples of shape [${feature}]`, {
+      modelInputShape: input, featureShape: feature,
+    });
+  }
+  if (outputs.length !== 2 || classes !== dataset.numClasses) {
+    throw new AppError('INCOMPATIBLE_INPUTS', `model outputs [${outputs.slice(1)}] but dataset ${dataset.name} has ${dataset.numClasses} classes`, {
+      modelOutputShape: outputs.slice(1), numClasses: dataset.numClasses,
+    });
+  }
+  const same = input.length === feature.length && input.every((d, i) => d === feature[i]);
+  return same ? null : input;
+}
+
+/** Reshapes a split's x in place to [n, ...shape] (the old tensor is disposed). */
+function reshapeSplit(split: SplitTensors, shape: number[]): void {
+  const old = split.x;
+  split.x = tf.reshape(old, [split.n, ...shape]);
+  old.dispose();
+}
+
+export interface LoadDataOptions {
+  /** First N training examples only. */
+  limit?: number;
+  /** First N test examples only. */
+  testLimit?: number;
+  /** Skip the test split (e.g. a train-only step). */
+  skipTest?: boolean;
+  /** Check compatibility with this model and reshape x to its input shape when needed. */
+  model?: tf.LayersModel;
+}
+
+/**
+ * Loads a dataset's train split (and test split when it has one) as float32 x (normalized) and one-hot y.
+ * With `model`, throws INCOMPATIBLE_INPUTS before reading any tensors when they do not fit, and reshapes x to the
+ * model's input shape (e.g. MNIST [28,28,1] for an MLP taking [784]). Caller disposes (disposeData).
+ */
+export async function loadData(ctx: JobContext, datasetId: string, opts: LoadDataOptions = {}): Promise<LoadedData> {
+  const keys = await ctx.services.datasets.tensorKeys(datasetId);
+  const { dataset } = keys;
+  const target = opts.model ? assertCompatible(opts.model, dataset) : null;
+  const base = { normalization: dataset.normalization ?? { scale: 1, offset: 0 }, numClasses: dataset.numClasses };
+  const train = await loadSplit(ctx.store, keys.train, { ...base, limit: opts.limit });
+  let test: SplitTensors | null = null;
+  try {
+    if (keys.test && !opts.skipTest) test = await loadSplit(ctx.store, keys.test, { ...base, limit: opts.testLimit });
+    if (target) {
+      reshapeSplit(train, target);
+      if (test) reshapeSplit(test, target);
+    }
+  } catch (e) {
+    disposeSplits(train, test);
+    throw e;
+  }
+  return { dataset, train, test };
+}
+
+export interface SaveModelOptions {
+  name: string;
+  parentModelId?: string | null;
+  report?: Record<string, unknown> | null;
+}
+
+/** Stores a model (live, or artifacts e.g. quantized) as a new Model produced by this job. */
+export async function saveModel(ctx: JobContext, model: tf.LayersModel | tf.io.ModelArtifacts, opts: SaveModelOptions): Promise<ModelDto> {
+  const files = isArtifacts(model) ? modelArtifactsToFiles(model) : await modelToFiles(model);
+  return ctx.services.models.createFromFiles(files, {
+    name: opts.name,
+    producedByJobId: ctx.jobId,
+    parentModelId: opts.parentModelId ?? null,
+    report: opts.report ?? null,
+  });
+}
+
+/** The "M" of a compression report (issue 5), plus loss and the per-layer figures. */
+export interface ModelMeasure {
+  accuracy: number;
+  loss: number;
+  params: number;
+  nonzeroParams: number;
+  sizeBytes: number;
+  gzipBytes: number;
+  latencyMs: { batch1: LatencyStats; batch256: LatencyStats };
+  layers: Pick<LayerStats, 'name' | 'params' | 'nonzeroParams' | 'sparsity'>[];
+}
+
+export interface MeasureOptions {
+  /** Skip the latency runs (then latencyMs holds zeros). */
+  latency?: boolean;
+  batchSize?: number;
+}
+
+/** Accuracy/loss on `data`, size and sparsity figures, latency p50/p95 at batch 1 and 256. No tensors left behind. */
+export async function measureModel(input: tf.LayersModel | tf.io.ModelArtifacts, data: SplitTensors, opts: MeasureOptions = {}): Promise<ModelMeasure> {
+  const model = isArtifacts(input) ? await loadModelFromArtifacts(input) : input;
+  try {
+    const x = fitToModel(model, data.x);
+    try {
+      const ev = await evaluateModel(model, { x, y: data.y }, { latency: opts.latency ?? true, batchSize: opts.batchSize });
+      const stats = await modelStats(input);
+      const zero = { p50: 0, p95: 0 };
+      return {
+        accuracy: ev.accuracy,
+        loss: ev.loss,
+        params: stats.params,
+        nonzeroParams: stats.nonzeroParams,
+        sizeBytes: stats.sizeBytes,
+        gzipBytes: stats.gzipBytes,
+        latencyMs: ev.latencyMs ?? { batch1: zero, batch256: zero },
+        layers: stats.layers.map(({ name, params, nonzeroParams, sparsity }) => ({ name, params, nonzeroParams, sparsity })),
+      };
+    } finally {
+      if (x !== data.x) x.dispose();
+    }
+  } finally {
+    if (model !== input) model.dispose();
+  }
+}
+
+/** x reshaped to the model's input shape when only the layout differs (a new tensor), else x itself. */
+export function fitToModel(model: tf.LayersModel, x: tf.Tensor): tf.Tensor {
+  const input = modelInputShape(model);
+  const have = x.shape.slice(1);
+  if (input.length === have.length && input.every((d, i) => d === have[i])) return x;
+  if (count(input) !== count(have)) {
+    throw new AppError('INCOMPATIBLE_INPUTS', `model input shape [${input}] does not fit examples of shape [${have}]`);
+  }
+  return tf.reshape(x, [x.shape[0], ...input]);
+}
+
+export interface TrainingHooksOptions {
+  /** Optimizer steps in one epoch: ceil(trainingExamples / batchSize). */
+  stepsPerEpoch: number;
+  epochs: number;
+  /** Step-level loss metric every N steps (default 10). */
+  metricsEverySteps?: number;
+  /** Prefix of every metric name (e.g. "baseline_" for a second training run in the same job). */
+  metricPrefix?: string;
+  /** Maps this run's 0..1 onto a slice of the job's progress (default [0, 1]). */
+  progressRange?: [number, number];
+  /** Chained after the progress counting (pruning re-applies its masks here). */
+  afterBatch?: TrainHooks['afterBatch'];
+  /** Called after the epoch metrics are recorded. */
+  onEpoch?: TrainHooks['onEpoch'];
+}
+
+/**
+ * trainModel hooks that report the same way for every training-like kind: progress (fraction, epoch, step, ETA)
+ * after every batch, a `loss` metric every N steps, per epoch loss / accuracy / val_loss / val_accuracy / lr /
+ * samples_per_sec, and a stop before the next batch once the job is canceled (trainModel then resolves with
+ * canceled: true — call ctx.throwIfCanceled() after it, or use runTraining which does).
+ */
+export function trainingHooks(ctx: JobContext, opts: TrainingHooksOptions): TrainHooks & { logEverySteps: number } {
+  const prefix = opts.metricPrefix ?? '';
+  const [from, to] = opts.progressRange ?? [0, 1];
+  const totalSteps = Math.max(1, opts.stepsPerEpoch * opts.epochs);
+  const every = opts.metricsEverySteps ?? 10;
+  const started = performance.now();
+  let step = 0;
+  return {
+    logEverySteps: every,
+    shouldStop: () => ctx.signal.aborted,
+    afterBatch(model) {
+      step++;
+      const done = Math.min(1, step / totalSteps);
+      const elapsed = (performance.now() - started) / 1000;
+      ctx.progress({
+        fraction: from + (to - from) * done,
+        epoch: Math.min(opts.epochs, Math.floor((step - 1) / Math.max(1, opts.stepsPerEpoch)) + 1),
+        step,
+        etaSeconds: (elapsed / step) * (totalSteps - step),
+      });
+      opts.afterBatch?.(model);
+    },
+    onStep(s) {
+      ctx.metrics([{ name: `${prefix}loss`, step: s.step, epoch: s.epoch + 1, value: s.loss }]);
+    },
+    async onEpoch(e: EpochLog) {
+      const epoch = e.epoch + 1;
+      const values: [string, number | undefined][] = [
+        ['epoch_loss', e.loss], ['accuracy', e.accuracy], ['val_loss', e.val_loss], ['val_accuracy', e.val_accuracy],
+        ['lr', e.lr], ['samples_per_sec', e.samplesPerSec],
+      ];
+      ctx.metrics(values.filter((v): v is [string, number] => v[1] !== undefined && Number.isFinite(v[1])).map(([name, value]) => ({ name: prefix + name, step, epoch, value })));
+      ctx.log(`epoch ${epoch}/${opts.epochs}: loss ${e.loss.toFixed(4)}, accuracy ${e.accuracy.toFixed(4)}${e.val_accuracy === undefined ? '' : `, val_accuracy ${e.val_accuracy.toFixed(4)}`}`, 'info', { ...e, epoch });
+      await opts.onEpoch?.(e);
+    },
+  };
+}
+
+/**
+ * trainModel with trainingHooks; throws JOB_CANCELED when the job was canceled (the model keeps whatever it
+ * learned so far; the caller still owns and disposes it).
+ */
+export async function runTraining(
+  ctx: JobContext,
+  model: tf.LayersModel,
+  data: { x: tf.Tensor; y: tf.Tensor },
+  opts: Omit<TrainOptions, 'logEverySteps'>,
+  hookOpts: Omit<TrainingHooksOptions, 'stepsPerEpoch' | 'epochs'> = {},
+): Promise<TrainResult> {
+  const n = data.x.shape[0];
+  const trainN = n - Math.round(n * opts.validationSplit);
+  const hooks = trainingHooks(ctx, { ...hookOpts, epochs: opts.epochs, stepsPerEpoch: Math.ceil(trainN / opts.batchSize) });
+  const result = await trainModel(model, data, { ...opts, logEverySteps: hooks.logEverySteps }, hooks);
+  if (result.canceled) ctx.throwIfCanceled();
+  return result;
+}
+
+/** History summary for reports: final epoch's figures and per-epoch curves. */
+export function historySummary(result: TrainResult): Record<string, unknown> {
+  const last = result.history[result.history.length - 1];
+  return {
+    epochsRun: result.epochsRun,
+    steps: result.steps,
+    stoppedEarly: result.stoppedEarly,
+    bestEpoch: result.bestEpoch === undefined ? null : result.bestEpoch + 1,
+    durationMs: Math.round(result.durationMs),
+    final: last ? { loss: last.loss, accuracy: last.accuracy, val_loss: last.val_loss ?? null, val_accuracy: last.val_accuracy ?? null, lr: last.lr } : null,
+    samplesPerSec: last ? last.samplesPerSec : null,
+    history: result.history.map((h) => ({ ...h, epoch: h.epoch + 1 })),
+  };
+}
