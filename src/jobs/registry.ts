@@ -5,13 +5,13 @@ import type { TSchema } from 'typebox';
 import { Value } from 'typebox/value';
 import { AppError } from '../errors.ts';
 import type { JobInputs, JobKind, JobType } from './kind.ts';
-import { DistillParams } from './kinds/distill.params.ts';
-import { EvaluateParams } from './kinds/evaluate.params.ts';
+import { distillKind } from './kinds/distill.ts';
+import { evaluateKind } from './kinds/evaluate.ts';
 import { noopKind } from './kinds/noop.ts';
-import { PipelineParams } from './kinds/pipeline.params.ts';
-import { PruneParams } from './kinds/prune.params.ts';
-import { QuantizeParams } from './kinds/quantize.params.ts';
-import { TrainParams } from './kinds/train.params.ts';
+import { pipelineKind } from './kinds/pipeline.ts';
+import { pruneKind } from './kinds/prune.ts';
+import { quantizeKind } from './kinds/quantize.ts';
+import { trainKind } from './kinds/train.ts';
 
 export type KindEntry = Omit<JobKind, 'run'> & { run?: JobKind['run'] };
 
@@ -20,12 +20,12 @@ const paramsOnly = (type: JobType, paramsSchema: TSchema, requires: JobKind['req
 
 export const KINDS: readonly KindEntry[] = [
   noopKind as KindEntry,
-  paramsOnly('train', TrainParams, { dataset: true }),
-  paramsOnly('evaluate', EvaluateParams, { model: true, dataset: true }),
-  paramsOnly('prune', PruneParams, { model: true, dataset: true }),
-  paramsOnly('distill', DistillParams, { teacherModel: true, dataset: true }),
-  paramsOnly('quantize', QuantizeParams, { model: true }),
-  paramsOnly('pipeline', PipelineParams, { model: true, dataset: true }),
+  trainKind as KindEntry,
+  evaluateKind as KindEntry,
+  pruneKind as KindEntry,
+  distillKind as KindEntry,
+  quantizeKind as KindEntry,
+  pipelineKind as KindEntry,
 ];
 
 const byType = new Map(KINDS.map((k) => [k.type, k]));

@@ -111,6 +111,25 @@ export async function loadData(ctx: JobContext, datasetId: string, opts: LoadDat
   return { dataset, train, test };
 }
 
+/**
+ * The split to measure a model on: the test split, or the train split when the dataset has none (only that one
+ * split is read). Checks compatibility and reshapes like loadData. Caller disposes `data`.
+ */
+export async function loadEvalSplit(
+  ctx: JobContext,
+  datasetId: string,
+  opts: { limit?: number; model?: tf.LayersModel } = {},
+): Promise<{ dataset: DatasetDto; split: 'test' | 'train'; data: SplitTensors }> {
+  const keys = await ctx.services.datasets.tensorKeys(datasetId);
+  const { dataset } = keys;
+  const target = opts.model ? assertCompatible(opts.model, dataset) : null;
+  const split = keys.test ? 'test' : 'train';
+  const base = { normalization: dataset.normalization ?? { scale: 1, offset: 0 }, numClasses: dataset.numClasses };
+  const data = await loadSplit(ctx.store, keys.test ?? keys.train, { ...base, limit: opts.limit });
+  if (target) reshapeSplit(data, target);
+  return { dataset, split, data };
+}
+
 export interface SaveModelOptions {
   name: string;
   parentModelId?: string | null;

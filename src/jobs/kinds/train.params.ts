@@ -20,7 +20,7 @@ export const TrainParams = Type.Object(
     batchSize: Type.Integer({ minimum: 1, maximum: 65536, default: 128 }),
     optimizer: Type.Union([Type.Literal('sgd'), Type.Literal('momentum'), Type.Literal('adam')], { default: 'adam' }),
     learningRate: Type.Number({ exclusiveMinimum: 0, maximum: 10, default: 1e-3 }),
-    learningRateDecay: Type.Optional(Type.Number({ minimum: 0, exclusiveMaximum: 1, description: 'Per-epoch multiplicative decay: lr × (1 − decay) each epoch' })),
+    learningRateDecay: Type.Optional(Type.Number({ minimum: 0, exclusiveMaximum: 1, description: 'Per-epoch decay: lr / (1 + decay × epoch)' })),
     momentum: Type.Optional(Type.Number({ minimum: 0, exclusiveMaximum: 1, description: 'For optimizer "momentum" (default 0.9)' })),
     validationSplit: Type.Number({ minimum: 0, maximum: 0.5, default: 0.1 }),
     earlyStopping: Type.Optional(
