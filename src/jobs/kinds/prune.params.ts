@@ -1,4 +1,4 @@
-// Params of `prune` jobs (API contract of issue 5). The kind itself (prune.ts) arrives with the compression work.
+// Params of `prune` jobs (API contract of issue 5); the kind is prune.ts.
 import { Type, type Static } from 'typebox';
 
 const strict = { additionalProperties: false } as const;
@@ -9,7 +9,7 @@ export const ConstantSchedule = Type.Object(
     type: Type.Literal('constant'),
     beginStep: Type.Optional(step('First pruning step (default 0)')),
     endStep: Type.Optional(step('Last pruning step (default: end of fine-tuning)')),
-    frequency: Type.Optional(Type.Integer({ minimum: 1, description: 'Prune every N steps (default 100)' })),
+    frequency: Type.Optional(Type.Integer({ minimum: 1, description: 'Recompute masks every N steps (default: total steps / 20, at most 100)' })),
   },
   strict,
 );
@@ -19,9 +19,9 @@ export const PolynomialDecaySchedule = Type.Object(
     type: Type.Literal('polynomial_decay'),
     initialSparsity: Type.Optional(Type.Number({ minimum: 0, exclusiveMaximum: 1, description: 'Default 0' })),
     beginStep: Type.Optional(step('First pruning step (default 0)')),
-    endStep: Type.Optional(step('Step at which the final sparsity is reached (default: end of fine-tuning)')),
+    endStep: Type.Optional(step('Step at which the final sparsity is reached (default: the pruning step about two thirds into fine-tuning)')),
     power: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Default 3' })),
-    frequency: Type.Optional(Type.Integer({ minimum: 1, description: 'Prune every N steps (default 100)' })),
+    frequency: Type.Optional(Type.Integer({ minimum: 1, description: 'Recompute masks every N steps (default: total steps / 20, at most 100)' })),
   },
   strict,
 );
@@ -36,7 +36,7 @@ export const PruneParams = Type.Object(
     fineTuneEpochs: Type.Integer({ minimum: 0, maximum: 1000, default: 2 }),
     batchSize: Type.Integer({ minimum: 1, maximum: 65536, default: 128 }),
     learningRate: Type.Number({ exclusiveMinimum: 0, maximum: 10, default: 1e-4 }),
-    excludeLayers: Type.Optional(Type.Array(Type.String(), { description: 'Layer names left dense (default: the last layer)' })),
+    excludeLayers: Type.Optional(Type.Array(Type.String(), { description: 'Layer names left dense; replaces the default, which keeps the last Dense layer (the classifier) dense' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, description: 'Use only the first N training examples' })),
     seed: Type.Optional(Type.Integer()),
   },

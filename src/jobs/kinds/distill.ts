@@ -1,0 +1,136 @@
+// `distill`: knowledge distillation (Hinton et al. 2015). The student (an uploaded model, a preset/spec, or the
+// teacher narrowed by a width multiplier) is trained on alpha·T²·KL(teacher/T ‖ student/T) + (1−alpha)·CE, with the
+// teacher's logits computed batch by batch from a frozen teacher inside the loss (only the student's variables get
+// gradients). With `baseline`, the same student (same initial weights) is also trained on hard labels alone.
+import { buildModel, validateArchitecture, type ArchitectureSpec, type PresetName } from '../../ml/architectures.ts';
+import { distillationLoss, logitsModel } from '../../ml/compress/index.ts';
+import { loadModelFromArtifacts, serializeModel } from '../../ml/model-io.ts';
+import { tf } from '../../ml/tf.ts';
+import type { LossFn } from '../../ml/train.ts';
+import type { JobContext, JobKind, JobResult } from '../kind.ts';
+import { compressionReport, measure, type Measure } from './compression-report.ts';
+import { DistillParams } from './distill.params.ts';
+import { assertCompatible, disposeData, fitToModel, loadData, loadModel, modelInputShape, runTraining, saveModel, type SplitTensors } from './support.ts';
+
+const DEFAULT_WIDTH_MULTIPLIER = 0.5;
+
+type TopologyLayer = { class_name: string; config: Record<string, unknown> };
+
+/**
+ * The teacher's architecture with every Dense/Conv layer but the output one narrowed to round(width · units), at
+ * least 1, freshly initialised (the teacher's initializer configs, so a seeded teacher gives a seeded student).
+ */
+export async function narrowedStudent(teacher: tf.LayersModel, widthMultiplier: number): Promise<tf.LayersModel> {
+  const topology = teacher.toJSON(null, false) as unknown as { config: { layers: TopologyLayer[] } };
+  const layers = topology.config.layers;
+  const outputLayer = [...layers].reverse().find((l) => 'units' in l.config);
+  for (const layer of layers) {
+    if (layer === outputLayer) continue;
+    for (const key of ['units', 'filters'] as const) {
+      const v = layer.config[key];
+      if (typeof v === 'number') layer.config[key] = Math.max(1, Math.round(v * widthMultiplier));
+    }
+    layer.config.trainable = true;
+  }
+  return tf.models.modelFromJSON({ modelTopology: topology } as unknown as tf.io.ModelJSON);
+}
+
+async function studentFor(ctx: JobContext, teacher: tf.LayersModel, params: DistillParams, numClasses: number): Promise<tf.LayersModel> {
+  if (ctx.inputs.modelId) return loadModel(ctx, ctx.inputs.modelId);
+  const spec = params.student;
+  if (spec === undefined || (typeof spec === 'object' && 'widthMultiplier' in spec)) {
+    return narrowedStudent(teacher, spec?.widthMultiplier ?? DEFAULT_WIDTH_MULTIPLIER);
+  }
+  const arch: unknown = spec;
+  if (typeof arch !== 'string') validateArchitecture(arch, 'params.student');
+  return buildModel(arch as PresetName | ArchitectureSpec, modelInputShape(teacher), numClasses, { seed: params.seed });
+}
+
+/** A copy of `model` with the same weights (independent variables). */
+async function cloneModel(model: tf.LayersModel): Promise<tf.LayersModel> {
+  return loadModelFromArtifacts((await serializeModel(model)).artifacts);
+}
+
+/** The distillation loss for trainModel on the student's logits; teacher logits are computed per batch. */
+function distillLoss(teacher: tf.LayersModel, teacherLogits: tf.LayersModel, params: DistillParams): LossFn {
+  return (labels, studentLogits, x) =>
+    distillationLoss({
+      studentLogits: studentLogits as tf.Tensor2D,
+      teacherLogits: teacherLogits.apply(fitToModel(teacher, x), { training: false }) as tf.Tensor2D,
+      labels: params.alpha < 1 ? (labels as tf.Tensor2D) : undefined,
+      temperature: params.temperature,
+      alpha: params.alpha,
+    });
+}
+
+const trainOptions = (params: DistillParams) => ({
+  epochs: params.epochs,
+  batchSize: params.batchSize,
+  optimizer: 'adam' as const,
+  learningRate: params.learningRate,
+  validationSplit: 0,
+  seed: params.seed,
+});
+
+export interface DistillReport {
+  before: Measure;
+  after: Measure;
+  layers: ReturnType<typeof compressionReport>['layers'];
+  teacher: Measure;
+  baseline?: Measure;
+}
+
+export async function runDistill(ctx: JobContext, params: DistillParams): Promise<JobResult> {
+  const teacherId = ctx.inputs.teacherModelId!;
+  const teacherDto = await ctx.services.models.get(teacherId);
+  const teacher = await loadModel(ctx, teacherId);
+  const owned: tf.LayersModel[] = [teacher];
+  try {
+    // Frozen: trainModel's optimizer then leaves the teacher's variables out of the gradient.
+    teacher.trainable = false;
+    const { numClasses } = await ctx.services.datasets.get(ctx.inputs.datasetId!);
+    const student = await studentFor(ctx, teacher, params, numClasses);
+    owned.push(student);
+    student.trainable = true;
+    const data = await loadData(ctx, ctx.inputs.datasetId!, { limit: params.limit, model: student });
+    try {
+      assertCompatible(teacher, data.dataset);
+      const evalSet: SplitTensors = data.test ?? data.train;
+      const teacherM = await measure(teacher, evalSet);
+      const baselineStudent = params.baseline ? await cloneModel(student) : null;
+      if (baselineStudent) owned.push(baselineStudent);
+      ctx.progress({ fraction: 0.05 });
+      const distillEnd = params.baseline ? 0.5 : 0.9;
+      // The view shares the student's variables: training it trains the student.
+      await runTraining(ctx, logitsModel(student), data.train, { ...trainOptions(params), lossFn: distillLoss(teacher, logitsModel(teacher), params) }, {
+        progressRange: [0.05, distillEnd],
+      });
+      let baseline: Measure | undefined;
+      if (baselineStudent) {
+        await runTraining(ctx, baselineStudent, data.train, trainOptions(params), { progressRange: [distillEnd, 0.9], metricPrefix: 'baseline_' });
+        baseline = (await measure(baselineStudent, evalSet)).m;
+      }
+      const after = await measure(student, evalSet);
+      const report: DistillReport = { ...compressionReport(teacherM, after), teacher: teacherM.m, ...(baseline ? { baseline } : {}) };
+      ctx.log(`distilled ${teacherDto.name}: teacher accuracy ${teacherM.m.accuracy}, student ${after.m.accuracy}${baseline ? `, hard-label baseline ${baseline.accuracy}` : ''}`);
+      const saved = await saveModel(ctx, student, { name: `${teacherDto.name}-distilled`, parentModelId: teacherId, report: { ...report } });
+      ctx.progress({ fraction: 1 });
+      return { resultModelIds: [saved.id], report: { ...report } };
+    } finally {
+      disposeData(data);
+    }
+  } finally {
+    for (const m of owned) m.dispose();
+  }
+}
+
+export const distillKind: JobKind<typeof DistillParams> = {
+  type: 'distill',
+  paramsSchema: DistillParams,
+  requires: { teacherModel: true, dataset: true },
+  validate(params) {
+    const spec = params.student;
+    if (typeof spec === 'object' && 'layers' in spec) validateArchitecture(spec, 'params.student');
+  },
+  run: runDistill,
+};

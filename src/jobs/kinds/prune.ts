@@ -1,0 +1,123 @@
+// `prune`: unstructured magnitude pruning (gradual, on a TF-MOT-style schedule, masks re-applied after every
+// optimizer step of the fine-tuning and a final exact prune to the target) or structured pruning (whole units /
+// filters removed, a physically smaller model, then optional fine-tuning). Saves the result with its report.
+import {
+  applyMasks, constantSparsity, GradualPruner, magnitudeMasks, polynomialDecay, prunableWeights, structuredPrune,
+  type GradualPruningOptions, type PruningSchedule,
+} from '../../ml/compress/index.ts';
+import type { tf } from '../../ml/tf.ts';
+import type { JobContext, JobKind, JobResult } from '../kind.ts';
+import { compressionReport, measure } from './compression-report.ts';
+import { PruneParams } from './prune.params.ts';
+import { disposeData, loadData, loadModel, runTraining, saveModel, type SplitTensors } from './support.ts';
+
+/** Masks are recomputed every N steps: ~20 times over the fine-tuning, at most every 100 steps. */
+export function defaultFrequency(totalSteps: number): number {
+  return Math.min(100, Math.max(1, Math.round(totalSteps / 20)));
+}
+
+/**
+ * The schedule of a magnitude prune over `totalSteps` fine-tuning steps. Defaults: begin at 0; constant prunes
+ * until the end; polynomial decay reaches the final sparsity on a pruning step about two thirds into the
+ * fine-tuning, so the last third recovers accuracy with the final masks.
+ */
+export function pruningSchedule(params: Pick<PruneParams, 'sparsity' | 'schedule'>, totalSteps: number): PruningSchedule {
+  const s = params.schedule;
+  const beginStep = s.beginStep ?? 0;
+  const frequency = s.frequency ?? defaultFrequency(totalSteps);
+  if (s.type === 'constant') {
+    return constantSparsity({ targetSparsity: params.sparsity, beginStep, endStep: s.endStep ?? -1, frequency });
+  }
+  const endStep = s.endStep ?? beginStep + frequency * Math.max(1, Math.floor((Math.ceil((2 * totalSteps) / 3) - beginStep) / frequency));
+  return polynomialDecay({ initialSparsity: s.initialSparsity ?? 0, finalSparsity: params.sparsity, beginStep, endStep, power: s.power, frequency });
+}
+
+/** Explicit excludeLayers replace the default (which keeps the last Dense layer, the classifier, dense). */
+function exclusion(params: PruneParams): GradualPruningOptions {
+  return params.excludeLayers ? { excludeLayers: params.excludeLayers, pruneLastDense: true } : {};
+}
+
+/** Final exact prune to the target: idempotent when the schedule already reached it (zeros are the smallest |w|). */
+export function pruneToTarget(model: tf.LayersModel, params: PruneParams): void {
+  const opts = exclusion(params);
+  const weights = prunableWeights(model, opts.excludeLayers, { pruneLastDense: opts.pruneLastDense });
+  applyMasks(model, magnitudeMasks(weights, params.sparsity, params.scope));
+}
+
+const fineTuneOptions = (params: PruneParams) => ({
+  epochs: params.fineTuneEpochs,
+  batchSize: params.batchSize,
+  optimizer: 'adam' as const,
+  learningRate: params.learningRate,
+  validationSplit: 0,
+  seed: params.seed,
+});
+
+/** Gradual magnitude pruning of `model` in place during fine-tuning (progress 0.1 → 0.85 of the job). */
+async function magnitudePrune(ctx: JobContext, model: tf.LayersModel, train: SplitTensors, params: PruneParams): Promise<void> {
+  if (params.fineTuneEpochs > 0) {
+    const totalSteps = params.fineTuneEpochs * Math.ceil(train.n / params.batchSize);
+    const pruner = new GradualPruner(model, pruningSchedule(params, totalSteps), { scope: params.scope, ...exclusion(params) });
+    // trainModel has no before-batch hook: prepare step 0 now and each next step right after the previous one.
+    pruner.beforeBatch();
+    await runTraining(ctx, model, train, fineTuneOptions(params), {
+      progressRange: [0.1, 0.85],
+      afterBatch: () => {
+        pruner.afterBatch();
+        pruner.beforeBatch();
+      },
+    });
+  }
+  pruneToTarget(model, params);
+}
+
+/** Structured pruning to a new, smaller model, then optional fine-tuning. Disposes nothing of `model`. */
+async function structuredPruneAndTune(ctx: JobContext, model: tf.LayersModel, train: SplitTensors, params: PruneParams): Promise<tf.LayersModel> {
+  const { model: smaller, removed } = await structuredPrune(model, { fraction: params.sparsity, norm: params.norm, excludeLayers: params.excludeLayers });
+  try {
+    ctx.log('structured pruning removed units', 'info', { removed: Object.fromEntries(Object.entries(removed).map(([k, v]) => [k, v.length])) });
+    if (params.fineTuneEpochs > 0) await runTraining(ctx, smaller, train, fineTuneOptions(params), { progressRange: [0.1, 0.85] });
+    return smaller;
+  } catch (e) {
+    smaller.dispose();
+    throw e;
+  }
+}
+
+export async function runPrune(ctx: JobContext, params: PruneParams): Promise<JobResult> {
+  const modelId = ctx.inputs.modelId!;
+  const source = await ctx.services.models.get(modelId);
+  const model = await loadModel(ctx, modelId);
+  let pruned: tf.LayersModel = model;
+  try {
+    const data = await loadData(ctx, ctx.inputs.datasetId!, { limit: params.limit, model });
+    try {
+      const evalSet = data.test ?? data.train;
+      const before = await measure(model, evalSet);
+      ctx.progress({ fraction: 0.1 });
+      ctx.throwIfCanceled();
+      if (params.method === 'magnitude') await magnitudePrune(ctx, model, data.train, params);
+      else pruned = await structuredPruneAndTune(ctx, model, data.train, params);
+      ctx.throwIfCanceled();
+      const after = await measure(pruned, evalSet);
+      const report = compressionReport(before, after);
+      ctx.progress({ fraction: 0.95 });
+      const saved = await saveModel(ctx, pruned, { name: `${source.name}-pruned`, parentModelId: modelId, report: { ...report } });
+      ctx.log(`pruned ${source.name}: ${before.m.nonzeroParams} → ${after.m.nonzeroParams} nonzero parameters, accuracy ${before.m.accuracy} → ${after.m.accuracy}`);
+      ctx.progress({ fraction: 1 });
+      return { resultModelIds: [saved.id], report: { ...report } };
+    } finally {
+      disposeData(data);
+    }
+  } finally {
+    if (pruned !== model) pruned.dispose();
+    model.dispose();
+  }
+}
+
+export const pruneKind: JobKind<typeof PruneParams> = {
+  type: 'prune',
+  paramsSchema: PruneParams,
+  requires: { model: true, dataset: true },
+  run: runPrune,
+};
