@@ -59,8 +59,8 @@ function checkCreateJob(input: Record<string, unknown>): CreateJobInput {
 }
 
 const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-const str = (v: unknown) => (typeof v === 'string' ? v : null);
 type Raw = Record<string, unknown>;
+const obj = (v: unknown): Raw | null => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Raw) : null);
 
 export function buildResolvers(runtime: Runtime, queries: JobQueries) {
   const { models, datasets, jobs } = runtime.services;
@@ -111,19 +111,29 @@ export function buildResolvers(runtime: Runtime, queries: JobQueries) {
     },
     CompressionReport: {
       raw: (r: Raw) => r,
-      params: (r: Raw) => num(r.params),
-      nonzeroParams: (r: Raw) => num(r.nonzeroParams),
-      sparsity: (r: Raw) => num(r.sparsity),
-      sizeBytes: (r: Raw) => num(r.sizeBytes),
-      gzipBytes: (r: Raw) => num(r.gzipBytes),
-      compressionRatio: (r: Raw) => num(r.compressionRatio),
-      accuracy: (r: Raw) => num(r.accuracy),
-      baselineAccuracy: (r: Raw) => num(r.baselineAccuracy),
-      layers: (r: Raw) => (Array.isArray(r.layers) ? r.layers.filter((l): l is Raw => !!l && typeof l === 'object' && typeof l.name === 'string') : []),
+      before: (r: Raw) => obj(r.before),
+      after: (r: Raw) => obj(r.after),
+      compressionRatio: (r: Raw) => {
+        const before = num(obj(r.before)?.sizeBytes);
+        const after = num(obj(r.after)?.sizeBytes);
+        return before !== null && after ? before / after : null;
+      },
+      sparsity: (r: Raw) => {
+        const params = num(obj(r.after)?.params);
+        const nonzero = num(obj(r.after)?.nonzeroParams);
+        return params && nonzero !== null ? 1 - nonzero / params : null;
+      },
+      layers: (r: Raw) => (Array.isArray(r.layers) ? r.layers.filter((l): l is Raw => !!obj(l) && typeof (l as Raw).name === 'string') : []),
+    },
+    ModelMeasure: {
+      accuracy: (m: Raw) => num(m.accuracy),
+      params: (m: Raw) => num(m.params),
+      nonzeroParams: (m: Raw) => num(m.nonzeroParams),
+      sizeBytes: (m: Raw) => num(m.sizeBytes),
+      gzipBytes: (m: Raw) => num(m.gzipBytes),
+      latencyMs: (m: Raw) => m.latencyMs ?? null,
     },
     LayerReport: {
-      raw: (l: Raw) => l,
-      className: (l: Raw) => str(l.className),
       params: (l: Raw) => num(l.params),
       nonzeroParams: (l: Raw) => num(l.nonzeroParams),
       sparsity: (l: Raw) => num(l.sparsity),

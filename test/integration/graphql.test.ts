@@ -13,6 +13,14 @@ const DASHBOARD = `query Dashboard($first: Int!) {
   }
 }`;
 
+/** A compression report in the shape prune/distill/quantize jobs write (src/jobs/kinds/compression-report.ts). */
+const latency = { batch1: { p50: 0.1, p95: 0.2 }, batch256: { p50: 3, p95: 4 } };
+const REPORT = {
+  before: { accuracy: 0.97, params: 1000, nonzeroParams: 1000, sizeBytes: 4000, gzipBytes: 3700, latencyMs: latency },
+  after: { accuracy: null, params: 1000, nonzeroParams: 250, sizeBytes: 1000, gzipBytes: 600, latencyMs: latency },
+  layers: [{ name: 'dense_1', params: 1000, nonzeroParams: 250, sparsity: 0.75 }],
+};
+
 await forEachTarget('GraphQL API', (target) => {
   let ctx: TestContext;
   let q: Gql;
@@ -110,7 +118,7 @@ await forEachTarget('GraphQL API', (target) => {
     const files = await tinyModelFiles(8);
     const asFiles = [{ path: 'model.json', data: files.modelJson }, { path: files.shards[0].name, data: files.shards[0].data }];
     const producer = jobIds[6]; // seeded with both inputs
-    const b = await ctx.runtime.services.models.createFromFiles(asFiles, { name: 'base-pruned', parentModelId: modelA, producedByJobId: producer, report: { sparsity: 0.5, params: 100, layers: [{ name: 'dense_1', className: 'Dense', sparsity: 0.5 }] } });
+    const b = await ctx.runtime.services.models.createFromFiles(asFiles, { name: 'base-pruned', parentModelId: modelA, producedByJobId: producer, report: REPORT });
     const c = await ctx.runtime.services.models.createFromFiles(asFiles, { name: 'base-pruned-q8', parentModelId: b.id });
     await ctx.runtime.db.job.update({ where: { id: producer }, data: { resultModelIds: [b.id] } });
 
@@ -121,14 +129,20 @@ await forEachTarget('GraphQL API', (target) => {
 
     const r = await q(`query($id: ID!) { model(id: $id) {
       ancestors { id name }
-      parent { id producedBy { id inputs { model { id } dataset { id } } results { id report { sparsity params layers { name sparsity } } } } }
+      parent { id producedBy { id inputs { model { id } dataset { id } } results { id report { sparsity compressionRatio before { accuracy sizeBytes } after { accuracy params latencyMs } layers { name sparsity } } } } }
     } }`, { id: c.id });
     assert.equal(r.body.errors, undefined, JSON.stringify(r.body.errors));
     const m = r.body.data.model;
     assert.deepEqual(m.ancestors.map((x: { id: string }) => x.id), [b.id, modelA]);
     assert.equal(m.parent.producedBy.id, producer);
     assert.deepEqual(m.parent.producedBy.inputs, { model: { id: modelA }, dataset: { id: datasetId } });
-    assert.deepEqual(m.parent.producedBy.results, [{ id: b.id, report: { sparsity: 0.5, params: 100, layers: [{ name: 'dense_1', sparsity: 0.5 }] } }]);
+    assert.deepEqual(m.parent.producedBy.results, [{
+      id: b.id,
+      report: {
+        sparsity: 0.75, compressionRatio: 4, before: { accuracy: 0.97, sizeBytes: 4000 }, after: { accuracy: null, params: 1000, latencyMs: REPORT.after.latencyMs },
+        layers: [{ name: 'dense_1', sparsity: 0.75 }],
+      },
+    }]);
     const limited = await q(`query($id: ID!) { model(id: $id) { ancestors(max: 1) { id } } }`, { id: c.id });
     assert.deepEqual(limited.body.data.model.ancestors, [{ id: b.id }]);
     const jobsOfModel = await q(`query($id: ID!) { model(id: $id) { jobs(first: 200) { items { id } } } }`, { id: b.id });
