@@ -10,6 +10,7 @@ import { Problem } from '../schemas/common.ts';
 import { Dataset, DatasetPage } from '../schemas/dataset.ts';
 import { Job, JobPage } from '../schemas/job.ts';
 import { Model, ModelPage } from '../schemas/model.ts';
+import { dashboardPlugin } from './dashboard.ts';
 import { registerOpenApi } from './openapi.ts';
 import { registerProblemHandler } from './problem.ts';
 import { datasetRoutes } from './routes/datasets.ts';
@@ -51,6 +52,7 @@ export async function buildApp(runtime: Runtime, opts: AppOptions = {}) {
   await app.register(datasetRoutes, { prefix: '/v1', services: runtime.services });
   await app.register(jobRoutes, { prefix: '/v1', services: runtime.services });
   await app.register(graphqlPlugin, { runtime });
+  await app.register(dashboardPlugin);
   return app;
 }
 

@@ -1,0 +1,40 @@
+// The before/after compression report of prune / distill / quantize jobs ({ before, after, layers }, each side
+// { params, nonzeroParams, sizeBytes, gzipBytes, accuracy, latencyMs: { batch1, batch256 } }), and its raw JSON
+// for kinds whose report has another shape.
+import { sparsityBars } from './charts.js';
+import { fmtBytes, fmtInt, fmtPct, h } from './dom.js';
+
+const ms = (x) => (x === null || x === undefined ? '—' : `${x < 1 ? x.toFixed(3) : x.toFixed(2)} ms`);
+const ratio = (b, a) => (b && a !== null && a !== undefined ? `×${(a / b).toFixed(a / b < 0.1 ? 3 : 2)}` : '—');
+const points = (b, a) => (b === null || b === undefined || a === null || a === undefined ? '—' : `${a >= b ? '+' : '−'}${(Math.abs(a - b) * 100).toFixed(2)} pt`);
+
+const ROWS = [
+  ['Parameters', (m) => m.params, fmtInt, ratio],
+  ['Nonzero parameters', (m) => m.nonzeroParams, fmtInt, ratio],
+  ['Size (raw)', (m) => m.sizeBytes, fmtBytes, ratio],
+  ['Size (gzip)', (m) => m.gzipBytes, fmtBytes, ratio],
+  ['Accuracy', (m) => m.accuracy, (x) => fmtPct(x, 2), points],
+  ['Latency p50, batch 1', (m) => m.latencyMs?.batch1?.p50, ms, ratio],
+  ['Latency p50, batch 256', (m) => m.latencyMs?.batch256?.p50, ms, ratio],
+];
+
+export const hasBeforeAfter = (raw) => Boolean(raw && typeof raw === 'object' && raw.before && raw.after);
+
+/** The report section: a before/after table and the sparsity bars, or the raw JSON. */
+export function reportView(raw) {
+  if (!hasBeforeAfter(raw)) {
+    return h('div', {}, h('p', { class: 'muted' }, 'This job wrote a report without before/after figures:'), h('pre', { class: 'json' }, JSON.stringify(raw, null, 2)));
+  }
+  const table = h('table', { class: 'report', 'aria-label': 'Compression report: before and after' },
+    h('thead', {}, h('tr', {}, ['Figure', 'Before', 'After', 'Change'].map((c) => h('th', { scope: 'col' }, c)))),
+    h('tbody', {}, ROWS.map(([label, get, fmt, change]) => {
+      const b = get(raw.before);
+      const a = get(raw.after);
+      return h('tr', {}, h('th', { scope: 'row' }, label), h('td', { class: 'num' }, fmt(b)), h('td', { class: 'num' }, fmt(a)), h('td', { class: 'num' }, change(b, a)));
+    })));
+  const layers = Array.isArray(raw.layers) ? raw.layers : [];
+  return h('div', { class: 'report-view' },
+    table,
+    layers.length ? [h('h3', {}, 'Sparsity per layer'), sparsityBars(layers)] : null,
+    h('details', {}, h('summary', {}, 'Raw report (JSON)'), h('pre', { class: 'json' }, JSON.stringify(raw, null, 2))));
+}
