@@ -80,13 +80,17 @@ UPDATE "Job" SET "cancelRequested" = true WHERE "id" = $1 AND "status" = 'runnin
 
 /**
  * Worker claim of queue job $2 for job $1 by worker $3 on backend $4. Only the job's current queue job may start
- * it (a stale one is skipped); 'running' is allowed because a dead worker's job is re-claimed.
+ * it (a stale one is skipped); 'running' is allowed because a dead worker's job is re-claimed (previousStatus
+ * tells: the sweep may not have marked it queued yet).
  */
 export const CLAIM_JOB = `
-UPDATE "Job" SET "status" = 'running', "attempts" = "attempts" + 1, "workerId" = $3, "backend" = $4,
+WITH prev AS (SELECT "status" FROM "Job" WHERE "id" = $1 FOR UPDATE)
+UPDATE "Job" j SET "status" = 'running', "attempts" = j."attempts" + 1, "workerId" = $3, "backend" = $4,
   "startedAt" = now(), "heartbeatAt" = now(), "finishedAt" = NULL
-WHERE "id" = $1 AND "queueJobId" = $2 AND "status" IN ('queued', 'running')
-RETURNING "id", "type", "params", "modelId", "teacherModelId", "datasetId", "attempts", "cancelRequested", "priority"`;
+FROM prev
+WHERE j."id" = $1 AND j."queueJobId" = $2 AND j."status" IN ('queued', 'running')
+RETURNING j."id", j."type", j."params", j."modelId", j."teacherModelId", j."datasetId", j."attempts", j."cancelRequested", j."priority",
+  prev."status" AS "previousStatus"`;
 
 const OWNED = `"id" = $1 AND "workerId" = $2 AND "attempts" = $3 AND "status" = 'running'`;
 

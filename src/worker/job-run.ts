@@ -58,6 +58,10 @@ export class JobRun {
     const row = await rt.sql.transaction(async (tx) => {
       const { rows } = await tx.executeSql(CLAIM_JOB, [queued.jobId, queued.queueJobId, workerId, backend]);
       if (rows.length === 0) return null;
+      if (rows[0].previousStatus === 'running') {
+        // Taking over from a dead worker before the sweep marked the job queued: record that step too.
+        await rt.jobEvents.append(queued.jobId, { type: 'state', data: { status: 'queued', attempts: rows[0].attempts - 1, reason: 'worker lost' } }, tx);
+      }
       await rt.jobEvents.append(queued.jobId, { type: 'state', data: { status: 'running', attempts: rows[0].attempts, workerId, backend } }, tx);
       return rows[0];
     });

@@ -20,7 +20,7 @@ export async function waitForJob(ctx: TestContext, id: string, until: (j: JobJso
   while (Date.now() < deadline) {
     last = (await ctx.http.get(`/v1/jobs/${id}`).expect(200)).body as JobJson;
     if (until(last)) return last;
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`job ${id} did not reach the expected state in ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
 }
@@ -43,4 +43,21 @@ export async function readSse(url: string, headers: Record<string, string> = {},
     if (fields.event && fields.data) events.push({ id: fields.id, event: fields.event, data: JSON.parse(fields.data) });
   }
   return { status: res.status, contentType: res.headers.get('content-type'), events };
+}
+
+/** Waits until every job in `ids` finished, polling one list page (cheap even for many jobs). */
+export async function waitForAll(ctx: TestContext, ids: string[], timeoutMs = 60_000): Promise<JobJson[]> {
+  const deadline = Date.now() + timeoutMs;
+  const want = new Set(ids);
+  while (Date.now() < deadline) {
+    const items: JobJson[] = [];
+    for (let cursor: string | null = null; ; ) {
+      const page: { items: JobJson[]; nextCursor: string | null } = (await ctx.http.get(`/v1/jobs?limit=200${cursor ? `&cursor=${cursor}` : ''}`).expect(200)).body;
+      items.push(...page.items.filter((j) => want.has(j.id)));
+      if (!(cursor = page.nextCursor)) break;
+    }
+    if (items.length === want.size && items.every(finished)) return ids.map((id) => items.find((j) => j.id === id)!);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`not all of ${ids.length} jobs finished in ${timeoutMs} ms`);
 }

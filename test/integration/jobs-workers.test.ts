@@ -1,0 +1,108 @@
+// Worker child processes (`node --import tsx src/main.ts worker`) on one queue: exactly-once execution across
+// two workers, a SIGKILLed worker's job finished by another (attempts = 2), SIGTERM handling, and SSE of a job
+// run in another process.
+import assert from 'node:assert/strict';
+import { after, afterEach, before, test } from 'node:test';
+import { forEachTarget, startTestApp, type TestContext } from '../helpers/harness.ts';
+import { finished, readSse, waitForAll, waitForJob, type JobJson } from '../helpers/jobs.ts';
+import { spawnWorker, type WorkerChild } from '../helpers/workers.ts';
+
+// Short heartbeat/expiry so a dead worker's job moves on within seconds.
+const ENV = {
+  MODELPRESS_BACKEND: 'cpu',
+  MODELPRESS_JOB_HEARTBEAT_SECONDS: '1',
+  MODELPRESS_JOB_EXPIRE_SECONDS: '2',
+  MODELPRESS_QUEUE_POLL_SECONDS: '1',
+};
+
+await forEachTarget('job workers (child processes)', (target) => {
+  let ctx: TestContext;
+  const children: WorkerChild[] = [];
+  const start = async (concurrency = 1) => {
+    const w = spawnWorker(ctx, { concurrency });
+    children.push(w);
+    await w.ready;
+    return w;
+  };
+  const workerIdOf = (w: WorkerChild) => `:${w.proc.pid}:`;
+
+  before(async () => {
+    ctx = await startTestApp(target, ENV);
+  });
+  afterEach(async () => {
+    await Promise.all(children.splice(0).map((c) => c.kill('SIGKILL')));
+  });
+  after(async () => ctx?.close());
+
+  const create = async (params: Record<string, unknown>) => (await ctx.http.post('/v1/jobs').send({ type: 'noop', params }).expect(201)).body as JobJson;
+
+  test('two worker processes, 50 jobs: each runs exactly once, both workers take part; SSE across processes', async () => {
+    const [a, b] = await Promise.all([start(2), start(2)]);
+    const jobs: JobJson[] = [];
+    for (let i = 0; i < 50; i++) jobs.push(await create({ steps: 2, durationMs: 40 }));
+    const streamed = readSse(`${ctx.baseUrl}/v1/jobs/${jobs[49].id}/events`);
+    const done = await waitForAll(ctx, jobs.map((j) => j.id));
+    assert.deepEqual(new Set(done.map((j) => j.status)), new Set(['succeeded']));
+    assert.deepEqual(new Set(done.map((j) => j.attempts)), new Set([1]));
+    const runs = await ctx.runtime.db.jobEvent.findMany({ where: { type: 'state', jobId: { in: jobs.map((j) => j.id) } } });
+    const running = runs.filter((e) => (e.data as { status: string }).status === 'running');
+    assert.equal(running.length, 50, 'one run per job');
+    assert.equal(new Set(running.map((e) => e.jobId)).size, 50);
+    const byA = done.filter((j) => j.workerId?.includes(workerIdOf(a))).length;
+    const byB = done.filter((j) => j.workerId?.includes(workerIdOf(b))).length;
+    assert.equal(byA + byB, 50);
+    assert.ok(byA > 0 && byB > 0, `both workers ran jobs (${byA} / ${byB})`);
+    const { events } = await streamed;
+    assert.deepEqual(events.filter((e) => e.event === 'state').map((e) => e.data.status), ['queued', 'running', 'succeeded']);
+    assert.equal(events.filter((e) => e.event === 'progress').at(-1)!.data.fraction, 1);
+  });
+
+  test('a worker killed with SIGKILL mid-job: another worker finishes it, attempts = 2, nothing lost', async () => {
+    const pair = await Promise.all([start(), start()]);
+    const job = await create({ steps: 20, durationMs: 4000 });
+    const running = await waitForJob(ctx, job.id, (j) => j.status === 'running' && (j.progress.step ?? 0) >= 3);
+    const victim = pair.find((w) => running.workerId?.includes(workerIdOf(w)))!;
+    const survivor = pair.find((w) => w !== victim)!;
+    await victim.kill('SIGKILL');
+    const done = await waitForJob(ctx, job.id, finished, 30_000);
+    assert.equal(done.status, 'succeeded', JSON.stringify(done));
+    assert.equal(done.attempts, 2);
+    assert.ok(done.workerId?.includes(workerIdOf(survivor)), `finished by the other worker (${done.workerId})`);
+    const states = (await ctx.http.get(`/v1/jobs/${job.id}/events`).buffer(true)).text
+      .split('\n\n')
+      .filter((block) => block.includes('event: state'))
+      .map((block) => JSON.parse(block.split('data: ')[1]).status);
+    assert.deepEqual(states, ['queued', 'running', 'queued', 'running', 'succeeded'], 'running → queued (worker lost) → running → succeeded');
+    const metrics = (await ctx.http.get(`/v1/jobs/${job.id}/metrics?name=loss`).expect(200)).body;
+    assert.deepEqual(metrics.items.map((m: { step: number }) => m.step), Array.from({ length: 20 }, (_, i) => i + 1), 'one complete series, no duplicate steps');
+  });
+
+  test('SIGTERM: the worker stops claiming, lets a short job finish or requeues a long one, and exits 0', async () => {
+    const a = await start();
+    const short = await create({ steps: 10, durationMs: 2000 });
+    await waitForJob(ctx, short.id, (j) => j.status === 'running');
+    const t0 = Date.now();
+    a.proc.kill('SIGTERM');
+    const waiting = await create({ steps: 1 }); // queued after SIGTERM: must not be claimed by the stopping worker
+    assert.equal(await a.exited, 0);
+    assert.ok(Date.now() - t0 < 5000, 'exited once the job finished');
+    assert.equal((await ctx.http.get(`/v1/jobs/${short.id}`).expect(200)).body.status, 'succeeded');
+    assert.equal((await ctx.http.get(`/v1/jobs/${waiting.id}`).expect(200)).body.status, 'queued');
+
+    const pair = await Promise.all([start(), start()]);
+    await waitForJob(ctx, waiting.id, finished);
+    const long = await create({ steps: 70, durationMs: 7000 }); // longer than the 5 s grace period
+    const running = await waitForJob(ctx, long.id, (j) => j.status === 'running');
+    const stopping = pair.find((w) => running.workerId?.includes(workerIdOf(w)))!;
+    const other = pair.find((w) => w !== stopping)!;
+    stopping.proc.kill('SIGTERM');
+    assert.equal(await stopping.exited, 0);
+    const done = await waitForJob(ctx, long.id, finished, 20_000);
+    assert.equal(done.status, 'succeeded');
+    assert.equal(done.attempts, 2);
+    assert.ok(done.workerId?.includes(workerIdOf(other)));
+    const { events } = await readSse(`${ctx.baseUrl}/v1/jobs/${long.id}/events`);
+    const requeue = events.find((e) => e.event === 'state' && e.data.status === 'queued' && e.data.reason === 'worker stopping');
+    assert.ok(requeue, 'interrupted after the grace period and requeued');
+  });
+});
