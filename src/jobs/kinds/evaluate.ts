@@ -5,7 +5,7 @@ import { modelStats } from '../../ml/model-stats.ts';
 import { tf } from '../../ml/tf.ts';
 import type { JobKind } from '../kind.ts';
 import { EvaluateParams } from './evaluate.params.ts';
-import { loadEvalSplit, loadModel } from './support.ts';
+import { loadEvalSplit, loadModel, yieldToEventLoop } from './support.ts';
 
 export const evaluateKind: JobKind<typeof EvaluateParams> = {
   type: 'evaluate',
@@ -19,6 +19,7 @@ export const evaluateKind: JobKind<typeof EvaluateParams> = {
         ctx.throwIfCanceled();
         ctx.progress({ fraction: 0.1 });
         const ev = await evaluateModel(model, data, { latency: true });
+        await yieldToEventLoop();
         ctx.throwIfCanceled();
         ctx.progress({ fraction: 0.8 });
         const stats = await modelStats(model);

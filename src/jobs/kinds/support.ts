@@ -203,6 +203,12 @@ export function fitToModel(model: tf.LayersModel, x: tf.Tensor): tf.Tensor {
   return tf.reshape(x, [x.shape[0], ...input]);
 }
 
+/**
+ * Lets timers and I/O run (heartbeats, cancel notifications, progress writes, HTTP in an in-process worker).
+ * A tfjs loop only awaits already-resolved promises (microtasks), so without this it starves the event loop.
+ */
+export const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 export interface TrainingHooksOptions {
   /** Optimizer steps in one epoch: ceil(trainingExamples / batchSize). */
   stepsPerEpoch: number;
@@ -222,8 +228,8 @@ export interface TrainingHooksOptions {
 /**
  * trainModel hooks that report the same way for every training-like kind: progress (fraction, epoch, step, ETA)
  * after every batch, a `loss` metric every N steps, per epoch loss / accuracy / val_loss / val_accuracy / lr /
- * samples_per_sec, and a stop before the next batch once the job is canceled (trainModel then resolves with
- * canceled: true — call ctx.throwIfCanceled() after it, or use runTraining which does).
+ * samples_per_sec; before every batch a yield to the event loop and a stop once the job is canceled (trainModel
+ * then resolves with canceled: true — call ctx.throwIfCanceled() after it, or use runTraining which does).
  */
 export function trainingHooks(ctx: JobContext, opts: TrainingHooksOptions): TrainHooks & { logEverySteps: number } {
   const prefix = opts.metricPrefix ?? '';
@@ -234,7 +240,10 @@ export function trainingHooks(ctx: JobContext, opts: TrainingHooksOptions): Trai
   let step = 0;
   return {
     logEverySteps: every,
-    shouldStop: () => ctx.signal.aborted,
+    async shouldStop() {
+      await yieldToEventLoop();
+      return ctx.signal.aborted;
+    },
     afterBatch(model) {
       step++;
       const done = Math.min(1, step / totalSteps);
