@@ -9,6 +9,11 @@ export const EVENTS_CHANNEL = 'modelpress_job_events';
 /** pg-boss's schema (its default). */
 export const BOSS_SCHEMA = 'pgboss';
 
+/** pg_notify of one inserted JobEvent row aliased `e`. */
+const NOTIFY_EVENT = `pg_notify('${EVENTS_CHANNEL}', json_build_object(
+    'j', e."jobId", 'e', e."id"::text, 't', e."type",
+    's', e."data"->>'status', 'c', (e."data"->>'cancelRequested')::boolean)::text)`;
+
 /** $1 jobId, $2 type, $3 level, $4 message, $5 data (json text). One round trip: insert, then publish. */
 export const APPEND_EVENT = `
 WITH e AS (
@@ -16,10 +21,7 @@ WITH e AS (
   VALUES ($1, $2, $3, $4, $5::jsonb)
   RETURNING "id", "jobId", "type", "data", "createdAt"
 )
-SELECT e."id"::text AS "id", e."createdAt" AS "createdAt",
-  pg_notify('${EVENTS_CHANNEL}', json_build_object(
-    'j', e."jobId", 'e', e."id"::text, 't', e."type",
-    's', e."data"->>'status', 'c', (e."data"->>'cancelRequested')::boolean)::text) AS "notified"
+SELECT e."id"::text AS "id", e."createdAt" AS "createdAt", ${NOTIFY_EVENT} AS "notified"
 FROM e`;
 
 /** $1 last seen event id: the notifications a LISTEN connection would have carried, in commit order on PGlite. */
@@ -79,18 +81,31 @@ export const REQUEST_CANCEL = `
 UPDATE "Job" SET "cancelRequested" = true WHERE "id" = $1 AND "status" = 'running' RETURNING "attempts"`;
 
 /**
- * Worker claim of queue job $2 for job $1 by worker $3 on backend $4. Only the job's current queue job may start
- * it (a stale one is skipped); 'running' is allowed because a dead worker's job is re-claimed (previousStatus
- * tells: the sweep may not have marked it queued yet).
+ * Worker claim of queue job $2 for job $1 by worker $3 on backend $4, with its state event(s), in one round trip.
+ * Only the job's current queue job may start it (a stale one gets no row); 'running' is allowed because a dead
+ * worker's job is re-claimed — if the sweep has not marked it queued yet, a "queued (worker lost)" event is
+ * recorded before the "running" one.
  */
 export const CLAIM_JOB = `
-WITH prev AS (SELECT "status" FROM "Job" WHERE "id" = $1 FOR UPDATE)
-UPDATE "Job" j SET "status" = 'running', "attempts" = j."attempts" + 1, "workerId" = $3, "backend" = $4,
-  "startedAt" = now(), "heartbeatAt" = now(), "finishedAt" = NULL
-FROM prev
-WHERE j."id" = $1 AND j."queueJobId" = $2 AND j."status" IN ('queued', 'running')
-RETURNING j."id", j."type", j."params", j."modelId", j."teacherModelId", j."datasetId", j."attempts", j."cancelRequested", j."priority",
-  prev."status" AS "previousStatus"`;
+WITH prev AS (SELECT "status" FROM "Job" WHERE "id" = $1 FOR UPDATE),
+j AS (
+  UPDATE "Job" SET "status" = 'running', "attempts" = "Job"."attempts" + 1, "workerId" = $3, "backend" = $4,
+    "startedAt" = now(), "heartbeatAt" = now(), "finishedAt" = NULL
+  FROM prev
+  WHERE "Job"."id" = $1 AND "Job"."queueJobId" = $2 AND "Job"."status" IN ('queued', 'running')
+  RETURNING "Job"."id", "Job"."type", "Job"."params", "Job"."modelId", "Job"."teacherModelId", "Job"."datasetId",
+    "Job"."attempts", "Job"."cancelRequested", "Job"."priority", prev."status" AS "previousStatus"
+), e AS (
+  INSERT INTO "JobEvent" ("jobId", "type", "data")
+  SELECT x."jobId", 'state', x."data" FROM (
+    SELECT j."id" AS "jobId", 1 AS ord, jsonb_build_object('status', 'queued', 'attempts', j."attempts" - 1, 'reason', 'worker lost') AS "data"
+    FROM j WHERE j."previousStatus" = 'running'
+    UNION ALL
+    SELECT j."id", 2, jsonb_build_object('status', 'running', 'attempts', j."attempts", 'workerId', $3::text, 'backend', $4::text) FROM j
+  ) x ORDER BY x.ord
+  RETURNING "id", "jobId", "type", "data"
+), n AS (SELECT ${NOTIFY_EVENT} FROM e ORDER BY e."id")
+SELECT j.*, (SELECT COUNT(*) FROM n) AS "events" FROM j`;
 
 const OWNED = `"id" = $1 AND "workerId" = $2 AND "attempts" = $3 AND "status" = 'running'`;
 
@@ -98,13 +113,22 @@ const OWNED = `"id" = $1 AND "workerId" = $2 AND "attempts" = $3 AND "status" = 
 export const UPDATE_PROGRESS = `
 UPDATE "Job" SET "progressFraction" = $4, "progressEpoch" = $5, "progressStep" = $6, "etaSeconds" = $7 WHERE ${OWNED}`;
 
-/** $1..$3 owner, $4 status, $5 errorCode, $6 errorMessage, $7 resultModelIds, $8 report json */
+/**
+ * Final state of an owned run and its state event, in one round trip. $1..$3 owner, $4 status, $5 errorCode,
+ * $6 errorMessage, $7 resultModelIds, $8 report json, $9 event data json. No row: the run was not ours anymore.
+ */
 export const FINISH_JOB = `
-UPDATE "Job" SET "status" = $4, "finishedAt" = now(), "heartbeatAt" = now(), "errorCode" = $5, "errorMessage" = $6,
-  "resultModelIds" = $7::text[], "report" = $8::jsonb,
-  "progressFraction" = CASE WHEN $4 = 'succeeded' THEN 1 ELSE "progressFraction" END
-WHERE ${OWNED}
-RETURNING "attempts"`;
+WITH j AS (
+  UPDATE "Job" SET "status" = $4, "finishedAt" = now(), "heartbeatAt" = now(), "errorCode" = $5, "errorMessage" = $6,
+    "resultModelIds" = $7::text[], "report" = $8::jsonb,
+    "progressFraction" = CASE WHEN $4 = 'succeeded' THEN 1 ELSE "progressFraction" END
+  WHERE ${OWNED}
+  RETURNING "id", "attempts"
+), e AS (
+  INSERT INTO "JobEvent" ("jobId", "type", "data") SELECT j."id", 'state', $9::jsonb FROM j
+  RETURNING "id", "jobId", "type", "data"
+)
+SELECT j."attempts", (SELECT ${NOTIFY_EVENT} FROM e) AS "notified" FROM j`;
 
 /** Worker shutdown: $1..$3 owner, $4 new queueJobId. The job goes back to the queue as a fresh run. */
 export const REQUEUE_OWNED = `

@@ -9,8 +9,8 @@ export type JobStatus = (typeof JOB_STATUSES)[number];
 
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 const DateTime = Type.String({ format: 'date-time' });
-const JobTypeSchema = Type.Union(JOB_TYPES.map((t) => Type.Literal(t)), { description: 'Job kind' });
-const JobStatusSchema = Type.Union(JOB_STATUSES.map((s) => Type.Literal(s)));
+const JobTypeSchema = Type.Enum(JOB_TYPES, { description: 'Job kind' });
+const JobStatusSchema = Type.Enum(JOB_STATUSES);
 
 export const JobProgress = Type.Object({
   fraction: Type.Number({ minimum: 0, maximum: 1 }),

@@ -55,16 +55,7 @@ export class JobRun {
 
   /** Claims the job for this worker; null when the queue job is stale (job canceled, finished or re-enqueued). */
   static async claim(rt: Runtime, queued: QueuedJob, workerId: string, backend: string, log: WorkerLog): Promise<JobRun | null> {
-    const row = await rt.sql.transaction(async (tx) => {
-      const { rows } = await tx.executeSql(CLAIM_JOB, [queued.jobId, queued.queueJobId, workerId, backend]);
-      if (rows.length === 0) return null;
-      if (rows[0].previousStatus === 'running') {
-        // Taking over from a dead worker before the sweep marked the job queued: record that step too.
-        await rt.jobEvents.append(queued.jobId, { type: 'state', data: { status: 'queued', attempts: rows[0].attempts - 1, reason: 'worker lost' } }, tx);
-      }
-      await rt.jobEvents.append(queued.jobId, { type: 'state', data: { status: 'running', attempts: rows[0].attempts, workerId, backend } }, tx);
-      return rows[0];
-    });
+    const row = (await rt.sql.executeSql(CLAIM_JOB, [queued.jobId, queued.queueJobId, workerId, backend])).rows[0];
     if (!row) {
       await rt.queue.complete(queued.queueJobId);
       return null;
@@ -239,14 +230,12 @@ export class JobRun {
       if (!isAppError(e)) this.log.error({ err: e, jobId: job.id }, 'job failed');
     }
     const result = outcome.result ?? { resultModelIds: [], report: null };
-    const owned = await rt.sql.transaction(async (tx) => {
-      const { rows } = await tx.executeSql(FINISH_JOB, [
-        job.id, workerId, job.attempts, status, error?.code ?? null, error?.message ?? null, result.resultModelIds, result.report === null ? null : JSON.stringify(result.report),
-      ]);
-      if (rows.length === 0) return false;
-      await rt.jobEvents.append(job.id, { type: 'state', data: { status, attempts: job.attempts, error, resultModelIds: result.resultModelIds } }, tx);
-      return true;
-    });
+    const event = { status, attempts: job.attempts, error, resultModelIds: result.resultModelIds };
+    const { rows } = await rt.sql.executeSql(FINISH_JOB, [
+      job.id, workerId, job.attempts, status, error?.code ?? null, error?.message ?? null, result.resultModelIds,
+      result.report === null ? null : JSON.stringify(result.report), JSON.stringify(event),
+    ]);
+    const owned = rows.length > 0;
     if (!owned) {
       await this.discard(result.resultModelIds);
       return;

@@ -9,7 +9,7 @@ export const PipelineParams = Type.Object(
     steps: Type.Array(
       Type.Object(
         {
-          type: Type.Union(PIPELINE_STEP_TYPES.map((t) => Type.Literal(t))),
+          type: Type.Enum(PIPELINE_STEP_TYPES),
           params: Type.Record(Type.String(), Type.Unknown(), { default: {} }),
         },
         { additionalProperties: false },
