@@ -19,5 +19,5 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && [[ -d /etc/postgresql ]];
 fi
 
 files=("$@")
-[[ ${#files[@]} -eq 0 ]] && files=(test/unit/*.test.ts test/integration/*.test.ts)
+[[ ${#files[@]} -eq 0 ]] && files=(test/unit/*.test.ts test/integration/*.test.ts test/e2e/*.test.ts)
 exec node --import tsx --test --test-concurrency="${MODELPRESS_TEST_CONCURRENCY:-1}" "${files[@]}"

@@ -28,7 +28,9 @@ export async function datasetPage({ main, scope, params: [id] }) {
           ['Normalization', d.normalization ? h('span', { class: 'mono' }, JSON.stringify(d.normalization)) : 'none'],
           ['Size', fmtBytes(d.sizeBytes)], ['Created', fmtTime(d.createdAt)], ['ID', h('span', { class: 'mono' }, d.id)]])),
       h('section', { 'aria-labelledby': 'classes-h' }, h('h2', { id: 'classes-h' }, `Classes (${d.numClasses})`),
-        h('ol', { class: 'classes', start: 0 }, d.classNames.map((c) => h('li', {}, c))),
+        d.classNames.every((c, i) => c === String(i))
+          ? h('p', {}, d.classNames.join(', '))
+          : h('ol', { class: 'classes', start: 0 }, d.classNames.map((c) => h('li', {}, c))),
         h('h2', {}, 'Files'),
         h('ul', { class: 'files' }, d.files.map((f) => h('li', {}, h('a', { href: fileUrl('datasets', d.id, f.path), download: f.path.split('/').pop() }, f.path), ` ${f.role ? `(${f.role}, ` : '('}${fmtBytes(f.sizeBytes)})`))))),
     images ? h('section', { 'aria-labelledby': 'samples-h' }, h('h2', { id: 'samples-h' }, 'Sample training images'), gridStatus, grid) : null,

@@ -3,7 +3,7 @@
 import { gql, liveOrPoll } from '../api.js';
 import { MetricChart, metricLabel } from '../charts.js';
 import { dl, errorBox, fill, FINISHED, fmtBytes, fmtDuration, fmtInt, fmtNum, fmtTime, h, jobDuration, progressBar, setProgress, shortId, statusBadge } from '../dom.js';
-import { reportView } from '../report.js';
+import { hasBeforeAfter, reportView } from '../report.js';
 
 const STATE = `id type status priority backend attempts cancelRequested workerId params
   progress { fraction epoch step etaSeconds } createdAt startedAt finishedAt error { code message }`;
@@ -39,6 +39,7 @@ export async function jobPage({ main, scope, params: [id] }) {
   const accChart = new MetricChart({ title: 'Accuracy', accepts: (n) => /(^|_)accuracy$/.test(n), yRange: [0, 1] });
   scope.add(() => lossChart.destroy());
   scope.add(() => accChart.destroy());
+  const curves = h('section', { 'aria-labelledby': 'curves-h' }, h('h2', { id: 'curves-h' }, 'Training curves'), h('div', { class: 'charts' }, lossChart.el, accChart.el), latest);
 
   fill(main,
     h('p', { class: 'crumbs' }, h('a', { href: '#/jobs' }, 'Jobs'), ' / ', shortId(job.id)),
@@ -46,7 +47,7 @@ export async function jobPage({ main, scope, params: [id] }) {
     h('div', { class: 'job-head' }, status, progress, progressNote, h('div', { class: 'actions' }, cancel, retry)),
     message,
     facts,
-    h('section', { 'aria-labelledby': 'curves-h' }, h('h2', { id: 'curves-h' }, 'Training curves'), h('div', { class: 'charts' }, lossChart.el, accChart.el), latest),
+    curves,
     results,
     report,
     h('section', { 'aria-labelledby': 'logs-h' }, h('h2', { id: 'logs-h' }, 'Log'), logList));
@@ -80,7 +81,14 @@ export async function jobPage({ main, scope, params: [id] }) {
     fill(results, j.results.length
       ? [h('h2', {}, 'Result models'), h('ul', {}, j.results.map((m) => h('li', {}, modelLink(m), ` — ${fmtInt(m.params)} parameters, ${fmtBytes(m.sizeBytes)}`)))]
       : null);
-    fill(report, j.report ? [h('h2', { id: 'report-h' }, 'Compression report'), reportView(j.report.raw)] : null);
+    fill(report, j.report ? [h('h2', { id: 'report-h' }, hasBeforeAfter(j.report.raw) ? 'Compression report' : 'Report'), reportView(j.report.raw)] : null);
+    if (FINISHED.has(j.status)) hideEmptyCharts();
+  };
+
+  const hideEmptyCharts = () => {
+    const charts = [lossChart, accChart];
+    for (const c of charts) c.el.hidden = c.series.size === 0;
+    curves.hidden = charts.every((c) => c.series.size === 0);
   };
 
   const addPoints = (pts) => {

@@ -1,0 +1,232 @@
+// The dashboard end to end in a real headless Chromium (Debian's /usr/bin/chromium driven by playwright-core)
+// against a live server with the built-in MNIST and a separate worker process: upload a model through the form,
+// browse MNIST's sample images, watch a job's progress bar and loss chart grow live, start a prune job from the
+// model page's form and read its report. Screenshots go to test-artifacts/ (gitignored).
+// Runs on the embedded target only: what it checks is the browser side, the API is covered per target elsewhere.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { getKind } from '../../src/jobs/registry.ts';
+import { tinyModelFiles } from '../helpers/fixtures.ts';
+import { gql } from '../helpers/graphql.ts';
+import { startTestApp, type TestContext } from '../helpers/harness.ts';
+import { spawnWorker, type WorkerChild } from '../helpers/workers.ts';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+// The flags of the machine notes: without the background-networking ones Chromium keeps dialing Google's hosts.
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
+
+const hasChromium = fs.existsSync(CHROMIUM);
+if (!hasChromium && process.env.CI === 'true') throw new Error(`CI needs Chromium at ${CHROMIUM} (.ci/run installs Debian's chromium)`);
+const skip = hasChromium ? false : `no Chromium at ${CHROMIUM}: apt-get install chromium (CI installs it) to run the browser tests`;
+/** The prune kind is registered with its params only until its implementation lands: then a prune job would fail. */
+const pruneRuns = typeof getKind('prune').run === 'function';
+
+/** Samples the job page's progress bar and chart point counts until the job ends. */
+async function watchJobPage(page: Page, timeoutMs: number) {
+  const samples: { progress: number; points: number; status: string }[] = [];
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = await page.evaluate(() => ({
+      progress: Number(document.querySelector('.job-head [role=progressbar]')?.getAttribute('aria-valuenow') ?? -1),
+      points: [...document.querySelectorAll<HTMLElement>('figure.chart')].reduce((n, f) => n + Number(f.dataset.points ?? 0), 0),
+      status: document.querySelector('.job-head .badge')?.textContent ?? '',
+    }));
+    samples.push(s);
+    if (['succeeded', 'failed', 'canceled'].includes(s.status)) return samples;
+    if (Date.now() > deadline) throw new Error(`job did not finish in ${timeoutMs} ms; last sample ${JSON.stringify(s)}`);
+    await page.waitForTimeout(50);
+  }
+}
+
+describe('dashboard in headless Chromium', { skip }, () => {
+  let ctx: TestContext;
+  let worker: WorkerChild;
+  let browser: Browser;
+  let page: Page;
+  let mnistId: string;
+  let modelId: string;
+  const pageErrors: string[] = [];
+
+  before(async () => {
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    ctx = await startTestApp('embedded', { MODELPRESS_BUILTIN_DATASETS: 'true', MODELPRESS_QUEUE_POLL_SECONDS: '1' });
+    worker = spawnWorker(ctx);
+    const [mnist] = await Promise.all([
+      ctx.runtime.services.datasets.ensureBuiltins(),
+      worker.ready,
+      chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS }).then((b) => (browser = b)),
+    ]);
+    mnistId = mnist!.id;
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.setDefaultTimeout(15_000);
+    page.on('pageerror', (e) => pageErrors.push(`pageerror: ${e.message}`));
+    page.on('console', (m) => m.type() === 'error' && pageErrors.push(`console: ${m.text()}`));
+  });
+
+  after(async () => {
+    await browser?.close();
+    await worker?.kill();
+    await ctx?.close();
+  });
+
+  test('the jobs page loads from / with its filters and the uPlot assets served locally', async () => {
+    const res = await page.goto(`${ctx.baseUrl}/`);
+    assert.equal(res?.status(), 200);
+    await page.getByRole('heading', { name: 'Jobs' }).waitFor();
+    assert.equal(await page.getByLabel('Status').inputValue(), '');
+    await page.getByLabel('Type').selectOption('prune');
+    await page.waitForURL(/#\/jobs\?type=prune$/);
+    assert.equal(await page.getByLabel('Type').inputValue(), 'prune');
+    await page.getByText('No jobs match these filters yet.').waitFor();
+    const uplot = await fetch(`${ctx.baseUrl}/assets/uplot/uPlot.esm.js`);
+    assert.equal(uplot.status, 200);
+    assert.match(uplot.headers.get('content-type') ?? '', /javascript/);
+    // Unknown paths still get the API's problem document, not the dashboard.
+    assert.equal((await fetch(`${ctx.baseUrl}/no-such-page`)).status, 404);
+  });
+
+  test('uploads a model through the form and shows its summary, downloads and compress form', async () => {
+    const files = await tinyModelFiles();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-e2e-'));
+    fs.writeFileSync(path.join(dir, 'model.json'), files.modelJson);
+    for (const s of files.shards) fs.writeFileSync(path.join(dir, s.name), s.data);
+
+    await page.getByRole('link', { name: 'Models', exact: true }).click();
+    await page.getByRole('heading', { name: 'Upload a model' }).waitFor();
+    await page.getByLabel('Name').fill('e2e-mlp');
+    await page.getByLabel('Model files').setInputFiles([path.join(dir, 'model.json'), ...files.shards.map((s) => path.join(dir, s.name))]);
+    await page.getByRole('button', { name: 'Upload model' }).click();
+    await page.waitForURL(/#\/models\/[\w-]+$/);
+    modelId = page.url().split('/').pop()!;
+    fs.rmSync(dir, { recursive: true, force: true });
+
+    await page.getByRole('heading', { name: 'e2e-mlp', level: 1 }).waitFor();
+    const summary = page.getByRole('region', { name: 'Summary' });
+    assert.match(await summary.innerText(), /Parameters\s+12,730/); // 784·16+16 + 16·10+10
+    assert.match(await page.getByRole('region', { name: 'Lineage' }).innerText(), /Uploaded/);
+    const download = page.getByRole('link', { name: 'model.json' });
+    const json = await (await fetch(new URL((await download.getAttribute('href'))!, ctx.baseUrl))).json();
+    assert.equal(json.format, 'layers-model');
+    assert.equal(await page.getByRole('table', { name: 'Layers' }).locator('tbody tr').count(), 2);
+    assert.equal(await page.getByLabel('Dataset').inputValue(), mnistId, 'MNIST fits the 784-input model and is preselected');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-model.png'), fullPage: true });
+  });
+
+  test('the MNIST page draws its first training images from train-x.npy with their labels', async () => {
+    await page.goto(`${ctx.baseUrl}/#/datasets/${mnistId}`);
+    const samples = page.getByRole('list', { name: 'First 48 training images' });
+    await samples.getByRole('img').nth(47).waitFor();
+    // The first MNIST training labels are 5 0 4 1 9 2 1 3 1 4.
+    assert.deepEqual((await samples.locator('figcaption').allInnerTexts()).slice(0, 10), ['5', '0', '4', '1', '9', '2', '1', '3', '1', '4']);
+    const inked = await samples.locator('canvas').first().evaluate((c: HTMLCanvasElement) => {
+      const { data } = c.getContext('2d')!.getImageData(0, 0, c.width, c.height);
+      let lit = 0;
+      for (let i = 0; i < data.length; i += 4) if (data[i] > 128) lit++;
+      return { lit, w: c.width, h: c.height };
+    });
+    assert.deepEqual([inked.w, inked.h], [28, 28]);
+    assert.ok(inked.lit > 50 && inked.lit < 400, `a digit's worth of bright pixels: ${inked.lit}`);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-dataset.png'), fullPage: true });
+  });
+
+  test('a running job: the progress bar reaches 100% and the loss chart gains points live', async () => {
+    const created = await gql(ctx)(`mutation { createJob(input: { type: noop, params: { steps: 25, durationMs: 5000 } }) { id } }`);
+    const id = created.body.data.createJob.id;
+    await page.goto(`${ctx.baseUrl}/#/jobs/${id}`);
+    const samples = await watchJobPage(page, 60_000);
+    const last = samples.at(-1)!;
+    assert.equal(last.status, 'succeeded');
+    await page.waitForFunction(() => document.querySelector('.job-head [role=progressbar]')?.getAttribute('aria-valuenow') === '100');
+    assert.ok(samples.some((s) => s.progress > 0 && s.progress < 100), `progress seen mid-run: ${JSON.stringify(samples.map((s) => s.progress))}`);
+    const counts = [...new Set(samples.map((s) => s.points))];
+    assert.ok(counts.filter((n) => n > 0 && n < 25).length >= 2, `the chart grew in steps: ${JSON.stringify(counts)}`);
+    await page.waitForFunction(() => document.querySelector<HTMLElement>('figure.chart')?.dataset.points === '25');
+    assert.match(await page.getByRole('list', { name: 'Log lines' }).innerText(), /noop finished 25 steps/);
+    assert.equal(await page.getByRole('button', { name: 'Cancel job' }).isDisabled(), true);
+  });
+
+  test('cancel and retry from the job page', async () => {
+    const created = await gql(ctx)(`mutation { createJob(input: { type: noop, params: { steps: 200, durationMs: 60000 } }) { id } }`);
+    await page.goto(`${ctx.baseUrl}/#/jobs/${created.body.data.createJob.id}`);
+    await page.getByRole('button', { name: 'Cancel job' }).click();
+    await page.locator('.job-head .badge', { hasText: 'canceled' }).waitFor({ timeout: 30_000 });
+    const retry = page.getByRole('button', { name: 'Retry job' });
+    assert.equal(await retry.isEnabled(), true);
+    await retry.click();
+    await page.locator('.job-head .badge', { hasText: /queued|running/ }).waitFor();
+    await page.getByRole('button', { name: 'Cancel job' }).click();
+    await page.locator('.job-head .badge', { hasText: 'canceled' }).waitFor({ timeout: 30_000 });
+  });
+
+  test('prune from the model page: live progress and curves, then the before/after report', { skip: pruneRuns ? false : 'the prune job kind is not implemented yet (registered with its params only)' }, async () => {
+    await page.goto(`${ctx.baseUrl}/#/models/${modelId}`);
+    const form = page.getByRole('form', { name: 'Compress this model' });
+    await form.getByLabel('Prune:').check();
+    await form.getByLabel('Dataset').selectOption(mnistId);
+    await form.getByLabel('Use only the first N examples').fill('2048');
+    await form.getByLabel('Target sparsity').fill('0.75');
+    await form.getByLabel('Fine-tuning epochs').fill('2');
+    await form.getByLabel('Fine-tuning batch size').fill('16');
+    await form.getByLabel('Fine-tuning learning rate').fill('0.001');
+    await form.getByRole('button', { name: 'Start compression job' }).click();
+    await page.waitForURL(/#\/jobs\/[\w-]+$/);
+
+    const samples = await watchJobPage(page, 120_000);
+    assert.equal(samples.at(-1)!.status, 'succeeded', await page.locator('.facts').innerText());
+    await page.waitForFunction(() => document.querySelector('.job-head [role=progressbar]')?.getAttribute('aria-valuenow') === '100');
+    assert.ok(samples.some((s) => s.progress > 0 && s.progress < 100), `progress seen mid-run: ${JSON.stringify([...new Set(samples.map((s) => s.progress))])}`);
+    const finalPoints = samples.at(-1)!.points;
+    assert.ok(samples.some((s) => s.points > 0 && s.points < finalPoints), `the charts gained points while it ran: ${JSON.stringify([...new Set(samples.map((s) => s.points))])}`);
+
+    const report = page.getByRole('table', { name: 'Compression report: before and after' });
+    await report.waitFor();
+    const row = async (name: string) => (await report.getByRole('row', { name: new RegExp(`^${name}`) }).innerText()).split('\t').map((s) => s.trim());
+    assert.deepEqual((await row('Parameters')).slice(1, 3), ['12,730', '12,730']);
+    const [, before, afterNz] = (await row('Nonzero parameters')).map((s) => Number(s.replaceAll(',', '')));
+    assert.ok(before > 12_000 && before <= 12_730, `nonzeros before (zero biases aside): ${before}`);
+    assert.ok(afterNz < before * 0.5, `nonzeros after pruning: ${afterNz}`);
+    assert.match((await row('Accuracy'))[2], /%$/);
+    const bars = page.getByRole('list', { name: 'Sparsity per layer' }).getByRole('listitem');
+    assert.ok((await bars.count()) >= 1);
+    assert.match(await bars.first().innerText(), /7\d\.\d% zero/);
+    await page.getByRole('link', { name: 'e2e-mlp-pruned' }).waitFor();
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-job-prune.png'), fullPage: true });
+
+    // The result model's lineage names the job and the parent.
+    await page.getByRole('link', { name: 'e2e-mlp-pruned' }).click();
+    assert.match(await page.getByRole('region', { name: 'Lineage' }).innerText(), /Made by prune job \w+ from e2e-mlp on mnist/);
+  });
+
+  test('the jobs table shows every job with status, type, progress and backend', async () => {
+    await page.goto(`${ctx.baseUrl}/#/jobs`);
+    const table = page.getByRole('table', { name: 'Jobs' });
+    await table.locator('tbody tr').first().waitFor();
+    const rows = await table.locator('tbody tr').count();
+    assert.equal(rows, pruneRuns ? 3 : 2);
+    const succeeded = table.locator('tbody tr', { has: page.locator('.badge', { hasText: 'succeeded' }) });
+    assert.equal(await succeeded.count(), pruneRuns ? 2 : 1);
+    assert.equal(await succeeded.first().getByRole('progressbar').getAttribute('aria-valuenow'), '100');
+    assert.match(await succeeded.first().innerText(), /wasm|cpu|webgpu/);
+    await page.getByLabel('Status').selectOption('canceled');
+    await table.locator('tbody tr').first().waitFor();
+    await page.waitForFunction(() => document.querySelectorAll('table.jobs tbody tr').length === 1);
+    await page.getByLabel('Status').selectOption('');
+    await page.waitForFunction((n) => document.querySelectorAll('table.jobs tbody tr').length === n, rows);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-jobs.png'), fullPage: true });
+    if (!pruneRuns) {
+      await succeeded.first().getByRole('link').click();
+      await page.getByRole('heading', { name: 'Log' }).waitFor();
+      await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-job-noop.png'), fullPage: true });
+    }
+  });
+
+  test('no script errors on any page', () => {
+    assert.deepEqual(pageErrors, []);
+  });
+});
