@@ -29,7 +29,7 @@ export async function jobPage({ main, scope, params: [id] }) {
   const message = h('div', { 'aria-live': 'polite' });
   const cancel = h('button', { type: 'button', onClick: () => act('cancelJob', 'Canceling…') }, 'Cancel job');
   const retry = h('button', { type: 'button', onClick: () => act('retryJob', 'Queuing a new attempt…') }, 'Retry job');
-  const facts = h('div');
+  const facts = h('div', { class: 'cols' });
   const results = h('div');
   const latest = h('div');
   const report = h('section', { 'aria-labelledby': 'report-h' });
@@ -68,8 +68,7 @@ export async function jobPage({ main, scope, params: [id] }) {
       c.model && ['Model', modelLink(c.model)], c.teacherModel && ['Teacher', modelLink(c.teacherModel)],
       c.dataset && ['Dataset', h('a', { href: `#/datasets/${c.dataset.id}` }, c.dataset.name)],
       c.error && ['Error', h('span', { class: 'error' }, `${c.error.code}: ${c.error.message}`)],
-      ['Params', h('pre', { class: 'json' }, JSON.stringify(c.params, null, 2))],
-    ]));
+    ]), h('div', {}, h('h2', { id: 'params-h' }, 'Parameters'), h('pre', { class: 'json', 'aria-labelledby': 'params-h' }, JSON.stringify(c.params, null, 2))));
   };
 
   const applyFull = (j) => {
