@@ -8,24 +8,19 @@ import { tf } from '../../ml/tf.ts';
 import type { JobContext, JobKind, JobResult } from '../kind.ts';
 import { compressionReport, measure, syntheticSplit } from './compression-report.ts';
 import { QuantizeParams } from './quantize.params.ts';
-import { disposeData, disposeSplits, loadData, saveModel, type LoadedData, type SplitTensors } from './support.ts';
+import { disposeSplits, loadEvalSplit, saveModel, type SplitTensors } from './support.ts';
 
 export async function runQuantize(ctx: JobContext, params: QuantizeParams): Promise<JobResult> {
   const modelId = ctx.inputs.modelId!;
   const source = await ctx.services.models.get(modelId);
   const artifacts = await loadArtifactsFromStore(ctx.store, await ctx.services.models.storedFiles(modelId));
   const model = await loadModelFromArtifacts(artifacts);
-  let data: LoadedData | null = null;
-  let synthetic: SplitTensors | null = null;
+  let evalSet: SplitTensors | null = null;
   try {
-    const datasetId = ctx.inputs.datasetId;
-    if (datasetId) {
-      const { splits } = await ctx.services.datasets.get(datasetId);
-      // Only the test split is measured on; without one, the first `limit` training examples are.
-      data = await loadData(ctx, datasetId, splits.test ? { limit: 1, testLimit: params.limit, model } : { limit: params.limit, model });
-    } else synthetic = syntheticSplit(model);
-    const evalSet = data ? (data.test ?? data.train) : synthetic!;
-    const before = await measure(model, evalSet, data !== null);
+    // The test split (else the training split), first `limit` examples; without a dataset, synthetic zeros.
+    const labelled = ctx.inputs.datasetId !== null;
+    evalSet = labelled ? (await loadEvalSplit(ctx, ctx.inputs.datasetId!, { limit: params.limit, model })).data : syntheticSplit(model);
+    const before = await measure(model, evalSet, labelled);
     ctx.progress({ fraction: 0.4 });
     ctx.throwIfCanceled();
     const q = quantizeWeights(artifacts.weightSpecs ?? [], artifacts.weightData ?? new ArrayBuffer(0), params.dtype);
@@ -34,15 +29,14 @@ export async function runQuantize(ctx: JobContext, params: QuantizeParams): Prom
     ctx.log(`quantized ${Object.keys(q.maxAbsError).length} weights to ${params.dtype}; max |error| ${maxError.toExponential(3)}`, 'info', { maxAbsError: q.maxAbsError });
     ctx.progress({ fraction: 0.5 });
     ctx.throwIfCanceled();
-    const after = await measure(quantized, evalSet, data !== null);
+    const after = await measure(quantized, evalSet, labelled);
     const report = compressionReport(before, after);
     ctx.progress({ fraction: 0.9 });
     const saved = await saveModel(ctx, quantized, { name: `${source.name}-${params.dtype}`, parentModelId: modelId, report: { ...report } });
     ctx.progress({ fraction: 1 });
     return { resultModelIds: [saved.id], report: { ...report } };
   } finally {
-    if (data) disposeData(data);
-    disposeSplits(synthetic);
+    disposeSplits(evalSet);
     model.dispose();
   }
 }
