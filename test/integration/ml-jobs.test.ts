@@ -35,11 +35,12 @@ await forEachTarget('ML jobs: train and evaluate', (target) => {
     return (await req.expect(201)).body.id;
   }
 
-  test('train lenet-300-100 on 5,000 MNIST examples, 1 epoch: test accuracy >= 0.90; the model downloads and loads', async () => {
+  test('train lenet-300-100 on 5,000 MNIST examples, 1 epoch: test accuracy >= 0.90; the model downloads and loads', async (t) => {
     const job = await run({ type: 'train', datasetId: mnistId, params: { architecture: 'lenet-300-100', epochs: 1, batchSize: 32, limit: 5000, seed: 0 } });
     assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
     assert.equal(job.backend, 'wasm');
     trainReport = job.report as Record<string, any>;
+    t.diagnostic(`test accuracy ${trainReport.test.accuracy}, ${Math.round(trainReport.samplesPerSec)} samples/s`);
     assert.ok(trainReport.test.accuracy >= 0.9, `test accuracy ${trainReport.test.accuracy}`);
     assert.equal(trainReport.test.examples, 10_000);
     assert.equal(trainReport.trainExamples + trainReport.validationExamples, 5000);
@@ -77,11 +78,12 @@ await forEachTarget('ML jobs: train and evaluate', (target) => {
     for (const name of ['accuracy', 'val_loss', 'val_accuracy', 'lr', 'samples_per_sec']) assert.equal((await metrics(job.id, name)).length, 1, name);
   });
 
-  test('evaluate the trained model: confusion matrix totals the 10,000 test examples; per-class accuracy, sizes, latency', async () => {
+  test('evaluate the trained model: confusion matrix totals the 10,000 test examples; per-class accuracy, sizes, latency', async (t) => {
     assert.ok(trainedModelId, 'needs the trained model of the previous test');
     const job = await run({ type: 'evaluate', modelId: trainedModelId, datasetId: mnistId });
     assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
     const r = job.report as Record<string, any>;
+    t.diagnostic(`accuracy ${r.accuracy}, latency ${JSON.stringify(r.latencyMs)}, ${r.sizeBytes} B (gzip ${r.gzipBytes} B)`);
     for (const k of ['accuracy', 'loss', 'confusionMatrix', 'perClassAccuracy', 'params', 'nonzeroParams', 'sizeBytes', 'gzipBytes', 'latencyMs']) assert.ok(k in r, k);
     assert.equal(r.split, 'test');
     assert.equal(r.confusionMatrix.length, 10);
@@ -98,9 +100,12 @@ await forEachTarget('ML jobs: train and evaluate', (target) => {
 
   test('a small conv spec trains on wasm with decreasing loss; continuing it records the parent', async () => {
     const architecture = { layers: [{ type: 'conv2d', filters: 4, kernelSize: 3, activation: 'relu' }, { type: 'maxPooling2d', poolSize: 2 }, { type: 'flatten' }] };
+    const tensorsBefore = tf.memory().numTensors; // the in-process worker shares this tfjs instance
     const job = await run({ type: 'train', datasetId: mnistId, params: { architecture, epochs: 2, batchSize: 32, limit: 1500, seed: 3, metricsEverySteps: 5 } });
     assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
     assert.equal(job.backend, 'wasm');
+    assert.equal(tf.getBackend(), 'wasm');
+    assert.equal(tf.memory().numTensors, tensorsBefore, 'the job left no tensors behind');
     const loss = (await metrics(job.id, 'loss')).map((p) => p.value);
     const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
     assert.ok(loss.length >= 10);
@@ -151,7 +156,8 @@ await forEachTarget('ML jobs: train and evaluate', (target) => {
     const wrong = tf.sequential({ layers: [tf.layers.dense({ inputShape: [100], units: 10, activation: 'softmax' })] });
     const flat = tf.sequential({ layers: [tf.layers.dense({ inputShape: [784], units: 10, activation: 'softmax' })] });
     const [wrongId, flatId] = [await upload(wrong, 'wrong-input'), await upload(flat, 'flat-784')];
-    tf.dispose([wrong, flat]);
+    wrong.dispose();
+    flat.dispose();
     for (const type of ['evaluate', 'train']) {
       const job = await run({ type, modelId: wrongId, datasetId: mnistId, params: type === 'train' ? { limit: 100 } : {} });
       assert.equal(job.status, 'failed');
