@@ -29,8 +29,8 @@ const shardFile = path.join(dir, 'shard.bin');
 {
   const out = fs.createWriteStream(shardFile);
   const block = crypto.randomBytes(1 << 20);
-  for (let left = shardBytes; left > 0; left -= block.length) if (!out.write(left >= block.length ? block : block.subarray(0, left))) await new Promise((r) => out.once('drain', r));
-  await new Promise((r) => out.end(r));
+  for (let left = shardBytes; left > 0; left -= block.length) if (!out.write(left >= block.length ? block : block.subarray(0, left))) await new Promise<void>((r) => out.once('drain', () => r()));
+  await new Promise<void>((r) => out.end(() => r()));
 }
 const mb = shardBytes / 1e6;
 

@@ -39,3 +39,12 @@ export function zipBuffer(entries: { name: string; data: Buffer }[]): Promise<Bu
     zip.outputStream.on('error', reject);
   });
 }
+
+/** supertest parser that buffers a binary response body (`.buffer(true).parse(binaryParser)`). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function binaryParser(res: any, cb: (err: Error | null, body: Buffer) => void) {
+  const chunks: Buffer[] = [];
+  res.on('data', (c: Buffer) => chunks.push(c));
+  res.on('end', () => cb(null, Buffer.concat(chunks)));
+  res.on('error', (err: Error) => cb(err, Buffer.alloc(0)));
+}

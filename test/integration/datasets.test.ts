@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import { buildNpyHeader } from '../../src/formats/npy.ts';
 import { forEachTarget, listKeys, rowCounts, startTestApp, type TestContext } from '../helpers/harness.ts';
-import { zipBuffer } from '../helpers/fixtures.ts';
+import { binaryParser, zipBuffer } from '../helpers/fixtures.ts';
 
 const sha = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
 
@@ -49,10 +49,10 @@ await forEachTarget('datasets API', (target) => {
     assert.deepEqual(d.splits, { train: 4 });
     assert.equal(d.sha256, sha(csv));
     assert.deepEqual(d.files.map((f: { role: string }) => f.role).sort(), ['source', 'train-x', 'train-y']);
-    const y = await ctx.http.get(`/v1/datasets/${d.id}/files/train-y.npy`).buffer(true).parse(binary).expect(200);
+    const y = await ctx.http.get(`/v1/datasets/${d.id}/files/train-y.npy`).buffer(true).parse(binaryParser).expect(200);
     const labels = Array.from(new Int32Array(y.body.buffer.slice(y.body.byteOffset + 128, y.body.byteOffset + y.body.length)));
     assert.deepEqual(labels, [1, 2, 1, 0]);
-    const src = await ctx.http.get(`/v1/datasets/${d.id}/files/pets.csv`).buffer(true).parse(binary).expect(200);
+    const src = await ctx.http.get(`/v1/datasets/${d.id}/files/pets.csv`).buffer(true).parse(binaryParser).expect(200);
     assert.equal(sha(src.body), sha(csv));
     await ctx.http.delete(`/v1/datasets/${d.id}`).expect(204);
     await assertNothingLeft();
@@ -131,9 +131,3 @@ await forEachTarget('datasets API', (target) => {
     for (const id of ids) await ctx.http.delete(`/v1/datasets/${id}`).expect(204);
   });
 });
-
-function binary(res: NodeJS.ReadableStream, cb: (err: Error | null, body: Buffer) => void) {
-  const chunks: Buffer[] = [];
-  res.on('data', (c: Buffer) => chunks.push(c));
-  res.on('end', () => cb(null, Buffer.concat(chunks)));
-}

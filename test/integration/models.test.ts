@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 import { after, before, test } from 'node:test';
 import yauzl from 'yauzl';
 import { forEachTarget, listKeys, rowCounts, startTestApp, type TestContext } from '../helpers/harness.ts';
-import { tinyModelFiles, zipBuffer, type ModelFiles } from '../helpers/fixtures.ts';
+import { binaryParser, tinyModelFiles, zipBuffer, type ModelFiles } from '../helpers/fixtures.ts';
 
 const sha = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
 
@@ -146,11 +146,6 @@ await forEachTarget('models API', (target) => {
   });
 });
 
-function binaryParser(res: NodeJS.ReadableStream & { setEncoding(e: string): void }, cb: (err: Error | null, body: Buffer) => void) {
-  const chunks: Buffer[] = [];
-  res.on('data', (c: Buffer) => chunks.push(c));
-  res.on('end', () => cb(null, Buffer.concat(chunks)));
-}
 
 function zipEntryNames(buf: Buffer): Promise<string[]> {
   return new Promise((resolve, reject) =>
