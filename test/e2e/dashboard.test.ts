@@ -118,6 +118,25 @@ describe('dashboard in headless Chromium', { skip }, () => {
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-model.png'), fullPage: true });
   });
 
+  test('uploads a CSV dataset through the form and shows its summary (no image grid for tabular data)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-e2e-'));
+    const rows = Array.from({ length: 30 }, (_, i) => `${(i % 7) / 7},${(i % 5) / 5},${i % 3 === 0 ? 'small' : 'large'}`);
+    fs.writeFileSync(path.join(dir, 'points.csv'), ['x,y,label', ...rows].join('\n'));
+    await page.getByRole('link', { name: 'Datasets', exact: true }).click();
+    await page.getByLabel('Name').fill('e2e-points');
+    await page.getByLabel('Format').selectOption('csv');
+    await page.getByLabel('Dataset files').setInputFiles(path.join(dir, 'points.csv'));
+    await page.getByRole('button', { name: 'Upload dataset' }).click();
+    await page.waitForURL(/#\/datasets\/[\w-]+$/);
+    fs.rmSync(dir, { recursive: true, force: true });
+    await page.getByRole('heading', { name: 'e2e-points', level: 1 }).waitFor();
+    const summary = await page.getByRole('region', { name: 'Summary' }).innerText();
+    assert.match(summary, /Examples\s+30/);
+    assert.match(summary, /Example shape\s+\[2\]/);
+    assert.match(await page.getByRole('region', { name: 'Classes (2)' }).innerText(), /large[\s\S]*small|small[\s\S]*large/);
+    assert.equal(await page.getByRole('heading', { name: 'Sample training images' }).count(), 0);
+  });
+
   test('the MNIST page draws its first training images from train-x.npy with their labels', async () => {
     await page.goto(`${ctx.baseUrl}/#/datasets/${mnistId}`);
     const samples = page.getByRole('list', { name: 'First 48 training images' });
@@ -232,14 +251,28 @@ describe('dashboard in headless Chromium', { skip }, () => {
     assert.match(await page.getByRole('region', { name: 'Lineage' }).innerText(), /Made by prune job \w+ from e2e-mlp on mnist/);
   });
 
-  test('the jobs table shows every job with status, type, progress and backend', async () => {
+  test('the jobs table shows every job with status, type, progress and backend, and follows a new job live', async () => {
     await page.goto(`${ctx.baseUrl}/#/jobs`);
     const table = page.getByRole('table', { name: 'Jobs' });
     await table.locator('tbody tr').first().waitFor();
+    const created = await gql(ctx)(`mutation { createJob(input: { type: noop, params: { steps: 20, durationMs: 10000 } }) { id } }`);
+    const id: string = created.body.data.createJob.id;
+    const row = table.locator(`tbody tr[data-job-id="${id}"]`);
+    await row.waitFor(); // the list refreshes every few seconds
+    const seen = new Set<string>();
+    await page.waitForFunction((jobId) => {
+      const bar = document.querySelector(`tr[data-job-id="${jobId}"] [role=progressbar]`);
+      (window as unknown as { seen: string[] }).seen = [...((window as unknown as { seen?: string[] }).seen ?? []), bar?.getAttribute('aria-valuenow') ?? ''];
+      return bar?.getAttribute('aria-valuenow') === '100';
+    }, id, { polling: 50, timeout: 30_000 });
+    for (const v of await page.evaluate(() => (window as unknown as { seen: string[] }).seen)) seen.add(v);
+    assert.ok([...seen].some((v) => Number(v) > 0 && Number(v) < 100), `the row's progress moved live: ${[...seen]}`);
+    await row.locator('.badge', { hasText: 'succeeded' }).waitFor();
+
     const rows = await table.locator('tbody tr').count();
-    assert.equal(rows, pruneRuns ? 4 : 3);
+    assert.equal(rows, pruneRuns ? 5 : 4);
     const succeeded = table.locator('tbody tr', { has: page.locator('.badge', { hasText: 'succeeded' }) });
-    assert.equal(await succeeded.count(), pruneRuns ? 3 : 2);
+    assert.equal(await succeeded.count(), pruneRuns ? 4 : 3);
     assert.equal(await succeeded.first().getByRole('progressbar').getAttribute('aria-valuenow'), '100');
     assert.match(await succeeded.first().innerText(), /wasm|cpu|webgpu/);
     await page.getByLabel('Status').selectOption('canceled');

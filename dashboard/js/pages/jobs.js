@@ -7,7 +7,7 @@ import { fill, FINISHED, fmtDuration, fmtTime, h, jobDuration, progressBar, setP
 const STATUSES = ['queued', 'running', 'succeeded', 'failed', 'canceled'];
 const TYPES = ['train', 'evaluate', 'prune', 'distill', 'quantize', 'pipeline', 'noop'];
 const PAGE = 100;
-const REFRESH_MS = 4000;
+const REFRESH_MS = 3000;
 
 export const JOB_ROW = `id type status backend progress { fraction epoch step etaSeconds }
   createdAt startedAt finishedAt error { code message } model { id name } dataset { id name }`;
