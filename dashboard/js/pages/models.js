@@ -32,7 +32,7 @@ function uploadForm() {
     h('h2', { id: 'upload-model-h' }, 'Upload a model'),
     h('p', { class: 'muted' }, 'A TensorFlow.js Layers model: model.json and every weight file it names, or one .zip holding them.'),
     h('div', { class: 'field' }, h('label', { for: 'model-name' }, 'Name'), h('input', { id: 'model-name', name: 'name', type: 'text', placeholder: 'taken from the files when empty' })),
-    h('div', { class: 'field' }, h('label', { for: 'model-files' }, 'Model files'), h('input', { id: 'model-files', name: 'files', type: 'file', multiple: true, required: true, accept: '.json,.bin,.zip' })),
+    h('div', { class: 'field' }, h('label', { for: 'model-files' }, 'Model files'), h('input', { id: 'model-files', name: 'files', type: 'file', multiple: true, required: true })),
     h('button', { type: 'submit' }, 'Upload model'),
     status);
   form.addEventListener('submit', async (e) => {
