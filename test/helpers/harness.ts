@@ -98,6 +98,9 @@ export async function targetEnv(target: TargetName, extra: Record<string, string
     MODELPRESS_EMBEDDED_DB_PORT: '0',
     MODELPRESS_BUILTIN_DATASETS: 'false',
     MODELPRESS_IN_PROCESS_WORKER: 'false',
+    // Suites read their own writes at once; the cache (eventually consistent by design) has its own test.
+    MODELPRESS_GRAPHQL_CACHE_MS: '0',
+    MODELPRESS_AUTH: 'off', // suites that test API keys turn it on
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     ...extra,
   };
