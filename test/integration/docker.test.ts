@@ -144,7 +144,8 @@ for (const file of ['docker/Dockerfile', 'docker/Dockerfile.gpu']) {
 
     const user = body('USER').at(-1);
     assert.ok(user && !/^(root|0)(:|$)/.test(user), `${file}: final USER is not root (${user})`);
-    assert.ok(runtime.body.findIndex((i) => i.op === 'USER') > runtime.body.findLastIndex((i) => i.op === 'RUN'), 'USER after the last RUN');
+    const ops = runtime.body.map((i) => i.op);
+    assert.ok(ops.indexOf('USER') > ops.lastIndexOf('RUN'), 'USER after the last RUN');
     assert.deepEqual(JSON.parse(body('ENTRYPOINT')[0]), ['node', '--import', 'tsx', 'src/main.ts']);
 
     const runs = all.flatMap((s) => s.body.filter((i) => i.op === 'RUN').map((i) => i.args));
