@@ -19,6 +19,32 @@ export interface Config {
   worker: { inProcess: boolean; concurrency: number; heartbeatSeconds: number; expireSeconds: number; pollIntervalSeconds: number };
   backend: 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
   registerBuiltins: boolean;
+  /** GraphQL query response cache TTL; 0 disables it (entries are also invalidated by every job event and write). */
+  graphqlCacheMs: number;
+  security: SecurityConfig;
+  jobLimits: JobLimitsConfig;
+}
+
+export interface SecurityConfig {
+  /** API keys required (MODELPRESS_AUTH); default on with DATABASE_URL, off in embedded mode. */
+  auth: boolean;
+  /** Origins allowed by CORS; empty → no cross-origin access. "*" allows any. */
+  corsOrigins: string[];
+  /** Requests per minute per API key (per IP without one); 0 disables. */
+  rateLimitPerMinute: number;
+  metrics: 'on' | 'off' | 'auth';
+  /** Idle/total time a request may take before the socket is closed (uploads of big files need long). */
+  requestTimeoutMs: number;
+}
+
+export interface JobLimitsConfig {
+  maxEpochs: number;
+  /** Largest model (parameters) a job may load. */
+  maxParams: number;
+  /** Estimated bytes a job may hold at once (weights, gradients, optimizer state, dataset tensors). */
+  maxTensorBytes: number;
+  /** A run longer than this fails with JOB_TIMEOUT; 0 disables. */
+  timeoutSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -131,5 +157,19 @@ export function loadConfig(env: Env = process.env): Config {
     },
     backend: oneOf(env, 'MODELPRESS_BACKEND', ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const, 'auto'),
     registerBuiltins: bool(env, 'MODELPRESS_BUILTIN_DATASETS', true),
+    graphqlCacheMs: int(env, 'MODELPRESS_GRAPHQL_CACHE_MS', 1000, 0, 3_600_000),
+    security: {
+      auth: bool(env, 'MODELPRESS_AUTH', Boolean(databaseUrl)),
+      corsOrigins: str(env, 'MODELPRESS_CORS_ORIGINS', '').split(',').map((o) => o.trim()).filter(Boolean),
+      rateLimitPerMinute: int(env, 'MODELPRESS_RATE_LIMIT', 1200, 0),
+      metrics: oneOf(env, 'MODELPRESS_METRICS', ['on', 'off', 'auth'] as const, 'on'),
+      requestTimeoutMs: int(env, 'MODELPRESS_REQUEST_TIMEOUT_SECONDS', 600, 0) * 1000,
+    },
+    jobLimits: {
+      maxEpochs: int(env, 'MODELPRESS_JOB_MAX_EPOCHS', 1000, 1),
+      maxParams: int(env, 'MODELPRESS_JOB_MAX_PARAMS', 50_000_000, 1),
+      maxTensorBytes: bytes(env, 'MODELPRESS_JOB_MAX_TENSOR_BYTES', 4 * 1024 ** 3),
+      timeoutSeconds: int(env, 'MODELPRESS_JOB_TIMEOUT_SECONDS', 6 * 3600, 0),
+    },
   };
 }

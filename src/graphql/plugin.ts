@@ -6,21 +6,25 @@ import type { FastifyPluginAsync } from 'fastify';
 import mercurius from 'mercurius';
 import { JobQueries } from '../jobs/queries.ts';
 import type { Runtime } from '../runtime.ts';
+import { graphqlAuth } from '../security/graphql-auth.ts';
 import { formatErrors } from './errors.ts';
 import { checkCost, MAX_DEPTH } from './limits.ts';
 import { buildLoaders } from './loaders.ts';
 import { buildResolvers } from './resolvers.ts';
+import { GraphqlResponseCache } from './response-cache.ts';
 
 const SCHEMA = fs.readFileSync(new URL('./schema.graphql', import.meta.url), 'utf8');
 /** WebSocket keep-alive, so idle subscriptions survive proxies. */
 const KEEP_ALIVE_MS = 15_000;
 
-export const graphqlPlugin: FastifyPluginAsync<{ runtime: Runtime }> = async (app, { runtime }) => {
+export const graphqlPlugin: FastifyPluginAsync<{ runtime: Runtime; cache?: GraphqlResponseCache }> = async (app, { runtime, cache }) => {
   // GraphQL documents itself (introspection, GraphiQL): keep its routes out of the REST OpenAPI document.
   app.addHook('onRoute', (route) => {
     route.schema = { ...route.schema, hide: true };
   });
+  cache?.register(app);
   const queries = new JobQueries(runtime.db);
+  const auth = graphqlAuth(app.security);
   await app.register(mercurius, {
     schema: SCHEMA,
     resolvers: buildResolvers(runtime, queries) as never,
@@ -28,9 +32,13 @@ export const graphqlPlugin: FastifyPluginAsync<{ runtime: Runtime }> = async (ap
     graphiql: true,
     queryDepth: MAX_DEPTH,
     errorFormatter: formatErrors as never,
-    subscription: { keepAlive: KEEP_ALIVE_MS },
+    subscription: { keepAlive: KEEP_ALIVE_MS, onConnect: auth.onConnect },
   });
-  app.graphql.addHook('preExecution', async (schema, document, _context, variables) => {
+  app.graphql.addHook('preExecution', async (schema, document, context, variables) => {
+    await auth.preExecution(schema, document, context);
     checkCost(schema, document, variables);
+  });
+  app.graphql.addHook('preSubscriptionExecution', async (schema, document, context) => {
+    await auth.preSubscriptionExecution(schema, document, context);
   });
 };

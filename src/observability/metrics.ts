@@ -1,0 +1,84 @@
+// /metrics in the Prometheus text format (prom-client), one registry per app: HTTP latency histograms by route,
+// bytes received by uploads, and — read from the database at scrape time, so every API process reports the
+// whole system — job counts by status, queue depth and the durations of jobs finished since the last scrape.
+// Exposure follows MODELPRESS_METRICS: on (open), auth (a key with read scope; see requiredScope), off.
+import type { FastifyInstance } from 'fastify';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { QUEUE } from '../queue/boss.ts';
+import type { Runtime } from '../runtime.ts';
+
+const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'canceled'];
+
+export function createMetrics(runtime: Runtime) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'modelpress_' });
+  const httpDuration = new Histogram({
+    name: 'modelpress_http_request_duration_seconds',
+    help: 'HTTP request latency by method, route pattern and status code',
+    labelNames: ['method', 'route', 'status'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120],
+    registers: [registry],
+  });
+  const uploadBytes = new Counter({
+    name: 'modelpress_upload_bytes_total',
+    help: 'Bytes of accepted uploads (request Content-Length), by resource',
+    labelNames: ['resource'],
+    registers: [registry],
+  });
+  const jobDuration = new Histogram({
+    name: 'modelpress_job_duration_seconds',
+    help: 'Run time (started → finished) of jobs finished since this process started, by type and status',
+    labelNames: ['type', 'status'],
+    buckets: [1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600],
+    registers: [registry],
+  });
+  let finishedSince = new Date();
+  new Gauge({
+    name: 'modelpress_jobs',
+    help: 'Jobs by status',
+    labelNames: ['status'],
+    registers: [registry],
+    async collect() {
+      const rows = await runtime.db.job.groupBy({ by: ['status'], _count: { _all: true } });
+      const counts = new Map(rows.map((r) => [r.status, r._count._all]));
+      for (const s of new Set([...JOB_STATUSES, ...counts.keys()])) this.set({ status: s }, counts.get(s) ?? 0);
+      // Durations of jobs that finished since the previous scrape, observed once each.
+      const done = await runtime.db.job.findMany({
+        where: { finishedAt: { gt: finishedSince }, startedAt: { not: null } },
+        select: { type: true, status: true, startedAt: true, finishedAt: true },
+        orderBy: { finishedAt: 'asc' },
+        take: 10_000,
+      });
+      for (const j of done) jobDuration.observe({ type: j.type, status: j.status }, (j.finishedAt!.getTime() - j.startedAt!.getTime()) / 1000);
+      if (done.length) finishedSince = done[done.length - 1].finishedAt!;
+    },
+  });
+  new Gauge({
+    name: 'modelpress_queue_depth',
+    help: 'Queue jobs waiting for a worker (pg-boss created or retry)',
+    registers: [registry],
+    async collect() {
+      const { rows } = await runtime.sql.executeSql(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = $1 AND state IN ('created', 'retry')`, [QUEUE]);
+      this.set(rows[0].n);
+    },
+  });
+  return { registry, httpDuration, uploadBytes };
+}
+
+export async function registerMetrics(app: FastifyInstance, runtime: Runtime) {
+  if (runtime.config.security.metrics === 'off') return;
+  const m = createMetrics(runtime);
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    m.httpDuration.observe({ method: req.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    const upload = /^\/v1\/(models|datasets)$/.exec(route);
+    if (upload && req.method === 'POST' && reply.statusCode === 201) {
+      const length = Number(req.headers['content-length']);
+      if (Number.isFinite(length)) m.uploadBytes.inc({ resource: upload[1] }, length);
+    }
+  });
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+    reply.type(m.registry.contentType);
+    return m.registry.metrics();
+  });
+}

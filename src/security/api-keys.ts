@@ -1,0 +1,87 @@
+// API keys: `mp_<43 base64url chars>`, shown once at creation; only the sha256 is stored. Verification is one
+// indexed lookup by hash; lastUsedAt is written at most once a minute per key so reads stay cheap.
+import crypto from 'node:crypto';
+import type { Db } from '../db/prisma.ts';
+import { AppError } from '../errors.ts';
+import { isScope, type Principal, type Scope } from './scopes.ts';
+
+export const KEY_PREFIX = 'mp_';
+const KEY_PATTERN = /^mp_[A-Za-z0-9_-]{43}$/;
+const LAST_USED_EVERY_MS = 60_000;
+
+export interface ApiKeyDto {
+  id: string;
+  name: string;
+  scope: Scope;
+  /** The first characters of the key, to recognise it. */
+  prefix: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+}
+
+type Row = { id: string; name: string; scope: string; prefix: string; createdAt: Date; lastUsedAt: Date | null; revokedAt: Date | null };
+
+const toDto = (r: Row): ApiKeyDto => ({
+  id: r.id,
+  name: r.name,
+  scope: r.scope as Scope,
+  prefix: r.prefix,
+  createdAt: r.createdAt.toISOString(),
+  lastUsedAt: r.lastUsedAt?.toISOString() ?? null,
+  revokedAt: r.revokedAt?.toISOString() ?? null,
+});
+
+export const hashKey = (key: string) => crypto.createHash('sha256').update(key).digest('hex');
+
+export class ApiKeyService {
+  private readonly lastWritten = new Map<string, number>();
+
+  constructor(private readonly db: Db) {}
+
+  /** Creates a key; `key` is the only time the plain key exists outside the caller. */
+  async create(input: { name: string; scope: string }): Promise<{ key: string; apiKey: ApiKeyDto }> {
+    const name = input.name.trim();
+    if (!name || name.length > 100) throw new AppError('VALIDATION_FAILED', 'name: must be 1-100 characters', { field: 'name' });
+    if (!isScope(input.scope)) throw new AppError('VALIDATION_FAILED', 'scope: must be read, write or admin', { field: 'scope' });
+    const key = KEY_PREFIX + crypto.randomBytes(32).toString('base64url');
+    const row = await this.db.apiKey.create({ data: { name, scope: input.scope, hash: hashKey(key), prefix: key.slice(0, 10) } });
+    return { key, apiKey: toDto(row) };
+  }
+
+  async list(): Promise<ApiKeyDto[]> {
+    const rows = await this.db.apiKey.findMany({ orderBy: { createdAt: 'desc' } });
+    return rows.map(toDto);
+  }
+
+  /** Revokes a key (idempotent); it stops working at once. */
+  async revoke(id: string): Promise<ApiKeyDto> {
+    const row = await this.db.apiKey.findUnique({ where: { id } });
+    if (!row) throw new AppError('NOT_FOUND', `api key ${id} not found`, { resource: 'apiKey', id });
+    if (row.revokedAt) return toDto(row);
+    return toDto(await this.db.apiKey.update({ where: { id }, data: { revokedAt: new Date() } }));
+  }
+
+  /** The key's principal, or null for a malformed, unknown or revoked key. */
+  async verify(key: string): Promise<Principal | null> {
+    if (!KEY_PATTERN.test(key)) return null;
+    const row = await this.db.apiKey.findUnique({ where: { hash: hashKey(key) } });
+    if (!row || row.revokedAt || !isScope(row.scope)) return null;
+    this.touch(row.id);
+    return { keyId: row.id, name: row.name, scope: row.scope };
+  }
+
+  private touch(id: string) {
+    const now = Date.now();
+    if (now - (this.lastWritten.get(id) ?? 0) < LAST_USED_EVERY_MS) return;
+    this.lastWritten.set(id, now);
+    this.db.apiKey.update({ where: { id }, data: { lastUsedAt: new Date(now) } }).catch(() => this.lastWritten.delete(id));
+  }
+}
+
+/** "Bearer mp_…" → "mp_…"; null when absent or another scheme. */
+export function bearerToken(header: unknown): string | null {
+  if (typeof header !== 'string') return null;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return m ? m[1] : null;
+}

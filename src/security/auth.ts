@@ -1,0 +1,59 @@
+// Authentication of every request: `Authorization: Bearer mp_…` → req.principal, then the scope the route
+// needs (see requiredScope). Missing or unknown key → 401 UNAUTHENTICATED, too small a scope → 403 FORBIDDEN.
+// A WebSocket upgrade to /graphql may come without the header (browsers cannot set it): its key then
+// arrives in the connection_init payload and is checked by the GraphQL hooks (graphql-auth.ts).
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, isAppError } from '../errors.ts';
+import { bearerToken, type ApiKeyService } from './api-keys.ts';
+import { requireScope, requiredScope, type Principal } from './scopes.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+export interface AuthSettings {
+  enabled: boolean;
+  keys: ApiKeyService;
+  protectMetrics: boolean;
+}
+
+/** The route's pattern when one matched (immune to encoded or doubled slashes), else the raw path. */
+export const routePath = (req: FastifyRequest) => req.routeOptions.url ?? req.url.split('?')[0];
+
+const isWebSocketUpgrade = (req: FastifyRequest) => String(req.headers.upgrade ?? '').toLowerCase() === 'websocket';
+
+/** GraphQL clients read errors[].extensions.code, not problem documents. */
+function sendGraphqlError(reply: FastifyReply, e: AppError) {
+  return reply.status(e.status).send({ data: null, errors: [{ message: e.message, extensions: { code: e.code, status: e.status } }] });
+}
+
+export function registerAuthHook(app: FastifyInstance, settings: AuthSettings) {
+  app.addHook('onRequest', async (req, reply) => {
+    try {
+      await authenticate(req, settings);
+    } catch (err) {
+      if (isAppError(err) && routePath(req) === '/graphql' && !isWebSocketUpgrade(req)) return sendGraphqlError(reply, err);
+      throw err;
+    }
+  });
+}
+
+async function authenticate(req: FastifyRequest, settings: AuthSettings) {
+  const token = bearerToken(req.headers.authorization);
+  // With auth off a key is still honoured (rate limits per key), never required.
+  if (token) {
+    const principal = await settings.keys.verify(token);
+    if (principal) req.principal = principal;
+    else if (settings.enabled) throw new AppError('UNAUTHENTICATED', 'API key is invalid or revoked');
+  }
+  if (!settings.enabled) return;
+  const needed = requiredScope(req.method, routePath(req), settings.protectMetrics);
+  if (!needed) return;
+  if (!req.principal) {
+    if (isWebSocketUpgrade(req) && routePath(req) === '/graphql') return;
+    throw new AppError('UNAUTHENTICATED', 'this endpoint needs an API key: send "Authorization: Bearer mp_…"');
+  }
+  requireScope(req.principal, needed, `${req.method} ${routePath(req)}`);
+}

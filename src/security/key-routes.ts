@@ -1,0 +1,48 @@
+// /v1/keys (admin scope): create, list and revoke API keys. The plain key is in the create response only.
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import { Type } from 'typebox';
+import { errorResponses, IdParams } from '../schemas/common.ts';
+import type { ApiKeyService } from './api-keys.ts';
+import { SCOPES } from './scopes.ts';
+
+const tags = ['keys'];
+const ApiKey = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  name: Type.String(),
+  scope: Type.Enum(SCOPES),
+  prefix: Type.String({ description: 'First characters of the key' }),
+  createdAt: Type.String({ format: 'date-time' }),
+  lastUsedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  revokedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+});
+
+export const keyRoutes: FastifyPluginAsync<{ keys: ApiKeyService }> = async (fastify, { keys }) => {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  app.post(
+    '/keys',
+    {
+      schema: {
+        tags,
+        summary: 'Create an API key (admin)',
+        description: 'Returns the plain key once, in `key`; only its sha256 is stored. Send it as `Authorization: Bearer <key>`.',
+        body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }), scope: Type.Enum(SCOPES) }, { additionalProperties: false }),
+        response: { 201: Type.Object({ key: Type.String(), apiKey: ApiKey }), ...errorResponses(400, 401, 403) },
+      },
+    },
+    async (req, reply) => {
+      reply.status(201);
+      return keys.create(req.body);
+    },
+  );
+  app.get(
+    '/keys',
+    { schema: { tags, summary: 'List API keys (admin)', response: { 200: Type.Object({ items: Type.Array(ApiKey) }), ...errorResponses(401, 403) } } },
+    async () => ({ items: await keys.list() }),
+  );
+  app.delete(
+    '/keys/:id',
+    { schema: { tags, summary: 'Revoke an API key (admin)', params: IdParams, response: { 200: ApiKey, ...errorResponses(400, 401, 403, 404) } } },
+    async (req) => keys.revoke(req.params.id),
+  );
+};

@@ -1,0 +1,57 @@
+// registerSecurity(app, runtime): API keys (auth hook, /v1/keys, GraphQL hooks via app.security), per-key rate
+// limits, CORS allow-list, security headers and request timeouts. Call it once in buildApp, before the routes:
+// the rate limit applies to routes registered after it.
+import cors from '@fastify/cors';
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance } from 'fastify';
+import { AppError } from '../errors.ts';
+import type { Runtime } from '../runtime.ts';
+import { ApiKeyService } from './api-keys.ts';
+import { registerAuthHook, routePath, type AuthSettings } from './auth.ts';
+import { registerSecurityHeaders } from './headers.ts';
+import { keyRoutes } from './key-routes.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    security: AuthSettings;
+  }
+}
+
+/** Responses that never count against a rate limit: probes and the static UI. */
+const unlimited = (path: string) => path === '/healthz' || path === '/readyz' || !(path.startsWith('/v1/') || path === '/graphql' || path === '/metrics');
+
+export async function registerSecurity(app: FastifyInstance, runtime: Runtime) {
+  const sec = runtime.config.security;
+  const settings: AuthSettings = { enabled: sec.auth, keys: new ApiKeyService(runtime.db), protectMetrics: sec.metrics === 'auth' };
+  app.decorate('security', settings);
+
+  // Node closes requests whose body takes longer than this (slowloris); idle sockets after 2 minutes.
+  app.server.requestTimeout = sec.requestTimeoutMs;
+  app.server.headersTimeout = Math.min(60_000, sec.requestTimeoutMs || 60_000);
+  app.server.setTimeout(120_000);
+
+  await registerSecurityHeaders(app);
+  await app.register(cors, {
+    origin: sec.corsOrigins.includes('*') ? true : sec.corsOrigins.length ? sec.corsOrigins : false,
+    methods: ['GET', 'HEAD', 'POST', 'DELETE', 'OPTIONS'],
+    allowedHeaders: ['authorization', 'content-type', 'idempotency-key', 'last-event-id', 'x-request-id'],
+    exposedHeaders: ['location', 'x-request-id', 'etag', 'x-content-sha256', 'retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'],
+    maxAge: 600,
+  });
+  registerAuthHook(app, settings);
+  if (sec.rateLimitPerMinute > 0) {
+    await app.register(rateLimit, {
+      global: true,
+      hook: 'preHandler', // after authentication, so the key is known
+      max: sec.rateLimitPerMinute,
+      timeWindow: 60_000,
+      keyGenerator: (req) => (req.principal ? `key:${req.principal.keyId}` : `ip:${req.ip}`),
+      allowList: (req) => unlimited(routePath(req)),
+      errorResponseBuilder: (_req, ctx) =>
+        Object.assign(new AppError('RATE_LIMITED', `rate limit of ${ctx.max} requests per minute exceeded; retry in ${Math.ceil(ctx.ttl / 1000)} s`, { limit: ctx.max, retryAfterSeconds: Math.ceil(ctx.ttl / 1000) }), {
+          statusCode: 429,
+        }),
+    });
+  }
+  await app.register(keyRoutes, { prefix: '/v1', keys: settings.keys });
+}
