@@ -1,4 +1,5 @@
-// CLI entry: `modelpress serve` (API; in embedded mode also an in-process worker) and `modelpress worker`.
+// CLI entry: `modelpress serve` (API; in embedded mode also an in-process worker), `modelpress worker` and
+// `modelpress keys create|list|revoke` (API keys).
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.ts';
 import { serve } from './server.ts';
@@ -25,8 +26,16 @@ async function main() {
       await runWorkerProcess(config, { concurrency: values.concurrency ? Number(values.concurrency) : undefined });
       break;
     }
+    case 'keys': {
+      const { runKeysCommand } = await import('./cli/keys.ts');
+      process.exitCode = await runKeysCommand(config, rest).catch((err) => {
+        console.error(err.message);
+        return 1;
+      });
+      break;
+    }
     default:
-      console.error(`unknown command "${command}"; use: serve | worker [--concurrency N]`);
+      console.error(`unknown command "${command}"; use: serve | worker [--concurrency N] | keys create|list|revoke`);
       process.exit(2);
   }
 }
