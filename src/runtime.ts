@@ -11,6 +11,7 @@ import { JobService } from './jobs/service.ts';
 import { JobQueue } from './queue/boss.ts';
 import { createNotificationSource } from './queue/notifications.ts';
 import { SqlPool } from './queue/pool.ts';
+import { GuardedJobService } from './security/job-guards.ts';
 import { createObjectStore } from './storage/create-store.ts';
 import type { ObjectStore } from './storage/object-store.ts';
 
@@ -69,7 +70,7 @@ export async function createRuntime(config: Config, opts: { joinEmbedded?: boole
     const services: Services = {
       models: new ModelService(deps),
       datasets: new DatasetService(deps),
-      jobs: new JobService({ db, sql, queue, events: jobEvents }),
+      jobs: new GuardedJobService({ db, sql, queue, events: jobEvents }, config.jobLimits), // resource guards at creation
     };
     return {
       config,

@@ -84,7 +84,9 @@ export async function receiveUpload(parts: AsyncIterable<UploadPart>, opts: Rece
     }
     const fileId = crypto.randomUUID();
     const objectKey = opts.keyFor(fileId);
-    const put = await opts.store.put(objectKey, part.file.pipe(budget.meter()), { maxBytes: opts.limits.maxFileBytes });
+    const metered = part.file.pipe(budget.meter());
+    part.file.once('error', (err) => metered.destroy(err)); // .pipe() forwards no errors: a client abort must fail the put
+    const put = await opts.store.put(objectKey, metered, { maxBytes: opts.limits.maxFileBytes });
     add({ path: filePath, objectKey, ...put });
   }
   return { fields, files };

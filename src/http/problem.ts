@@ -25,6 +25,10 @@ function toAppError(err: FastifyError): AppError {
     return new AppError('VALIDATION_FAILED', `body: ${err.message}`);
   }
   if (err.statusCode === 429) return new AppError('RATE_LIMITED', err.message);
+  // The client went away mid-request (its upload is cleaned up); no server fault to log as one.
+  if (code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || err.name === 'PrematureCloseError') {
+    return new AppError('INVALID_UPLOAD', `request aborted by the client: ${err.message}`);
+  }
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
     const match = (Object.keys(ErrorCodes) as ErrorCode[]).find((c) => ErrorCodes[c].status === err.statusCode);
     return new AppError(match ?? 'VALIDATION_FAILED', err.message);

@@ -18,7 +18,7 @@ export interface WorkerLog {
 /** Progress and metric rows are written at most this often per job (the last one always). */
 const WRITE_INTERVAL_MS = 250;
 
-export type AbortReason = 'cancel' | 'shutdown' | 'lost';
+export type AbortReason = 'cancel' | 'shutdown' | 'lost' | 'timeout';
 
 interface ClaimedJob {
   id: string;
@@ -84,6 +84,9 @@ export class JobRun {
     const { rt, job } = this;
     const hb = rt.config.worker.heartbeatSeconds * 1000;
     this.heartbeat = setInterval(() => void this.beat(), hb);
+    // Per-run time limit (MODELPRESS_JOB_TIMEOUT_SECONDS): stops the kind at its next step, failing with JOB_TIMEOUT.
+    const limitS = rt.config.jobLimits.timeoutSeconds;
+    const deadline = limitS > 0 ? setTimeout(() => this.abort('timeout'), limitS * 1000) : null;
     if (job.cancelRequested) this.abort('cancel');
     let outcome: { result?: { resultModelIds: string[]; report: Record<string, unknown> | null }; error?: unknown };
     try {
@@ -95,6 +98,7 @@ export class JobRun {
       outcome = { error };
     } finally {
       clearInterval(this.heartbeat);
+      if (deadline) clearTimeout(deadline);
     }
     try {
       await this.finish(outcome);
@@ -128,11 +132,17 @@ export class JobRun {
         this.enqueue(() => rt.jobEvents.append(job.id, { type: 'log', level, message, data }));
       },
       throwIfCanceled: () => {
+        if (this.reason === 'timeout') throw this.timeoutError();
         if (this.reason) {
           throw new AppError('JOB_CANCELED', this.reason === 'cancel' ? 'job canceled' : 'job interrupted (worker stopping)');
         }
       },
     };
+  }
+
+  private timeoutError() {
+    const limitS = this.rt.config.jobLimits.timeoutSeconds;
+    return new AppError('JOB_TIMEOUT', `job exceeded its time limit of ${limitS} s`, { limitSeconds: limitS });
   }
 
   /** Serializes this run's writes so events keep their order; a failed write is logged, not fatal. */
@@ -225,7 +235,7 @@ export class JobRun {
       error = { code: 'JOB_CANCELED', message: 'canceled by request' };
     } else {
       status = 'failed';
-      const e = outcome.error;
+      const e = this.reason === 'timeout' ? this.timeoutError() : outcome.error;
       error = isAppError(e) ? { code: e.code, message: e.message } : { code: 'JOB_FAILED', message: e instanceof Error ? e.message : String(e) };
       if (!isAppError(e)) this.log.error({ err: e, jobId: job.id }, 'job failed');
     }
