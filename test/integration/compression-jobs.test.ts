@@ -195,6 +195,23 @@ await forEachTarget('compression jobs', (target) => {
     }
   });
 
+  test('quantize float16 without a dataset: accuracy null, weights half the bytes, stock-loadable', async () => {
+    const tensorsBefore = tf.memory().numTensors;
+    const job = await runJob({ type: 'quantize', modelId: denseId, params: { dtype: 'float16' } });
+    assert.equal(tf.memory().numTensors, tensorsBefore);
+    assertContractReport(job.report);
+    const { before: b, after: a } = job.report;
+    assert.equal(b.accuracy, null);
+    assert.equal(a.accuracy, null);
+    const weightBytes = b.params * 4;
+    assert.ok(Math.abs(b.sizeBytes - a.sizeBytes - weightBytes / 2) < 100, `size ${b.sizeBytes} → ${a.sizeBytes}`);
+    const q = await download(job.resultModelIds[0]);
+    assert.ok(q.weightSpecs.every((s) => s.quantization?.dtype === 'float16'));
+    const stock = await tf.loadLayersModel({ load: async () => q });
+    assert.equal(stock.countParams(), b.params);
+    stock.dispose();
+  });
+
   test('distill: student from a spec, report with teacher and hard-label baseline', { skip: !heavy }, async () => {
     const tensorsBefore = tf.memory().numTensors;
     const job = await runJob({

@@ -2,6 +2,8 @@
 // teacher narrowed by a width multiplier) is trained on alpha·T²·KL(teacher/T ‖ student/T) + (1−alpha)·CE, with the
 // teacher's logits computed batch by batch from a frozen teacher inside the loss (only the student's variables get
 // gradients). With `baseline`, the same student (same initial weights) is also trained on hard labels alone.
+// Report: `before` (and `teacher`) measure the teacher, the model being compressed, `after` the student; so a
+// pipeline starting with distill reports its input model as `before`.
 import { buildModel, validateArchitecture, type ArchitectureSpec, type PresetName } from '../../ml/architectures.ts';
 import { distillationLoss, logitsModel } from '../../ml/compress/index.ts';
 import { loadModelFromArtifacts, serializeModel } from '../../ml/model-io.ts';

@@ -1,0 +1,184 @@
+// Compression quality on real MNIST, entirely through the HTTP API: starts `modelpress serve` (embedded PGlite,
+// filesystem store, built-in MNIST, one in-process worker) plus extra worker processes, then per model trains a
+// dense baseline (train job) and runs a prune → quantize pipeline job; and trains a 1200-1200 MLP teacher and
+// distills it into a small student (distill job with the hard-label baseline). Prints the tables of issue 5.
+//   npx tsx bench/compression.ts [--workers 2] [--limit 60000] [--mlp-epochs 8] [--lenet5-epochs 3]
+//     [--prune-epochs 4] [--lenet5-prune-epochs 3] [--sparsity 0.92] [--lenet5-sparsity 0.9] [--lenet5-scope global]
+//     [--prune-lr 5e-4] [--teacher-epochs 4] [--teacher-limit 60000] [--student-units 100] [--student-limit N]
+//     [--distill-epochs 4] [--temperature 2] [--alpha 0.5] [--only mlp,lenet5,distill] [--backend wasm]
+// The teacher is a 1200-1200 MLP with dropout 0.2; the student (and its hard-label baseline) train on the first
+// --student-limit examples (default: --teacher-limit).
+// Each worker process runs one job at a time on one core (tfjs wasm has no threads under Node).
+import { spawn, type ChildProcess } from 'node:child_process';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+
+const { values: opt } = parseArgs({
+  options: {
+    workers: { type: 'string', default: '2' },
+    limit: { type: 'string', default: '60000' },
+    'mlp-epochs': { type: 'string', default: '8' },
+    'lenet5-epochs': { type: 'string', default: '3' },
+    'prune-epochs': { type: 'string', default: '4' },
+    'lenet5-prune-epochs': { type: 'string', default: '3' },
+    sparsity: { type: 'string', default: '0.92' },
+    'lenet5-sparsity': { type: 'string', default: '0.9' },
+    scope: { type: 'string', default: 'layer' },
+    'lenet5-scope': { type: 'string', default: 'global' },
+    'prune-lr': { type: 'string', default: '5e-4' },
+    'teacher-epochs': { type: 'string', default: '4' },
+    'teacher-limit': { type: 'string', default: '60000' },
+    'student-units': { type: 'string', default: '100' },
+    'student-limit': { type: 'string' },
+    'distill-epochs': { type: 'string', default: '4' },
+    temperature: { type: 'string', default: '2' },
+    alpha: { type: 'string', default: '0.5' },
+    only: { type: 'string', default: 'mlp,lenet5,distill' },
+    backend: { type: 'string', default: 'wasm' },
+  },
+});
+const num = (k: keyof typeof opt) => Number(opt[k]);
+const only = new Set(String(opt.only).split(','));
+
+type Measure = { accuracy: number; params: number; nonzeroParams: number; sizeBytes: number; gzipBytes: number; latencyMs: { batch1: { p50: number }; batch256: { p50: number } } };
+type Report = { before: Measure; after: Measure; teacher?: Measure; baseline?: Measure; steps?: { type: string; report: Report }[]; test?: { accuracy: number } };
+type Job = { id: string; status: string; error: unknown; resultModelIds: string[]; report: Report; startedAt: string; finishedAt: string };
+
+const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'mp-bench-compression-'));
+const port = 30000 + (process.pid % 20000);
+const env = {
+  ...process.env, MODELPRESS_DATA_DIR: dir, MODELPRESS_EMBEDDED_DB_PORT: '0', MODELPRESS_BACKEND: String(opt.backend), LOG_LEVEL: 'warn',
+  PORT: String(port), MODELPRESS_QUEUE_POLL_SECONDS: '1', S3_ENDPOINT: '', DATABASE_URL: '',
+};
+const base = `http://127.0.0.1:${port}`;
+const children: ChildProcess[] = [];
+const start = (...args: string[]) => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  children.push(child);
+  return child;
+};
+const stopAll = async () => {
+  for (const c of children.reverse()) {
+    if (c.exitCode !== null || c.signalCode !== null) continue;
+    c.kill('SIGTERM');
+    await new Promise((r) => c.once('exit', r));
+  }
+  await fsp.rm(dir, { recursive: true, force: true });
+};
+process.on('SIGINT', () => void stopAll().then(() => process.exit(130)));
+
+async function api<T>(method: string, url: string, body?: unknown): Promise<T> {
+  const res = await fetch(`${base}${url}`, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
+  if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+async function runJob(label: string, body: Record<string, unknown>): Promise<Job> {
+  const { id } = await api<{ id: string }>('POST', '/v1/jobs', body);
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 2000));
+    const job = await api<Job>('GET', `/v1/jobs/${id}`);
+    if (job.status === 'succeeded') {
+      const secs = (Date.parse(job.finishedAt) - Date.parse(job.startedAt)) / 1000;
+      console.error(`# ${label}: ${secs.toFixed(0)} s`);
+      return job;
+    }
+    if (job.status === 'failed' || job.status === 'canceled') throw new Error(`${label} ${job.status}: ${JSON.stringify(job.error)}`);
+  }
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+const kb = (b: number) => `${(b / 1024).toFixed(1)} KB`;
+
+/** Dense baseline (train job), then one pipeline job: magnitude prune with fine-tuning → uint8 quantization. */
+async function compressRow(label: string, datasetId: string, architecture: string, epochs: number, sparsity: number, scope: string, pruneEpochs: number) {
+  const limit = num('limit');
+  const trained = await runJob(`${label} train`, { type: 'train', datasetId, params: { architecture, epochs, limit, validationSplit: 0, seed: 1 } });
+  const pipeline = await runJob(`${label} prune → quantize`, {
+    type: 'pipeline', modelId: trained.resultModelIds[0], datasetId,
+    params: { steps: [
+      { type: 'prune', params: { method: 'magnitude', sparsity, scope, schedule: { type: 'polynomial_decay' }, fineTuneEpochs: pruneEpochs, learningRate: num('prune-lr'), limit, seed: 2 } },
+      { type: 'quantize', params: { dtype: 'uint8' } },
+    ] },
+  });
+  const [prune, quantize] = pipeline.report.steps!.map((s) => s.report);
+  const dense = prune.before;
+  const final = quantize.after;
+  return {
+    row: `| ${label} | ${pct(dense.accuracy)} | ${pct(prune.after.accuracy)} | ${pct(1 - prune.after.nonzeroParams / prune.after.params)} | ${pct(final.accuracy)} | ${kb(dense.sizeBytes)} → ${kb(final.gzipBytes)} (${(dense.sizeBytes / final.gzipBytes).toFixed(1)}×; vs dense gzip ${kb(dense.gzipBytes)}: ${(dense.gzipBytes / final.gzipBytes).toFixed(1)}×) |`,
+    lossPrunePp: 100 * (dense.accuracy - prune.after.accuracy),
+    lossFinalPp: 100 * (dense.accuracy - final.accuracy),
+    latency: `| ${label} | ${dense.latencyMs.batch1.p50.toFixed(2)} / ${dense.latencyMs.batch256.p50.toFixed(1)} | ${prune.after.latencyMs.batch1.p50.toFixed(2)} / ${prune.after.latencyMs.batch256.p50.toFixed(1)} |`,
+  };
+}
+
+/** A 1200-1200 MLP teacher, then a distill job (student: one hidden layer) with the hard-label baseline. */
+async function distillRow(datasetId: string) {
+  const limit = num('teacher-limit');
+  const teacher = await runJob('teacher train', {
+    type: 'train', datasetId,
+    params: {
+      architecture: { layers: [{ type: 'dense', units: 1200, activation: 'relu' }, { type: 'dropout', rate: 0.2 }, { type: 'dense', units: 1200, activation: 'relu' }, { type: 'dropout', rate: 0.2 }] },
+      epochs: num('teacher-epochs'), limit, validationSplit: 0, seed: 1,
+    },
+  });
+  const units = num('student-units');
+  const studentLimit = opt['student-limit'] ? Number(opt['student-limit']) : limit;
+  const job = await runJob('distill (+ baseline)', {
+    type: 'distill', teacherModelId: teacher.resultModelIds[0], datasetId,
+    params: { student: { layers: [{ type: 'dense', units, activation: 'relu' }] }, temperature: num('temperature'), alpha: num('alpha'), epochs: num('distill-epochs'), baseline: true, limit: studentLimit, seed: 3 },
+  });
+  const { teacher: t, baseline: b, after: s } = job.report;
+  const closed = (s.accuracy - b!.accuracy) / (t!.accuracy - b!.accuracy);
+  const errors = (m: Measure) => Math.round((1 - m.accuracy) * 10000);
+  return [
+    `| teacher 1200-1200 (${limit} examples, ${opt['teacher-epochs']} epochs) | ${pct(t!.accuracy)} (${errors(t!)} errors) | ${t!.params} |`,
+    `| student 784-${units}-10, hard labels (${studentLimit} examples, ${opt['distill-epochs']} epochs) | ${pct(b!.accuracy)} (${errors(b!)} errors) | ${b!.params} |`,
+    `| student 784-${units}-10, distilled (T=${opt.temperature}, alpha=${opt.alpha}) | ${pct(s.accuracy)} (${errors(s)} errors) | ${s.params} |`,
+    `gap closed by distillation: ${(100 * closed).toFixed(0)}% (target >= 50%)`,
+  ];
+}
+
+try {
+  start('serve');
+  for (let i = 1; i < num('workers'); i++) start('worker');
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${base}/readyz`)).ok) break;
+    } catch { /* starting */ }
+    if (i > 600) throw new Error('server did not start');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const datasets = await api<{ items: { id: string; name: string }[] }>('GET', '/v1/datasets?limit=50');
+  const mnist = datasets.items.find((d) => d.name === 'mnist');
+  if (!mnist) throw new Error('built-in mnist not registered');
+  const t0 = performance.now();
+  const [mlp, lenet5, distill] = await Promise.all([
+    only.has('mlp') ? compressRow('LeNet-300-100', mnist.id, 'lenet-300-100', num('mlp-epochs'), num('sparsity'), String(opt.scope), num('prune-epochs')) : null,
+    only.has('lenet5') ? compressRow('LeNet-5', mnist.id, 'lenet-5', num('lenet5-epochs'), num('lenet5-sparsity'), String(opt['lenet5-scope']), num('lenet5-prune-epochs')) : null,
+    only.has('distill') ? distillRow(mnist.id) : null,
+  ]);
+  console.log(`\ncompression on MNIST (train ${opt.limit} examples, test 10,000), backend ${opt.backend}, ${opt.workers} workers, ${((performance.now() - t0) / 60000).toFixed(1)} min`);
+  console.log(`command: npx tsx bench/compression.ts ${process.argv.slice(2).join(' ')}\n`);
+  const rows = [mlp, lenet5].filter((r) => r !== null);
+  if (rows.length > 0) {
+    console.log('| model | dense acc | after prune | sparsity | after prune+quantize | size fp32 → final (gzip) |');
+    console.log('|---|---|---|---|---|---|');
+    for (const r of rows) console.log(r.row);
+    console.log('');
+    for (const [label, r] of [['LeNet-300-100', mlp], ['LeNet-5', lenet5]] as const) {
+      if (r) console.log(`${label}: accuracy loss ${r.lossPrunePp.toFixed(2)} pp after pruning, ${r.lossFinalPp.toFixed(2)} pp after prune + uint8`);
+    }
+    console.log('\n| model | latency p50 dense, ms (batch 1 / 256) | pruned |\n|---|---|---|');
+    for (const r of rows) console.log(r.latency);
+  }
+  if (distill) {
+    console.log('\n| distillation | test accuracy | params |\n|---|---|---|');
+    for (const line of distill.slice(0, -1)) console.log(line);
+    console.log(`\n${distill.at(-1)}`);
+  }
+} finally {
+  await stopAll();
+}
