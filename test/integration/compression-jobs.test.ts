@@ -204,7 +204,8 @@ await forEachTarget('compression jobs', (target) => {
     assert.equal(b.accuracy, null);
     assert.equal(a.accuracy, null);
     const weightBytes = b.params * 4;
-    assert.ok(Math.abs(b.sizeBytes - a.sizeBytes - weightBytes / 2) < 100, `size ${b.sizeBytes} → ${a.sizeBytes}`);
+    // model.json grows by the quantization entries.
+    assert.ok(Math.abs(b.sizeBytes - a.sizeBytes - weightBytes / 2) < 500, `size ${b.sizeBytes} → ${a.sizeBytes}`);
     const q = await download(job.resultModelIds[0]);
     assert.ok(q.weightSpecs.every((s) => s.quantization?.dtype === 'float16'));
     const stock = await tf.loadLayersModel({ load: async () => q });
