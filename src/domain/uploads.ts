@@ -136,10 +136,12 @@ async function storeZipEntries(file: string, opts: ReceiveOptions): Promise<Stor
       const stream = await new Promise<Readable>((resolve, reject) =>
         zip.openReadStream(entry, (err, s) => (err ? reject(new AppError('INVALID_UPLOAD', `cannot read zip entry ${names[i]}: ${err.message}`)) : resolve(s))),
       );
+      // yauzl's size check can fail after the store stopped reading: without a listener that late error would crash the process.
+      stream.on('error', () => {});
       const objectKey = opts.keyFor(crypto.randomUUID());
       const put = await opts.store.put(objectKey, stream, { maxBytes: opts.limits.maxFileBytes }).catch((err: Error) => {
         throw err instanceof AppError ? err : new AppError('INVALID_UPLOAD', `corrupt zip entry ${names[i]}: ${err.message}`);
-      });
+      }).finally(() => stream.destroy());
       out.push({ path: names[i].slice(prefix.length), objectKey, ...put });
     }
     return out;
