@@ -39,9 +39,9 @@ export async function serve(config: Config) {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 }
 
-/** In embedded mode (or with MODELPRESS_IN_PROCESS_WORKER=true) this process also runs jobs. */
+/** MODELPRESS_IN_PROCESS_WORKER (default: on in embedded mode) makes this process run jobs too. */
 async function startBackgroundServices(runtime: Runtime, log: WorkerLog) {
-  if (!runtime.embedded && !runtime.config.worker.inProcess) return { stop: async () => {} };
+  if (!runtime.config.worker.inProcess) return { stop: async () => {} };
   const worker = new Worker(runtime, { log });
   await worker.start();
   return { stop: () => worker.stop({ graceMs: 5000 }) };
