@@ -1,4 +1,4 @@
-// Upload throughput: a 256 MiB model (model.json + one 256 MiB shard) through POST /v1/models versus a
+// Upload throughput: a 256 MiB model (model.json + one 256 MiB shard) through POST /v1/models (sent by curl) versus a
 // direct put of the same bytes into the same object store; prints MB/s, their ratio and the API server's
 // peak RSS growth during the upload (sampled from /proc every 20 ms).
 //   npx tsx bench/upload.ts [--mib 256]        (S3_* env set → S3 store, else the filesystem store)
@@ -6,7 +6,6 @@ import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -53,20 +52,17 @@ const baseline = rssKb();
 let peak = baseline;
 const sampler = setInterval(() => { peak = Math.max(peak, rssKb()); }, 20);
 
-// Streamed multipart body: never builds the 256 MiB body in memory on the client side either.
-const boundary = `----mp${crypto.randomBytes(8).toString('hex')}`;
-const part = (name: string, filename?: string) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"${filename ? `; filename="${filename}"` : ''}\r\nContent-Type: application/octet-stream\r\n\r\n`;
+// The upload itself is made by curl (a C client, as users' scripts do): a Node client capped the figure well below
+// what the server sustains on this machine (68 MB/s vs 180-260 MB/s measured with curl).
+const modelJsonFile = path.join(dir, 'model.json');
+await fsp.writeFile(modelJsonFile, modelJson);
 t0 = performance.now();
 const status = await new Promise<number>((resolve, reject) => {
-  const req = http.request(`${base}/v1/models`, { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } }, (res) => {
-    res.resume();
-    res.on('end', () => resolve(res.statusCode ?? 0));
-  });
-  req.on('error', reject);
-  req.write(`${part('name')}bench-256\r\n${part('files', 'model.json')}${modelJson}\r\n${part('files', 'group1-shard1of1.bin')}`);
-  const rs = fs.createReadStream(shardFile);
-  rs.pipe(req, { end: false });
-  rs.on('end', () => req.end(`\r\n--${boundary}--\r\n`));
+  const curl = spawn('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-F', 'name=bench-256', '-F', `files=@${modelJsonFile};filename=model.json`, '-F', `files=@${shardFile};filename=group1-shard1of1.bin`, `${base}/v1/models`]);
+  let out = '';
+  curl.stdout.on('data', (c: Buffer) => (out += c));
+  curl.on('error', reject);
+  curl.on('exit', () => resolve(Number(out)));
 });
 const apiMBs = mb / ((performance.now() - t0) / 1000);
 clearInterval(sampler);

@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AppError } from '../errors.ts';
-import { HashingLimitStream, toReadable } from './hashing.ts';
+import { HashingLimitStream, STREAM_BUFFER_BYTES, toReadable } from './hashing.ts';
 import { assertDeletablePrefix, assertValidKey, assertValidPrefix, objectNotFound } from './keys.ts';
 import type { ObjectInfo, ObjectStore, PutResult } from './object-store.ts';
 
@@ -36,7 +36,7 @@ export class FsObjectStore implements ObjectStore {
     // Created before streaming starts, so the cleanup below cannot run ahead of a pending open.
     const handle = await open(temp, 'wx');
     try {
-      await pipeline(toReadable(body), meter, handle.createWriteStream());
+      await pipeline(toReadable(body), meter, handle.createWriteStream({ highWaterMark: STREAM_BUFFER_BYTES }));
       await rename(temp, file);
     } catch (e) {
       await rm(temp, { force: true });
