@@ -11,7 +11,7 @@ await forEachTarget('models API', (target) => {
   let ctx: TestContext;
   let files: ModelFiles;
   before(async () => {
-    ctx = await startTestApp(target, { MODELPRESS_MAX_FILE_BYTES: '2m' });
+    ctx = await startTestApp(target, { MODELPRESS_MAX_FILE_BYTES: '2m', MODELPRESS_MAX_REQUEST_BYTES: '3m' });
     files = await tinyModelFiles();
   });
   after(async () => ctx?.close());
@@ -115,6 +115,13 @@ await forEachTarget('models API', (target) => {
   test('a file over the per-file limit → 413 PAYLOAD_TOO_LARGE, nothing left', async () => {
     const big = Buffer.alloc(3 * 1024 * 1024, 7);
     const res = await upload('big', [{ name: 'model.json', data: files.modelJson }, { name: 'group1-shard1of1.bin', data: big }]).expect(413);
+    assert.equal(res.body.code, 'PAYLOAD_TOO_LARGE');
+    await assertNothingLeft();
+  });
+
+  test('files each under the per-file limit but together over the per-request limit → 413, nothing left', async () => {
+    const part = Buffer.alloc(1800 * 1024, 3);
+    const res = await upload('two-big', [{ name: 'model.json', data: files.modelJson }, { name: 'a.bin', data: part }, { name: 'b.bin', data: part }]).expect(413);
     assert.equal(res.body.code, 'PAYLOAD_TOO_LARGE');
     await assertNothingLeft();
   });
