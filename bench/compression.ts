@@ -143,7 +143,6 @@ async function distillRow(datasetId: string) {
 
 try {
   start('serve');
-  for (let i = 1; i < num('workers'); i++) start('worker');
   for (let i = 0; ; i++) {
     try {
       if ((await fetch(`${base}/readyz`)).ok) break;
@@ -151,6 +150,8 @@ try {
     if (i > 600) throw new Error('server did not start');
     await new Promise((r) => setTimeout(r, 200));
   }
+  // Only now: a worker started before the server's embedded database is up would open the same data dir itself.
+  for (let i = 1; i < num('workers'); i++) start('worker');
   const datasets = await api<{ items: { id: string; name: string }[] }>('GET', '/v1/datasets?limit=50');
   const mnist = datasets.items.find((d) => d.name === 'mnist');
   if (!mnist) throw new Error('built-in mnist not registered');
