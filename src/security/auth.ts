@@ -38,6 +38,12 @@ export function registerAuthHook(app: FastifyInstance, settings: AuthSettings) {
       throw err;
     }
   });
+  // A refused WebSocket upgrade (401, 429, 404…) is answered on the raw socket, which nothing else closes:
+  // without this it lingers half-closed and app.close() waits on it forever.
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (isWebSocketUpgrade(req) && reply.statusCode >= 400) reply.raw.once('finish', () => req.raw.socket?.destroy());
+    return payload;
+  });
 }
 
 async function authenticate(req: FastifyRequest, settings: AuthSettings) {
