@@ -2,7 +2,7 @@
 // 50-job dashboard query (jobs + model + dataset + latestMetrics) fired by autocannon over loopback for ~10 s;
 // prints requests/s and latency p50/p99, then the REST list of the same 50 jobs as a baseline. The API server runs
 // in a child process (own core), autocannon here.
-//   npx tsx bench/graphql.ts [--db embedded|postgres] [--seconds 10] [--connections 10]
+//   npx tsx bench/graphql.ts [--db embedded|postgres] [--seconds 10] [--connections 10] [--cache-ms 1000 | 0]
 //   (postgres: a fresh database on MODELPRESS_TEST_PG_URL's server, default postgresql://postgres@127.0.0.1:5432/test)
 import { spawn } from 'node:child_process';
 import fsp from 'node:fs/promises';
@@ -31,6 +31,8 @@ const { values } = parseArgs({
     db: { type: 'string', default: 'embedded' },
     seconds: { type: 'string', default: '10' },
     connections: { type: 'string', default: '10' },
+    // The service's query response cache (MODELPRESS_GRAPHQL_CACHE_MS); 0 measures every request hitting the database.
+    'cache-ms': { type: 'string', default: '1000' },
     serve: { type: 'boolean', default: false },
   },
 });
@@ -70,6 +72,8 @@ async function bench() {
     MODELPRESS_BUILTIN_DATASETS: 'false',
     MODELPRESS_IN_PROCESS_WORKER: 'false',
     LOG_LEVEL: 'warn',
+    MODELPRESS_GRAPHQL_CACHE_MS: values['cache-ms']!,
+    MODELPRESS_AUTH: 'off', // loopback benchmark: measures the query path, not key checks
   };
   const databaseUrl = values.db === 'postgres' ? await createDatabase() : null;
   if (databaseUrl) env.DATABASE_URL = databaseUrl;
@@ -94,7 +98,7 @@ async function bench() {
     await autocannon({ ...opts, duration: 2 }); // warm-up (JIT, pools)
     const r = await autocannon({ ...opts, duration: Number(values.seconds) });
     const bad = r.non2xx + r.errors + r.timeouts;
-    console.log(`GraphQL dashboard query (50 jobs + model + dataset + latestMetrics), ${values.db} database with ${info.jobs} jobs and ${info.points} metric points`);
+    console.log(`GraphQL dashboard query (50 jobs + model + dataset + latestMetrics), ${values.db} database with ${info.jobs} jobs and ${info.points} metric points, response cache ${values['cache-ms']} ms`);
     console.log(`  ${r.requests.average.toFixed(0)} req/s (${r.requests.total} requests in ${r.duration.toFixed(1)} s, ${opts.connections} connections, ${os.cpus().length} cores)`);
     console.log(`  latency p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, max ${r.latency.max} ms; failed responses: ${bad}`);
     console.log(`  target ≥ 1000 req/s: ${r.requests.average >= 1000 ? 'met' : 'NOT met'}`);
