@@ -1,7 +1,5 @@
-// Every job kind, in one list: adding a kind is one line. Kinds whose `run` has not arrived yet (the ML kinds,
-// written against src/jobs/kind.ts) are registered with their params schema only: jobs of those types can be
-// created and validated, and a worker fails them with JOB_FAILED "not implemented".
-import type { TSchema } from 'typebox';
+// Every job kind, in one list: adding a kind is one line. A kind listed without `run` (e.g. while it is being
+// written) can be created and validated, and a worker fails its jobs with JOB_FAILED "not implemented".
 import { Value } from 'typebox/value';
 import { AppError } from '../errors.ts';
 import type { JobInputs, JobKind, JobType } from './kind.ts';
@@ -14,9 +12,6 @@ import { quantizeKind } from './kinds/quantize.ts';
 import { trainKind } from './kinds/train.ts';
 
 export type KindEntry = Omit<JobKind, 'run'> & { run?: JobKind['run'] };
-
-/** A kind known by its params schema and inputs; its `run` arrives later. */
-const paramsOnly = (type: JobType, paramsSchema: TSchema, requires: JobKind['requires']): KindEntry => ({ type, paramsSchema, requires });
 
 export const KINDS: readonly KindEntry[] = [
   noopKind as KindEntry,
