@@ -28,6 +28,12 @@ export class FsObjectStore implements ObjectStore {
   }
 
   async put(key: string, body: Readable | Buffer, opts: { maxBytes?: number } = {}): Promise<PutResult> {
+    const source = toReadable(body);
+    // The body may fail while the folder and temp file are being prepared. Streams that only emit 'error'
+    // without being destroyed (yauzl's entry streams) would then leave the pipeline below waiting forever.
+    let early: unknown = null;
+    const onEarlyError = (err: unknown) => { early ??= err ?? new Error('source stream failed'); };
+    source.on('error', onEarlyError);
     const file = this.pathOf(key);
     await mkdir(path.dirname(file), { recursive: true });
     // Temp names start with '.', which valid keys never do, so list() can skip them.
@@ -36,9 +42,12 @@ export class FsObjectStore implements ObjectStore {
     // Created before streaming starts, so the cleanup below cannot run ahead of a pending open.
     const handle = await open(temp, 'wx');
     try {
-      await pipeline(toReadable(body), meter, handle.createWriteStream({ highWaterMark: STREAM_BUFFER_BYTES }));
+      source.off('error', onEarlyError);
+      if (early) throw early;
+      await pipeline(source, meter, handle.createWriteStream({ highWaterMark: STREAM_BUFFER_BYTES }));
       await rename(temp, file);
     } catch (e) {
+      await handle.close().catch(() => {});
       await rm(temp, { force: true });
       throw e;
     }

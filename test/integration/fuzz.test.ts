@@ -191,8 +191,12 @@ await forEachTarget('fuzzed uploads', (target) => {
       fc.asyncProperty(fc.nat({ max: seeds.length - 1 }), fc.nat(), fc.array(mutationArb, { minLength: 1, maxLength: 3 }), async (s, fileIndex, mutations) => {
         const seed = seeds[s];
         const files = mutations.reduce((acc, m) => mutate(acc, fileIndex, m), seed.files);
-        const res = await send(seed, files);
+        const res = await send(seed, files).catch((err: Error) => {
+          console.log(`# fuzz: ${seed.label} ${JSON.stringify(mutations).slice(0, 300)} → request failed: ${err.message}`);
+          throw err;
+        });
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+        if (res.status >= 500 || res.status < 200) console.log(`# fuzz: ${seed.label} ${JSON.stringify(mutations).slice(0, 300)} → ${res.status} ${res.text.slice(0, 500)}`);
         const where = `${seed.label} ${JSON.stringify(mutations).slice(0, 300)} → ${res.status} ${res.text.slice(0, 300)}`;
         if (res.status === 201) {
           accepted++;
@@ -201,9 +205,11 @@ await forEachTarget('fuzzed uploads', (target) => {
           assert.ok(res.status >= 400 && res.status < 500, where);
           assert.match(res.headers['content-type'], /problem\+json/, where);
         }
-        assert.deepEqual(await snapshot(), base, `left behind after ${where}`);
+        const after = await snapshot();
+        if (JSON.stringify(after) !== JSON.stringify(base)) console.log(`# fuzz: left behind after ${where}: ${JSON.stringify(after).slice(0, 500)}`);
+        assert.deepEqual(after, base, `left behind after ${where}`);
       }),
-      { seed: SEED, numRuns: runs, endOnFailure: true },
+      { seed: SEED, numRuns: runs, endOnFailure: true, verbose: 1 },
     );
     console.log(`# ${target}: ${runs} fuzzed uploads, ${accepted} accepted; statuses ${JSON.stringify(Object.fromEntries(statuses))}`);
     assert.ok(statuses.size > 1, 'the mutations reached both outcomes');
