@@ -42,15 +42,36 @@ const { values: opt } = parseArgs({
 const num = (k: keyof typeof opt) => Number(opt[k]);
 const only = new Set(String(opt.only).split(','));
 
-type Measure = { accuracy: number; params: number; nonzeroParams: number; sizeBytes: number; gzipBytes: number; latencyMs: { batch1: { p50: number }; batch256: { p50: number } } };
-type Report = { before: Measure; after: Measure; teacher?: Measure; baseline?: Measure; steps?: { type: string; report: Report }[]; test?: { accuracy: number } };
+type Measure = {
+  accuracy: number;
+  params: number;
+  nonzeroParams: number;
+  sizeBytes: number;
+  gzipBytes: number;
+  latencyMs: { batch1: { p50: number }; batch256: { p50: number } };
+};
+type Report = {
+  before: Measure;
+  after: Measure;
+  teacher?: Measure;
+  baseline?: Measure;
+  steps?: { type: string; report: Report }[];
+  test?: { accuracy: number };
+};
 type Job = { id: string; status: string; error: unknown; resultModelIds: string[]; report: Report; startedAt: string; finishedAt: string };
 
 const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'mp-bench-compression-'));
 const port = 30000 + (process.pid % 20000);
 const env = {
-  ...process.env, MODELPRESS_DATA_DIR: dir, MODELPRESS_EMBEDDED_DB_PORT: '0', MODELPRESS_BACKEND: String(opt.backend), LOG_LEVEL: 'warn',
-  PORT: String(port), MODELPRESS_QUEUE_POLL_SECONDS: '1', S3_ENDPOINT: '', DATABASE_URL: '',
+  ...process.env,
+  MODELPRESS_DATA_DIR: dir,
+  MODELPRESS_EMBEDDED_DB_PORT: '0',
+  MODELPRESS_BACKEND: String(opt.backend),
+  LOG_LEVEL: 'warn',
+  PORT: String(port),
+  MODELPRESS_QUEUE_POLL_SECONDS: '1',
+  S3_ENDPOINT: '',
+  DATABASE_URL: '',
 };
 const base = `http://127.0.0.1:${port}`;
 const children: ChildProcess[] = [];
@@ -70,7 +91,11 @@ const stopAll = async () => {
 process.on('SIGINT', () => void stopAll().then(() => process.exit(130)));
 
 async function api<T>(method: string, url: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${base}${url}`, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
+  const res = await fetch(`${base}${url}`, {
+    method,
+    headers: body ? { 'content-type': 'application/json' } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
   if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
 }
@@ -93,15 +118,39 @@ const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 const kb = (b: number) => `${(b / 1024).toFixed(1)} KB`;
 
 /** Dense baseline (train job), then one pipeline job: magnitude prune with fine-tuning → uint8 quantization. */
-async function compressRow(label: string, datasetId: string, architecture: string, epochs: number, sparsity: number, scope: string, pruneEpochs: number) {
+async function compressRow(
+  label: string,
+  datasetId: string,
+  architecture: string,
+  epochs: number,
+  sparsity: number,
+  scope: string,
+  pruneEpochs: number,
+) {
   const limit = num('limit');
   const trained = await runJob(`${label} train`, { type: 'train', datasetId, params: { architecture, epochs, limit, validationSplit: 0, seed: 1 } });
   const pipeline = await runJob(`${label} prune → quantize`, {
-    type: 'pipeline', modelId: trained.resultModelIds[0], datasetId,
-    params: { steps: [
-      { type: 'prune', params: { method: 'magnitude', sparsity, scope, schedule: { type: 'polynomial_decay' }, fineTuneEpochs: pruneEpochs, learningRate: num('prune-lr'), limit, seed: 2 } },
-      { type: 'quantize', params: { dtype: 'uint8' } },
-    ] },
+    type: 'pipeline',
+    modelId: trained.resultModelIds[0],
+    datasetId,
+    params: {
+      steps: [
+        {
+          type: 'prune',
+          params: {
+            method: 'magnitude',
+            sparsity,
+            scope,
+            schedule: { type: 'polynomial_decay' },
+            fineTuneEpochs: pruneEpochs,
+            learningRate: num('prune-lr'),
+            limit,
+            seed: 2,
+          },
+        },
+        { type: 'quantize', params: { dtype: 'uint8' } },
+      ],
+    },
   });
   const [prune, quantize] = pipeline.report.steps!.map((s) => s.report);
   const dense = prune.before;
@@ -118,17 +167,38 @@ async function compressRow(label: string, datasetId: string, architecture: strin
 async function distillRow(datasetId: string) {
   const limit = num('teacher-limit');
   const teacher = await runJob('teacher train', {
-    type: 'train', datasetId,
+    type: 'train',
+    datasetId,
     params: {
-      architecture: { layers: [{ type: 'dense', units: 1200, activation: 'relu' }, { type: 'dropout', rate: 0.2 }, { type: 'dense', units: 1200, activation: 'relu' }, { type: 'dropout', rate: 0.2 }] },
-      epochs: num('teacher-epochs'), limit, validationSplit: 0, seed: 1,
+      architecture: {
+        layers: [
+          { type: 'dense', units: 1200, activation: 'relu' },
+          { type: 'dropout', rate: 0.2 },
+          { type: 'dense', units: 1200, activation: 'relu' },
+          { type: 'dropout', rate: 0.2 },
+        ],
+      },
+      epochs: num('teacher-epochs'),
+      limit,
+      validationSplit: 0,
+      seed: 1,
     },
   });
   const units = num('student-units');
   const studentLimit = opt['student-limit'] ? Number(opt['student-limit']) : limit;
   const job = await runJob('distill (+ baseline)', {
-    type: 'distill', teacherModelId: teacher.resultModelIds[0], datasetId,
-    params: { student: { layers: [{ type: 'dense', units, activation: 'relu' }] }, temperature: num('temperature'), alpha: num('alpha'), epochs: num('distill-epochs'), baseline: true, limit: studentLimit, seed: 3 },
+    type: 'distill',
+    teacherModelId: teacher.resultModelIds[0],
+    datasetId,
+    params: {
+      student: { layers: [{ type: 'dense', units, activation: 'relu' }] },
+      temperature: num('temperature'),
+      alpha: num('alpha'),
+      epochs: num('distill-epochs'),
+      baseline: true,
+      limit: studentLimit,
+      seed: 3,
+    },
   });
   const { teacher: t, baseline: b, after: s } = job.report;
   const closed = (s.accuracy - b!.accuracy) / (t!.accuracy - b!.accuracy);
@@ -146,7 +216,9 @@ try {
   for (let i = 0; ; i++) {
     try {
       if ((await fetch(`${base}/readyz`)).ok) break;
-    } catch { /* starting */ }
+    } catch {
+      /* starting */
+    }
     if (i > 600) throw new Error('server did not start');
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -157,11 +229,25 @@ try {
   if (!mnist) throw new Error('built-in mnist not registered');
   const t0 = performance.now();
   const [mlp, lenet5, distill] = await Promise.all([
-    only.has('mlp') ? compressRow('LeNet-300-100', mnist.id, 'lenet-300-100', num('mlp-epochs'), num('sparsity'), String(opt.scope), num('prune-epochs')) : null,
-    only.has('lenet5') ? compressRow('LeNet-5', mnist.id, 'lenet-5', num('lenet5-epochs'), num('lenet5-sparsity'), String(opt['lenet5-scope']), num('lenet5-prune-epochs')) : null,
+    only.has('mlp')
+      ? compressRow('LeNet-300-100', mnist.id, 'lenet-300-100', num('mlp-epochs'), num('sparsity'), String(opt.scope), num('prune-epochs'))
+      : null,
+    only.has('lenet5')
+      ? compressRow(
+          'LeNet-5',
+          mnist.id,
+          'lenet-5',
+          num('lenet5-epochs'),
+          num('lenet5-sparsity'),
+          String(opt['lenet5-scope']),
+          num('lenet5-prune-epochs'),
+        )
+      : null,
     only.has('distill') ? distillRow(mnist.id) : null,
   ]);
-  console.log(`\ncompression on MNIST (train ${opt.limit} examples, test 10,000), backend ${opt.backend}, ${opt.workers} workers, ${((performance.now() - t0) / 60000).toFixed(1)} min`);
+  console.log(
+    `\ncompression on MNIST (train ${opt.limit} examples, test 10,000), backend ${opt.backend}, ${opt.workers} workers, ${((performance.now() - t0) / 60000).toFixed(1)} min`,
+  );
   console.log(`command: npx tsx bench/compression.ts ${process.argv.slice(2).join(' ')}\n`);
   const rows = [mlp, lenet5].filter((r) => r !== null);
   if (rows.length > 0) {
@@ -169,7 +255,10 @@ try {
     console.log('|---|---|---|---|---|---|');
     for (const r of rows) console.log(r.row);
     console.log('');
-    for (const [label, r] of [['LeNet-300-100', mlp], ['LeNet-5', lenet5]] as const) {
+    for (const [label, r] of [
+      ['LeNet-300-100', mlp],
+      ['LeNet-5', lenet5],
+    ] as const) {
       if (r) console.log(`${label}: accuracy loss ${r.lossPrunePp.toFixed(2)} pp after pruning, ${r.lossFinalPp.toFixed(2)} pp after prune + uint8`);
     }
     console.log('\n| model | latency p50 dense, ms (batch 1 / 256) | pruned |\n|---|---|---|');

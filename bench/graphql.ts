@@ -59,7 +59,14 @@ async function serve() {
   await seedJobs(runtime, { count: JOBS, modelId, datasetId, metricSteps: METRIC_STEPS });
   const points = await runtime.db.metricPoint.count();
   console.log(JSON.stringify({ url, jobs: await runtime.db.job.count(), points }));
-  process.on('SIGTERM', () => void app.close().then(() => runtime.close()).then(() => process.exit(0)));
+  process.on(
+    'SIGTERM',
+    () =>
+      void app
+        .close()
+        .then(() => runtime.close())
+        .then(() => process.exit(0)),
+  );
 }
 
 async function bench() {
@@ -72,16 +79,19 @@ async function bench() {
     MODELPRESS_BUILTIN_DATASETS: 'false',
     MODELPRESS_IN_PROCESS_WORKER: 'false',
     LOG_LEVEL: 'warn',
-    MODELPRESS_GRAPHQL_CACHE_MS: values['cache-ms']!,
+    MODELPRESS_GRAPHQL_CACHE_MS: values['cache-ms'],
     MODELPRESS_AUTH: 'off', // loopback benchmark: measures the query path, not key checks
   };
   const databaseUrl = values.db === 'postgres' ? await createDatabase() : null;
   if (databaseUrl) env.DATABASE_URL = databaseUrl;
-  const child = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--serve'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--serve'], {
+    env,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   try {
     const info = await new Promise<{ url: string; jobs: number; points: number }>((resolve, reject) => {
       let out = '';
-      child.stdout!.on('data', (b: Buffer) => {
+      child.stdout.on('data', (b: Buffer) => {
         out += b.toString();
         const line = out.split('\n').find((l) => l.startsWith('{"url"'));
         if (line) resolve(JSON.parse(line));
@@ -94,17 +104,29 @@ async function bench() {
       errors?: unknown;
     };
     if (check.errors || check.data?.jobs.items.length !== 50) throw new Error(`dashboard query failed: ${JSON.stringify(check).slice(0, 500)}`);
-    const opts = { url: `${info.url}/graphql`, method: 'POST' as const, headers: { 'content-type': 'application/json' }, body, connections: Number(values.connections) };
+    const opts = {
+      url: `${info.url}/graphql`,
+      method: 'POST' as const,
+      headers: { 'content-type': 'application/json' },
+      body,
+      connections: Number(values.connections),
+    };
     await autocannon({ ...opts, duration: 2 }); // warm-up (JIT, pools)
     const r = await autocannon({ ...opts, duration: Number(values.seconds) });
     const bad = r.non2xx + r.errors + r.timeouts;
-    console.log(`GraphQL dashboard query (50 jobs + model + dataset + latestMetrics), ${values.db} database with ${info.jobs} jobs and ${info.points} metric points, response cache ${values['cache-ms']} ms`);
-    console.log(`  ${r.requests.average.toFixed(0)} req/s (${r.requests.total} requests in ${r.duration.toFixed(1)} s, ${opts.connections} connections, ${os.cpus().length} cores)`);
+    console.log(
+      `GraphQL dashboard query (50 jobs + model + dataset + latestMetrics), ${values.db} database with ${info.jobs} jobs and ${info.points} metric points, response cache ${values['cache-ms']} ms`,
+    );
+    console.log(
+      `  ${r.requests.average.toFixed(0)} req/s (${r.requests.total} requests in ${r.duration.toFixed(1)} s, ${opts.connections} connections, ${os.cpus().length} cores)`,
+    );
     console.log(`  latency p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, max ${r.latency.max} ms; failed responses: ${bad}`);
     console.log(`  target ≥ 1000 req/s: ${r.requests.average >= 1000 ? 'met' : 'NOT met'}`);
     // Baseline under the same conditions: the REST list of the same 50 jobs (one Prisma query, no relations).
     const rest = await autocannon({ url: `${info.url}/v1/jobs?limit=50`, connections: opts.connections, duration: Number(values.seconds) });
-    console.log(`  baseline GET /v1/jobs?limit=50: ${rest.requests.average.toFixed(0)} req/s, p99 ${rest.latency.p99} ms (load average now ${os.loadavg()[0].toFixed(1)})`);
+    console.log(
+      `  baseline GET /v1/jobs?limit=50: ${rest.requests.average.toFixed(0)} req/s, p99 ${rest.latency.p99} ms (load average now ${os.loadavg()[0].toFixed(1)})`,
+    );
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));

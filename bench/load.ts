@@ -39,16 +39,25 @@ const { key } = await new ApiKeyService(runtime.db).create({ name: 'bench-load',
 const auth = { authorization: `Bearer ${key}` };
 
 // A small real TF.js model (784-8-10) and a small CSV dataset, made once.
-const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [784], units: 8, activation: 'relu' }), tf.layers.dense({ units: 10, activation: 'softmax' })] });
+const model = tf.sequential({
+  layers: [tf.layers.dense({ inputShape: [784], units: 8, activation: 'relu' }), tf.layers.dense({ units: 10, activation: 'softmax' })],
+});
 let modelJson = '';
 let shard = Buffer.alloc(0);
-await model.save(tf.io.withSaveHandler(async (a) => {
-  modelJson = JSON.stringify({ format: 'layers-model', modelTopology: a.modelTopology, weightsManifest: [{ paths: ['w.bin'], weights: a.weightSpecs }] });
-  shard = Buffer.from(a.weightData as ArrayBuffer);
-  return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-}));
+await model.save(
+  tf.io.withSaveHandler(async (a) => {
+    modelJson = JSON.stringify({
+      format: 'layers-model',
+      modelTopology: a.modelTopology,
+      weightsManifest: [{ paths: ['w.bin'], weights: a.weightSpecs }],
+    });
+    shard = Buffer.from(a.weightData as ArrayBuffer);
+    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+  }),
+);
 model.dispose();
-const csv = 'a,b,c,label\n' + Array.from({ length: 200 }, (_, i) => `${i % 7},${i % 5},${(i * 0.37).toFixed(2)},${['x', 'y', 'z'][i % 3]}`).join('\n') + '\n';
+const csv =
+  'a,b,c,label\n' + Array.from({ length: 200 }, (_, i) => `${i % 7},${i % 5},${(i * 0.37).toFixed(2)},${['x', 'y', 'z'][i % 3]}`).join('\n') + '\n';
 
 const latencies: number[] = [];
 const errors: string[] = [];
@@ -84,7 +93,9 @@ const actions = [
     if (await call('POST', '/v1/datasets', form)) counts.datasets++;
   },
   async () => {
-    const job = await call('POST', '/v1/jobs', JSON.stringify({ type: 'noop', params: { steps: 3, durationMs: 300 } }), { 'content-type': 'application/json' });
+    const job = await call('POST', '/v1/jobs', JSON.stringify({ type: 'noop', params: { steps: 3, durationMs: 300 } }), {
+      'content-type': 'application/json',
+    });
     if (!job) return;
     counts.jobs++;
     for (let i = 0; i < 100; i++) {
@@ -99,19 +110,31 @@ const actions = [
     errors.push(`job ${job.id} did not finish in 20 s`);
   },
   async () => {
-    const r = await call('POST', '/graphql', JSON.stringify({ query: '{ jobs(first: 10) { items { id status progress { fraction } } } models(first: 5) { items { id name params } } datasets(first: 5) { items { id examples } } }' }), { 'content-type': 'application/json' });
+    const r = await call(
+      'POST',
+      '/graphql',
+      JSON.stringify({
+        query:
+          '{ jobs(first: 10) { items { id status progress { fraction } } } models(first: 5) { items { id name params } } datasets(first: 5) { items { id examples } } }',
+      }),
+      { 'content-type': 'application/json' },
+    );
     if (r?.errors) errors.push(`graphql: ${JSON.stringify(r.errors).slice(0, 200)}`);
     counts.graphql++;
   },
 ];
 
-console.log(`load: ${clients} clients for ${seconds} s against ${base} (${runtime.embedded ? 'embedded PGlite' : 'PostgreSQL'}, ${runtime.store.kind} store)`);
+console.log(
+  `load: ${clients} clients for ${seconds} s against ${base} (${runtime.embedded ? 'embedded PGlite' : 'PostgreSQL'}, ${runtime.store.kind} store)`,
+);
 const t0 = Date.now();
 const deadline = t0 + seconds * 1000;
 let turn = 0;
-await Promise.all(Array.from({ length: clients }, async () => {
-  while (Date.now() < deadline) await actions[turn++ % actions.length]();
-}));
+await Promise.all(
+  Array.from({ length: clients }, async () => {
+    while (Date.now() < deadline) await actions[turn++ % actions.length]();
+  }),
+);
 const elapsed = (Date.now() - t0) / 1000;
 
 latencies.sort((a, b) => a - b);
@@ -122,7 +145,10 @@ console.log(`done: ${JSON.stringify(counts)}`);
 for (const e of errors.slice(0, 10)) console.log(`  error: ${e}`);
 
 // Every stored object has its file row and every row its object.
-const rows = [...(await runtime.db.modelFile.findMany({ select: { objectKey: true } })), ...(await runtime.db.datasetFile.findMany({ select: { objectKey: true } }))].map((r) => r.objectKey);
+const rows = [
+  ...(await runtime.db.modelFile.findMany({ select: { objectKey: true } })),
+  ...(await runtime.db.datasetFile.findMany({ select: { objectKey: true } })),
+].map((r) => r.objectKey);
 const objects: string[] = [];
 for (const prefix of ['models/', 'datasets/']) for await (const k of runtime.store.list(prefix)) objects.push(k);
 const rowSet = new Set(rows);
@@ -130,7 +156,9 @@ const objSet = new Set(objects);
 const orphaned = objects.filter((k) => !rowSet.has(k));
 const lost = rows.filter((k) => !objSet.has(k));
 const [models, datasets] = await Promise.all([runtime.db.model.count(), runtime.db.dataset.count()]);
-console.log(`consistency: ${rows.length} file rows, ${objects.length} objects, ${orphaned.length} orphaned, ${lost.length} lost; models ${models} (uploaded ${counts.models}), datasets ${datasets} (uploaded ${counts.datasets})`);
+console.log(
+  `consistency: ${rows.length} file rows, ${objects.length} objects, ${orphaned.length} orphaned, ${lost.length} lost; models ${models} (uploaded ${counts.models}), datasets ${datasets} (uploaded ${counts.datasets})`,
+);
 const ok = errors.length === 0 && orphaned.length === 0 && lost.length === 0 && models === counts.models && datasets === counts.datasets;
 
 await worker.stop();

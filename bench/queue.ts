@@ -32,8 +32,8 @@ function spawnWorker(env: Record<string, string>): Promise<ChildProcess> {
       out += b;
       if (out.includes('worker started')) resolve(proc);
     };
-    proc.stdout!.on('data', onData);
-    proc.stderr!.on('data', onData);
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
     proc.on('exit', (code) => reject(new Error(`worker exited ${code}: ${out}`)));
   });
 }
@@ -49,7 +49,9 @@ async function waitAllFinished(rt: Runtime, ids: string[]) {
 async function throughput(rt: Runtime, env: Record<string, string>, workers: number) {
   const ids: string[] = [];
   for (let i = 0; i < JOBS; i += 25) {
-    const batch = await Promise.all(Array.from({ length: Math.min(25, JOBS - i) }, () => rt.services.jobs.create({ type: 'noop', params: { steps: 0 } })));
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(25, JOBS - i) }, () => rt.services.jobs.create({ type: 'noop', params: { steps: 0 } })),
+    );
     ids.push(...batch.map((b) => b.job.id));
   }
   const procs = await Promise.all(Array.from({ length: workers }, () => spawnWorker(env)));
@@ -81,16 +83,26 @@ async function pickupLatency(rt: Runtime, n = 100) {
 async function main() {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'mp-bench-queue-'));
   const databaseUrl = target === 'real' ? await createDatabase() : undefined;
-  const env: Record<string, string> = { MODELPRESS_DATA_DIR: dataDir, MODELPRESS_EMBEDDED_DB_PORT: '0', MODELPRESS_BUILTIN_DATASETS: 'false', MODELPRESS_BACKEND: 'cpu', LOG_LEVEL: 'warn' };
+  const env: Record<string, string> = {
+    MODELPRESS_DATA_DIR: dataDir,
+    MODELPRESS_EMBEDDED_DB_PORT: '0',
+    MODELPRESS_BUILTIN_DATASETS: 'false',
+    MODELPRESS_BACKEND: 'cpu',
+    LOG_LEVEL: 'warn',
+  };
   if (databaseUrl) env.DATABASE_URL = databaseUrl;
   const rt = await createRuntime(loadConfig(env));
   const childEnv = { ...env, DATABASE_URL: rt.databaseUrl };
-  console.log(`# queue benchmark: ${target} (${rt.jobEvents.mode === 'listen' ? 'LISTEN/NOTIFY' : 'event-table tail'}), ${JOBS} noop jobs, --concurrency ${CONCURRENCY} per worker, ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`);
+  console.log(
+    `# queue benchmark: ${target} (${rt.jobEvents.mode === 'listen' ? 'LISTEN/NOTIFY' : 'event-table tail'}), ${JOBS} noop jobs, --concurrency ${CONCURRENCY} per worker, ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`,
+  );
   try {
     for (const workers of [1, 4]) {
       const { procs, jobsPerSecond, ok } = await throughput(rt, childEnv, workers);
       const latency = await pickupLatency(rt);
-      console.log(`workers=${workers}  ${jobsPerSecond.toFixed(0)} jobs/s${ok ? '' : ' (SOME JOBS NOT succeeded/attempts=1!)'}  pickup p50 ${latency.p50} ms  p95 ${latency.p95} ms`);
+      console.log(
+        `workers=${workers}  ${jobsPerSecond.toFixed(0)} jobs/s${ok ? '' : ' (SOME JOBS NOT succeeded/attempts=1!)'}  pickup p50 ${latency.p50} ms  p95 ${latency.p95} ms`,
+      );
       for (const p of procs) p.kill('SIGTERM');
       await Promise.all(procs.map((p) => new Promise((r) => (p.exitCode !== null ? r(null) : p.on('exit', r)))));
     }

@@ -25,7 +25,7 @@ const { values } = parseArgs({
 });
 const epochs = Number(values.epochs);
 const batchSize = Number(values.batch);
-const backends = (values.backend === 'all' ? ['wasm', 'cpu'] : [values.backend!]) as BackendPreference[];
+const backends = (values.backend === 'all' ? ['wasm', 'cpu'] : [values.backend]) as BackendPreference[];
 const models: PresetName[] = ['lenet-300-100', 'lenet-5'];
 
 const dir = mkdtempSync(path.join(tmpdir(), 'bench-train-'));
@@ -45,14 +45,31 @@ for (const pref of backends) {
     const train = await loadSplit(store, trainKeys, { limit: n, normalization, numClasses: 10 });
     const test = await loadSplit(store, testKeys, { limit: small ? 1000 : undefined, normalization, numClasses: 10 });
     const model = buildModel(name, [28, 28, 1], 10, { seed: 0 });
-    const result = await trainModel(model, train, { epochs, batchSize, optimizer: 'adam', learningRate: 1e-3, validationSplit: 0, seed: 0 }, {
-      onEpoch: (e) => console.error(`${backend} ${name} epoch ${e.epoch + 1}: loss ${e.loss.toFixed(4)} acc ${e.accuracy.toFixed(4)} ${e.samplesPerSec.toFixed(0)} samples/s`),
-    });
+    const result = await trainModel(
+      model,
+      train,
+      { epochs, batchSize, optimizer: 'adam', learningRate: 1e-3, validationSplit: 0, seed: 0 },
+      {
+        onEpoch: (e) =>
+          console.error(
+            `${backend} ${name} epoch ${e.epoch + 1}: loss ${e.loss.toFixed(4)} acc ${e.accuracy.toFixed(4)} ${e.samplesPerSec.toFixed(0)} samples/s`,
+          ),
+      },
+    );
     const evaluation = await evaluateModel(model, test, { latency: true });
     // Last epoch's rate (the first includes kernel warm-up when epochs > 1).
     const rate = result.history[result.history.length - 1].samplesPerSec;
-    rows.push([backend, name, String(n), String(test.n), String(epochs), rate.toFixed(0), evaluation.accuracy.toFixed(4),
-      evaluation.latencyMs!.batch1.p50.toFixed(2), evaluation.latencyMs!.batch256.p50.toFixed(1)]);
+    rows.push([
+      backend,
+      name,
+      String(n),
+      String(test.n),
+      String(epochs),
+      rate.toFixed(0),
+      evaluation.accuracy.toFixed(4),
+      evaluation.latencyMs!.batch1.p50.toFixed(2),
+      evaluation.latencyMs!.batch256.p50.toFixed(1),
+    ]);
     tf.dispose([train.x, train.y, test.x, test.y]);
     model.dispose();
   }

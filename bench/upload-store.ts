@@ -37,7 +37,7 @@ async function measure(label: string, store: ObjectStore, runs = 3): Promise<voi
   }
   await store.deletePrefix('bench/');
   const sorted = rates.sort((a, b) => a - b);
-  console.log(`${label.padEnd(40)} median ${sorted[Math.floor(runs / 2)]!.toFixed(0)} MB/s  (runs: ${sorted.map((r) => r.toFixed(0)).join(', ')})`);
+  console.log(`${label.padEnd(40)} median ${sorted[Math.floor(runs / 2)].toFixed(0)} MB/s  (runs: ${sorted.map((r) => r.toFixed(0)).join(', ')})`);
 }
 
 const root = await mkdtemp(path.join(tmpdir(), 'bench-objstore-'));
@@ -49,7 +49,11 @@ await rm(root, { recursive: true, force: true });
 const s3 = s3TestConfig();
 if (s3) {
   const bucket = uniqueBucket('bench-objstore');
-  for (const [partMiB, partsInFlight] of [[16, 2], [8, 4], [16, 4]] as const) {
+  for (const [partMiB, partsInFlight] of [
+    [16, 2],
+    [8, 4],
+    [16, 4],
+  ] as const) {
     const store = new S3ObjectStore({ ...s3, bucket, partSizeBytes: partMiB * MiB, partsInFlight });
     await store.init();
     await measure(`s3 ${totalBytes / MiB} MiB, ${partMiB} MiB parts x${partsInFlight}`, store);

@@ -15,20 +15,44 @@ import { createObjectStore } from '../src/storage/create-store.ts';
 const { values } = parseArgs({ options: { mib: { type: 'string', default: '256' } } });
 const units = Math.round(Math.sqrt((Number(values.mib) * 1024 * 1024) / 4));
 const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'mp-bench-upload-'));
-const env = { ...process.env, MODELPRESS_DATA_DIR: path.join(dir, 'data'), MODELPRESS_BUILTIN_DATASETS: 'false', MODELPRESS_IN_PROCESS_WORKER: 'false', LOG_LEVEL: 'warn', PORT: String(30000 + (process.pid % 20000)), MODELPRESS_EMBEDDED_DB_PORT: '0', S3_BUCKET: process.env.S3_ENDPOINT ? `bench-${crypto.randomBytes(4).toString('hex')}` : '' };
+const env = {
+  ...process.env,
+  MODELPRESS_DATA_DIR: path.join(dir, 'data'),
+  MODELPRESS_BUILTIN_DATASETS: 'false',
+  MODELPRESS_IN_PROCESS_WORKER: 'false',
+  LOG_LEVEL: 'warn',
+  PORT: String(30000 + (process.pid % 20000)),
+  MODELPRESS_EMBEDDED_DB_PORT: '0',
+  S3_BUCKET: process.env.S3_ENDPOINT ? `bench-${crypto.randomBytes(4).toString('hex')}` : '',
+};
 
 // A dense units×units layer: its kernel is the big shard; the bias goes in the same shard.
 const shardBytes = (units * units + units) * 4;
 const modelJson = JSON.stringify({
   format: 'layers-model',
-  modelTopology: { class_name: 'Sequential', config: { name: 'big', layers: [{ class_name: 'Dense', config: { name: 'dense', units, batch_input_shape: [null, units], use_bias: true, activation: 'linear' } }] } },
-  weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: [{ name: 'dense/kernel', shape: [units, units], dtype: 'float32' }, { name: 'dense/bias', shape: [units], dtype: 'float32' }] }],
+  modelTopology: {
+    class_name: 'Sequential',
+    config: {
+      name: 'big',
+      layers: [{ class_name: 'Dense', config: { name: 'dense', units, batch_input_shape: [null, units], use_bias: true, activation: 'linear' } }],
+    },
+  },
+  weightsManifest: [
+    {
+      paths: ['group1-shard1of1.bin'],
+      weights: [
+        { name: 'dense/kernel', shape: [units, units], dtype: 'float32' },
+        { name: 'dense/bias', shape: [units], dtype: 'float32' },
+      ],
+    },
+  ],
 });
 const shardFile = path.join(dir, 'shard.bin');
 {
   const out = fs.createWriteStream(shardFile);
   const block = crypto.randomBytes(1 << 20);
-  for (let left = shardBytes; left > 0; left -= block.length) if (!out.write(left >= block.length ? block : block.subarray(0, left))) await new Promise<void>((r) => out.once('drain', () => r()));
+  for (let left = shardBytes; left > 0; left -= block.length)
+    if (!out.write(left >= block.length ? block : block.subarray(0, left))) await new Promise<void>((r) => out.once('drain', () => r()));
   await new Promise<void>((r) => out.end(() => r()));
 }
 const mb = shardBytes / 1e6;
@@ -43,14 +67,20 @@ await store.delete('bench/direct');
 const server = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
 const base = `http://127.0.0.1:${env.PORT}`;
 for (let i = 0; ; i++) {
-  try { if ((await fetch(`${base}/readyz`)).ok) break; } catch { /* starting */ }
+  try {
+    if ((await fetch(`${base}/readyz`)).ok) break;
+  } catch {
+    /* starting */
+  }
   if (i > 300) throw new Error('server did not start');
   await new Promise((r) => setTimeout(r, 100));
 }
 const rssKb = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${server.pid}/status`, 'utf8'))?.[1] ?? 0);
 const baseline = rssKb();
 let peak = baseline;
-const sampler = setInterval(() => { peak = Math.max(peak, rssKb()); }, 20);
+const sampler = setInterval(() => {
+  peak = Math.max(peak, rssKb());
+}, 20);
 
 // The upload itself is made by curl (a C client, as users' scripts do): a Node client capped the figure well below
 // what the server sustains on this machine (68 MB/s vs 180-260 MB/s measured with curl).
@@ -58,7 +88,20 @@ const modelJsonFile = path.join(dir, 'model.json');
 await fsp.writeFile(modelJsonFile, modelJson);
 t0 = performance.now();
 const status = await new Promise<number>((resolve, reject) => {
-  const curl = spawn('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-F', 'name=bench-256', '-F', `files=@${modelJsonFile};filename=model.json`, '-F', `files=@${shardFile};filename=group1-shard1of1.bin`, `${base}/v1/models`]);
+  const curl = spawn('curl', [
+    '-s',
+    '-o',
+    '/dev/null',
+    '-w',
+    '%{http_code}',
+    '-F',
+    'name=bench-256',
+    '-F',
+    `files=@${modelJsonFile};filename=model.json`,
+    '-F',
+    `files=@${shardFile};filename=group1-shard1of1.bin`,
+    `${base}/v1/models`,
+  ]);
   let out = '';
   curl.stdout.on('data', (c: Buffer) => (out += c));
   curl.on('error', reject);

@@ -48,7 +48,10 @@ export interface JobLimitsConfig {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly variable: string, message: string) {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
     super(`Invalid configuration: ${variable} ${message}`);
     this.name = 'ConfigError';
   }
@@ -160,7 +163,10 @@ export function loadConfig(env: Env = process.env): Config {
     graphqlCacheMs: int(env, 'MODELPRESS_GRAPHQL_CACHE_MS', 1000, 0, 3_600_000),
     security: {
       auth: bool(env, 'MODELPRESS_AUTH', Boolean(databaseUrl)),
-      corsOrigins: str(env, 'MODELPRESS_CORS_ORIGINS', '').split(',').map((o) => o.trim()).filter(Boolean),
+      corsOrigins: str(env, 'MODELPRESS_CORS_ORIGINS', '')
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
       rateLimitPerMinute: int(env, 'MODELPRESS_RATE_LIMIT', 1200, 0),
       metrics: oneOf(env, 'MODELPRESS_METRICS', ['on', 'off', 'auth'] as const, 'on'),
       requestTimeoutMs: int(env, 'MODELPRESS_REQUEST_TIMEOUT_SECONDS', 600, 0) * 1000,

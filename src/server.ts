@@ -20,7 +20,9 @@ export async function serve(config: Config) {
     if (mnist) app.log.info({ datasetId: mnist.id, ms: Date.now() - t0 }, 'built-in dataset mnist ready');
   }
   if (!config.security.auth) {
-    app.log.warn('!!! MODELPRESS_AUTH=off: NO API KEYS REQUIRED — anyone who can reach this port can read, upload, run jobs and manage keys. Only for a local, embedded setup.');
+    app.log.warn(
+      '!!! MODELPRESS_AUTH=off: NO API KEYS REQUIRED — anyone who can reach this port can read, upload, run jobs and manage keys. Only for a local, embedded setup.',
+    );
   }
   const hooks = await startBackgroundServices(runtime, app.log);
   await app.listen({ host: config.host, port: config.port });

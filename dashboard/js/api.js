@@ -10,7 +10,11 @@ export class ApiError extends Error {
 }
 
 export async function gql(query, variables = {}) {
-  const res = await fetch('/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+  const res = await fetch('/graphql', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query, variables }),
+  });
   const body = await res.json().catch(() => null);
   const err = body?.errors?.[0];
   if (err) throw new ApiError(err.message, err.extensions?.code, res.status);
@@ -102,7 +106,10 @@ export function subscribe(query, variables, handlers) {
     return () => {};
   }
   s.handlers.set(id, wrapped);
-  s.ready.then(() => active && s.ws.send(JSON.stringify({ id, type: 'subscribe', payload: { query, variables } })), () => {});
+  s.ready.then(
+    () => active && s.ws.send(JSON.stringify({ id, type: 'subscribe', payload: { query, variables } })),
+    () => {},
+  );
   return () => {
     if (!active) return;
     active = false;

@@ -61,11 +61,13 @@ export class MetricChart {
     const data = [steps, ...names.map((n) => steps.map((s) => this.series.get(n).get(s) ?? null))];
     const total = names.reduce((sum, n) => sum + this.series.get(n).size, 0);
     this.el.dataset.points = String(total);
-    this.summary.textContent = names.map((n) => {
-      const s = this.series.get(n);
-      const last = Math.max(...s.keys());
-      return `${metricLabel(n)}: ${s.size} points, last ${fmtNum(s.get(last))} at step ${last}`;
-    }).join('; ');
+    this.summary.textContent = names
+      .map((n) => {
+        const s = this.series.get(n);
+        const last = Math.max(...s.keys());
+        return `${metricLabel(n)}: ${s.size} points, last ${fmtNum(s.get(last))} at step ${last}`;
+      })
+      .join('; ');
     const key = names.join(',');
     if (this.plot && this.plotKey === key) {
       this.plot.setData(data);
@@ -117,7 +119,11 @@ export function sparsityBars(layers) {
         { class: 'bar-row' },
         h('span', { class: 'bar-name' }, l.name),
         h('span', { class: 'bar-track', 'aria-hidden': 'true' }, fill),
-        h('span', { class: 'bar-value' }, `${fmtPct(l.sparsity)} zero (${(l.nonzeroParams ?? 0).toLocaleString('en-US')} of ${(l.params ?? 0).toLocaleString('en-US')} nonzero)`),
+        h(
+          'span',
+          { class: 'bar-value' },
+          `${fmtPct(l.sparsity)} zero (${(l.nonzeroParams ?? 0).toLocaleString('en-US')} of ${(l.params ?? 0).toLocaleString('en-US')} nonzero)`,
+        ),
       );
     }),
   );

@@ -50,7 +50,12 @@ export function fmtBytes(n) {
 
 export const fmtPct = (x, digits = 1) => (x === null || x === undefined || Number.isNaN(x) ? '—' : `${(x * 100).toFixed(digits)}%`);
 
-export const fmtNum = (x, digits = 4) => (x === null || x === undefined ? '—' : Number(x).toPrecision(digits).replace(/\.?0+$/, ''));
+export const fmtNum = (x, digits = 4) =>
+  x === null || x === undefined
+    ? '—'
+    : Number(x)
+        .toPrecision(digits)
+        .replace(/\.?0+$/, '');
 
 export function fmtDuration(ms) {
   if (ms === null || ms === undefined || ms < 0) return '—';
@@ -77,7 +82,11 @@ export const statusBadge = (status) => h('span', { class: `badge status-${status
 
 /** An accessible progress bar (role=progressbar, aria-valuenow in percent). */
 export function progressBar(fraction, label) {
-  const bar = h('div', { class: 'progress', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-label': label }, h('div', { class: 'progress-fill' }));
+  const bar = h(
+    'div',
+    { class: 'progress', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-label': label },
+    h('div', { class: 'progress-fill' }),
+  );
   const text = h('span', { class: 'progress-text' });
   const wrap = h('div', { class: 'progress-wrap' }, bar, text);
   setProgress(wrap, fraction);
@@ -93,6 +102,11 @@ export function setProgress(wrap, fraction) {
 }
 
 /** A definition list from [term, value] pairs (values may be nodes). */
-export const dl = (pairs) => h('dl', { class: 'facts' }, pairs.filter(Boolean).map(([k, v]) => [h('dt', {}, k), h('dd', {}, v ?? '—')]));
+export const dl = (pairs) =>
+  h(
+    'dl',
+    { class: 'facts' },
+    pairs.filter(Boolean).map(([k, v]) => [h('dt', {}, k), h('dd', {}, v ?? '—')]),
+  );
 
 export const errorBox = (e) => h('p', { class: 'error', role: 'alert' }, e?.code ? `${e.code}: ${e.message}` : String(e?.message ?? e));

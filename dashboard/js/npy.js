@@ -2,8 +2,17 @@
 // until the header and `rows` rows have arrived, then the download is canceled.
 
 const TYPES = {
-  '|u1': Uint8Array, '|i1': Int8Array, '<u2': Uint16Array, '<i2': Int16Array, '<u4': Uint32Array, '<i4': Int32Array,
-  '<f4': Float32Array, '<f8': Float64Array, '<i8': BigInt64Array, '<u8': BigUint64Array, '|b1': Uint8Array,
+  '|u1': Uint8Array,
+  '|i1': Int8Array,
+  '<u2': Uint16Array,
+  '<i2': Int16Array,
+  '<u4': Uint32Array,
+  '<i4': Int32Array,
+  '<f4': Float32Array,
+  '<f8': Float64Array,
+  '<i8': BigInt64Array,
+  '<u8': BigUint64Array,
+  '|b1': Uint8Array,
 };
 
 /** Parses the .npy header at the start of `bytes`: { descr, shape, fortranOrder, dataOffset } or null if incomplete. */
@@ -19,7 +28,12 @@ export function parseNpyHeader(bytes) {
   if (bytes.length < dataOffset) return null;
   const header = new TextDecoder('latin1').decode(bytes.subarray(8 + lenBytes, dataOffset));
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
-  const shape = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1].split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const shape = /'shape':\s*\(([^)]*)\)/
+    .exec(header)?.[1]
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
   const fortranOrder = /'fortran_order':\s*True/.test(header);
   if (!descr || !shape) throw new Error(`unreadable .npy header: ${header}`);
   return { descr, shape, fortranOrder, dataOffset };

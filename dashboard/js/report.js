@@ -6,7 +6,8 @@ import { fmtBytes, fmtInt, fmtPct, h } from './dom.js';
 
 const ms = (x) => (x === null || x === undefined ? '—' : `${x < 1 ? x.toFixed(3) : x.toFixed(2)} ms`);
 const ratio = (b, a) => (b && a !== null && a !== undefined ? `×${(a / b).toFixed(a / b < 0.1 ? 3 : 2)}` : '—');
-const points = (b, a) => (b === null || b === undefined || a === null || a === undefined ? '—' : `${a >= b ? '+' : '−'}${(Math.abs(a - b) * 100).toFixed(2)} pt`);
+const points = (b, a) =>
+  b === null || b === undefined || a === null || a === undefined ? '—' : `${a >= b ? '+' : '−'}${(Math.abs(a - b) * 100).toFixed(2)} pt`;
 
 const ROWS = [
   ['Parameters', (m) => m.params, fmtInt, ratio],
@@ -23,18 +24,48 @@ export const hasBeforeAfter = (raw) => Boolean(raw && typeof raw === 'object' &&
 /** The report section: a before/after table and the sparsity bars, or the raw JSON. */
 export function reportView(raw) {
   if (!hasBeforeAfter(raw)) {
-    return h('div', {}, h('p', { class: 'muted' }, 'This job wrote a report without before/after figures:'), h('pre', { class: 'json' }, JSON.stringify(raw, null, 2)));
+    return h(
+      'div',
+      {},
+      h('p', { class: 'muted' }, 'This job wrote a report without before/after figures:'),
+      h('pre', { class: 'json' }, JSON.stringify(raw, null, 2)),
+    );
   }
-  const table = h('table', { class: 'report', 'aria-label': 'Compression report: before and after' },
-    h('thead', {}, h('tr', {}, ['Figure', 'Before', 'After', 'Change'].map((c) => h('th', { scope: 'col' }, c)))),
-    h('tbody', {}, ROWS.map(([label, get, fmt, change]) => {
-      const b = get(raw.before);
-      const a = get(raw.after);
-      return h('tr', {}, h('th', { scope: 'row' }, label), h('td', { class: 'num' }, fmt(b)), h('td', { class: 'num' }, fmt(a)), h('td', { class: 'num' }, change(b, a)));
-    })));
+  const table = h(
+    'table',
+    { class: 'report', 'aria-label': 'Compression report: before and after' },
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        ['Figure', 'Before', 'After', 'Change'].map((c) => h('th', { scope: 'col' }, c)),
+      ),
+    ),
+    h(
+      'tbody',
+      {},
+      ROWS.map(([label, get, fmt, change]) => {
+        const b = get(raw.before);
+        const a = get(raw.after);
+        return h(
+          'tr',
+          {},
+          h('th', { scope: 'row' }, label),
+          h('td', { class: 'num' }, fmt(b)),
+          h('td', { class: 'num' }, fmt(a)),
+          h('td', { class: 'num' }, change(b, a)),
+        );
+      }),
+    ),
+  );
   const layers = Array.isArray(raw.layers) ? raw.layers : [];
-  return h('div', { class: 'report-view' },
+  return h(
+    'div',
+    { class: 'report-view' },
     table,
     layers.length ? [h('h3', {}, 'Sparsity per layer'), sparsityBars(layers)] : null,
-    h('details', {}, h('summary', {}, 'Raw report (JSON)'), h('pre', { class: 'json' }, JSON.stringify(raw, null, 2))));
+    h('details', {}, h('summary', {}, 'Raw report (JSON)'), h('pre', { class: 'json' }, JSON.stringify(raw, null, 2))),
+  );
 }

@@ -80,7 +80,9 @@ export function createModelpressClient(baseUrl: string, opts: ClientOptions = {}
 
     async uploadModel(input: { name?: string; files: UploadFile[] }): Promise<Model> {
       const files = input.files.map(toFile);
-      return unwrap(await api.POST('/v1/models', { body: { name: input.name, files }, bodySerializer: (b) => formData({ name: b.name }, b.files as File[]) }));
+      return unwrap(
+        await api.POST('/v1/models', { body: { name: input.name, files }, bodySerializer: (b) => formData({ name: b.name }, b.files as File[]) }),
+      );
     },
 
     async uploadDataset(input: { name?: string; format?: DatasetFormat; labelColumn?: string; files: UploadFile[] }): Promise<Dataset> {

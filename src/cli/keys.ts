@@ -23,7 +23,17 @@ export async function runKeysCommand(config: Config, args: string[], out: (line:
       out(key);
     } else if (sub === 'list') {
       for (const k of await keys.list()) {
-        out([k.id, k.prefix + '…', k.scope, k.name, `created ${k.createdAt}`, `last used ${k.lastUsedAt ?? 'never'}`, k.revokedAt ? `REVOKED ${k.revokedAt}` : 'active'].join('\t'));
+        out(
+          [
+            k.id,
+            k.prefix + '…',
+            k.scope,
+            k.name,
+            `created ${k.createdAt}`,
+            `last used ${k.lastUsedAt ?? 'never'}`,
+            k.revokedAt ? `REVOKED ${k.revokedAt}` : 'active',
+          ].join('\t'),
+        );
       }
     } else {
       if (!rest[0]) {

@@ -1,7 +1,10 @@
 // Keyset pagination over (createdAt desc, id desc): stable under inserts, O(limit) per page.
 import { AppError } from '../errors.ts';
 
-export interface Cursor { createdAt: Date; id: string }
+export interface Cursor {
+  createdAt: Date;
+  id: string;
+}
 
 export const encodeCursor = (c: Cursor) => Buffer.from(JSON.stringify([c.createdAt.toISOString(), c.id])).toString('base64url');
 

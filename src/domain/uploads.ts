@@ -11,13 +11,20 @@ import yauzl from 'yauzl';
 import { AppError } from '../errors.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 
-export type UploadPart =
-  | { type: 'field'; fieldname: string; value: unknown }
-  | { type: 'file'; fieldname: string; filename: string; file: Readable };
+export type UploadPart = { type: 'field'; fieldname: string; value: unknown } | { type: 'file'; fieldname: string; filename: string; file: Readable };
 
-export interface StoredFile { path: string; sizeBytes: number; sha256: string; objectKey: string }
+export interface StoredFile {
+  path: string;
+  sizeBytes: number;
+  sha256: string;
+  objectKey: string;
+}
 
-export interface UploadLimits { maxFileBytes: number; maxRequestBytes: number; maxFiles: number }
+export interface UploadLimits {
+  maxFileBytes: number;
+  maxRequestBytes: number;
+  maxFiles: number;
+}
 
 export interface ReceiveOptions {
   store: ObjectStore;
@@ -36,10 +43,13 @@ export interface ReceiveOptions {
 export function sanitizeUploadPath(raw: string): string {
   const name = raw.normalize('NFC').replace(/\\/g, '/');
   // eslint-disable-next-line no-control-regex
-  if (!name || /[\u0000-\u001f\u007f]/.test(name)) throw new AppError('INVALID_UPLOAD', 'file name is empty or has control characters', { filename: raw });
-  if (name.startsWith('/') || /^[a-zA-Z]:/.test(name)) throw new AppError('INVALID_UPLOAD', `file name must be relative: ${JSON.stringify(raw)}`, { filename: raw });
+  if (!name || /[\u0000-\u001f\u007f]/.test(name))
+    throw new AppError('INVALID_UPLOAD', 'file name is empty or has control characters', { filename: raw });
+  if (name.startsWith('/') || /^[a-zA-Z]:/.test(name))
+    throw new AppError('INVALID_UPLOAD', `file name must be relative: ${JSON.stringify(raw)}`, { filename: raw });
   const segments = name.split('/').filter((s) => s !== '' && s !== '.');
-  if (segments.length === 0 || segments.some((s) => s === '..')) throw new AppError('INVALID_UPLOAD', `file name may not contain "..": ${JSON.stringify(raw)}`, { filename: raw });
+  if (segments.length === 0 || segments.some((s) => s === '..'))
+    throw new AppError('INVALID_UPLOAD', `file name may not contain "..": ${JSON.stringify(raw)}`, { filename: raw });
   const clean = segments.join('/');
   if (clean.length > 512) throw new AppError('INVALID_UPLOAD', 'file name longer than 512 characters', { filename: raw.slice(0, 64) });
   return clean;
@@ -60,14 +70,18 @@ class RequestBudget {
   }
 }
 
-export async function receiveUpload(parts: AsyncIterable<UploadPart>, opts: ReceiveOptions): Promise<{ fields: Record<string, string>; files: StoredFile[] }> {
+export async function receiveUpload(
+  parts: AsyncIterable<UploadPart>,
+  opts: ReceiveOptions,
+): Promise<{ fields: Record<string, string>; files: StoredFile[] }> {
   const fields: Record<string, string> = {};
   const files: StoredFile[] = [];
   const budget = new RequestBudget(opts.limits.maxRequestBytes);
   const seen = new Set<string>();
   const add = (f: StoredFile) => {
     if (seen.has(f.path)) throw new AppError('INVALID_UPLOAD', `duplicate file ${f.path}`, { path: f.path });
-    if (files.length >= opts.limits.maxFiles) throw new AppError('PAYLOAD_TOO_LARGE', `more than ${opts.limits.maxFiles} files`, { limitFiles: opts.limits.maxFiles });
+    if (files.length >= opts.limits.maxFiles)
+      throw new AppError('PAYLOAD_TOO_LARGE', `more than ${opts.limits.maxFiles} files`, { limitFiles: opts.limits.maxFiles });
     seen.add(f.path);
     files.push(f);
   };
@@ -106,7 +120,9 @@ async function expandZip(body: Readable, budget: RequestBudget, opts: ReceiveOpt
 
 const openZip = (file: string) =>
   new Promise<yauzl.ZipFile>((resolve, reject) =>
-    yauzl.open(file, { lazyEntries: true, autoClose: false, strictFileNames: false, validateEntrySizes: true }, (err, zip) => (err ? reject(err) : resolve(zip))),
+    yauzl.open(file, { lazyEntries: true, autoClose: false, strictFileNames: false, validateEntrySizes: true }, (err, zip) =>
+      err ? reject(err) : resolve(zip),
+    ),
   );
 
 async function storeZipEntries(file: string, opts: ReceiveOptions): Promise<StoredFile[]> {
@@ -121,7 +137,10 @@ async function storeZipEntries(file: string, opts: ReceiveOptions): Promise<Stor
   try {
     const entries: yauzl.Entry[] = await new Promise((resolve, reject) => {
       const list: yauzl.Entry[] = [];
-      zip.on('entry', (e: yauzl.Entry) => { list.push(e); zip.readEntry(); });
+      zip.on('entry', (e: yauzl.Entry) => {
+        list.push(e);
+        zip.readEntry();
+      });
       zip.on('end', () => resolve(list));
       zip.on('error', (err) => reject(new AppError('INVALID_UPLOAD', `corrupt zip archive: ${err.message}`)));
       zip.readEntry();
@@ -135,14 +154,19 @@ async function storeZipEntries(file: string, opts: ReceiveOptions): Promise<Stor
         throw new AppError('PAYLOAD_TOO_LARGE', `zip entry ${names[i]} expands beyond the upload limit`, { limitBytes: opts.limits.maxFileBytes });
       }
       const stream = await new Promise<Readable>((resolve, reject) =>
-        zip.openReadStream(entry, (err, s) => (err ? reject(new AppError('INVALID_UPLOAD', `cannot read zip entry ${names[i]}: ${err.message}`)) : resolve(s))),
+        zip.openReadStream(entry, (err, s) =>
+          err ? reject(new AppError('INVALID_UPLOAD', `cannot read zip entry ${names[i]}: ${err.message}`)) : resolve(s),
+        ),
       );
       // yauzl's size check can fail after the store stopped reading: without a listener that late error would crash the process.
       stream.on('error', () => {});
       const objectKey = opts.keyFor(crypto.randomUUID());
-      const put = await opts.store.put(objectKey, stream, { maxBytes: opts.limits.maxFileBytes }).catch((err: Error) => {
-        throw err instanceof AppError ? err : new AppError('INVALID_UPLOAD', `corrupt zip entry ${names[i]}: ${err.message}`);
-      }).finally(() => stream.destroy());
+      const put = await opts.store
+        .put(objectKey, stream, { maxBytes: opts.limits.maxFileBytes })
+        .catch((err: Error) => {
+          throw err instanceof AppError ? err : new AppError('INVALID_UPLOAD', `corrupt zip entry ${names[i]}: ${err.message}`);
+        })
+        .finally(() => stream.destroy());
       out.push({ path: names[i].slice(prefix.length), objectKey, ...put });
     }
     return out;

@@ -7,14 +7,42 @@ import { AppError } from '../errors.ts';
 export type NpyDtype = 'uint8' | 'int8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'float32' | 'float64' | 'int64' | 'bool';
 
 const DESCR_TO_DTYPE: Record<string, NpyDtype> = {
-  '|u1': 'uint8', '<u1': 'uint8', '|i1': 'int8', '<i1': 'int8', '|b1': 'bool',
-  '<i2': 'int16', '<u2': 'uint16', '<i4': 'int32', '<u4': 'uint32', '<f4': 'float32', '<f8': 'float64', '<i8': 'int64',
+  '|u1': 'uint8',
+  '<u1': 'uint8',
+  '|i1': 'int8',
+  '<i1': 'int8',
+  '|b1': 'bool',
+  '<i2': 'int16',
+  '<u2': 'uint16',
+  '<i4': 'int32',
+  '<u4': 'uint32',
+  '<f4': 'float32',
+  '<f8': 'float64',
+  '<i8': 'int64',
 };
 const DTYPE_TO_DESCR: Record<NpyDtype, string> = {
-  uint8: '|u1', int8: '|i1', bool: '|b1', int16: '<i2', uint16: '<u2', int32: '<i4', uint32: '<u4', float32: '<f4', float64: '<f8', int64: '<i8',
+  uint8: '|u1',
+  int8: '|i1',
+  bool: '|b1',
+  int16: '<i2',
+  uint16: '<u2',
+  int32: '<i4',
+  uint32: '<u4',
+  float32: '<f4',
+  float64: '<f8',
+  int64: '<i8',
 };
 export const DTYPE_BYTES: Record<NpyDtype, number> = {
-  uint8: 1, int8: 1, bool: 1, int16: 2, uint16: 2, int32: 4, uint32: 4, float32: 4, float64: 8, int64: 8,
+  uint8: 1,
+  int8: 1,
+  bool: 1,
+  int16: 2,
+  uint16: 2,
+  int32: 4,
+  uint32: 4,
+  float32: 4,
+  float64: 8,
+  int64: 8,
 };
 
 export interface NpyHeader {
@@ -53,11 +81,15 @@ export function parseNpyHeader(buf: Buffer): NpyHeader {
   if (fortran === 'True') throw invalid('fortran_order arrays are not supported');
   const dtype = DESCR_TO_DTYPE[descr];
   if (!dtype) throw invalid(`unsupported dtype ${descr}`);
-  const shape = shapeText.split(',').map((s) => s.trim()).filter((s) => s.length > 0).map((s) => {
-    const n = Number(s.replace(/L$/, ''));
-    if (!Number.isSafeInteger(n) || n < 0) throw invalid(`bad dimension ${s}`);
-    return n;
-  });
+  const shape = shapeText
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+    .map((s) => {
+      const n = Number(s.replace(/L$/, ''));
+      if (!Number.isSafeInteger(n) || n < 0) throw invalid(`bad dimension ${s}`);
+      return n;
+    });
   const elements = shape.reduce((a, b) => a * b, 1);
   const dataBytes = elements * DTYPE_BYTES[dtype];
   if (!Number.isSafeInteger(dataBytes)) throw invalid('array too large');
@@ -79,26 +111,42 @@ export function buildNpyHeader(dtype: NpyDtype, shape: number[]): Buffer {
 }
 
 /** A typed-array view over little-endian npy data (copying when unaligned). */
-export function npyTypedArray(dtype: NpyDtype, data: Buffer): Uint8Array | Int8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | Float32Array | Float64Array | BigInt64Array {
+export function npyTypedArray(
+  dtype: NpyDtype,
+  data: Buffer,
+): Uint8Array | Int8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | Float32Array | Float64Array | BigInt64Array {
   const aligned = data.byteOffset % DTYPE_BYTES[dtype] === 0 ? data : Buffer.from(data);
   const n = aligned.byteLength / DTYPE_BYTES[dtype];
   switch (dtype) {
-    case 'uint8': case 'bool': return new Uint8Array(aligned.buffer, aligned.byteOffset, n);
-    case 'int8': return new Int8Array(aligned.buffer, aligned.byteOffset, n);
-    case 'int16': return new Int16Array(aligned.buffer, aligned.byteOffset, n);
-    case 'uint16': return new Uint16Array(aligned.buffer, aligned.byteOffset, n);
-    case 'int32': return new Int32Array(aligned.buffer, aligned.byteOffset, n);
-    case 'uint32': return new Uint32Array(aligned.buffer, aligned.byteOffset, n);
-    case 'float32': return new Float32Array(aligned.buffer, aligned.byteOffset, n);
-    case 'float64': return new Float64Array(aligned.buffer, aligned.byteOffset, n);
-    case 'int64': return new BigInt64Array(aligned.buffer, aligned.byteOffset, n);
+    case 'uint8':
+    case 'bool':
+      return new Uint8Array(aligned.buffer, aligned.byteOffset, n);
+    case 'int8':
+      return new Int8Array(aligned.buffer, aligned.byteOffset, n);
+    case 'int16':
+      return new Int16Array(aligned.buffer, aligned.byteOffset, n);
+    case 'uint16':
+      return new Uint16Array(aligned.buffer, aligned.byteOffset, n);
+    case 'int32':
+      return new Int32Array(aligned.buffer, aligned.byteOffset, n);
+    case 'uint32':
+      return new Uint32Array(aligned.buffer, aligned.byteOffset, n);
+    case 'float32':
+      return new Float32Array(aligned.buffer, aligned.byteOffset, n);
+    case 'float64':
+      return new Float64Array(aligned.buffer, aligned.byteOffset, n);
+    case 'int64':
+      return new BigInt64Array(aligned.buffer, aligned.byteOffset, n);
   }
 }
 
 /** A complete .npy file as a stream: a v1.0 header for `dtype`/`shape` followed by the `data` chunks (never buffered whole). */
 export function npyReadable(dtype: NpyDtype, shape: number[], data: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Readable {
-  return Readable.from((async function* () {
-    yield buildNpyHeader(dtype, shape);
-    yield* data;
-  })(), { objectMode: false });
+  return Readable.from(
+    (async function* () {
+      yield buildNpyHeader(dtype, shape);
+      yield* data;
+    })(),
+    { objectMode: false },
+  );
 }

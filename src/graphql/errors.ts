@@ -5,7 +5,12 @@ import { GraphQLError, type ExecutionResult } from 'graphql';
 import type { MercuriusContext } from 'mercurius';
 import { AppError, ErrorCodes, isAppError } from '../errors.ts';
 
-type Formatted = { message: string; locations?: unknown; path?: unknown; extensions: { code: string; status: number; details?: Record<string, unknown> } };
+type Formatted = {
+  message: string;
+  locations?: unknown;
+  path?: unknown;
+  extensions: { code: string; status: number; details?: Record<string, unknown> };
+};
 
 function appErrorOf(err: GraphQLError): AppError | null {
   if (isAppError(err)) return err;
@@ -19,7 +24,8 @@ function codeOf(err: GraphQLError): AppError | 'internal' {
   const mercuriusCode = (err as { code?: string }).code ?? (err.originalError as { code?: string } | undefined)?.code;
   if (mercuriusCode === 'MER_ERR_GQL_QUERY_DEPTH') return new AppError('RESOURCE_LIMIT', err.message.replace(/`/g, ''));
   // GraphQL's own errors (syntax, validation, variable coercion, scalar parsing) have no foreign cause.
-  if (err instanceof GraphQLError && (!err.originalError || err.originalError instanceof GraphQLError)) return new AppError('VALIDATION_FAILED', err.message);
+  if (err instanceof GraphQLError && (!err.originalError || err.originalError instanceof GraphQLError))
+    return new AppError('VALIDATION_FAILED', err.message);
   return 'internal';
 }
 

@@ -103,7 +103,12 @@ function selectionCost(w: Walk, set: SelectionSetNode, parent: GraphQLObjectType
 }
 
 /** Cost of the operation that will run; throws VALIDATION_FAILED for out-of-range sizes and RESOURCE_LIMIT above MAX_COST. */
-export function checkCost(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | undefined, operationName?: string | null): number {
+export function checkCost(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: Record<string, unknown> | undefined,
+  operationName?: string | null,
+): number {
   // Without an operation name, every operation of the document is checked (the one that runs is among them).
   const ops = document.definitions.filter(
     (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && (!operationName || d.name?.value === operationName),
@@ -114,7 +119,8 @@ export function checkCost(schema: GraphQLSchema, document: DocumentNode, variabl
   const w = { schema, fragments, variables: variables ?? {} };
   let cost = 0;
   for (const op of ops) {
-    const root = op.operation === 'query' ? schema.getQueryType() : op.operation === 'mutation' ? schema.getMutationType() : schema.getSubscriptionType();
+    const root =
+      op.operation === 'query' ? schema.getQueryType() : op.operation === 'mutation' ? schema.getMutationType() : schema.getSubscriptionType();
     if (root) cost = Math.max(cost, selectionCost(w, op.selectionSet, root, 1));
   }
   if (cost > MAX_COST) {

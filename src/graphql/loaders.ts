@@ -26,7 +26,10 @@ async function perParams<T, P, R>(queries: Query<T, P>[], load: (objs: T[], para
   });
   const out: R[] = new Array(queries.length);
   for (const idx of groups.values()) {
-    const answers = await load(idx.map((i) => queries[i].obj), queries[idx[0]].params);
+    const answers = await load(
+      idx.map((i) => queries[i].obj),
+      queries[idx[0]].params,
+    );
     idx.forEach((i, k) => (out[i] = answers[k]));
   }
   return out;
@@ -56,20 +59,34 @@ export function buildLoaders(services: Services, queries: JobQueries): Mercurius
       },
       latestMetrics: (qs: Query<JobDto>[]) => queries.latestMetrics(qs.map((q) => q.obj.id)),
       metrics: (qs: Query<JobDto, MetricSeriesQuery>[]) =>
-        perParams(qs, async (jobs, params) => (await queries.metricPoints(jobs.map((j) => j.id), params)).map(toSeries)),
+        perParams(qs, async (jobs, params) =>
+          (
+            await queries.metricPoints(
+              jobs.map((j) => j.id),
+              params,
+            )
+          ).map(toSeries),
+        ),
     },
     // Job.inputs resolves to the job itself, typed JobInputs.
     JobInputs: jobInputs,
     Model: {
       parent: (qs: Query<ModelDto>[]) => models(qs.map((q) => q.obj.parentModelId)),
-      producedBy: (qs: Query<ModelDto>[]) => byIds(qs.map((q) => q.obj.producedByJobId), (x) => queries.getMany(x)),
+      producedBy: (qs: Query<ModelDto>[]) =>
+        byIds(
+          qs.map((q) => q.obj.producedByJobId),
+          (x) => queries.getMany(x),
+        ),
       ancestors: (qs: Query<ModelDto, { max: number }>[]) =>
         perParams(qs, async (objs, { max }) => {
-          const chains = await services.models.ancestorIds(objs.map((m) => m.id), max);
+          const chains = await services.models.ancestorIds(
+            objs.map((m) => m.id),
+            max,
+          );
           const found = await models(chains.flat());
           let at = 0;
           return chains.map((c) => found.slice(at, (at += c.length)).filter((m): m is ModelDto => m !== null));
         }),
     },
-  } as unknown as MercuriusLoaders;
+  };
 }

@@ -31,7 +31,7 @@ export const graphqlPlugin: FastifyPluginAsync<{ runtime: Runtime; cache?: Graph
     loaders: buildLoaders(runtime.services, queries),
     graphiql: true,
     queryDepth: MAX_DEPTH,
-    errorFormatter: formatErrors as never,
+    errorFormatter: formatErrors,
     subscription: { keepAlive: KEEP_ALIVE_MS, onConnect: auth.onConnect },
   });
   app.graphql.addHook('preExecution', async (schema, document, context, variables) => {

@@ -11,7 +11,10 @@ import type { ModelDto } from '../schemas/model.ts';
 import { DateTimeScalar, JSONScalar } from './scalars.ts';
 import { subscriptionResolvers } from './subscriptions.ts';
 
-interface PageArgs { first?: number; after?: string | null }
+interface PageArgs {
+  first?: number;
+  after?: string | null;
+}
 interface JobFilterArgs extends PageArgs {
   status?: JobListQuery['status'] | null;
   type?: JobListQuery['type'] | null;

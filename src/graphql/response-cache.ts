@@ -10,7 +10,11 @@ import { getOperationAST, parse, type DocumentNode } from 'graphql';
 const MAX_ENTRIES = 500;
 const MAX_PAYLOAD_BYTES = 1 << 20;
 
-interface Entry { payload: string; generation: number; storedAt: number }
+interface Entry {
+  payload: string;
+  generation: number;
+  storedAt: number;
+}
 
 export class GraphqlResponseCache {
   private generation = 0;
@@ -56,7 +60,14 @@ export class GraphqlResponseCache {
     const operationName = typeof src.operationName === 'string' ? src.operationName : undefined;
     if (!this.isQuery(src.query, operationName)) return null;
     const variables = typeof src.variables === 'string' ? src.variables : JSON.stringify(src.variables ?? {});
-    return crypto.createHash('sha1').update(src.query).update('\0').update(variables).update('\0').update(operationName ?? '').digest('base64');
+    return crypto
+      .createHash('sha1')
+      .update(src.query)
+      .update('\0')
+      .update(variables)
+      .update('\0')
+      .update(operationName ?? '')
+      .digest('base64');
   }
 
   private isQuery(query: string, operationName?: string): boolean {

@@ -29,7 +29,12 @@ function abortable<T>(run: (signal: AbortSignal) => AsyncGenerator<T>): AsyncIte
   };
 }
 
-interface PointData { name: string; step: number; epoch?: number | null; value: number }
+interface PointData {
+  name: string;
+  step: number;
+  epoch?: number | null;
+  value: number;
+}
 
 export function subscriptionResolvers(services: Services, queries: JobQueries) {
   const { jobs } = services;

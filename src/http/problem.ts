@@ -9,9 +9,9 @@ function toAppError(err: FastifyError): AppError {
   if (isAppError(err)) return err;
   if (err.validation) {
     const first = err.validation[0];
-    const field = [err.validationContext, first?.instancePath?.replace(/^\//, '').replace(/\//g, '.')]
-      .filter(Boolean)
-      .join('.') + (first?.params && 'missingProperty' in first.params ? `.${String(first.params.missingProperty)}` : '');
+    const field =
+      [err.validationContext, first?.instancePath?.replace(/^\//, '').replace(/\//g, '.')].filter(Boolean).join('.') +
+      (first?.params && 'missingProperty' in first.params ? `.${String(first.params.missingProperty)}` : '');
     return new AppError('VALIDATION_FAILED', `${field || 'request'}: ${first?.message ?? err.message}`, { field, errors: err.validation });
   }
   const code = err.code ?? '';
@@ -54,10 +54,16 @@ export function registerProblemHandler(app: FastifyInstance) {
     const e = toAppError(err);
     if (e.status >= 500) req.log.error({ err: (e.cause as Error) ?? e }, 'request failed');
     else req.log.info({ code: e.code, detail: e.message }, 'request rejected');
-    reply.status(e.status).type('application/problem+json').send(problemBody(e, req.url, req.id));
+    reply
+      .status(e.status)
+      .type('application/problem+json')
+      .send(problemBody(e, req.url, req.id));
   });
   app.setNotFoundHandler((req, reply) => {
     const e = new AppError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`);
-    reply.status(404).type('application/problem+json').send(problemBody(e, req.url, req.id));
+    reply
+      .status(404)
+      .type('application/problem+json')
+      .send(problemBody(e, req.url, req.id));
   });
 }

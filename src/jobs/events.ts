@@ -55,9 +55,21 @@ export class JobEvents {
   /** Persists one event and publishes it (inside transaction `tx` when given); resolves to the stored event. */
   async append(jobId: string, e: AppendEvent, tx: SqlClient = this.sql): Promise<JobEventDto> {
     const data = e.type === 'log' ? (Object.keys(e.data).length ? e.data : null) : e.data;
-    const { rows } = await tx.executeSql(APPEND_EVENT, [jobId, e.type, e.level ?? null, e.message ?? null, data === null ? null : JSON.stringify(data)]);
+    const { rows } = await tx.executeSql(APPEND_EVENT, [
+      jobId,
+      e.type,
+      e.level ?? null,
+      e.message ?? null,
+      data === null ? null : JSON.stringify(data),
+    ]);
     const row = rows[0] as { id: string; createdAt: Date };
-    return { id: row.id, jobId, type: e.type, time: row.createdAt.toISOString(), data: e.type === 'log' ? { level: e.level, message: e.message, data } : e.data };
+    return {
+      id: row.id,
+      jobId,
+      type: e.type,
+      time: row.createdAt.toISOString(),
+      data: e.type === 'log' ? { level: e.level, message: e.message, data } : e.data,
+    };
   }
 
   /** Events of one job after `afterId` (exclusive), oldest first. */
@@ -72,7 +84,8 @@ export class JobEvents {
       jobId: r.jobId,
       type: r.type as JobEventType,
       time: r.createdAt.toISOString(),
-      data: r.type === 'log' ? { level: r.level ?? 'info', message: r.message ?? '', data: r.data ?? null } : ((r.data as Record<string, unknown>) ?? {}),
+      data:
+        r.type === 'log' ? { level: r.level ?? 'info', message: r.message ?? '', data: r.data ?? null } : ((r.data as Record<string, unknown>) ?? {}),
     }));
   }
 

@@ -21,7 +21,14 @@ export interface MetricSeriesQuery {
   last?: number | null;
 }
 
-interface MetricRow { jobId: string; name: string; step: number; epoch: number | null; value: number; time: Date }
+interface MetricRow {
+  jobId: string;
+  name: string;
+  step: number;
+  epoch: number | null;
+  value: number;
+  time: Date;
+}
 
 const toPoint = (r: MetricRow): MetricPointDto => ({ name: r.name, step: r.step, epoch: r.epoch, value: r.value, time: r.time.toISOString() });
 

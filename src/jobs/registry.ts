@@ -13,15 +13,7 @@ import { trainKind } from './kinds/train.ts';
 
 export type KindEntry = Omit<JobKind, 'run'> & { run?: JobKind['run'] };
 
-export const KINDS: readonly KindEntry[] = [
-  noopKind as KindEntry,
-  trainKind as KindEntry,
-  evaluateKind as KindEntry,
-  pruneKind as KindEntry,
-  distillKind as KindEntry,
-  quantizeKind as KindEntry,
-  pipelineKind as KindEntry,
-];
+export const KINDS: readonly KindEntry[] = [noopKind, trainKind, evaluateKind, pruneKind, distillKind, quantizeKind, pipelineKind];
 
 const byType = new Map(KINDS.map((k) => [k.type, k]));
 
@@ -33,7 +25,12 @@ export function getKind(type: string): KindEntry {
 
 /** "/steps/0/params" → "params.steps[0].params" */
 const toField = (prefix: string, pointer: string) =>
-  prefix + pointer.split('/').filter(Boolean).map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`)).join('');
+  prefix +
+  pointer
+    .split('/')
+    .filter(Boolean)
+    .map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`))
+    .join('');
 
 /**
  * Validates `params` against the kind's schema with defaults applied (a pipeline's steps against their own kinds)
@@ -61,5 +58,5 @@ export function normalizeParams(type: string, params: unknown, field = 'params')
 
 /** Runs the kind's extra checks (beyond the schema). */
 export async function validateKind(type: string, params: Record<string, unknown>, inputs: JobInputs): Promise<void> {
-  await getKind(type).validate?.(params as never, inputs);
+  await getKind(type).validate?.(params, inputs);
 }

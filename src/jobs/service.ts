@@ -8,7 +8,17 @@ import { AppError } from '../errors.ts';
 import type { JobQueue } from '../queue/boss.ts';
 import type { SqlPool } from '../queue/pool.ts';
 import { CANCEL_QUEUED, INSERT_JOB, REQUEST_CANCEL, RETRY_JOB } from '../queue/sql.ts';
-import { TERMINAL_STATUSES, type CreateJobInput, type JobDto, type JobEventDto, type JobListQuery, type LogPageDto, type LogQuery, type MetricPageDto, type MetricQuery } from '../schemas/job.ts';
+import {
+  TERMINAL_STATUSES,
+  type CreateJobInput,
+  type JobDto,
+  type JobEventDto,
+  type JobListQuery,
+  type LogPageDto,
+  type LogQuery,
+  type MetricPageDto,
+  type MetricQuery,
+} from '../schemas/job.ts';
 import { toJobDto } from './dto.ts';
 import type { JobEvents } from './events.ts';
 import { getKind, normalizeParams, validateKind } from './registry.ts';
@@ -30,7 +40,10 @@ const INPUTS = [
 function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
   if (v && typeof v === 'object') {
-    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(v ?? null);
 }
@@ -80,7 +93,17 @@ export class JobService {
     const id = crypto.randomUUID();
     try {
       await this.deps.sql.transaction(async (tx) => {
-        await tx.executeSql(INSERT_JOB, [id, input.type, priority, JSON.stringify(params), inputs.modelId, inputs.teacherModelId, inputs.datasetId, key ?? null, id]);
+        await tx.executeSql(INSERT_JOB, [
+          id,
+          input.type,
+          priority,
+          JSON.stringify(params),
+          inputs.modelId,
+          inputs.teacherModelId,
+          inputs.datasetId,
+          key ?? null,
+          id,
+        ]);
         await this.deps.queue.send(id, priority, id, tx);
         await this.deps.events.append(id, { type: 'state', data: { status: 'queued', attempts: 0 } }, tx);
       });
@@ -99,7 +122,14 @@ export class JobService {
   private async sameRequest(key: string, req: Record<string, unknown>): Promise<JobDto | null> {
     const row = await this.deps.db.job.findUnique({ where: { idempotencyKey: key } });
     if (!row) return null;
-    const before = { type: row.type, params: row.params, priority: row.priority, modelId: row.modelId, teacherModelId: row.teacherModelId, datasetId: row.datasetId };
+    const before = {
+      type: row.type,
+      params: row.params,
+      priority: row.priority,
+      modelId: row.modelId,
+      teacherModelId: row.teacherModelId,
+      datasetId: row.datasetId,
+    };
     if (canonical(before) !== canonical(req)) {
       throw new AppError('IDEMPOTENCY_CONFLICT', `Idempotency-Key "${key}" was used for a different request (job ${row.id})`, { jobId: row.id });
     }
@@ -143,9 +173,10 @@ export class JobService {
         const sql = job.status === 'queued' ? CANCEL_QUEUED : REQUEST_CANCEL;
         const { rows } = await tx.executeSql(sql, [id]);
         if (rows.length === 0) return false; // the status moved meanwhile: look again
-        const data = job.status === 'queued'
-          ? { status: 'canceled', attempts: rows[0].attempts, error: { code: 'JOB_CANCELED', message: 'canceled before it started' } }
-          : { status: 'running', attempts: rows[0].attempts, cancelRequested: true };
+        const data =
+          job.status === 'queued'
+            ? { status: 'canceled', attempts: rows[0].attempts, error: { code: 'JOB_CANCELED', message: 'canceled before it started' } }
+            : { status: 'running', attempts: rows[0].attempts, cancelRequested: true };
         await this.deps.events.append(id, { type: 'state', data }, tx);
         return true;
       });

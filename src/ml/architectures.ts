@@ -7,36 +7,80 @@ import { AppError } from '../errors.ts';
 import { tf } from './tf.ts';
 
 const ACTIVATIONS = [
-  'linear', 'relu', 'relu6', 'elu', 'selu', 'sigmoid', 'hardSigmoid', 'tanh', 'softmax', 'softplus', 'softsign', 'swish', 'mish', 'gelu',
+  'linear',
+  'relu',
+  'relu6',
+  'elu',
+  'selu',
+  'sigmoid',
+  'hardSigmoid',
+  'tanh',
+  'softmax',
+  'softplus',
+  'softsign',
+  'swish',
+  'mish',
+  'gelu',
 ] as const;
 const Activation = Type.Enum(ACTIVATIONS);
-const Size2 = Type.Union([Type.Integer({ minimum: 1, maximum: 4096 }), Type.Tuple([Type.Integer({ minimum: 1, maximum: 4096 }), Type.Integer({ minimum: 1, maximum: 4096 })])]);
+const Size2 = Type.Union([
+  Type.Integer({ minimum: 1, maximum: 4096 }),
+  Type.Tuple([Type.Integer({ minimum: 1, maximum: 4096 }), Type.Integer({ minimum: 1, maximum: 4096 })]),
+]);
 const Padding = Type.Union([Type.Literal('same'), Type.Literal('valid')]);
 const strict = { additionalProperties: false } as const;
 
-const DenseLayer = Type.Object({
-  type: Type.Literal('dense'), units: Type.Integer({ minimum: 1, maximum: 65536 }), activation: Type.Optional(Activation),
-  useBias: Type.Optional(Type.Boolean()),
-}, strict);
-const Conv2dLayer = Type.Object({
-  type: Type.Literal('conv2d'), filters: Type.Integer({ minimum: 1, maximum: 4096 }), kernelSize: Size2,
-  strides: Type.Optional(Size2), padding: Type.Optional(Padding), activation: Type.Optional(Activation), useBias: Type.Optional(Type.Boolean()),
-}, strict);
-const PoolLayer = Type.Object({
-  type: Type.Union([Type.Literal('maxPooling2d'), Type.Literal('averagePooling2d')]), poolSize: Size2,
-  strides: Type.Optional(Size2), padding: Type.Optional(Padding),
-}, strict);
+const DenseLayer = Type.Object(
+  {
+    type: Type.Literal('dense'),
+    units: Type.Integer({ minimum: 1, maximum: 65536 }),
+    activation: Type.Optional(Activation),
+    useBias: Type.Optional(Type.Boolean()),
+  },
+  strict,
+);
+const Conv2dLayer = Type.Object(
+  {
+    type: Type.Literal('conv2d'),
+    filters: Type.Integer({ minimum: 1, maximum: 4096 }),
+    kernelSize: Size2,
+    strides: Type.Optional(Size2),
+    padding: Type.Optional(Padding),
+    activation: Type.Optional(Activation),
+    useBias: Type.Optional(Type.Boolean()),
+  },
+  strict,
+);
+const PoolLayer = Type.Object(
+  {
+    type: Type.Union([Type.Literal('maxPooling2d'), Type.Literal('averagePooling2d')]),
+    poolSize: Size2,
+    strides: Type.Optional(Size2),
+    padding: Type.Optional(Padding),
+  },
+  strict,
+);
 const FlattenLayer = Type.Object({ type: Type.Literal('flatten') }, strict);
 const DropoutLayer = Type.Object({ type: Type.Literal('dropout'), rate: Type.Number({ minimum: 0, exclusiveMaximum: 1 }) }, strict);
-const BatchNormLayer = Type.Object({
-  type: Type.Literal('batchNormalization'), momentum: Type.Optional(Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 })),
-  epsilon: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
-}, strict);
+const BatchNormLayer = Type.Object(
+  {
+    type: Type.Literal('batchNormalization'),
+    momentum: Type.Optional(Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 })),
+    epsilon: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
+  },
+  strict,
+);
 const ActivationLayer = Type.Object({ type: Type.Literal('activation'), activation: Activation }, strict);
 
 const LAYER_SCHEMAS: Record<string, TSchema> = {
-  dense: DenseLayer, conv2d: Conv2dLayer, maxPooling2d: PoolLayer, averagePooling2d: PoolLayer, flatten: FlattenLayer,
-  dropout: DropoutLayer, batchNormalization: BatchNormLayer, activation: ActivationLayer,
+  dense: DenseLayer,
+  conv2d: Conv2dLayer,
+  maxPooling2d: PoolLayer,
+  averagePooling2d: PoolLayer,
+  flatten: FlattenLayer,
+  dropout: DropoutLayer,
+  batchNormalization: BatchNormLayer,
+  activation: ActivationLayer,
 };
 export const LAYER_TYPES = Object.keys(LAYER_SCHEMAS);
 
@@ -47,7 +91,12 @@ export type ArchitectureSpec = Static<typeof ArchitectureSpecSchema>;
 export type PresetName = 'lenet-300-100' | 'lenet-5';
 
 export const PRESETS: Record<PresetName, ArchitectureSpec> = {
-  'lenet-300-100': { layers: [{ type: 'dense', units: 300, activation: 'relu' }, { type: 'dense', units: 100, activation: 'relu' }] },
+  'lenet-300-100': {
+    layers: [
+      { type: 'dense', units: 300, activation: 'relu' },
+      { type: 'dense', units: 100, activation: 'relu' },
+    ],
+  },
   'lenet-5': {
     layers: [
       { type: 'conv2d', filters: 6, kernelSize: 5, padding: 'same', activation: 'relu' },
@@ -63,7 +112,12 @@ export const PRESETS: Record<PresetName, ArchitectureSpec> = {
 
 const invalid = (field: string, message: string) => new AppError('INVALID_JOB_PARAMS', `${field}: ${message}`, { field });
 const pointerToField = (prefix: string, pointer: string) =>
-  prefix + pointer.split('/').filter(Boolean).map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`)).join('');
+  prefix +
+  pointer
+    .split('/')
+    .filter(Boolean)
+    .map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`))
+    .join('');
 
 /**
  * Checks `spec` against ArchitectureSpecSchema, one layer at a time so the error names the failing field
@@ -103,8 +157,14 @@ function layerFromSpec(spec: LayerSpec, base: LayerBase, init: Init): tf.layers.
       return tf.layers.dense({ ...base, ...init, units: spec.units, activation: spec.activation, useBias: spec.useBias });
     case 'conv2d':
       return tf.layers.conv2d({
-        ...base, ...init, filters: spec.filters, kernelSize: spec.kernelSize, strides: spec.strides, padding: spec.padding,
-        activation: spec.activation, useBias: spec.useBias,
+        ...base,
+        ...init,
+        filters: spec.filters,
+        kernelSize: spec.kernelSize,
+        strides: spec.strides,
+        padding: spec.padding,
+        activation: spec.activation,
+        useBias: spec.useBias,
       });
     case 'maxPooling2d':
       return tf.layers.maxPooling2d({ ...base, poolSize: spec.poolSize, strides: spec.strides, padding: spec.padding });
@@ -169,14 +229,18 @@ export function buildModel(
       if (isSpatial && shape.length !== 3) {
         const target = imageShapeFor(shape);
         if (!target) {
-          throw new AppError('INCOMPATIBLE_INPUTS', `layer ${i} (${layerSpec.type}) needs image-shaped input, got [${shape}]`, { field: `architecture.layers[${i}]` });
+          throw new AppError('INCOMPATIBLE_INPUTS', `layer ${i} (${layerSpec.type}) needs image-shaped input, got [${shape}]`, {
+            field: `architecture.layers[${i}]`,
+          });
         }
         add(tf.layers.reshape({ ...base(`reshape_auto_${i}`), targetShape: target }));
       }
       const init = opts.seed === undefined ? {} : { kernelInitializer: tf.initializers.glorotUniform({ seed: opts.seed * 1000 + i }) };
       add(layerFromSpec(layerSpec, base(`${layerSpec.type}_${i}`), init));
       if (shape.some((d) => d !== null && d < 1)) {
-        throw new AppError('INCOMPATIBLE_INPUTS', `layer ${i} (${layerSpec.type}) shrinks the input to [${shape}]`, { field: `architecture.layers[${i}]` });
+        throw new AppError('INCOMPATIBLE_INPUTS', `layer ${i} (${layerSpec.type}) shrinks the input to [${shape}]`, {
+          field: `architecture.layers[${i}]`,
+        });
       }
     });
   } catch (e) {
@@ -184,8 +248,9 @@ export function buildModel(
     for (const w of (adding as tf.layers.Layer | null)?.weights ?? []) w.dispose();
     model.dispose();
     if (e instanceof AppError) throw e;
-    throw new AppError('INCOMPATIBLE_INPUTS', `architecture does not fit input shape [${inputShape}]: ${(e as Error).message}`, { field: 'architecture' });
+    throw new AppError('INCOMPATIBLE_INPUTS', `architecture does not fit input shape [${inputShape}]: ${(e as Error).message}`, {
+      field: 'architecture',
+    });
   }
   return model;
 }
-

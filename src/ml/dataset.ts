@@ -68,11 +68,7 @@ async function readNpy(store: ObjectStore, key: string, rows?: number): Promise<
  * Loads one split as float32 inputs (raw * scale + offset) and one-hot labels. Errors: INVALID_DATASET when the
  * files are malformed, disagree on the example count, or hold a class id outside [0, numClasses).
  */
-export async function loadSplit(
-  store: ObjectStore,
-  objectKeys: { x: string; y: string },
-  opts: LoadSplitOptions,
-): Promise<SplitTensors> {
+export async function loadSplit(store: ObjectStore, objectKeys: { x: string; y: string }, opts: LoadSplitOptions): Promise<SplitTensors> {
   const { numClasses, normalization } = opts;
   if (opts.limit !== undefined && (!Number.isInteger(opts.limit) || opts.limit < 1)) {
     throw new AppError('INVALID_JOB_PARAMS', 'limit must be a positive integer', { field: 'limit' });

@@ -31,7 +31,15 @@ function percentile(sorted: number[], p: number): number {
 
 /** Wall time of predict + read-back on `batchSize` rows (rows repeat when the set is smaller). */
 async function measureLatency(model: tf.LayersModel, x: tf.Tensor, batchSize: number, warmups = 3, runs = 30): Promise<LatencyStats> {
-  const input = tf.tidy(() => tf.gather(x, tf.tensor1d(Int32Array.from({ length: batchSize }, (_, i) => i % x.shape[0]), 'int32')));
+  const input = tf.tidy(() =>
+    tf.gather(
+      x,
+      tf.tensor1d(
+        Int32Array.from({ length: batchSize }, (_, i) => i % x.shape[0]),
+        'int32',
+      ),
+    ),
+  );
   const times: number[] = [];
   try {
     for (let i = 0; i < warmups + runs; i++) {

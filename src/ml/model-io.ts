@@ -43,7 +43,10 @@ export function weightSpecBytes(spec: tf.io.WeightsManifestEntry): number {
 function findModelJson(files: ModelFileRef[]): ModelFileRef {
   const candidates = files.filter((f) => f.path === 'model.json' || f.path.endsWith('/model.json'));
   if (candidates.length !== 1) {
-    throw new AppError('INVALID_MODEL', candidates.length === 0 ? 'no model.json among the model files' : 'more than one model.json among the model files');
+    throw new AppError(
+      'INVALID_MODEL',
+      candidates.length === 0 ? 'no model.json among the model files' : 'more than one model.json among the model files',
+    );
   }
   return candidates[0];
 }
@@ -71,7 +74,12 @@ export async function loadArtifactsFromStore(store: ObjectStore, files: ModelFil
   } catch (e) {
     throw new AppError('INVALID_MODEL', `model.json is not valid JSON: ${(e as Error).message}`);
   }
-  if (typeof modelJson !== 'object' || modelJson === null || typeof modelJson.modelTopology !== 'object' || !Array.isArray(modelJson.weightsManifest)) {
+  if (
+    typeof modelJson !== 'object' ||
+    modelJson === null ||
+    typeof modelJson.modelTopology !== 'object' ||
+    !Array.isArray(modelJson.weightsManifest)
+  ) {
     throw new AppError('INVALID_MODEL', 'model.json needs a modelTopology object and a weightsManifest array');
   }
   const byPath = new Map(files.map((f) => [path.normalize(f.path), f.objectKey]));
@@ -79,7 +87,8 @@ export async function loadArtifactsFromStore(store: ObjectStore, files: ModelFil
   const weightSpecs: tf.io.WeightsManifestEntry[] = [];
   const buffers: Buffer[] = [];
   for (const group of modelJson.weightsManifest) {
-    if (!Array.isArray(group?.paths) || !Array.isArray(group?.weights)) throw new AppError('INVALID_MODEL', 'weightsManifest groups need paths and weights arrays');
+    if (!Array.isArray(group?.paths) || !Array.isArray(group?.weights))
+      throw new AppError('INVALID_MODEL', 'weightsManifest groups need paths and weights arrays');
     for (const shardPath of group.paths) {
       const resolved = path.normalize(path.join(baseDir, shardPath));
       const key = byPath.get(resolved);
@@ -92,7 +101,8 @@ export async function loadArtifactsFromStore(store: ObjectStore, files: ModelFil
   const expected = weightSpecs.reduce((sum, spec) => sum + weightSpecBytes(spec), 0);
   if (expected !== weightData.byteLength) {
     throw new AppError('WEIGHTS_MISMATCH', `weight files hold ${weightData.byteLength} bytes, the manifest needs ${expected}`, {
-      expectedBytes: expected, actualBytes: weightData.byteLength,
+      expectedBytes: expected,
+      actualBytes: weightData.byteLength,
     });
   }
   return tf.io.getModelArtifactsForJSON(modelJson, async () => [weightSpecs, toArrayBuffer(weightData)]);
@@ -114,10 +124,12 @@ export async function loadModelFromStore(store: ObjectStore, files: ModelFileRef
 /** Captures what model.save would write (topology, weight specs, weight bytes) through a custom save handler. */
 export async function serializeModel(model: tf.LayersModel): Promise<SerializedModel> {
   let captured: tf.io.ModelArtifacts | undefined;
-  await model.save(tf.io.withSaveHandler(async (artifacts) => {
-    captured = artifacts;
-    return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
-  }));
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      captured = artifacts;
+      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
+    }),
+  );
   if (!captured) throw new AppError('INTERNAL', 'model.save produced no artifacts');
   const weightData = tf.io.CompositeArrayBuffer.join(captured.weightData ?? new ArrayBuffer(0));
   const artifacts: tf.io.ModelArtifacts = { ...captured, weightData };
@@ -175,7 +187,9 @@ export async function saveFilesToStore(
   const saved: (ModelFileRef & PutResult)[] = [];
   for (const file of files) {
     const objectKey = keyFor(file.path);
-    const result = await store.put(objectKey, file.data, { contentType: file.path.endsWith('.json') ? 'application/json' : 'application/octet-stream' });
+    const result = await store.put(objectKey, file.data, {
+      contentType: file.path.endsWith('.json') ? 'application/json' : 'application/octet-stream',
+    });
     saved.push({ path: file.path, objectKey, ...result });
   }
   return saved;

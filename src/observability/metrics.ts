@@ -58,7 +58,9 @@ export function createMetrics(runtime: Runtime) {
     help: 'Queue jobs waiting for a worker (pg-boss created or retry)',
     registers: [registry],
     async collect() {
-      const { rows } = await runtime.sql.executeSql(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = $1 AND state IN ('created', 'retry')`, [QUEUE]);
+      const { rows } = await runtime.sql.executeSql(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = $1 AND state IN ('created', 'retry')`, [
+        QUEUE,
+      ]);
       this.set(rows[0].n);
     },
   });

@@ -34,7 +34,10 @@ export class JobQueue {
     });
     boss.on('error', onError);
     await boss.start();
-    for (const [name, deadLetter] of [[DEAD_QUEUE, undefined], [QUEUE, DEAD_QUEUE]] as const) {
+    for (const [name, deadLetter] of [
+      [DEAD_QUEUE, undefined],
+      [QUEUE, DEAD_QUEUE],
+    ] as const) {
       if (await boss.getQueue(name)) continue;
       await boss.createQueue(name, { name, policy: 'standard', ...(deadLetter ? { deadLetter } : {}) }).catch(async (err: unknown) => {
         if (!(await boss.getQueue(name))) throw err; // lost a creation race with another process: fine
@@ -45,15 +48,19 @@ export class JobQueue {
 
   /** Enqueues a run of `jobId` as queue job `queueJobId`, inside the caller's transaction `tx` when given. */
   async send(jobId: string, priority: number, queueJobId: string, tx?: SqlClient): Promise<void> {
-    const id = await this.boss.send(QUEUE, { jobId }, {
-      db: tx,
-      id: queueJobId,
-      priority,
-      retryLimit: CRASH_RETRIES,
-      retryDelay: 0,
-      expireInSeconds: this.settings.expireSeconds,
-      deadLetter: DEAD_QUEUE,
-    });
+    const id = await this.boss.send(
+      QUEUE,
+      { jobId },
+      {
+        db: tx,
+        id: queueJobId,
+        priority,
+        retryLimit: CRASH_RETRIES,
+        retryDelay: 0,
+        expireInSeconds: this.settings.expireSeconds,
+        deadLetter: DEAD_QUEUE,
+      },
+    );
     if (!id) throw new Error(`pg-boss refused job ${jobId}`);
   }
 

@@ -21,8 +21,20 @@ export interface NotificationSource {
   close(): Promise<void>;
 }
 
-interface RawNotification { j: string; e: string; t: string; s: string | null; c: boolean | null }
-const toNotification = (r: RawNotification): JobNotification => ({ jobId: r.j, eventId: r.e, type: r.t, status: r.s ?? null, cancelRequested: r.c ?? null });
+interface RawNotification {
+  j: string;
+  e: string;
+  t: string;
+  s: string | null;
+  c: boolean | null;
+}
+const toNotification = (r: RawNotification): JobNotification => ({
+  jobId: r.j,
+  eventId: r.e,
+  type: r.t,
+  status: r.s ?? null,
+  cancelRequested: r.c ?? null,
+});
 
 const RECONNECT_MS = 1000;
 
@@ -93,7 +105,10 @@ class TailSource implements NotificationSource {
   private polling = false;
   private closed = false;
 
-  constructor(private readonly databaseUrl: string, private readonly intervalMs: number) {}
+  constructor(
+    private readonly databaseUrl: string,
+    private readonly intervalMs: number,
+  ) {}
 
   async start(onNotification: (n: JobNotification) => void, onResync: () => void) {
     const connect = async () => {

@@ -14,7 +14,7 @@ const types = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
     oid === TIMESTAMP_OID && format !== 'binary'
       ? (v: string) => new Date(v.replace(' ', 'T') + 'Z')
-      : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+      : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
 export class SqlPool implements SqlClient {

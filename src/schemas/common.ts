@@ -42,5 +42,8 @@ export const Shape = Type.Array(Type.Union([Type.Integer(), Type.Null()]), { des
 /** Standard error responses added to every route's schema, so the OpenAPI spec documents them. */
 export const errorResponses = (...statuses: number[]) =>
   Object.fromEntries(
-    statuses.map((s) => [s, { description: 'Problem details (RFC 9457)', content: { 'application/problem+json': { schema: { $ref: 'Problem#' } } } }]),
+    statuses.map((s) => [
+      s,
+      { description: 'Problem details (RFC 9457)', content: { 'application/problem+json': { schema: { $ref: 'Problem#' } } } },
+    ]),
   );

@@ -24,7 +24,10 @@ export const Dataset = Type.Object(
 );
 export type DatasetDto = Static<typeof Dataset>;
 
-export const DatasetPage = Type.Object({ items: Type.Array(Type.Ref('Dataset')), nextCursor: Page(Dataset).properties.nextCursor }, { $id: 'DatasetPage' });
+export const DatasetPage = Type.Object(
+  { items: Type.Array(Type.Ref('Dataset')), nextCursor: Page(Dataset).properties.nextCursor },
+  { $id: 'DatasetPage' },
+);
 
 export const DatasetListQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),

@@ -25,7 +25,14 @@ const GRAPHIQL_CSP = UI_CSP.replace("script-src 'self'", "script-src 'self' http
 
 export function contentSecurityPolicy(path: string): string {
   if (path === '/graphiql' || path.startsWith('/graphiql/')) return GRAPHIQL_CSP;
-  const api = path.startsWith('/v1/') || path === '/v1' || path === '/graphql' || path === '/metrics' || path === '/healthz' || path === '/readyz' || path === '/openapi.json';
+  const api =
+    path.startsWith('/v1/') ||
+    path === '/v1' ||
+    path === '/graphql' ||
+    path === '/metrics' ||
+    path === '/healthz' ||
+    path === '/readyz' ||
+    path === '/openapi.json';
   return api ? API_CSP : UI_CSP;
 }
 

@@ -11,14 +11,22 @@ import type { CreateJobInput } from '../schemas/job.ts';
 const BYTES_PER_PARAM = { training: 16, inference: 8 } as const;
 const TRAINING = new Set(['train', 'prune', 'distill']);
 
-interface Step { type: string; params: Record<string, unknown> }
+interface Step {
+  type: string;
+  params: Record<string, unknown>;
+}
 
 function stepsOf(type: string, params: Record<string, unknown>): Step[] {
   if (type !== 'pipeline') return [{ type, params }];
   return (params.steps as Step[]).map((s) => ({ type: s.type, params: s.params }));
 }
 
-export interface JobEstimate { modelParams: number; teacherParams: number; datasetBytes: number; bytes: number }
+export interface JobEstimate {
+  modelParams: number;
+  teacherParams: number;
+  datasetBytes: number;
+  bytes: number;
+}
 
 /** Memory a job needs at its peak (the largest step of a pipeline), from the stored model and dataset facts. */
 export async function estimateJob(db: Db, input: CreateJobInput, steps: Step[]): Promise<JobEstimate> {
@@ -50,18 +58,29 @@ export async function checkJobResources(db: Db, limits: JobLimitsConfig, input: 
     }
   });
   const est = await estimateJob(db, input, steps);
-  for (const [field, p] of [['modelId', est.modelParams], ['teacherModelId', est.teacherParams]] as const) {
+  for (const [field, p] of [
+    ['modelId', est.modelParams],
+    ['teacherModelId', est.teacherParams],
+  ] as const) {
     if (p > limits.maxParams) {
-      throw new AppError('RESOURCE_LIMIT', `${field}: the model has ${p} parameters; jobs accept at most ${limits.maxParams}`, { field, params: p, limit: limits.maxParams });
+      throw new AppError('RESOURCE_LIMIT', `${field}: the model has ${p} parameters; jobs accept at most ${limits.maxParams}`, {
+        field,
+        params: p,
+        limit: limits.maxParams,
+      });
     }
   }
   if (est.bytes > limits.maxTensorBytes) {
-    throw new AppError('RESOURCE_LIMIT', `the job would need about ${Math.ceil(est.bytes / 1024 ** 2)} MiB of tensors; the limit is ${Math.floor(limits.maxTensorBytes / 1024 ** 2)} MiB`, {
-      estimateBytes: est.bytes,
-      limitBytes: limits.maxTensorBytes,
-      modelParams: est.modelParams,
-      datasetBytes: est.datasetBytes,
-    });
+    throw new AppError(
+      'RESOURCE_LIMIT',
+      `the job would need about ${Math.ceil(est.bytes / 1024 ** 2)} MiB of tensors; the limit is ${Math.floor(limits.maxTensorBytes / 1024 ** 2)} MiB`,
+      {
+        estimateBytes: est.bytes,
+        limitBytes: limits.maxTensorBytes,
+        modelParams: est.modelParams,
+        datasetBytes: est.datasetBytes,
+      },
+    );
   }
 }
 
@@ -69,7 +88,10 @@ export async function checkJobResources(db: Db, limits: JobLimitsConfig, input: 
 export class GuardedJobService extends JobService {
   private readonly guardDb: Db;
 
-  constructor(deps: JobServiceDeps, private readonly limits: JobLimitsConfig) {
+  constructor(
+    deps: JobServiceDeps,
+    private readonly limits: JobLimitsConfig,
+  ) {
     super(deps);
     this.guardDb = deps.db;
   }

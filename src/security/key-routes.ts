@@ -37,7 +37,9 @@ export const keyRoutes: FastifyPluginAsync<{ keys: ApiKeyService }> = async (fas
   );
   app.get(
     '/keys',
-    { schema: { tags, summary: 'List API keys (admin)', response: { 200: Type.Object({ items: Type.Array(ApiKey) }), ...errorResponses(401, 403) } } },
+    {
+      schema: { tags, summary: 'List API keys (admin)', response: { 200: Type.Object({ items: Type.Array(ApiKey) }), ...errorResponses(401, 403) } },
+    },
     async () => ({ items: await keys.list() }),
   );
   app.delete(

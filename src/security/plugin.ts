@@ -18,7 +18,8 @@ declare module 'fastify' {
 }
 
 /** Responses that never count against a rate limit: probes and the static UI. */
-const unlimited = (path: string) => path === '/healthz' || path === '/readyz' || !(path.startsWith('/v1/') || path === '/graphql' || path === '/metrics');
+const unlimited = (path: string) =>
+  path === '/healthz' || path === '/readyz' || !(path.startsWith('/v1/') || path === '/graphql' || path === '/metrics');
 
 export async function registerSecurity(app: FastifyInstance, runtime: Runtime) {
   const sec = runtime.config.security;
@@ -35,7 +36,16 @@ export async function registerSecurity(app: FastifyInstance, runtime: Runtime) {
     origin: sec.corsOrigins.includes('*') ? true : sec.corsOrigins.length ? sec.corsOrigins : false,
     methods: ['GET', 'HEAD', 'POST', 'DELETE', 'OPTIONS'],
     allowedHeaders: ['authorization', 'content-type', 'idempotency-key', 'last-event-id', 'x-request-id'],
-    exposedHeaders: ['location', 'x-request-id', 'etag', 'x-content-sha256', 'retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'],
+    exposedHeaders: [
+      'location',
+      'x-request-id',
+      'etag',
+      'x-content-sha256',
+      'retry-after',
+      'x-ratelimit-limit',
+      'x-ratelimit-remaining',
+      'x-ratelimit-reset',
+    ],
     maxAge: 600,
   });
   registerAuthHook(app, settings);
@@ -48,9 +58,15 @@ export async function registerSecurity(app: FastifyInstance, runtime: Runtime) {
       keyGenerator: (req) => (req.principal ? `key:${req.principal.keyId}` : `ip:${req.ip}`),
       allowList: (req) => unlimited(routePath(req)),
       errorResponseBuilder: (_req, ctx) =>
-        Object.assign(new AppError('RATE_LIMITED', `rate limit of ${ctx.max} requests per minute exceeded; retry in ${Math.ceil(ctx.ttl / 1000)} s`, { limit: ctx.max, retryAfterSeconds: Math.ceil(ctx.ttl / 1000) }), {
-          statusCode: 429,
-        }),
+        Object.assign(
+          new AppError('RATE_LIMITED', `rate limit of ${ctx.max} requests per minute exceeded; retry in ${Math.ceil(ctx.ttl / 1000)} s`, {
+            limit: ctx.max,
+            retryAfterSeconds: Math.ceil(ctx.ttl / 1000),
+          }),
+          {
+            statusCode: 429,
+          },
+        ),
     });
   }
   await app.register(keyRoutes, { prefix: '/v1', keys: settings.keys });

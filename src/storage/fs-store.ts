@@ -32,7 +32,9 @@ export class FsObjectStore implements ObjectStore {
     // The body may fail while the folder and temp file are being prepared. Streams that only emit 'error'
     // without being destroyed (yauzl's entry streams) would then leave the pipeline below waiting forever.
     let early: unknown = null;
-    const onEarlyError = (err: unknown) => { early ??= err ?? new Error('source stream failed'); };
+    const onEarlyError = (err: unknown) => {
+      early ??= err ?? new Error('source stream failed');
+    };
     source.on('error', onEarlyError);
     const file = this.pathOf(key);
     await mkdir(path.dirname(file), { recursive: true });

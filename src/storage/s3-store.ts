@@ -38,8 +38,7 @@ export function parseS3Endpoint(endpoint: string): Pick<S3StoreConfig, 'endPoint
   return { endPoint: url.hostname, port: url.port ? Number(url.port) : useSSL ? 443 : 80, useSSL };
 }
 
-const isMissing = (e: unknown) =>
-  e instanceof S3Error && (e.code === 'NoSuchKey' || e.code === 'NotFound' || e.code === 'NoSuchBucket');
+const isMissing = (e: unknown) => e instanceof S3Error && (e.code === 'NoSuchKey' || e.code === 'NotFound' || e.code === 'NoSuchBucket');
 
 export class S3ObjectStore implements ObjectStore {
   readonly kind = 's3' as const;

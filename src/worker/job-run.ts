@@ -93,7 +93,7 @@ export class JobRun {
       if (job.attempts > 1) await this.resetEarlierAttempts();
       const kind = getKind(job.type);
       if (!kind.run) throw new AppError('JOB_FAILED', `job kind "${job.type}" is not implemented yet`);
-      outcome = { result: await kind.run(this.context(), job.params as never) };
+      outcome = { result: await kind.run(this.context(), job.params) };
     } catch (error) {
       outcome = { error };
     } finally {
@@ -188,7 +188,14 @@ export class JobRun {
   private async beat() {
     const { rt, job } = this;
     try {
-      const { rows } = await rt.sql.executeSql(HEARTBEAT, [job.id, this.workerId, job.attempts, this.queued.queueJobId, rt.config.worker.expireSeconds, QUEUE]);
+      const { rows } = await rt.sql.executeSql(HEARTBEAT, [
+        job.id,
+        this.workerId,
+        job.attempts,
+        this.queued.queueJobId,
+        rt.config.worker.expireSeconds,
+        QUEUE,
+      ]);
       if (rows[0].owned === 0) this.abort('lost');
       else if (rows[0].cancelRequested) this.abort('cancel');
     } catch (err) {
@@ -242,8 +249,15 @@ export class JobRun {
     const result = outcome.result ?? { resultModelIds: [], report: null };
     const event = { status, attempts: job.attempts, error, resultModelIds: result.resultModelIds };
     const { rows } = await rt.sql.executeSql(FINISH_JOB, [
-      job.id, workerId, job.attempts, status, error?.code ?? null, error?.message ?? null, result.resultModelIds,
-      result.report === null ? null : JSON.stringify(result.report), JSON.stringify(event),
+      job.id,
+      workerId,
+      job.attempts,
+      status,
+      error?.code ?? null,
+      error?.message ?? null,
+      result.resultModelIds,
+      result.report === null ? null : JSON.stringify(result.report),
+      JSON.stringify(event),
     ]);
     const owned = rows.length > 0;
     if (!owned) {

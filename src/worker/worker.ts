@@ -50,7 +50,10 @@ export class Worker {
   private unsubscribe: (() => void) | null = null;
   private housekeeping: NodeJS.Timeout | null = null;
 
-  constructor(private readonly rt: Runtime, opts: WorkerOptions = {}) {
+  constructor(
+    private readonly rt: Runtime,
+    opts: WorkerOptions = {},
+  ) {
     this.concurrency = Math.max(1, opts.concurrency ?? rt.config.worker.concurrency);
     this.log = opts.log ?? consoleLog;
   }
@@ -160,7 +163,11 @@ export class Worker {
         await rt.sql.transaction(async (tx) => {
           const { rows: failed } = await tx.executeSql(FAIL_LOST, [dead.jobId, dead.queueJobId, message]);
           if (failed.length) {
-            await rt.jobEvents.append(dead.jobId, { type: 'state', data: { status: 'failed', attempts: failed[0].attempts, error: { code: 'JOB_TIMEOUT', message } } }, tx);
+            await rt.jobEvents.append(
+              dead.jobId,
+              { type: 'state', data: { status: 'failed', attempts: failed[0].attempts, error: { code: 'JOB_TIMEOUT', message } } },
+              tx,
+            );
           }
         });
         await rt.queue.complete(dead.queueJobId, true);

@@ -18,7 +18,16 @@ import { spawnWorker, type WorkerChild } from '../helpers/workers.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // The flags of the machine notes: without the background-networking ones Chromium keeps dialing Google's hosts.
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 
 const hasChromium = fs.existsSync(CHROMIUM);
@@ -143,12 +152,15 @@ describe('dashboard in headless Chromium', { skip }, () => {
     await samples.getByRole('img').nth(47).waitFor();
     // The first MNIST training labels are 5 0 4 1 9 2 1 3 1 4.
     assert.deepEqual((await samples.locator('figcaption').allInnerTexts()).slice(0, 10), ['5', '0', '4', '1', '9', '2', '1', '3', '1', '4']);
-    const inked = await samples.locator('canvas').first().evaluate((c: HTMLCanvasElement) => {
-      const { data } = c.getContext('2d')!.getImageData(0, 0, c.width, c.height);
-      let lit = 0;
-      for (let i = 0; i < data.length; i += 4) if (data[i] > 128) lit++;
-      return { lit, w: c.width, h: c.height };
-    });
+    const inked = await samples
+      .locator('canvas')
+      .first()
+      .evaluate((c: HTMLCanvasElement) => {
+        const { data } = c.getContext('2d')!.getImageData(0, 0, c.width, c.height);
+        let lit = 0;
+        for (let i = 0; i < data.length; i += 4) if (data[i] > 128) lit++;
+        return { lit, w: c.width, h: c.height };
+      });
     assert.deepEqual([inked.w, inked.h], [28, 28]);
     assert.ok(inked.lit > 50 && inked.lit < 400, `a digit's worth of bright pixels: ${inked.lit}`);
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-dataset.png'), fullPage: true });
@@ -162,7 +174,10 @@ describe('dashboard in headless Chromium', { skip }, () => {
     const last = samples.at(-1)!;
     assert.equal(last.status, 'succeeded');
     await page.waitForFunction(() => document.querySelector('.job-head [role=progressbar]')?.getAttribute('aria-valuenow') === '100');
-    assert.ok(samples.some((s) => s.progress > 0 && s.progress < 100), `progress seen mid-run: ${JSON.stringify(samples.map((s) => s.progress))}`);
+    assert.ok(
+      samples.some((s) => s.progress > 0 && s.progress < 100),
+      `progress seen mid-run: ${JSON.stringify(samples.map((s) => s.progress))}`,
+    );
     const counts = [...new Set(samples.map((s) => s.points))];
     assert.ok(counts.filter((n) => n > 0 && n < 25).length >= 2, `the chart grew in steps: ${JSON.stringify(counts)}`);
     await page.waitForFunction(() => document.querySelector<HTMLElement>('figure.chart')?.dataset.points === '25');
@@ -212,44 +227,55 @@ describe('dashboard in headless Chromium', { skip }, () => {
     await page.locator('.job-head .badge', { hasText: 'canceled' }).waitFor({ timeout: 30_000 });
   });
 
-  test('prune from the model page: live progress and curves, then the before/after report', { skip: pruneRuns ? false : 'the prune job kind is not implemented yet (registered with its params only)' }, async () => {
-    await page.goto(`${ctx.baseUrl}/#/models/${modelId}`);
-    const form = page.getByRole('form', { name: 'Compress this model' });
-    await form.getByLabel('Prune:').check();
-    await form.getByLabel('Dataset').selectOption(mnistId);
-    await form.getByLabel('Use only the first N examples').fill('1024');
-    await form.getByLabel('Target sparsity').fill('0.75');
-    await form.getByLabel('Fine-tuning epochs').fill('2');
-    await form.getByLabel('Fine-tuning batch size').fill('16');
-    await form.getByLabel('Fine-tuning learning rate').fill('0.001');
-    await form.getByRole('button', { name: 'Start compression job' }).click();
-    await page.waitForURL(/#\/jobs\/[\w-]+$/);
+  test(
+    'prune from the model page: live progress and curves, then the before/after report',
+    { skip: pruneRuns ? false : 'the prune job kind is not implemented yet (registered with its params only)' },
+    async () => {
+      await page.goto(`${ctx.baseUrl}/#/models/${modelId}`);
+      const form = page.getByRole('form', { name: 'Compress this model' });
+      await form.getByLabel('Prune:').check();
+      await form.getByLabel('Dataset').selectOption(mnistId);
+      await form.getByLabel('Use only the first N examples').fill('1024');
+      await form.getByLabel('Target sparsity').fill('0.75');
+      await form.getByLabel('Fine-tuning epochs').fill('2');
+      await form.getByLabel('Fine-tuning batch size').fill('16');
+      await form.getByLabel('Fine-tuning learning rate').fill('0.001');
+      await form.getByRole('button', { name: 'Start compression job' }).click();
+      await page.waitForURL(/#\/jobs\/[\w-]+$/);
 
-    const samples = await watchJobPage(page, 120_000);
-    assert.equal(samples.at(-1)!.status, 'succeeded', await page.locator('.facts').innerText());
-    await page.waitForFunction(() => document.querySelector('.job-head [role=progressbar]')?.getAttribute('aria-valuenow') === '100');
-    assert.ok(samples.some((s) => s.progress > 0 && s.progress < 100), `progress seen mid-run: ${JSON.stringify([...new Set(samples.map((s) => s.progress))])}`);
-    const finalPoints = samples.at(-1)!.points;
-    assert.ok(samples.some((s) => s.points > 0 && s.points < finalPoints), `the charts gained points while it ran: ${JSON.stringify([...new Set(samples.map((s) => s.points))])}`);
+      const samples = await watchJobPage(page, 120_000);
+      assert.equal(samples.at(-1)!.status, 'succeeded', await page.locator('.facts').innerText());
+      await page.waitForFunction(() => document.querySelector('.job-head [role=progressbar]')?.getAttribute('aria-valuenow') === '100');
+      assert.ok(
+        samples.some((s) => s.progress > 0 && s.progress < 100),
+        `progress seen mid-run: ${JSON.stringify([...new Set(samples.map((s) => s.progress))])}`,
+      );
+      const finalPoints = samples.at(-1)!.points;
+      assert.ok(
+        samples.some((s) => s.points > 0 && s.points < finalPoints),
+        `the charts gained points while it ran: ${JSON.stringify([...new Set(samples.map((s) => s.points))])}`,
+      );
 
-    const report = page.getByRole('table', { name: 'Compression report: before and after' });
-    await report.waitFor();
-    const row = async (name: string) => (await report.getByRole('row', { name: new RegExp(`^${name}`) }).innerText()).split('\t').map((s) => s.trim());
-    assert.deepEqual((await row('Parameters')).slice(1, 3), ['12,730', '12,730']);
-    const [, before, afterNz] = (await row('Nonzero parameters')).map((s) => Number(s.replaceAll(',', '')));
-    assert.ok(before > 12_000 && before <= 12_730, `nonzeros before (zero biases aside): ${before}`);
-    assert.ok(afterNz < before * 0.5, `nonzeros after pruning: ${afterNz}`);
-    assert.match((await row('Accuracy'))[2], /%$/);
-    const bars = page.getByRole('list', { name: 'Sparsity per layer' }).getByRole('listitem');
-    assert.ok((await bars.count()) >= 1);
-    assert.match(await bars.first().innerText(), /7\d\.\d% zero/);
-    await page.getByRole('link', { name: 'e2e-mlp-pruned' }).waitFor();
-    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-job-prune.png'), fullPage: true });
+      const report = page.getByRole('table', { name: 'Compression report: before and after' });
+      await report.waitFor();
+      const row = async (name: string) =>
+        (await report.getByRole('row', { name: new RegExp(`^${name}`) }).innerText()).split('\t').map((s) => s.trim());
+      assert.deepEqual((await row('Parameters')).slice(1, 3), ['12,730', '12,730']);
+      const [, before, afterNz] = (await row('Nonzero parameters')).map((s) => Number(s.replaceAll(',', '')));
+      assert.ok(before > 12_000 && before <= 12_730, `nonzeros before (zero biases aside): ${before}`);
+      assert.ok(afterNz < before * 0.5, `nonzeros after pruning: ${afterNz}`);
+      assert.match((await row('Accuracy'))[2], /%$/);
+      const bars = page.getByRole('list', { name: 'Sparsity per layer' }).getByRole('listitem');
+      assert.ok((await bars.count()) >= 1);
+      assert.match(await bars.first().innerText(), /7\d\.\d% zero/);
+      await page.getByRole('link', { name: 'e2e-mlp-pruned' }).waitFor();
+      await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-job-prune.png'), fullPage: true });
 
-    // The result model's lineage names the job and the parent.
-    await page.getByRole('link', { name: 'e2e-mlp-pruned' }).click();
-    assert.match(await page.getByRole('region', { name: 'Lineage' }).innerText(), /Made by prune job \w+ from e2e-mlp on mnist/);
-  });
+      // The result model's lineage names the job and the parent.
+      await page.getByRole('link', { name: 'e2e-mlp-pruned' }).click();
+      assert.match(await page.getByRole('region', { name: 'Lineage' }).innerText(), /Made by prune job \w+ from e2e-mlp on mnist/);
+    },
+  );
 
   test('the jobs table shows every job with status, type, progress and backend, and follows a new job live', async () => {
     await page.goto(`${ctx.baseUrl}/#/jobs`);
@@ -260,13 +286,23 @@ describe('dashboard in headless Chromium', { skip }, () => {
     const row = table.locator(`tbody tr[data-job-id="${id}"]`);
     await row.waitFor(); // the list refreshes every few seconds
     const seen = new Set<string>();
-    await page.waitForFunction((jobId) => {
-      const bar = document.querySelector(`tr[data-job-id="${jobId}"] [role=progressbar]`);
-      (window as unknown as { seen: string[] }).seen = [...((window as unknown as { seen?: string[] }).seen ?? []), bar?.getAttribute('aria-valuenow') ?? ''];
-      return bar?.getAttribute('aria-valuenow') === '100';
-    }, id, { polling: 50, timeout: 30_000 });
+    await page.waitForFunction(
+      (jobId) => {
+        const bar = document.querySelector(`tr[data-job-id="${jobId}"] [role=progressbar]`);
+        (window as unknown as { seen: string[] }).seen = [
+          ...((window as unknown as { seen?: string[] }).seen ?? []),
+          bar?.getAttribute('aria-valuenow') ?? '',
+        ];
+        return bar?.getAttribute('aria-valuenow') === '100';
+      },
+      id,
+      { polling: 50, timeout: 30_000 },
+    );
     for (const v of await page.evaluate(() => (window as unknown as { seen: string[] }).seen)) seen.add(v);
-    assert.ok([...seen].some((v) => Number(v) > 0 && Number(v) < 100), `the row's progress moved live: ${[...seen]}`);
+    assert.ok(
+      [...seen].some((v) => Number(v) > 0 && Number(v) < 100),
+      `the row's progress moved live: ${[...seen]}`,
+    );
     await row.locator('.badge', { hasText: 'succeeded' }).waitFor();
 
     const rows = await table.locator('tbody tr').count();

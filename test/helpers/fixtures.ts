@@ -2,7 +2,10 @@
 import * as tf from '@tensorflow/tfjs';
 import yazl from 'yazl';
 
-export interface ModelFiles { modelJson: Buffer; shards: { name: string; data: Buffer }[] }
+export interface ModelFiles {
+  modelJson: Buffer;
+  shards: { name: string; data: Buffer }[];
+}
 
 /** A 784-16-10 MLP saved the way tfjs saves to files (model.json + one shard). */
 export async function tinyModelFiles(units = 16): Promise<ModelFiles> {

@@ -49,7 +49,7 @@ export async function seedJobs(rt: Runtime, o: { count: number; modelId?: string
   const ids: string[] = [];
   for (let i = 0; i < o.count; i++) {
     const { job } = await rt.services.jobs.create({
-      type: 'noop' as never, // CreateJobInput['type'] is typed never (TypeBox union built from an array)
+      type: 'noop', // CreateJobInput['type'] is typed never (TypeBox union built from an array)
       params: { steps: 1 },
       modelId: i % 2 === 0 ? o.modelId : undefined,
       datasetId: i % 3 === 0 ? o.datasetId : undefined,

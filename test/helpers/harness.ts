@@ -58,8 +58,12 @@ export async function availableTargets(): Promise<TargetName[]> {
   const hasS3 = Boolean(process.env.S3_ENDPOINT);
   const hasPg = await pgReachable();
   if (hasS3 && hasPg) targets.push('real');
-  else if (process.env.CI === 'true') throw new Error(`CI needs PostgreSQL (${hasPg ? 'ok' : 'unreachable'}) and S3_ENDPOINT (${hasS3 ? 'ok' : 'unset'}) for the real target`);
-  else console.warn(`# skipping the real PostgreSQL+S3 target (postgres ${hasPg ? 'ok' : 'unreachable'}, S3_ENDPOINT ${hasS3 ? 'set' : 'unset'}); run npm test to start Swift`);
+  else if (process.env.CI === 'true')
+    throw new Error(`CI needs PostgreSQL (${hasPg ? 'ok' : 'unreachable'}) and S3_ENDPOINT (${hasS3 ? 'ok' : 'unset'}) for the real target`);
+  else
+    console.warn(
+      `# skipping the real PostgreSQL+S3 target (postgres ${hasPg ? 'ok' : 'unreachable'}, S3_ENDPOINT ${hasS3 ? 'set' : 'unset'}); run npm test to start Swift`,
+    );
   return targets;
 }
 
@@ -91,7 +95,10 @@ export async function dropDatabase(databaseUrl: string) {
 }
 
 /** Env for a target: a temp data dir, and for `real` a fresh database and bucket. */
-export async function targetEnv(target: TargetName, extra: Record<string, string> = {}): Promise<{ env: Record<string, string>; cleanup(): Promise<void> }> {
+export async function targetEnv(
+  target: TargetName,
+  extra: Record<string, string> = {},
+): Promise<{ env: Record<string, string>; cleanup(): Promise<void> }> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), `mp-${target}-`));
   const env: Record<string, string> = {
     MODELPRESS_DATA_DIR: dataDir,
@@ -162,6 +169,11 @@ export async function listKeys(ctx: TestContext, prefix = ''): Promise<string[]>
 /** Row counts of every table that uploads write, for the same purpose. */
 export async function rowCounts(ctx: TestContext) {
   const db = ctx.runtime.db;
-  const [models, modelFiles, datasets, datasetFiles] = await Promise.all([db.model.count(), db.modelFile.count(), db.dataset.count(), db.datasetFile.count()]);
+  const [models, modelFiles, datasets, datasetFiles] = await Promise.all([
+    db.model.count(),
+    db.modelFile.count(),
+    db.dataset.count(),
+    db.datasetFile.count(),
+  ]);
   return { models, modelFiles, datasets, datasetFiles };
 }

@@ -27,10 +27,18 @@ export async function waitForJob(ctx: TestContext, id: string, until: (j: JobJso
 
 export const finished = (j: JobJson) => ['succeeded', 'failed', 'canceled'].includes(j.status);
 
-export interface SseEvent { id: string; event: string; data: Record<string, any> }
+export interface SseEvent {
+  id: string;
+  event: string;
+  data: Record<string, any>;
+}
 
 /** Reads an SSE response to its end (the server closes it when the job ends); fails after timeoutMs. */
-export async function readSse(url: string, headers: Record<string, string> = {}, timeoutMs = 30_000): Promise<{ status: number; contentType: string | null; events: SseEvent[] }> {
+export async function readSse(
+  url: string,
+  headers: Record<string, string> = {},
+  timeoutMs = 30_000,
+): Promise<{ status: number; contentType: string | null; events: SseEvent[] }> {
   const res = await fetch(url, { headers, signal: AbortSignal.timeout(timeoutMs) });
   const text = await res.text();
   const events: SseEvent[] = [];
@@ -51,8 +59,10 @@ export async function waitForAll(ctx: TestContext, ids: string[], timeoutMs = 60
   const want = new Set(ids);
   while (Date.now() < deadline) {
     const items: JobJson[] = [];
-    for (let cursor: string | null = null; ; ) {
-      const page: { items: JobJson[]; nextCursor: string | null } = (await ctx.http.get(`/v1/jobs?limit=200${cursor ? `&cursor=${cursor}` : ''}`).expect(200)).body;
+    for (let cursor: string | null = null; ;) {
+      const page: { items: JobJson[]; nextCursor: string | null } = (
+        await ctx.http.get(`/v1/jobs?limit=200${cursor ? `&cursor=${cursor}` : ''}`).expect(200)
+      ).body;
       items.push(...page.items.filter((j) => want.has(j.id)));
       if (!(cursor = page.nextCursor)) break;
     }

@@ -17,7 +17,10 @@ export function s3TestConfig(env: NodeJS.ProcessEnv = process.env): S3TestConfig
 
 /** A fresh, valid bucket name per test file/run, e.g. uniqueBucket('objstore') → 'objstore-1a2b3c4d5e6f'. */
 export function uniqueBucket(prefix: string): string {
-  const safe = prefix.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 40);
+  const safe = prefix
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .slice(0, 40);
   return `${safe}-${randomBytes(6).toString('hex')}`;
 }
 

@@ -35,12 +35,14 @@ export function spawnWorker(ctx: TestContext, opts: { concurrency?: number; env?
     out += b.toString();
     if (out.includes('worker started')) onReady();
   };
-  proc.stdout!.on('data', collect);
-  proc.stderr!.on('data', collect);
-  const exited = new Promise<number | null>((res) => proc.on('exit', (code) => {
-    onFail(new Error(`worker exited (${code}) before it started:\n${out}`));
-    res(code);
-  }));
+  proc.stdout.on('data', collect);
+  proc.stderr.on('data', collect);
+  const exited = new Promise<number | null>((res) =>
+    proc.on('exit', (code) => {
+      onFail(new Error(`worker exited (${code}) before it started:\n${out}`));
+      res(code);
+    }),
+  );
   return {
     proc,
     output: () => out,

@@ -9,9 +9,29 @@ import { tf } from '../../src/ml/tf.ts';
 import { forEachTarget, startTestApp, type TestContext } from '../helpers/harness.ts';
 import { finished, waitForJob, type JobJson } from '../helpers/jobs.ts';
 
-type Measure = { accuracy: number | null; params: number; nonzeroParams: number; sizeBytes: number; gzipBytes: number; latencyMs: { batch1: { p50: number; p95: number }; batch256: { p50: number; p95: number } } };
-type Report = { before: Measure; after: Measure; layers: { name: string; params: number; nonzeroParams: number; sparsity: number }[]; [k: string]: unknown };
-type ModelJson = { id: string; name: string; params: number; parentModelId: string | null; producedByJobId: string | null; report: Report | null; files: { path: string }[] };
+type Measure = {
+  accuracy: number | null;
+  params: number;
+  nonzeroParams: number;
+  sizeBytes: number;
+  gzipBytes: number;
+  latencyMs: { batch1: { p50: number; p95: number }; batch256: { p50: number; p95: number } };
+};
+type Report = {
+  before: Measure;
+  after: Measure;
+  layers: { name: string; params: number; nonzeroParams: number; sparsity: number }[];
+  [k: string]: unknown;
+};
+type ModelJson = {
+  id: string;
+  name: string;
+  params: number;
+  parentModelId: string | null;
+  producedByJobId: string | null;
+  report: Report | null;
+  files: { path: string }[];
+};
 
 const JOB_TIMEOUT_MS = 240_000;
 
@@ -24,7 +44,11 @@ await forEachTarget('compression jobs', (target) => {
   before(async () => {
     ctx = await startTestApp(target, { MODELPRESS_BACKEND: 'wasm', MODELPRESS_QUEUE_POLL_SECONDS: '1' }, { worker: { concurrency: 1 } });
     datasetId = (await ctx.runtime.services.datasets.ensureBuiltins())!.id;
-    const job = await runJob({ type: 'train', datasetId, params: { architecture: 'lenet-300-100', epochs: 2, limit: 6000, seed: 1, validationSplit: 0 } });
+    const job = await runJob({
+      type: 'train',
+      datasetId,
+      params: { architecture: 'lenet-300-100', epochs: 2, limit: 6000, seed: 1, validationSplit: 0 },
+    });
     denseId = job.resultModelIds[0];
   });
   after(async () => ctx?.close());
@@ -39,11 +63,18 @@ await forEachTarget('compression jobs', (target) => {
 
   /** A model's files downloaded through the API, as tfjs artifacts (weights still in their stored dtype). */
   async function download(id: string): Promise<tf.io.ModelArtifacts & { weightSpecs: tf.io.WeightsManifestEntry[]; weightData: ArrayBuffer }> {
-    const file = async (p: string) => (await ctx.http.get(`/v1/models/${id}/files/${encodeURIComponent(p)}`).buffer(true).parse((res, cb) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => cb(null, Buffer.concat(chunks)));
-    }).expect(200)).body as Buffer;
+    const file = async (p: string) =>
+      (
+        await ctx.http
+          .get(`/v1/models/${id}/files/${encodeURIComponent(p)}`)
+          .buffer(true)
+          .parse((res, cb) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => cb(null, Buffer.concat(chunks)));
+          })
+          .expect(200)
+      ).body as Buffer;
     const json = JSON.parse((await file('model.json')).toString()) as tf.io.ModelJSON;
     const shards = await Promise.all(json.weightsManifest.flatMap((g) => g.paths).map(file));
     const joined = Buffer.concat(shards);
@@ -51,7 +82,7 @@ await forEachTarget('compression jobs', (target) => {
       modelTopology: json.modelTopology,
       format: json.format,
       weightSpecs: json.weightsManifest.flatMap((g) => g.weights),
-      weightData: joined.buffer.slice(joined.byteOffset, joined.byteOffset + joined.byteLength) as ArrayBuffer,
+      weightData: joined.buffer.slice(joined.byteOffset, joined.byteOffset + joined.byteLength),
     };
   }
 
@@ -76,7 +107,8 @@ await forEachTarget('compression jobs', (target) => {
     } else if (expected && typeof expected === 'object') {
       assert.ok(actual && typeof actual === 'object', `${at}: ${JSON.stringify(actual)}`);
       assert.deepEqual(Object.keys(actual).sort(), Object.keys(expected).sort(), at);
-      for (const k of Object.keys(expected)) assertClose((actual as Record<string, unknown>)[k], (expected as Record<string, unknown>)[k], `${at}.${k}`);
+      for (const k of Object.keys(expected))
+        assertClose((actual as Record<string, unknown>)[k], (expected as Record<string, unknown>)[k], `${at}.${k}`);
     } else assert.equal(actual, expected, at);
   }
 
@@ -101,46 +133,65 @@ await forEachTarget('compression jobs', (target) => {
     for (const l of report.layers) assert.deepEqual(Object.keys(l).sort(), ['name', 'nonzeroParams', 'params', 'sparsity']);
   }
 
-  test('magnitude prune + fine-tune: each pruned kernel at target sparsity ±1%, pruned weights exactly 0 in the saved files, no tensor leak', { skip: !heavy }, async () => {
-    const tensorsBefore = tf.memory().numTensors;
-    const job = await runJob({
-      type: 'prune', modelId: denseId, datasetId,
-      params: { method: 'magnitude', sparsity: 0.9, scope: 'layer', schedule: { type: 'polynomial_decay' }, fineTuneEpochs: 1, limit: 3000, seed: 2 },
-    });
-    assert.equal(tf.memory().numTensors, tensorsBefore, 'tensors after the job');
-    const report = job.report;
-    assertContractReport(report);
-    assert.ok(report.after.nonzeroParams < 0.2 * report.before.nonzeroParams);
-    assert.ok(report.after.gzipBytes < 0.5 * report.before.gzipBytes, `gzip ${report.before.gzipBytes} → ${report.after.gzipBytes}`);
-    assert.ok(report.after.accuracy! > 0.8, `accuracy after pruning ${report.after.accuracy}`);
+  test(
+    'magnitude prune + fine-tune: each pruned kernel at target sparsity ±1%, pruned weights exactly 0 in the saved files, no tensor leak',
+    { skip: !heavy },
+    async () => {
+      const tensorsBefore = tf.memory().numTensors;
+      const job = await runJob({
+        type: 'prune',
+        modelId: denseId,
+        datasetId,
+        params: {
+          method: 'magnitude',
+          sparsity: 0.9,
+          scope: 'layer',
+          schedule: { type: 'polynomial_decay' },
+          fineTuneEpochs: 1,
+          limit: 3000,
+          seed: 2,
+        },
+      });
+      assert.equal(tf.memory().numTensors, tensorsBefore, 'tensors after the job');
+      const report = job.report;
+      assertContractReport(report);
+      assert.ok(report.after.nonzeroParams < 0.2 * report.before.nonzeroParams);
+      assert.ok(report.after.gzipBytes < 0.5 * report.before.gzipBytes, `gzip ${report.before.gzipBytes} → ${report.after.gzipBytes}`);
+      assert.ok(report.after.accuracy! > 0.8, `accuracy after pruning ${report.after.accuracy}`);
 
-    const model = await getModel(job.resultModelIds[0]);
-    assert.equal(model.producedByJobId, job.id);
-    assert.equal(model.parentModelId, denseId);
-    assertClose(model.report, report);
+      const model = await getModel(job.resultModelIds[0]);
+      assert.equal(model.producedByJobId, job.id);
+      assert.equal(model.parentModelId, denseId);
+      assertClose(model.report, report);
 
-    const saved = rawFloat32(await download(model.id));
-    const original = rawFloat32(await download(denseId));
-    const kernels = [...saved.keys()].filter((k) => k.endsWith('/kernel'));
-    assert.equal(kernels.length, 3);
-    const [k0, k1, last] = kernels;
-    for (const name of [k0, k1]) {
-      const s = zeroShare(saved.get(name)!);
-      assert.ok(Math.abs(s - 0.9) <= 0.01, `${name}: sparsity ${s}`);
-      const layer = report.layers.find((l) => name.startsWith(`${l.name}/`))!;
-      assert.ok(Math.abs(layer.sparsity - 0.9) <= 0.01, `report sparsity of ${layer.name}: ${layer.sparsity}`);
-    }
-    assert.ok(zeroShare(saved.get(last)!) < 0.05, 'the classifier stays dense by default');
-    assert.ok(zeroShare(original.get(k0)!) < 0.01, 'the dense source had no zeros');
-    // Exactly zero means +0 bytes (Object.is above), so gzip sees runs of zero bytes.
-    const metrics = (await ctx.http.get(`/v1/jobs/${job.id}/metrics?name=loss`).expect(200)).body.items;
-    assert.ok(metrics.length > 0 && metrics.every((m: { value: number }) => Number.isFinite(m.value)), 'fine-tuning loss metrics');
-    assert.equal(job.progress.fraction, 1);
-  });
+      const saved = rawFloat32(await download(model.id));
+      const original = rawFloat32(await download(denseId));
+      const kernels = [...saved.keys()].filter((k) => k.endsWith('/kernel'));
+      assert.equal(kernels.length, 3);
+      const [k0, k1, last] = kernels;
+      for (const name of [k0, k1]) {
+        const s = zeroShare(saved.get(name)!);
+        assert.ok(Math.abs(s - 0.9) <= 0.01, `${name}: sparsity ${s}`);
+        const layer = report.layers.find((l) => name.startsWith(`${l.name}/`))!;
+        assert.ok(Math.abs(layer.sparsity - 0.9) <= 0.01, `report sparsity of ${layer.name}: ${layer.sparsity}`);
+      }
+      assert.ok(zeroShare(saved.get(last)!) < 0.05, 'the classifier stays dense by default');
+      assert.ok(zeroShare(original.get(k0)!) < 0.01, 'the dense source had no zeros');
+      // Exactly zero means +0 bytes (Object.is above), so gzip sees runs of zero bytes.
+      const metrics = (await ctx.http.get(`/v1/jobs/${job.id}/metrics?name=loss`).expect(200)).body.items;
+      assert.ok(metrics.length > 0 && metrics.every((m: { value: number }) => Number.isFinite(m.value)), 'fine-tuning loss metrics');
+      assert.equal(job.progress.fraction, 1);
+    },
+  );
 
   test('structured prune: fewer params, smaller layers, latency reported before and after', { skip: !heavy }, async () => {
     const tensorsBefore = tf.memory().numTensors;
-    const job = await runJob({ type: 'prune', modelId: denseId, datasetId, params: { method: 'structured', sparsity: 0.5, fineTuneEpochs: 1, learningRate: 1e-3, limit: 3000 } });
+    const job = await runJob({
+      type: 'prune',
+      modelId: denseId,
+      datasetId,
+      params: { method: 'structured', sparsity: 0.5, fineTuneEpochs: 1, learningRate: 1e-3, limit: 3000 },
+    });
     assert.equal(tf.memory().numTensors, tensorsBefore);
     const report = job.report;
     assertContractReport(report);
@@ -148,52 +199,59 @@ await forEachTarget('compression jobs', (target) => {
     assert.ok(result.params < 0.6 * source.params, `params ${source.params} → ${result.params}`);
     assert.equal(report.after.params, result.params);
     assert.equal(report.before.params, source.params);
-    assert.deepEqual(report.layers.map((l) => l.params), [784 * 150 + 150, 150 * 50 + 50, 50 * 10 + 10]);
+    assert.deepEqual(
+      report.layers.map((l) => l.params),
+      [784 * 150 + 150, 150 * 50 + 50, 50 * 10 + 10],
+    );
     assert.ok(report.after.accuracy! > 0.8, `accuracy ${report.after.accuracy}`);
   });
 
-  test('quantize uint8 of a pruned model: stock tf.loadLayersModel loads it, outputs within the quantization error, zeros stay exact', { skip: !heavy }, async () => {
-    const pruned = await runJob({ type: 'prune', modelId: denseId, datasetId, params: { sparsity: 0.8, fineTuneEpochs: 0 } });
-    const prunedId = pruned.resultModelIds[0];
-    const tensorsBefore = tf.memory().numTensors;
-    const job = await runJob({ type: 'quantize', modelId: prunedId, datasetId, params: { dtype: 'uint8', limit: 2000 } });
-    assert.equal(tf.memory().numTensors, tensorsBefore);
-    assertContractReport(job.report);
-    const { before: b, after: a } = job.report;
-    assert.ok(a.sizeBytes < 0.3 * b.sizeBytes, `size ${b.sizeBytes} → ${a.sizeBytes}`);
-    assert.ok(a.gzipBytes < 0.5 * b.gzipBytes, `gzip ${b.gzipBytes} → ${a.gzipBytes}`);
-    assert.ok(Math.abs(a.accuracy! - b.accuracy!) <= 0.01, `accuracy ${b.accuracy} → ${a.accuracy}`);
-    // Zeros stay zero; a few tiny weights (|w| < scale / 2) round to zero as well.
-    assert.ok(a.nonzeroParams <= b.nonzeroParams && a.nonzeroParams > 0.99 * b.nonzeroParams, `nonzero ${b.nonzeroParams} → ${a.nonzeroParams}`);
+  test(
+    'quantize uint8 of a pruned model: stock tf.loadLayersModel loads it, outputs within the quantization error, zeros stay exact',
+    { skip: !heavy },
+    async () => {
+      const pruned = await runJob({ type: 'prune', modelId: denseId, datasetId, params: { sparsity: 0.8, fineTuneEpochs: 0 } });
+      const prunedId = pruned.resultModelIds[0];
+      const tensorsBefore = tf.memory().numTensors;
+      const job = await runJob({ type: 'quantize', modelId: prunedId, datasetId, params: { dtype: 'uint8', limit: 2000 } });
+      assert.equal(tf.memory().numTensors, tensorsBefore);
+      assertContractReport(job.report);
+      const { before: b, after: a } = job.report;
+      assert.ok(a.sizeBytes < 0.3 * b.sizeBytes, `size ${b.sizeBytes} → ${a.sizeBytes}`);
+      assert.ok(a.gzipBytes < 0.5 * b.gzipBytes, `gzip ${b.gzipBytes} → ${a.gzipBytes}`);
+      assert.ok(Math.abs(a.accuracy! - b.accuracy!) <= 0.01, `accuracy ${b.accuracy} → ${a.accuracy}`);
+      // Zeros stay zero; a few tiny weights (|w| < scale / 2) round to zero as well.
+      assert.ok(a.nonzeroParams <= b.nonzeroParams && a.nonzeroParams > 0.99 * b.nonzeroParams, `nonzero ${b.nonzeroParams} → ${a.nonzeroParams}`);
 
-    const q = await download(job.resultModelIds[0]);
-    assert.ok(q.weightSpecs.every((s) => s.quantization?.dtype === 'uint8'));
-    const stock = await tf.loadLayersModel({ load: async () => q });
-    const original = await tf.loadLayersModel({ load: async () => download(prunedId) });
-    const x = await testInputs(256);
-    try {
-      const origW = new Map(original.weights.map((w) => [w.originalName, w.read().dataSync()]));
-      for (const w of stock.weights) {
-        const spec = q.weightSpecs.find((s) => s.name === w.originalName)!;
-        const deq = w.read().dataSync();
-        const ref = origW.get(w.originalName)!;
-        for (let i = 0; i < deq.length; i++) {
-          assert.ok(Math.abs(deq[i] - ref[i]) <= spec.quantization!.scale! / 2 + 1e-6, `${spec.name}[${i}]`);
-          if (ref[i] === 0) assert.ok(Object.is(deq[i], 0), `${spec.name}[${i}] stays exactly 0`);
+      const q = await download(job.resultModelIds[0]);
+      assert.ok(q.weightSpecs.every((s) => s.quantization?.dtype === 'uint8'));
+      const stock = await tf.loadLayersModel({ load: async () => q });
+      const original = await tf.loadLayersModel({ load: async () => download(prunedId) });
+      const x = await testInputs(256);
+      try {
+        const origW = new Map(original.weights.map((w) => [w.originalName, w.read().dataSync()]));
+        for (const w of stock.weights) {
+          const spec = q.weightSpecs.find((s) => s.name === w.originalName)!;
+          const deq = w.read().dataSync();
+          const ref = origW.get(w.originalName)!;
+          for (let i = 0; i < deq.length; i++) {
+            assert.ok(Math.abs(deq[i] - ref[i]) <= spec.quantization!.scale! / 2 + 1e-6, `${spec.name}[${i}]`);
+            if (ref[i] === 0) assert.ok(Object.is(deq[i], 0), `${spec.name}[${i}] stays exactly 0`);
+          }
         }
+        const [yq, yo] = [stock.predict(x) as tf.Tensor, original.predict(x) as tf.Tensor];
+        const maxDiff = tf.tidy(() => tf.max(tf.abs(tf.sub(yq, yo))).dataSync()[0]);
+        const agree = tf.tidy(() => tf.mean(tf.cast(tf.equal(tf.argMax(yq, -1), tf.argMax(yo, -1)), 'float32')).dataSync()[0]);
+        tf.dispose([yq, yo]);
+        assert.ok(maxDiff < 0.05, `max |Δ probability| ${maxDiff}`);
+        assert.ok(agree >= 0.98, `top-1 agreement ${agree}`);
+      } finally {
+        tf.dispose(x);
+        stock.dispose();
+        original.dispose();
       }
-      const [yq, yo] = [stock.predict(x) as tf.Tensor, original.predict(x) as tf.Tensor];
-      const maxDiff = tf.tidy(() => tf.max(tf.abs(tf.sub(yq, yo))).dataSync()[0]);
-      const agree = tf.tidy(() => tf.mean(tf.cast(tf.equal(tf.argMax(yq, -1), tf.argMax(yo, -1)), 'float32')).dataSync()[0]);
-      tf.dispose([yq, yo]);
-      assert.ok(maxDiff < 0.05, `max |Δ probability| ${maxDiff}`);
-      assert.ok(agree >= 0.98, `top-1 agreement ${agree}`);
-    } finally {
-      tf.dispose(x);
-      stock.dispose();
-      original.dispose();
-    }
-  });
+    },
+  );
 
   test('quantize float16 without a dataset: accuracy null, weights half the bytes, stock-loadable', async () => {
     const tensorsBefore = tf.memory().numTensors;
@@ -216,15 +274,28 @@ await forEachTarget('compression jobs', (target) => {
   test('distill: student from a spec, report with teacher and hard-label baseline', { skip: !heavy }, async () => {
     const tensorsBefore = tf.memory().numTensors;
     const job = await runJob({
-      type: 'distill', teacherModelId: denseId, datasetId,
-      params: { student: { layers: [{ type: 'dense', units: 32, activation: 'relu' }] }, temperature: 4, alpha: 0.9, epochs: 2, baseline: true, limit: 3000, seed: 3 },
+      type: 'distill',
+      teacherModelId: denseId,
+      datasetId,
+      params: {
+        student: { layers: [{ type: 'dense', units: 32, activation: 'relu' }] },
+        temperature: 4,
+        alpha: 0.9,
+        epochs: 2,
+        baseline: true,
+        limit: 3000,
+        seed: 3,
+      },
     });
     assert.equal(tf.memory().numTensors, tensorsBefore);
     const report = job.report as Report & { teacher: Measure; baseline: Measure };
     assertContractReport(report, ['teacher', 'baseline']);
     assertClose(report.teacher, report.before); // before is the teacher: the model being compressed
     assert.equal(report.after.params, 784 * 32 + 32 + 32 * 10 + 10);
-    assert.ok(report.after.accuracy! > 0.75 && report.baseline.accuracy! > 0.75, `student ${report.after.accuracy}, baseline ${report.baseline.accuracy}`);
+    assert.ok(
+      report.after.accuracy! > 0.75 && report.baseline.accuracy! > 0.75,
+      `student ${report.after.accuracy}, baseline ${report.baseline.accuracy}`,
+    );
     assert.equal(report.baseline.params, report.after.params);
     const student = await getModel(job.resultModelIds[0]);
     assert.equal(student.parentModelId, denseId);
@@ -235,7 +306,9 @@ await forEachTarget('compression jobs', (target) => {
   test('pipeline distill → prune → quantize: three models with lineage, step reports, final before/after', async () => {
     const tensorsBefore = tf.memory().numTensors;
     const job = await runJob({
-      type: 'pipeline', modelId: denseId, datasetId,
+      type: 'pipeline',
+      modelId: denseId,
+      datasetId,
       params: {
         steps: [
           { type: 'distill', params: { student: { widthMultiplier: 0.5 }, epochs: 1, limit: 1500 } },
@@ -247,12 +320,21 @@ await forEachTarget('compression jobs', (target) => {
     assert.equal(tf.memory().numTensors, tensorsBefore);
     assert.equal(job.resultModelIds.length, 3);
     const models = await Promise.all(job.resultModelIds.map(getModel));
-    assert.deepEqual(models.map((m) => m.parentModelId), [denseId, models[0].id, models[1].id]);
+    assert.deepEqual(
+      models.map((m) => m.parentModelId),
+      [denseId, models[0].id, models[1].id],
+    );
     assert.ok(models.every((m) => m.producedByJobId === job.id));
     const report = job.report as Report & { steps: { type: string; inputModelId: string; modelId: string; report: Report }[] };
     assertContractReport(report, ['steps']);
-    assert.deepEqual(report.steps.map((s) => s.type), ['distill', 'prune', 'quantize']);
-    assert.deepEqual(report.steps.map((s) => s.modelId), job.resultModelIds);
+    assert.deepEqual(
+      report.steps.map((s) => s.type),
+      ['distill', 'prune', 'quantize'],
+    );
+    assert.deepEqual(
+      report.steps.map((s) => s.modelId),
+      job.resultModelIds,
+    );
     report.steps.forEach((s, i) => assertClose(models[i].report, s.report));
     assert.deepEqual(report.before, report.steps[0].report.before);
     assert.deepEqual(report.after, report.steps[2].report.after);
@@ -265,10 +347,22 @@ await forEachTarget('compression jobs', (target) => {
 
   test('cancel stops a running pipeline within a batch; no tensors leak', async () => {
     const tensorsBefore = tf.memory().numTensors;
-    const created = (await ctx.http.post('/v1/jobs').send({
-      type: 'pipeline', modelId: denseId, datasetId,
-      params: { steps: [{ type: 'prune', params: { sparsity: 0.5, fineTuneEpochs: 50, limit: 3000 } }, { type: 'quantize', params: {} }] },
-    }).expect(201)).body;
+    const created = (
+      await ctx.http
+        .post('/v1/jobs')
+        .send({
+          type: 'pipeline',
+          modelId: denseId,
+          datasetId,
+          params: {
+            steps: [
+              { type: 'prune', params: { sparsity: 0.5, fineTuneEpochs: 50, limit: 3000 } },
+              { type: 'quantize', params: {} },
+            ],
+          },
+        })
+        .expect(201)
+    ).body;
     // Step 1 of 2 reaches fraction 0.1 of its slice once its fine-tuning starts: 0.05 of the job.
     await waitForJob(ctx, created.id, (j) => j.status === 'running' && j.progress.fraction > 0.06, JOB_TIMEOUT_MS);
     const t0 = Date.now();
@@ -285,7 +379,13 @@ await forEachTarget('compression jobs', (target) => {
     const bad = async (body: Record<string, unknown>) => (await ctx.http.post('/v1/jobs').send(body).expect(400)).body;
     assert.match((await bad({ type: 'distill', datasetId, params: {} })).detail ?? '', /teacherModelId/);
     assert.match(JSON.stringify(await bad({ type: 'quantize', modelId: denseId, params: { perChannel: true } })), /params\.perChannel/);
-    assert.match(JSON.stringify(await bad({ type: 'pipeline', modelId: denseId, datasetId, params: { steps: [{ type: 'prune', params: { sparsity: 2 } }] } })), /params\.steps\[0\]\.params\.sparsity/);
-    assert.match(JSON.stringify(await bad({ type: 'distill', teacherModelId: denseId, datasetId, params: { student: { layers: [{ type: 'dense' }] } } })), /params\.student\.layers\[0\]\.units/);
+    assert.match(
+      JSON.stringify(await bad({ type: 'pipeline', modelId: denseId, datasetId, params: { steps: [{ type: 'prune', params: { sparsity: 2 } }] } })),
+      /params\.steps\[0\]\.params\.sparsity/,
+    );
+    assert.match(
+      JSON.stringify(await bad({ type: 'distill', teacherModelId: denseId, datasetId, params: { student: { layers: [{ type: 'dense' }] } } })),
+      /params\.student\.layers\[0\]\.units/,
+    );
   });
 });

@@ -11,18 +11,24 @@ const sha = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
 
 function idxImages(n: number, rows: number, cols: number): Buffer {
   const head = Buffer.alloc(16);
-  head.writeUInt32BE(0x803, 0); head.writeUInt32BE(n, 4); head.writeUInt32BE(rows, 8); head.writeUInt32BE(cols, 12);
+  head.writeUInt32BE(0x803, 0);
+  head.writeUInt32BE(n, 4);
+  head.writeUInt32BE(rows, 8);
+  head.writeUInt32BE(cols, 12);
   return Buffer.concat([head, Buffer.from(Array.from({ length: n * rows * cols }, (_, i) => i % 256))]);
 }
 function idxLabels(labels: number[]): Buffer {
   const head = Buffer.alloc(8);
-  head.writeUInt32BE(0x801, 0); head.writeUInt32BE(labels.length, 4);
+  head.writeUInt32BE(0x801, 0);
+  head.writeUInt32BE(labels.length, 4);
   return Buffer.concat([head, Buffer.from(labels)]);
 }
 
 await forEachTarget('datasets API', (target) => {
   let ctx: TestContext;
-  before(async () => { ctx = await startTestApp(target, { MODELPRESS_BUILTIN_DATASETS: 'false' }); });
+  before(async () => {
+    ctx = await startTestApp(target, { MODELPRESS_BUILTIN_DATASETS: 'false' });
+  });
   after(async () => ctx?.close());
 
   const upload = (fields: Record<string, string>, parts: { name: string; data: Buffer }[]) => {
@@ -93,7 +99,10 @@ await forEachTarget('datasets API', (target) => {
   test('NumPy x.npy + y.npy', async () => {
     const x = Buffer.concat([buildNpyHeader('float32', [3, 2]), Buffer.from(new Float32Array([1, 2, 3, 4, 5, 6]).buffer)]);
     const y = Buffer.concat([buildNpyHeader('int32', [3]), Buffer.from(new Int32Array([0, 1, 1]).buffer)]);
-    const res = await upload({ name: 'np' }, [{ name: 'x.npy', data: x }, { name: 'y.npy', data: y }]).expect(201);
+    const res = await upload({ name: 'np' }, [
+      { name: 'x.npy', data: x },
+      { name: 'y.npy', data: y },
+    ]).expect(201);
     assert.equal(res.body.format, 'npy');
     assert.equal(res.body.examples, 3);
     assert.deepEqual(res.body.featureShape, [2]);
@@ -102,7 +111,11 @@ await forEachTarget('datasets API', (target) => {
   });
 
   test('zip of images, one folder per class (decoded with sharp)', async () => {
-    const png = (v: number) => sharp({ create: { width: 5, height: 4, channels: 3, background: { r: v, g: v, b: v } } }).greyscale().png().toBuffer();
+    const png = (v: number) =>
+      sharp({ create: { width: 5, height: 4, channels: 3, background: { r: v, g: v, b: v } } })
+        .greyscale()
+        .png()
+        .toBuffer();
     const zip = await zipBuffer([
       { name: 'shapes/circle/1.png', data: await png(10) },
       { name: 'shapes/circle/2.png', data: await png(20) },
@@ -123,11 +136,18 @@ await forEachTarget('datasets API', (target) => {
     await assertNothingLeft();
     await ctx.http.get(`/v1/datasets/${crypto.randomUUID()}`).expect(404);
     const ids: string[] = [];
-    for (const n of ['d1', 'd2', 'd3']) ids.push((await upload({ name: n }, [{ name: 'd.csv', data: Buffer.from('x,label\n1,a\n2,b\n') }]).expect(201)).body.id);
+    for (const n of ['d1', 'd2', 'd3'])
+      ids.push((await upload({ name: n }, [{ name: 'd.csv', data: Buffer.from('x,label\n1,a\n2,b\n') }]).expect(201)).body.id);
     const p1 = await ctx.http.get('/v1/datasets?limit=2').expect(200);
-    assert.deepEqual(p1.body.items.map((d: { name: string }) => d.name), ['d3', 'd2']);
+    assert.deepEqual(
+      p1.body.items.map((d: { name: string }) => d.name),
+      ['d3', 'd2'],
+    );
     const p2 = await ctx.http.get(`/v1/datasets?limit=2&cursor=${p1.body.nextCursor}`).expect(200);
-    assert.deepEqual(p2.body.items.map((d: { name: string }) => d.name), ['d1']);
+    assert.deepEqual(
+      p2.body.items.map((d: { name: string }) => d.name),
+      ['d1'],
+    );
     for (const id of ids) await ctx.http.delete(`/v1/datasets/${id}`).expect(204);
   });
 });

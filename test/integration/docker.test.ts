@@ -22,7 +22,10 @@ interface Service {
   volumes?: string[];
   deploy?: { resources: { reservations: { devices: { driver: string; count: number; capabilities: string[] }[] } } };
 }
-const compose = YAML.parse(read('docker/docker-compose.yml'), { merge: true }) as { services: Record<string, Service>; volumes: Record<string, unknown> };
+const compose = YAML.parse(read('docker/docker-compose.yml'), { merge: true }) as {
+  services: Record<string, Service>;
+  volumes: Record<string, unknown>;
+};
 const services = compose.services;
 const MODELPRESS_SERVICES = ['api', 'worker', 'worker-gpu'];
 
@@ -88,7 +91,12 @@ test('compose: every variable set for the API and workers is one src/config.ts r
       assert.fail(`${name}: ${err instanceof ConfigError ? err.message : err}`);
     }
     assert.match(config.databaseUrl ?? '', /^postgres:\/\/modelpress:[^@]+@postgres:5432\/modelpress$/, name);
-    assert.deepEqual(config.s3 && { endPoint: config.s3.endPoint, port: config.s3.port, useSSL: config.s3.useSSL, bucket: config.s3.bucket }, { endPoint: 'minio', port: 9000, useSSL: false, bucket: 'modelpress' });
+    assert.deepEqual(config.s3 && { endPoint: config.s3.endPoint, port: config.s3.port, useSSL: config.s3.useSSL, bucket: config.s3.bucket }, {
+      endPoint: 'minio',
+      port: 9000,
+      useSSL: false,
+      bucket: 'modelpress',
+    });
     assert.equal(config.worker.inProcess, false, `${name}: workers run in their own containers`);
     assert.equal(config.dataDir, '/data');
   }
@@ -96,8 +104,15 @@ test('compose: every variable set for the API and workers is one src/config.ts r
   assert.equal(api.host, '0.0.0.0', 'the API listens beyond the container');
   assert.equal(api.port, 3000);
   const minio = services.minio.environment!;
-  assert.deepEqual([services.api.environment!.S3_ACCESS_KEY, services.api.environment!.S3_SECRET_KEY], [minio.MINIO_ROOT_USER, minio.MINIO_ROOT_PASSWORD], 'S3 credentials are MinIO\'s');
-  assert.ok(services.api.environment!.DATABASE_URL.includes(`:${services.postgres.environment!.POSTGRES_PASSWORD}@`), 'DATABASE_URL carries the postgres password');
+  assert.deepEqual(
+    [services.api.environment!.S3_ACCESS_KEY, services.api.environment!.S3_SECRET_KEY],
+    [minio.MINIO_ROOT_USER, minio.MINIO_ROOT_PASSWORD],
+    "S3 credentials are MinIO's",
+  );
+  assert.ok(
+    services.api.environment!.DATABASE_URL.includes(`:${services.postgres.environment!.POSTGRES_PASSWORD}@`),
+    'DATABASE_URL carries the postgres password',
+  );
 });
 
 /** Dockerfile instructions with line continuations joined and comments dropped; ARG defaults substituted in FROM. */
@@ -149,10 +164,20 @@ for (const file of ['docker/Dockerfile', 'docker/Dockerfile.gpu']) {
     assert.deepEqual(JSON.parse(body('ENTRYPOINT')[0]), ['node', '--import', 'tsx', 'src/main.ts']);
 
     const runs = all.flatMap((s) => s.body.filter((i) => i.op === 'RUN').map((i) => i.args));
-    assert.ok(runs.some((r) => /npm ci --omit=dev\b/.test(r)), `${file}: production dependencies with npm ci --omit=dev`);
-    assert.ok(runs.some((r) => /npx prisma generate/.test(r)), `${file}: the Prisma client is generated in a build stage`);
-    for (const c of body('COPY').filter((a) => a.startsWith('--from='))) assert.ok(names.has(/^--from=(\S+)/.exec(c)![1]), `${file}: ${c} names a stage`);
-    assert.ok(body('COPY').some((c) => /^--from=\w+ \/app\/src\/db\/generated /.test(c)), `${file}: copies the generated client`);
+    assert.ok(
+      runs.some((r) => /npm ci --omit=dev\b/.test(r)),
+      `${file}: production dependencies with npm ci --omit=dev`,
+    );
+    assert.ok(
+      runs.some((r) => /npx prisma generate/.test(r)),
+      `${file}: the Prisma client is generated in a build stage`,
+    );
+    for (const c of body('COPY').filter((a) => a.startsWith('--from=')))
+      assert.ok(names.has(/^--from=(\S+)/.exec(c)![1]), `${file}: ${c} names a stage`);
+    assert.ok(
+      body('COPY').some((c) => /^--from=\w+ \/app\/src\/db\/generated /.test(c)),
+      `${file}: copies the generated client`,
+    );
 
     const known = configVariables();
     const envNames = body('ENV').flatMap((a) => [...a.matchAll(/(\w+)=/g)].map((m) => m[1]));
@@ -188,12 +213,17 @@ test('images run with production dependencies only: no src/ import needs a devDe
 });
 
 test('.dockerignore lets through exactly what the Dockerfiles copy from the context', () => {
-  const rules = read('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const rules = read('.dockerignore')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   assert.equal(rules[0], '**', 'everything else stays out (node_modules, data, .git, test artifacts)');
   const allowed = new Set(rules.filter((r) => r.startsWith('!')).map((r) => r.slice(1).replace(/\/$/, '')));
   assert.ok(rules.includes('src/db/generated/'), "the host's generated Prisma client stays out");
   for (const file of ['docker/Dockerfile', 'docker/Dockerfile.gpu']) {
-    const copies = stages(file).flatMap((s) => s.body.filter((i) => i.op === 'COPY' && !i.args.startsWith('--from')).map((i) => i.args.split(/\s+/).slice(0, -1)));
+    const copies = stages(file).flatMap((s) =>
+      s.body.filter((i) => i.op === 'COPY' && !i.args.startsWith('--from')).map((i) => i.args.split(/\s+/).slice(0, -1)),
+    );
     for (const src of copies.flat()) {
       assert.ok(allowed.has(src.replace(/\/$/, '')), `${file}: COPY ${src} is excluded by .dockerignore`);
       assert.ok(fs.existsSync(path.join(root, src)), `${file}: COPY ${src} exists`);

@@ -17,29 +17,107 @@ import { forEachTarget, listKeys, rowCounts, startTestApp, type TestContext } fr
 
 const SEED = 20261127;
 const HOSTILE_NAMES = [
-  '../model.json', '../../etc/passwd', '/etc/passwd', 'C:\\windows\\x.bin', '..\\..\\x.bin', 'a/../../b.bin', 'a\u0000b.bin', '\u0000',
-  '．．／．．／x.bin', '\u202Egnp.exe', 'model.json\u202E', 'mo\u0301del.json', '%2e%2e%2fx.bin', '.', '..', '', ' ', 'a'.repeat(600),
-  'x/./././y.bin', '\u2215etc\u2215passwd', 'CON', 'nul.bin', '\ufeffmodel.json',
+  '../model.json',
+  '../../etc/passwd',
+  '/etc/passwd',
+  'C:\\windows\\x.bin',
+  '..\\..\\x.bin',
+  'a/../../b.bin',
+  'a\u0000b.bin',
+  '\u0000',
+  '．．／．．／x.bin',
+  '\u202Egnp.exe',
+  'model.json\u202E',
+  'mo\u0301del.json',
+  '%2e%2e%2fx.bin',
+  '.',
+  '..',
+  '',
+  ' ',
+  'a'.repeat(600),
+  'x/./././y.bin',
+  '\u2215etc\u2215passwd',
+  'CON',
+  'nul.bin',
+  '\ufeffmodel.json',
 ];
 
-interface SeedFile { name: string; data: Buffer }
-interface Seed { label: string; resource: 'models' | 'datasets'; files: SeedFile[]; fields?: Record<string, string> }
+interface SeedFile {
+  name: string;
+  data: Buffer;
+}
+interface Seed {
+  label: string;
+  resource: 'models' | 'datasets';
+  files: SeedFile[];
+  fields?: Record<string, string>;
+}
 
 async function buildSeeds(): Promise<Seed[]> {
   const m = await tinyModelFiles(4);
-  const modelFiles = [{ name: 'model.json', data: m.modelJson }, { name: m.shards[0].name, data: m.shards[0].data }];
-  const npy = (dtype: 'float32' | 'int32', shape: number[], arr: Float32Array | Int32Array) => Buffer.concat([buildNpyHeader(dtype, shape), Buffer.from(arr.buffer)]);
+  const modelFiles = [
+    { name: 'model.json', data: m.modelJson },
+    { name: m.shards[0].name, data: m.shards[0].data },
+  ];
+  const npy = (dtype: 'float32' | 'int32', shape: number[], arr: Float32Array | Int32Array) =>
+    Buffer.concat([buildNpyHeader(dtype, shape), Buffer.from(arr.buffer)]);
   const x = npy('float32', [4, 3], new Float32Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]));
   const y = npy('int32', [4], new Int32Array([0, 1, 0, 1]));
-  const png = (v: number) => sharp({ create: { width: 4, height: 4, channels: 3, background: { r: v, g: v, b: v } } }).png().toBuffer();
+  const png = (v: number) =>
+    sharp({ create: { width: 4, height: 4, channels: 3, background: { r: v, g: v, b: v } } })
+      .png()
+      .toBuffer();
   return [
     { label: 'model.json+shard', resource: 'models', files: modelFiles },
     { label: 'model zip', resource: 'models', files: [{ name: 'model.zip', data: await zipBuffer(modelFiles) }] },
-    { label: 'csv', resource: 'datasets', files: [{ name: 'd.csv', data: Buffer.from('a,b,label\n1,2,cat\n3,4,dog\n5,6,cat\n7,8.5,bird\n') }], fields: { labelColumn: 'label' } },
-    { label: 'npy', resource: 'datasets', files: [{ name: 'x.npy', data: x }, { name: 'y.npy', data: y }] },
-    { label: 'npz', resource: 'datasets', files: [{ name: 'd.npz', data: await zipBuffer([{ name: 'x.npy', data: x }, { name: 'y.npy', data: y }]) }] },
-    { label: 'idx', resource: 'datasets', files: [{ name: 'train-images-idx3-ubyte', data: idxImages(3, 2, 2, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]) }, { name: 'train-labels-idx1-ubyte', data: idxLabels([0, 1, 2]) }] },
-    { label: 'images zip', resource: 'datasets', files: [{ name: 'img.zip', data: await zipBuffer([{ name: 'a/1.png', data: await png(10) }, { name: 'b/1.png', data: await png(200) }]) }] },
+    {
+      label: 'csv',
+      resource: 'datasets',
+      files: [{ name: 'd.csv', data: Buffer.from('a,b,label\n1,2,cat\n3,4,dog\n5,6,cat\n7,8.5,bird\n') }],
+      fields: { labelColumn: 'label' },
+    },
+    {
+      label: 'npy',
+      resource: 'datasets',
+      files: [
+        { name: 'x.npy', data: x },
+        { name: 'y.npy', data: y },
+      ],
+    },
+    {
+      label: 'npz',
+      resource: 'datasets',
+      files: [
+        {
+          name: 'd.npz',
+          data: await zipBuffer([
+            { name: 'x.npy', data: x },
+            { name: 'y.npy', data: y },
+          ]),
+        },
+      ],
+    },
+    {
+      label: 'idx',
+      resource: 'datasets',
+      files: [
+        { name: 'train-images-idx3-ubyte', data: idxImages(3, 2, 2, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]) },
+        { name: 'train-labels-idx1-ubyte', data: idxLabels([0, 1, 2]) },
+      ],
+    },
+    {
+      label: 'images zip',
+      resource: 'datasets',
+      files: [
+        {
+          name: 'img.zip',
+          data: await zipBuffer([
+            { name: 'a/1.png', data: await png(10) },
+            { name: 'b/1.png', data: await png(200) },
+          ]),
+        },
+      ],
+    },
   ];
 }
 
@@ -59,7 +137,10 @@ const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 64 }) }),
   fc.record({ kind: fc.constant('random' as const), bytes: fc.uint8Array({ maxLength: 4096 }) }),
   fc.record({ kind: fc.constant('json' as const), at: fc.nat(), value: fc.jsonValue({ maxDepth: 2 }) }),
-  fc.record({ kind: fc.constant('rename' as const), name: fc.oneof(fc.constantFrom(...HOSTILE_NAMES), fc.string({ unit: 'binary', maxLength: 40 })) }),
+  fc.record({
+    kind: fc.constant('rename' as const),
+    name: fc.oneof(fc.constantFrom(...HOSTILE_NAMES), fc.string({ unit: 'binary', maxLength: 40 })),
+  }),
   fc.record({ kind: fc.constant('drop' as const) }),
   fc.record({ kind: fc.constant('double' as const) }),
 );
@@ -76,7 +157,11 @@ async function zipWithEntry(name: string, data: Buffer, others: SeedFile[]): Pro
 function replaceJsonValue(doc: unknown, n: number, value: unknown): unknown {
   const slots: { parent: Record<string, unknown> | unknown[]; key: string | number }[] = [];
   const walk = (v: unknown) => {
-    if (v && typeof v === 'object') for (const [k, child] of Object.entries(v)) { slots.push({ parent: v as never, key: Array.isArray(v) ? Number(k) : k }); walk(child); }
+    if (v && typeof v === 'object')
+      for (const [k, child] of Object.entries(v)) {
+        slots.push({ parent: v as never, key: Array.isArray(v) ? Number(k) : k });
+        walk(child);
+      }
   };
   walk(doc);
   if (slots.length === 0) return value;
@@ -136,7 +221,10 @@ await forEachTarget('fuzzed uploads', (target) => {
   });
   after(async () => ctx?.close());
 
-  const snapshot = async () => ({ rows: await rowCounts(ctx), keys: [...(await listKeys(ctx, 'models/')), ...(await listKeys(ctx, 'datasets/'))].sort() });
+  const snapshot = async () => ({
+    rows: await rowCounts(ctx),
+    keys: [...(await listKeys(ctx, 'models/')), ...(await listKeys(ctx, 'datasets/'))].sort(),
+  });
 
   async function send(seed: Seed, files: SeedFile[]) {
     let req = ctx.http.post(`/v1/${seed.resource}`).timeout({ response: 30_000, deadline: 60_000 });
@@ -168,7 +256,8 @@ await forEachTarget('fuzzed uploads', (target) => {
         if (res.status === 201) {
           const keys = await listKeys(ctx, `models/${res.body.id}/`);
           assert.ok(keys.length > 0 && keys.every((k) => KEY_PATTERN.test(k)), `server-generated keys only: ${keys}`);
-          for (const f of res.body.files as { path: string }[]) assert.ok(!f.path.split('/').includes('..') && !f.path.startsWith('/') && !f.path.includes('\0'), f.path);
+          for (const f of res.body.files as { path: string }[])
+            assert.ok(!f.path.split('/').includes('..') && !f.path.startsWith('/') && !f.path.includes('\0'), f.path);
           await ctx.http.delete(`/v1/models/${res.body.id}`).expect(204);
         }
       }
@@ -178,7 +267,10 @@ await forEachTarget('fuzzed uploads', (target) => {
       // Nothing was written beside the object root (a path that escaped would land in the data dir).
       const dataDir = path.dirname(ctx.config.objectsDir);
       const entries = await fs.readdir(dataDir, { recursive: true });
-      assert.deepEqual(entries.filter((e) => /passwd|x\.bin|model\.json|evil/.test(e)), []);
+      assert.deepEqual(
+        entries.filter((e) => /passwd|x\.bin|model\.json|evil/.test(e)),
+        [],
+      );
     }
   });
 
@@ -188,27 +280,34 @@ await forEachTarget('fuzzed uploads', (target) => {
     const statuses = new Map<number, number>();
     let accepted = 0;
     await fc.assert(
-      fc.asyncProperty(fc.nat({ max: seeds.length - 1 }), fc.nat(), fc.array(mutationArb, { minLength: 1, maxLength: 3 }), async (s, fileIndex, mutations) => {
-        const seed = seeds[s];
-        const files = mutations.reduce((acc, m) => mutate(acc, fileIndex, m), seed.files);
-        const res = await send(seed, files).catch((err: Error) => {
-          console.log(`# fuzz: ${seed.label} ${JSON.stringify(mutations).slice(0, 300)} → request failed: ${err.message}`);
-          throw err;
-        });
-        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-        if (res.status >= 500 || res.status < 200) console.log(`# fuzz: ${seed.label} ${JSON.stringify(mutations).slice(0, 300)} → ${res.status} ${res.text.slice(0, 500)}`);
-        const where = `${seed.label} ${JSON.stringify(mutations).slice(0, 300)} → ${res.status} ${res.text.slice(0, 300)}`;
-        if (res.status === 201) {
-          accepted++;
-          await ctx.http.delete(`/v1/${seed.resource}/${res.body.id}`).expect(204);
-        } else {
-          assert.ok(res.status >= 400 && res.status < 500, where);
-          assert.match(res.headers['content-type'], /problem\+json/, where);
-        }
-        const after = await snapshot();
-        if (JSON.stringify(after) !== JSON.stringify(base)) console.log(`# fuzz: left behind after ${where}: ${JSON.stringify(after).slice(0, 500)}`);
-        assert.deepEqual(after, base, `left behind after ${where}`);
-      }),
+      fc.asyncProperty(
+        fc.nat({ max: seeds.length - 1 }),
+        fc.nat(),
+        fc.array(mutationArb, { minLength: 1, maxLength: 3 }),
+        async (s, fileIndex, mutations) => {
+          const seed = seeds[s];
+          const files = mutations.reduce((acc, m) => mutate(acc, fileIndex, m), seed.files);
+          const res = await send(seed, files).catch((err: Error) => {
+            console.log(`# fuzz: ${seed.label} ${JSON.stringify(mutations).slice(0, 300)} → request failed: ${err.message}`);
+            throw err;
+          });
+          statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+          if (res.status >= 500 || res.status < 200)
+            console.log(`# fuzz: ${seed.label} ${JSON.stringify(mutations).slice(0, 300)} → ${res.status} ${res.text.slice(0, 500)}`);
+          const where = `${seed.label} ${JSON.stringify(mutations).slice(0, 300)} → ${res.status} ${res.text.slice(0, 300)}`;
+          if (res.status === 201) {
+            accepted++;
+            await ctx.http.delete(`/v1/${seed.resource}/${res.body.id}`).expect(204);
+          } else {
+            assert.ok(res.status >= 400 && res.status < 500, where);
+            assert.match(res.headers['content-type'], /problem\+json/, where);
+          }
+          const after = await snapshot();
+          if (JSON.stringify(after) !== JSON.stringify(base))
+            console.log(`# fuzz: left behind after ${where}: ${JSON.stringify(after).slice(0, 500)}`);
+          assert.deepEqual(after, base, `left behind after ${where}`);
+        },
+      ),
       { seed: SEED, numRuns: runs, endOnFailure: true, verbose: 1 },
     );
     console.log(`# ${target}: ${runs} fuzzed uploads, ${accepted} accepted; statuses ${JSON.stringify(Object.fromEntries(statuses))}`);

@@ -5,7 +5,9 @@ import { tinyModelFiles } from '../helpers/fixtures.ts';
 
 await forEachTarget('GraphQL response cache', (target) => {
   let ctx: TestContext;
-  before(async () => { ctx = await startTestApp(target, { MODELPRESS_GRAPHQL_CACHE_MS: '60000' }); });
+  before(async () => {
+    ctx = await startTestApp(target, { MODELPRESS_GRAPHQL_CACHE_MS: '60000' });
+  });
   after(async () => ctx?.close());
   const models = { query: '{ models(first: 10) { items { name } } }' };
 
@@ -17,10 +19,18 @@ await forEachTarget('GraphQL response cache', (target) => {
     assert.deepEqual(second.body, first.body);
 
     const files = await tinyModelFiles();
-    await ctx.http.post('/v1/models').field('name', 'fresh').attach('files', files.modelJson, 'model.json').attach('files', files.shards[0].data, files.shards[0].name).expect(201);
+    await ctx.http
+      .post('/v1/models')
+      .field('name', 'fresh')
+      .attach('files', files.modelJson, 'model.json')
+      .attach('files', files.shards[0].data, files.shards[0].name)
+      .expect(201);
     const third = await ctx.http.post('/graphql').send(models).expect(200);
     assert.equal(third.headers['x-cache'], 'miss');
-    assert.deepEqual(third.body.data.models.items.map((m: { name: string }) => m.name), ['fresh']);
+    assert.deepEqual(
+      third.body.data.models.items.map((m: { name: string }) => m.name),
+      ['fresh'],
+    );
   });
 
   test('mutations are never cached and invalidate; different variables are different entries', async () => {

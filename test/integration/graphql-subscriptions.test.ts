@@ -28,9 +28,18 @@ await forEachTarget('GraphQL subscriptions', (target) => {
     assert.equal(created.body.errors, undefined, JSON.stringify(created.body.errors));
     const id = created.body.data.createJob.id;
 
-    const updates = await wsSubscribe(ctx.baseUrl, `subscription($id: ID!) { jobUpdated(id: $id) { id status workerId progress { fraction step } } }`, { id });
-    const metrics = await wsSubscribe(ctx.baseUrl, `subscription($id: ID!) { jobMetrics(id: $id, names: ["loss"], fromStep: 1) { jobId points { name step value time } } }`, { id });
-    const timeout = (ms: number) => new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`no completion in ${ms} ms:\n${worker.output()}`)), ms));
+    const updates = await wsSubscribe(
+      ctx.baseUrl,
+      `subscription($id: ID!) { jobUpdated(id: $id) { id status workerId progress { fraction step } } }`,
+      { id },
+    );
+    const metrics = await wsSubscribe(
+      ctx.baseUrl,
+      `subscription($id: ID!) { jobMetrics(id: $id, names: ["loss"], fromStep: 1) { jobId points { name step value time } } }`,
+      { id },
+    );
+    const timeout = (ms: number) =>
+      new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`no completion in ${ms} ms:\n${worker.output()}`)), ms));
     const [jobs, batches] = await Promise.race([Promise.all([updates.done, metrics.done]), timeout(20_000)]);
 
     const states = jobs.map((m) => m.data.jobUpdated);
@@ -40,14 +49,28 @@ await forEachTarget('GraphQL subscriptions', (target) => {
     assert.deepEqual(last.progress, { fraction: 1, step: STEPS });
     const running = states.filter((j) => j.status === 'running');
     assert.ok(running.length >= 2, `running updates: ${JSON.stringify(states)}`);
-    assert.ok(running.some((j) => j.progress.fraction > 0 && j.progress.fraction < 1), 'a progress update mid-run');
-    assert.ok(running.every((j) => j.workerId && j.workerId !== ctx.worker?.id), 'run by the child process');
+    assert.ok(
+      running.some((j) => j.progress.fraction > 0 && j.progress.fraction < 1),
+      'a progress update mid-run',
+    );
+    assert.ok(
+      running.every((j) => j.workerId && j.workerId !== ctx.worker?.id),
+      'run by the child process',
+    );
     const fractions = states.map((j) => j.progress.fraction);
-    assert.deepEqual(fractions, [...fractions].sort((a, b) => a - b), 'progress never goes back');
+    assert.deepEqual(
+      fractions,
+      [...fractions].sort((a, b) => a - b),
+      'progress never goes back',
+    );
 
     const points = batches.flatMap((m) => m.data.jobMetrics.points);
     assert.ok(batches.every((m) => m.data.jobMetrics.jobId === id));
-    assert.deepEqual(points.map((p) => p.step), Array.from({ length: STEPS }, (_, i) => i + 1), 'every step once, in order');
+    assert.deepEqual(
+      points.map((p) => p.step),
+      Array.from({ length: STEPS }, (_, i) => i + 1),
+      'every step once, in order',
+    );
     assert.ok(points.every((p) => p.name === 'loss' && Math.abs(p.value - 1 / p.step) < 1e-9 && !Number.isNaN(Date.parse(p.time))));
   });
 

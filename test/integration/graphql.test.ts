@@ -34,26 +34,41 @@ await forEachTarget('GraphQL API', (target) => {
     const upload = ctx.http.post('/v1/models').field('name', 'base').attach('files', files.modelJson, 'model.json');
     modelA = (await upload.attach('files', files.shards[0].data, files.shards[0].name).expect(201)).body.id;
     const csv = Buffer.from('a,b,species\n1,2,cat\n3,4,dog\n5,6,cat\n7,8.5,bird\n');
-    datasetId = (await ctx.http.post('/v1/datasets').field('name', 'pets').field('labelColumn', 'species').attach('files', csv, 'pets.csv').expect(201)).body.id;
+    datasetId = (
+      await ctx.http.post('/v1/datasets').field('name', 'pets').field('labelColumn', 'species').attach('files', csv, 'pets.csv').expect(201)
+    ).body.id;
     jobIds = await seedJobs(ctx.runtime, { count: 60, modelId: modelA, datasetId, metricSteps: 20 });
   });
   after(async () => ctx?.close());
 
   test('node lookups return the same data as REST', async () => {
-    const r = await q(`query($m: ID!, $d: ID!, $j: ID!) {
+    const r = await q(
+      `query($m: ID!, $d: ID!, $j: ID!) {
       model(id: $m) { id name params sizeBytes inputShape outputShape layers { className params } files { path sha256 } archiveUrl createdAt }
       dataset(id: $d) { id name format examples classNames trainExamples files { path role } }
       job(id: $j) { id type status params resultModelIds progress { fraction step } error { code } attempts createdAt }
-    }`, { m: modelA, d: datasetId, j: jobIds[0] });
+    }`,
+      { m: modelA, d: datasetId, j: jobIds[0] },
+    );
     assert.equal(r.status, 200);
     assert.equal(r.body.errors, undefined);
     const rest = (await ctx.http.get(`/v1/models/${modelA}`).expect(200)).body;
     const m = r.body.data.model;
-    assert.deepEqual({ ...m, archiveUrl: undefined }, {
-      id: rest.id, name: rest.name, params: rest.params, sizeBytes: rest.sizeBytes, inputShape: rest.inputShape, outputShape: rest.outputShape,
-      layers: rest.layers.map((l: { className: string; params: number }) => ({ className: l.className, params: l.params })),
-      files: rest.files.map((f: { path: string; sha256: string }) => ({ path: f.path, sha256: f.sha256 })), archiveUrl: undefined, createdAt: rest.createdAt,
-    });
+    assert.deepEqual(
+      { ...m, archiveUrl: undefined },
+      {
+        id: rest.id,
+        name: rest.name,
+        params: rest.params,
+        sizeBytes: rest.sizeBytes,
+        inputShape: rest.inputShape,
+        outputShape: rest.outputShape,
+        layers: rest.layers.map((l: { className: string; params: number }) => ({ className: l.className, params: l.params })),
+        files: rest.files.map((f: { path: string; sha256: string }) => ({ path: f.path, sha256: f.sha256 })),
+        archiveUrl: undefined,
+        createdAt: rest.createdAt,
+      },
+    );
     assert.equal(m.archiveUrl, `/v1/models/${modelA}/archive`);
     assert.equal(r.body.data.dataset.classNames.length, 3);
     assert.ok(r.body.data.dataset.files.some((f: { role: string }) => f.role === 'train-x'));
@@ -105,44 +120,77 @@ await forEachTarget('GraphQL API', (target) => {
     const got: string[] = [];
     let cursor: string | null = null;
     do {
-      const r = await q(`query($from: DateTime, $to: DateTime, $after: String) { jobs(first: 4, after: $after, createdAfter: $from, createdBefore: $to) { items { id } nextCursor } }`,
-        { from, to, after: cursor });
+      const r = await q(
+        `query($from: DateTime, $to: DateTime, $after: String) { jobs(first: 4, after: $after, createdAfter: $from, createdBefore: $to) { items { id } nextCursor } }`,
+        { from, to, after: cursor },
+      );
       assert.equal(r.body.errors, undefined, JSON.stringify(r.body.errors));
       got.push(...r.body.data.jobs.items.map((j: { id: string }) => j.id));
       cursor = r.body.data.jobs.nextCursor;
     } while (cursor);
-    assert.deepEqual(got, all.slice(10, 20).reverse().map((j: { id: string }) => j.id));
+    assert.deepEqual(
+      got,
+      all
+        .slice(10, 20)
+        .reverse()
+        .map((j: { id: string }) => j.id),
+    );
   });
 
   test('models: name and parent filters; lineage producedBy, inputs, results, ancestors', async () => {
     const files = await tinyModelFiles(8);
-    const asFiles = [{ path: 'model.json', data: files.modelJson }, { path: files.shards[0].name, data: files.shards[0].data }];
+    const asFiles = [
+      { path: 'model.json', data: files.modelJson },
+      { path: files.shards[0].name, data: files.shards[0].data },
+    ];
     const producer = jobIds[6]; // seeded with both inputs
-    const b = await ctx.runtime.services.models.createFromFiles(asFiles, { name: 'base-pruned', parentModelId: modelA, producedByJobId: producer, report: REPORT });
+    const b = await ctx.runtime.services.models.createFromFiles(asFiles, {
+      name: 'base-pruned',
+      parentModelId: modelA,
+      producedByJobId: producer,
+      report: REPORT,
+    });
     const c = await ctx.runtime.services.models.createFromFiles(asFiles, { name: 'base-pruned-q8', parentModelId: b.id });
     await ctx.runtime.db.job.update({ where: { id: producer }, data: { resultModelIds: [b.id] } });
 
     const byName = await q(`{ models(name: "base-pruned*") { items { name } } }`);
-    assert.deepEqual(byName.body.data.models.items.map((m: { name: string }) => m.name), ['base-pruned-q8', 'base-pruned']);
+    assert.deepEqual(
+      byName.body.data.models.items.map((m: { name: string }) => m.name),
+      ['base-pruned-q8', 'base-pruned'],
+    );
     const byParent = await q(`query($p: ID!) { models(parentId: $p) { items { id } } }`, { p: modelA });
-    assert.deepEqual(byParent.body.data.models.items.map((m: { id: string }) => m.id), [b.id]);
+    assert.deepEqual(
+      byParent.body.data.models.items.map((m: { id: string }) => m.id),
+      [b.id],
+    );
 
-    const r = await q(`query($id: ID!) { model(id: $id) {
+    const r = await q(
+      `query($id: ID!) { model(id: $id) {
       ancestors { id name }
       parent { id producedBy { id inputs { model { id } dataset { id } } results { id report { sparsity compressionRatio before { accuracy sizeBytes } after { accuracy params latencyMs } layers { name sparsity } } } } }
-    } }`, { id: c.id });
+    } }`,
+      { id: c.id },
+    );
     assert.equal(r.body.errors, undefined, JSON.stringify(r.body.errors));
     const m = r.body.data.model;
-    assert.deepEqual(m.ancestors.map((x: { id: string }) => x.id), [b.id, modelA]);
+    assert.deepEqual(
+      m.ancestors.map((x: { id: string }) => x.id),
+      [b.id, modelA],
+    );
     assert.equal(m.parent.producedBy.id, producer);
     assert.deepEqual(m.parent.producedBy.inputs, { model: { id: modelA }, dataset: { id: datasetId } });
-    assert.deepEqual(m.parent.producedBy.results, [{
-      id: b.id,
-      report: {
-        sparsity: 0.75, compressionRatio: 4, before: { accuracy: 0.97, sizeBytes: 4000 }, after: { accuracy: null, params: 1000, latencyMs: REPORT.after.latencyMs },
-        layers: [{ name: 'dense_1', sparsity: 0.75 }],
+    assert.deepEqual(m.parent.producedBy.results, [
+      {
+        id: b.id,
+        report: {
+          sparsity: 0.75,
+          compressionRatio: 4,
+          before: { accuracy: 0.97, sizeBytes: 4000 },
+          after: { accuracy: null, params: 1000, latencyMs: REPORT.after.latencyMs },
+          layers: [{ name: 'dense_1', sparsity: 0.75 }],
+        },
       },
-    }]);
+    ]);
     const limited = await q(`query($id: ID!) { model(id: $id) { ancestors(max: 1) { id } } }`, { id: c.id });
     assert.deepEqual(limited.body.data.model.ancestors, [{ id: b.id }]);
     const jobsOfModel = await q(`query($id: ID!) { model(id: $id) { jobs(first: 200) { items { id } } } }`, { id: b.id });
@@ -150,20 +198,35 @@ await forEachTarget('GraphQL API', (target) => {
   });
 
   test('Job.metrics: series by name from a step, last N; latestMetrics', async () => {
-    const r = await q(`query($id: ID!) { job(id: $id) {
+    const r = await q(
+      `query($id: ID!) { job(id: $id) {
       all: metrics { name points { step } }
       tail: metrics(names: ["loss"], fromStep: 5, last: 3) { name points { step value epoch time } }
       latestMetrics { name step value }
-    } }`, { id: jobIds[7] });
+    } }`,
+      { id: jobIds[7] },
+    );
     assert.equal(r.body.errors, undefined, JSON.stringify(r.body.errors));
     const j = r.body.data.job;
-    assert.deepEqual(j.all.map((s: { name: string }) => s.name), ['accuracy', 'loss']);
-    assert.deepEqual(j.all[1].points.map((p: { step: number }) => p.step), Array.from({ length: 20 }, (_, i) => i + 1));
+    assert.deepEqual(
+      j.all.map((s: { name: string }) => s.name),
+      ['accuracy', 'loss'],
+    );
+    assert.deepEqual(
+      j.all[1].points.map((p: { step: number }) => p.step),
+      Array.from({ length: 20 }, (_, i) => i + 1),
+    );
     assert.equal(j.tail.length, 1);
-    assert.deepEqual(j.tail[0].points.map((p: { step: number }) => p.step), [18, 19, 20]);
+    assert.deepEqual(
+      j.tail[0].points.map((p: { step: number }) => p.step),
+      [18, 19, 20],
+    );
     assert.equal(j.tail[0].points[2].value, 1 / 20);
     assert.match(j.tail[0].points[0].time, /^\d{4}-\d\d-\d\dT/);
-    assert.deepEqual(j.latestMetrics, [{ name: 'accuracy', step: 20, value: 20 / 21 }, { name: 'loss', step: 20, value: 1 / 20 }]);
+    assert.deepEqual(j.latestMetrics, [
+      { name: 'accuracy', step: 20, value: 20 / 21 },
+      { name: 'loss', step: 20, value: 1 / 20 },
+    ]);
   });
 
   test('dashboard query: at most 6 SQL queries whatever the page size', async () => {
@@ -174,7 +237,10 @@ await forEachTarget('GraphQL API', (target) => {
       const items = result.body.data.jobs.items;
       assert.equal(items.length, first);
       assert.ok(items.some((j: { model: unknown }) => j.model) && items.some((j: { dataset: unknown }) => j.dataset), 'models and datasets resolved');
-      assert.ok(items.every((j: { latestMetrics: unknown[] }) => j.latestMetrics.length === 2), 'latest metrics resolved');
+      assert.ok(
+        items.every((j: { latestMetrics: unknown[] }) => j.latestMetrics.length === 2),
+        'latest metrics resolved',
+      );
       assert.ok(queries.length <= 6, `${queries.length} queries for first=${first}:\n${queries.join('\n')}`);
       counts.push(queries.length);
     }
@@ -212,7 +278,10 @@ await forEachTarget('GraphQL API', (target) => {
     const a = await q(create, { input, key: 'gql-key-1' });
     assert.equal(a.body.errors, undefined, JSON.stringify(a.body.errors));
     const job = a.body.data.createJob;
-    assert.deepEqual({ ...job, id: undefined }, { id: undefined, status: 'queued', params: { steps: 2, durationMs: 0 }, priority: 7, model: { id: modelA } });
+    assert.deepEqual(
+      { ...job, id: undefined },
+      { id: undefined, status: 'queued', params: { steps: 2, durationMs: 0 }, priority: 7, model: { id: modelA } },
+    );
     const again = await q(create, { input, key: 'gql-key-1' });
     assert.equal(again.body.data.createJob.id, job.id);
     const conflict = await q(create, { input: { ...input, priority: 8 }, key: 'gql-key-1' });
@@ -234,7 +303,13 @@ await forEachTarget('GraphQL API', (target) => {
 
   test('deleteModel and deleteDataset', async () => {
     const files = await tinyModelFiles(4);
-    const m = await ctx.runtime.services.models.createFromFiles([{ path: 'model.json', data: files.modelJson }, { path: files.shards[0].name, data: files.shards[0].data }], { name: 'doomed' });
+    const m = await ctx.runtime.services.models.createFromFiles(
+      [
+        { path: 'model.json', data: files.modelJson },
+        { path: files.shards[0].name, data: files.shards[0].data },
+      ],
+      { name: 'doomed' },
+    );
     const del = await q(`mutation($id: ID!) { deleteModel(id: $id) }`, { id: m.id });
     assert.deepEqual(del.body.data, { deleteModel: m.id });
     await ctx.http.get(`/v1/models/${m.id}`).expect(404);
@@ -256,7 +331,9 @@ await forEachTarget('GraphQL API', (target) => {
     const bigVar = await q(`query($n: Int!) { jobs(first: $n) { items { id } } }`, { n: 0 });
     assert.equal(bigVar.body.errors[0].extensions.code, 'VALIDATION_FAILED');
 
-    const deep = await q(`{ jobs { items { model { parent { parent { parent { parent { parent { parent { parent { parent { id } } } } } } } } } } } }`);
+    const deep = await q(
+      `{ jobs { items { model { parent { parent { parent { parent { parent { parent { parent { parent { id } } } } } } } } } } } }`,
+    );
     assert.equal(deep.status, 422);
     assert.equal(deep.body.errors[0].extensions.code, 'RESOURCE_LIMIT');
     assert.match(deep.body.errors[0].message, /depth/);
@@ -276,6 +353,9 @@ await forEachTarget('GraphQL API', (target) => {
     const page = await ctx.http.get('/graphiql').expect(200);
     assert.match(page.headers['content-type'], /text\/html/);
     const spec = (await ctx.http.get('/openapi.json').expect(200)).body;
-    assert.equal(Object.keys(spec.paths).some((p) => p.includes('graphql')), false);
+    assert.equal(
+      Object.keys(spec.paths).some((p) => p.includes('graphql')),
+      false,
+    );
   });
 });

@@ -34,14 +34,18 @@ await forEachTarget('job workers (child processes)', (target) => {
   });
   after(async () => ctx?.close());
 
-  const create = async (params: Record<string, unknown>) => (await ctx.http.post('/v1/jobs').send({ type: 'noop', params }).expect(201)).body as JobJson;
+  const create = async (params: Record<string, unknown>) =>
+    (await ctx.http.post('/v1/jobs').send({ type: 'noop', params }).expect(201)).body as JobJson;
 
   test('two worker processes, 50 jobs: each runs exactly once, both workers take part; SSE across processes', async () => {
     const [a, b] = await Promise.all([start(2), start(2)]);
     const jobs: JobJson[] = [];
     for (let i = 0; i < 50; i++) jobs.push(await create({ steps: 2, durationMs: 40 }));
     const streamed = readSse(`${ctx.baseUrl}/v1/jobs/${jobs[49].id}/events`);
-    const done = await waitForAll(ctx, jobs.map((j) => j.id));
+    const done = await waitForAll(
+      ctx,
+      jobs.map((j) => j.id),
+    );
     assert.deepEqual(new Set(done.map((j) => j.status)), new Set(['succeeded']));
     assert.deepEqual(new Set(done.map((j) => j.attempts)), new Set([1]));
     const runs = await ctx.runtime.db.jobEvent.findMany({ where: { type: 'state', jobId: { in: jobs.map((j) => j.id) } } });
@@ -53,7 +57,10 @@ await forEachTarget('job workers (child processes)', (target) => {
     assert.equal(byA + byB, 50);
     assert.ok(byA > 0 && byB > 0, `both workers ran jobs (${byA} / ${byB})`);
     const { events } = await streamed;
-    assert.deepEqual(events.filter((e) => e.event === 'state').map((e) => e.data.status), ['queued', 'running', 'succeeded']);
+    assert.deepEqual(
+      events.filter((e) => e.event === 'state').map((e) => e.data.status),
+      ['queued', 'running', 'succeeded'],
+    );
     assert.equal(events.filter((e) => e.event === 'progress').at(-1)!.data.fraction, 1);
   });
 
@@ -74,7 +81,11 @@ await forEachTarget('job workers (child processes)', (target) => {
       .map((block) => JSON.parse(block.split('data: ')[1]).status);
     assert.deepEqual(states, ['queued', 'running', 'queued', 'running', 'succeeded'], 'running → queued (worker lost) → running → succeeded');
     const metrics = (await ctx.http.get(`/v1/jobs/${job.id}/metrics?name=loss`).expect(200)).body;
-    assert.deepEqual(metrics.items.map((m: { step: number }) => m.step), Array.from({ length: 20 }, (_, i) => i + 1), 'one complete series, no duplicate steps');
+    assert.deepEqual(
+      metrics.items.map((m: { step: number }) => m.step),
+      Array.from({ length: 20 }, (_, i) => i + 1),
+      'one complete series, no duplicate steps',
+    );
   });
 
   test('SIGTERM: the worker stops claiming, lets a short job finish or requeues a long one, and exits 0', async () => {

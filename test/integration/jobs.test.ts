@@ -52,12 +52,20 @@ await forEachTarget('jobs API', (target) => {
     assert.equal(sse.status, 200);
     assert.match(sse.contentType ?? '', /^text\/event-stream/);
     const { events } = sse;
-    assert.deepEqual(events[0], { id: events[0].id, event: 'state', data: { jobId: job.id, time: events[0].data.time, status: 'queued', attempts: 0 } });
+    assert.deepEqual(events[0], {
+      id: events[0].id,
+      event: 'state',
+      data: { jobId: job.id, time: events[0].data.time, status: 'queued', attempts: 0 },
+    });
     const states = events.filter((e) => e.event === 'state').map((e) => e.data.status);
     assert.deepEqual(states, ['queued', 'running', 'succeeded']);
     assert.equal(events.at(-1)!.event, 'state');
     const ids = events.map((e) => Number(e.id));
-    assert.deepEqual(ids, [...ids].sort((a, b) => a - b), 'event ids increase');
+    assert.deepEqual(
+      ids,
+      [...ids].sort((a, b) => a - b),
+      'event ids increase',
+    );
     const progress = events.filter((e) => e.event === 'progress').map((e) => e.data);
     assert.ok(progress.length >= 3, `several progress events (${progress.length})`);
     for (let i = 1; i < progress.length; i++) assert.ok(progress[i].step > progress[i - 1].step, 'progress steps increase');
@@ -68,17 +76,29 @@ await forEachTarget('jobs API', (target) => {
     assert.ok(events.some((e) => e.event === 'log' && e.data.message === 'noop finished 10 steps'));
 
     const resumed = await readSse(`${ctx.baseUrl}/v1/jobs/${job.id}/events`, { 'last-event-id': events[2].id });
-    assert.deepEqual(resumed.events.map((e) => e.id), events.slice(3).map((e) => e.id));
+    assert.deepEqual(
+      resumed.events.map((e) => e.id),
+      events.slice(3).map((e) => e.id),
+    );
 
     const metrics = (await ctx.http.get(`/v1/jobs/${job.id}/metrics?name=loss`).expect(200)).body;
-    assert.deepEqual(metrics.items.map((m: { step: number }) => m.step), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    assert.deepEqual(
+      metrics.items.map((m: { step: number }) => m.step),
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+    );
     assert.deepEqual(Object.keys(metrics.items[0]).sort(), ['epoch', 'name', 'step', 'time', 'value']);
     assert.equal(metrics.items[3].value, 1 / 4);
     assert.equal(metrics.nextCursor, null);
     const p1 = (await ctx.http.get(`/v1/jobs/${job.id}/metrics?fromStep=5&limit=3`).expect(200)).body;
-    assert.deepEqual(p1.items.map((m: { step: number }) => m.step), [5, 6, 7]);
+    assert.deepEqual(
+      p1.items.map((m: { step: number }) => m.step),
+      [5, 6, 7],
+    );
     const p2 = (await ctx.http.get(`/v1/jobs/${job.id}/metrics?fromStep=5&limit=3&cursor=${p1.nextCursor}`).expect(200)).body;
-    assert.deepEqual(p2.items.map((m: { step: number }) => m.step), [8, 9, 10]);
+    assert.deepEqual(
+      p2.items.map((m: { step: number }) => m.step),
+      [8, 9, 10],
+    );
     assert.equal(p2.nextCursor, null);
     assert.equal((await ctx.http.get(`/v1/jobs/${job.id}/metrics?name=nope`).expect(200)).body.items.length, 0);
     assert.equal((await ctx.http.get(`/v1/jobs/${job.id}/metrics?cursor=junk`).expect(400)).body.code, 'BAD_CURSOR');
@@ -96,7 +116,10 @@ await forEachTarget('jobs API', (target) => {
     const job = (await create({ type: 'noop', params: { steps: 1 } }).expect(201)).body;
     await waitForJob(ctx, job.id, finished);
     const { events } = await readSse(`${ctx.baseUrl}/v1/jobs/${job.id}/events`);
-    assert.deepEqual(events.filter((e) => e.event === 'state').map((e) => e.data.status), ['queued', 'running', 'succeeded']);
+    assert.deepEqual(
+      events.filter((e) => e.event === 'state').map((e) => e.data.status),
+      ['queued', 'running', 'succeeded'],
+    );
   });
 
   test('cancel a running job: it stops within one step → canceled; canceling again → 409', async () => {
@@ -153,7 +176,11 @@ await forEachTarget('jobs API', (target) => {
     const again = await waitForJob(ctx, job.id, (j) => finished(j) && j.attempts === 2);
     assert.equal(again.status, 'failed');
     const metrics = (await ctx.http.get(`/v1/jobs/${job.id}/metrics`).expect(200)).body;
-    assert.deepEqual(metrics.items.map((m: { step: number }) => m.step), [1], 'the series restarts with the new attempt');
+    assert.deepEqual(
+      metrics.items.map((m: { step: number }) => m.step),
+      [1],
+      'the series restarts with the new attempt',
+    );
   });
 
   test('a kind whose run has not arrived yet is accepted and fails with JOB_FAILED "not implemented"', async (t) => {
@@ -169,7 +196,10 @@ await forEachTarget('jobs API', (target) => {
     assert.equal(done.error?.code, 'JOB_FAILED');
     assert.match(done.error?.message ?? '', /not implemented/);
     const filtered = (await ctx.http.get(`/v1/jobs?modelId=${model.id}`).expect(200)).body;
-    assert.deepEqual(filtered.items.map((j: { id: string }) => j.id), [job.id]);
+    assert.deepEqual(
+      filtered.items.map((j: { id: string }) => j.id),
+      [job.id],
+    );
   });
 
   test('validation: params checked per type with defaults, the failing field named; inputs required and must exist', async () => {
@@ -178,7 +208,17 @@ await forEachTarget('jobs API', (target) => {
       [{ type: 'noop', params: { bogus: 1 } }, 400, 'INVALID_JOB_PARAMS', 'params.bogus'],
       [{ type: 'train', datasetId: crypto.randomUUID(), params: { epochs: 0 } }, 400, 'INVALID_JOB_PARAMS', 'params.epochs'],
       [{ type: 'train', datasetId: crypto.randomUUID(), params: { optimizer: 'rmsprop' } }, 400, 'INVALID_JOB_PARAMS', 'params.optimizer'],
-      [{ type: 'pipeline', modelId: crypto.randomUUID(), datasetId: crypto.randomUUID(), params: { steps: [{ type: 'prune', params: { sparsity: 2 } }] } }, 400, 'INVALID_JOB_PARAMS', 'params.steps[0].params.sparsity'],
+      [
+        {
+          type: 'pipeline',
+          modelId: crypto.randomUUID(),
+          datasetId: crypto.randomUUID(),
+          params: { steps: [{ type: 'prune', params: { sparsity: 2 } }] },
+        },
+        400,
+        'INVALID_JOB_PARAMS',
+        'params.steps[0].params.sparsity',
+      ],
       [{ type: 'train', params: {} }, 400, 'VALIDATION_FAILED', 'datasetId'],
       [{ type: 'quantize', params: {} }, 400, 'VALIDATION_FAILED', 'modelId'],
       [{ type: 'quantize', modelId: crypto.randomUUID() }, 404, 'NOT_FOUND', 'modelId'],
@@ -216,17 +256,28 @@ await forEachTarget('jobs API', (target) => {
     for (let i = 0; i < 3; i++) ids.push((await create({ type: 'noop', params: { steps: 0 } }).expect(201)).body.id);
     for (const id of ids) await waitForJob(ctx, id, finished);
     const p1 = (await ctx.http.get('/v1/jobs?limit=2').expect(200)).body;
-    assert.deepEqual(p1.items.map((j: { id: string }) => j.id), [ids[2], ids[1]]);
+    assert.deepEqual(
+      p1.items.map((j: { id: string }) => j.id),
+      [ids[2], ids[1]],
+    );
     const p2 = (await ctx.http.get(`/v1/jobs?limit=2&cursor=${p1.nextCursor}`).expect(200)).body;
     assert.equal(p2.items[0].id, ids[0]);
     const all: { id: string; createdAt: string; status: string }[] = [];
-    for (let cursor: string | null = null; ; ) {
-      const page: { items: typeof all; nextCursor: string | null } = (await ctx.http.get(`/v1/jobs?limit=5${cursor ? `&cursor=${cursor}` : ''}`).expect(200)).body;
+    for (let cursor: string | null = null; ;) {
+      const page: { items: typeof all; nextCursor: string | null } = (
+        await ctx.http.get(`/v1/jobs?limit=5${cursor ? `&cursor=${cursor}` : ''}`).expect(200)
+      ).body;
       all.push(...page.items);
       if (!(cursor = page.nextCursor)) break;
     }
     assert.equal(new Set(all.map((j) => j.id)).size, all.length, 'no job twice across pages');
-    assert.deepEqual(all.map((j) => j.createdAt), all.map((j) => j.createdAt).sort().reverse());
+    assert.deepEqual(
+      all.map((j) => j.createdAt),
+      all
+        .map((j) => j.createdAt)
+        .sort()
+        .reverse(),
+    );
     const failed = (await ctx.http.get('/v1/jobs?status=failed&limit=200').expect(200)).body.items;
     assert.ok(failed.length >= 1);
     assert.ok(failed.every((j: { status: string }) => j.status === 'failed'));

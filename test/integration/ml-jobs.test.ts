@@ -28,7 +28,7 @@ await forEachTarget('ML jobs: train and evaluate', (target) => {
   const create = async (body: Record<string, unknown>) => (await ctx.http.post('/v1/jobs').send(body).expect(201)).body as JobJson;
   const run = async (body: Record<string, unknown>, timeoutMs = 120_000) => waitForJob(ctx, (await create(body)).id, finished, timeoutMs);
   const metrics = async (id: string, name: string) =>
-    ((await ctx.http.get(`/v1/jobs/${id}/metrics?name=${name}&limit=1000`).expect(200)).body.items as { step: number; epoch: number; value: number }[]);
+    (await ctx.http.get(`/v1/jobs/${id}/metrics?name=${name}&limit=1000`).expect(200)).body.items as { step: number; epoch: number; value: number }[];
   async function upload(model: tf.LayersModel, name: string): Promise<string> {
     let req = ctx.http.post('/v1/models').field('name', name);
     for (const f of await modelToFiles(model)) req = req.attach('files', f.data, f.path);
@@ -36,7 +36,11 @@ await forEachTarget('ML jobs: train and evaluate', (target) => {
   }
 
   test('train lenet-300-100 on 5,000 MNIST examples, 1 epoch: test accuracy >= 0.90; the model downloads and loads', async (t) => {
-    const job = await run({ type: 'train', datasetId: mnistId, params: { architecture: 'lenet-300-100', epochs: 1, batchSize: 32, limit: 5000, seed: 0 } });
+    const job = await run({
+      type: 'train',
+      datasetId: mnistId,
+      params: { architecture: 'lenet-300-100', epochs: 1, batchSize: 32, limit: 5000, seed: 0 },
+    });
     assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
     assert.equal(job.backend, 'wasm');
     trainReport = job.report as Record<string, any>;
@@ -57,19 +61,24 @@ await forEachTarget('ML jobs: train and evaluate', (target) => {
     const modelJson = (await ctx.http.get(`/v1/models/${trainedModelId}/files/model.json`).expect(200)).body;
     const shards: Buffer[] = [];
     for (const p of modelJson.weightsManifest[0].paths) {
-      const res = await ctx.http.get(`/v1/models/${trainedModelId}/files/${p}`).buffer(true).parse((r, cb) => {
-        const chunks: Buffer[] = [];
-        r.on('data', (c: Buffer) => chunks.push(c));
-        r.on('end', () => cb(null, Buffer.concat(chunks)));
-      });
+      const res = await ctx.http
+        .get(`/v1/models/${trainedModelId}/files/${p}`)
+        .buffer(true)
+        .parse((r, cb) => {
+          const chunks: Buffer[] = [];
+          r.on('data', (c: Buffer) => chunks.push(c));
+          r.on('end', () => cb(null, Buffer.concat(chunks)));
+        });
       shards.push(res.body as Buffer);
     }
     const weightData = Buffer.concat(shards);
-    const loaded = await tf.loadLayersModel(tf.io.fromMemory({
-      modelTopology: modelJson.modelTopology,
-      weightSpecs: modelJson.weightsManifest[0].weights,
-      weightData: weightData.buffer.slice(weightData.byteOffset, weightData.byteOffset + weightData.byteLength),
-    }));
+    const loaded = await tf.loadLayersModel(
+      tf.io.fromMemory({
+        modelTopology: modelJson.modelTopology,
+        weightSpecs: modelJson.weightsManifest[0].weights,
+        weightData: weightData.buffer.slice(weightData.byteOffset, weightData.byteOffset + weightData.byteLength),
+      }),
+    );
     assert.equal(loaded.countParams(), 266_610);
     loaded.dispose();
 
@@ -84,24 +93,35 @@ await forEachTarget('ML jobs: train and evaluate', (target) => {
     assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
     const r = job.report as Record<string, any>;
     t.diagnostic(`accuracy ${r.accuracy}, latency ${JSON.stringify(r.latencyMs)}, ${r.sizeBytes} B (gzip ${r.gzipBytes} B)`);
-    for (const k of ['accuracy', 'loss', 'confusionMatrix', 'perClassAccuracy', 'params', 'nonzeroParams', 'sizeBytes', 'gzipBytes', 'latencyMs']) assert.ok(k in r, k);
+    for (const k of ['accuracy', 'loss', 'confusionMatrix', 'perClassAccuracy', 'params', 'nonzeroParams', 'sizeBytes', 'gzipBytes', 'latencyMs'])
+      assert.ok(k in r, k);
     assert.equal(r.split, 'test');
     assert.equal(r.confusionMatrix.length, 10);
-    assert.equal(r.confusionMatrix.flat().reduce((a: number, b: number) => a + b, 0), 10_000);
+    assert.equal(
+      r.confusionMatrix.flat().reduce((a: number, b: number) => a + b, 0),
+      10_000,
+    );
     assert.equal(r.perClassAccuracy.length, 10);
     assert.ok(Math.abs(r.accuracy - trainReport.test.accuracy) < 1e-9, `${r.accuracy} vs the train job's ${trainReport.test.accuracy}`);
     assert.equal(r.params, 266_610);
     // Only biases (zero-initialised; 410 of them) can still be exactly 0, e.g. those of units that never fired.
     assert.ok(r.nonzeroParams <= 266_610 && r.nonzeroParams >= 266_610 - 410, String(r.nonzeroParams));
     assert.ok(r.sizeBytes > 266_610 * 4 && r.gzipBytes < r.sizeBytes);
-    for (const b of ['batch1', 'batch256']) assert.ok(r.latencyMs[b].p50 > 0 && r.latencyMs[b].p95 >= r.latencyMs[b].p50, JSON.stringify(r.latencyMs));
+    for (const b of ['batch1', 'batch256'])
+      assert.ok(r.latencyMs[b].p50 > 0 && r.latencyMs[b].p95 >= r.latencyMs[b].p50, JSON.stringify(r.latencyMs));
     assert.ok(r.latencyMs.batch256.p50 > r.latencyMs.batch1.p50);
   });
 
   test('a small conv spec trains on wasm with decreasing loss; continuing it records the parent', async () => {
-    const architecture = { layers: [{ type: 'conv2d', filters: 4, kernelSize: 3, activation: 'relu' }, { type: 'maxPooling2d', poolSize: 2 }, { type: 'flatten' }] };
+    const architecture = {
+      layers: [{ type: 'conv2d', filters: 4, kernelSize: 3, activation: 'relu' }, { type: 'maxPooling2d', poolSize: 2 }, { type: 'flatten' }],
+    };
     const tensorsBefore = tf.memory().numTensors; // the in-process worker shares this tfjs instance
-    const job = await run({ type: 'train', datasetId: mnistId, params: { architecture, epochs: 2, batchSize: 32, limit: 1500, seed: 3, metricsEverySteps: 5 } });
+    const job = await run({
+      type: 'train',
+      datasetId: mnistId,
+      params: { architecture, epochs: 2, batchSize: 32, limit: 1500, seed: 3, metricsEverySteps: 5 },
+    });
     assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
     assert.equal(job.backend, 'wasm');
     assert.equal(tf.getBackend(), 'wasm');
@@ -148,7 +168,10 @@ await forEachTarget('ML jobs: train and evaluate', (target) => {
       assert.equal(res.body.code, 'INVALID_JOB_PARAMS');
       assert.equal(res.body.details?.field, field, JSON.stringify(res.body));
     }
-    const res = await ctx.http.post('/v1/jobs').send({ type: 'evaluate', modelId: trainedModelId, datasetId: mnistId, params: { limit: 0 } }).expect(400);
+    const res = await ctx.http
+      .post('/v1/jobs')
+      .send({ type: 'evaluate', modelId: trainedModelId, datasetId: mnistId, params: { limit: 0 } })
+      .expect(400);
     assert.equal(res.body.details?.field, 'params.limit');
   });
 
@@ -165,6 +188,9 @@ await forEachTarget('ML jobs: train and evaluate', (target) => {
     }
     const ok = await run({ type: 'evaluate', modelId: flatId, datasetId: mnistId, params: { limit: 300 } });
     assert.equal(ok.status, 'succeeded', JSON.stringify(ok.error));
-    assert.equal((ok.report as { confusionMatrix: number[][] }).confusionMatrix.flat().reduce((a, b) => a + b, 0), 300);
+    assert.equal(
+      (ok.report as { confusionMatrix: number[][] }).confusionMatrix.flat().reduce((a, b) => a + b, 0),
+      300,
+    );
   });
 });

@@ -35,7 +35,10 @@ await forEachTarget('models API', (target) => {
     assert.equal(m.params, 784 * 16 + 16 + 16 * 10 + 10);
     assert.deepEqual(m.inputShape, [null, 784]);
     assert.deepEqual(m.outputShape, [null, 10]);
-    assert.deepEqual(m.layers.map((l: { className: string }) => l.className), ['Dense', 'Dense']);
+    assert.deepEqual(
+      m.layers.map((l: { className: string }) => l.className),
+      ['Dense', 'Dense'],
+    );
     assert.equal(m.layers[0].params, 784 * 16 + 16);
     assert.equal(m.sizeBytes, files.modelJson.length + files.shards[0].data.length);
     const shard = m.files.find((f: { path: string }) => f.path === 'group1-shard1of1.bin');
@@ -60,7 +63,10 @@ await forEachTarget('models API', (target) => {
   });
 
   test('upload one zip holding the model (inside a folder)', async () => {
-    const zip = await zipBuffer([{ name: 'mlp/model.json', data: files.modelJson }, ...files.shards.map((s) => ({ name: `mlp/${s.name}`, data: s.data }))]);
+    const zip = await zipBuffer([
+      { name: 'mlp/model.json', data: files.modelJson },
+      ...files.shards.map((s) => ({ name: `mlp/${s.name}`, data: s.data })),
+    ]);
     const res = await upload('zipped', [{ name: 'mlp.zip', data: zip }]).expect(201);
     assert.deepEqual(res.body.files.map((f: { path: string }) => f.path).sort(), ['group1-shard1of1.bin', 'model.json']);
     await ctx.http.delete(`/v1/models/${res.body.id}`).expect(204);
@@ -72,13 +78,22 @@ await forEachTarget('models API', (target) => {
       ids.push((await upload(name, [{ name: 'model.json', data: files.modelJson }, ...files.shards]).expect(201)).body.id);
     }
     const p1 = await ctx.http.get('/v1/models?limit=2').expect(200);
-    assert.deepEqual(p1.body.items.map((m: { name: string }) => m.name), ['b-1', 'a-2']);
+    assert.deepEqual(
+      p1.body.items.map((m: { name: string }) => m.name),
+      ['b-1', 'a-2'],
+    );
     assert.ok(p1.body.nextCursor);
     const p2 = await ctx.http.get(`/v1/models?limit=2&cursor=${p1.body.nextCursor}`).expect(200);
-    assert.deepEqual(p2.body.items.map((m: { name: string }) => m.name), ['a-1']);
+    assert.deepEqual(
+      p2.body.items.map((m: { name: string }) => m.name),
+      ['a-1'],
+    );
     assert.equal(p2.body.nextCursor, null);
     const filtered = await ctx.http.get('/v1/models?name=a-*').expect(200);
-    assert.deepEqual(filtered.body.items.map((m: { name: string }) => m.name), ['a-2', 'a-1']);
+    assert.deepEqual(
+      filtered.body.items.map((m: { name: string }) => m.name),
+      ['a-2', 'a-1'],
+    );
     const exact = await ctx.http.get('/v1/models?name=b-1').expect(200);
     assert.equal(exact.body.items.length, 1);
     const bad = await ctx.http.get('/v1/models?cursor=garbage').expect(400);
@@ -99,7 +114,10 @@ await forEachTarget('models API', (target) => {
 
   test('shard sizes not matching the manifest → 422 WEIGHTS_MISMATCH, nothing left', async () => {
     const short = files.shards[0].data.subarray(0, files.shards[0].data.length - 4);
-    const res = await upload('short', [{ name: 'model.json', data: files.modelJson }, { name: files.shards[0].name, data: short }]).expect(422);
+    const res = await upload('short', [
+      { name: 'model.json', data: files.modelJson },
+      { name: files.shards[0].name, data: short },
+    ]).expect(422);
     assert.equal(res.body.code, 'WEIGHTS_MISMATCH');
     assert.equal(res.body.details.actualBytes, short.length);
     await assertNothingLeft();
@@ -114,14 +132,21 @@ await forEachTarget('models API', (target) => {
 
   test('a file over the per-file limit → 413 PAYLOAD_TOO_LARGE, nothing left', async () => {
     const big = Buffer.alloc(3 * 1024 * 1024, 7);
-    const res = await upload('big', [{ name: 'model.json', data: files.modelJson }, { name: 'group1-shard1of1.bin', data: big }]).expect(413);
+    const res = await upload('big', [
+      { name: 'model.json', data: files.modelJson },
+      { name: 'group1-shard1of1.bin', data: big },
+    ]).expect(413);
     assert.equal(res.body.code, 'PAYLOAD_TOO_LARGE');
     await assertNothingLeft();
   });
 
   test('files each under the per-file limit but together over the per-request limit → 413, nothing left', async () => {
     const part = Buffer.alloc(1800 * 1024, 3);
-    const res = await upload('two-big', [{ name: 'model.json', data: files.modelJson }, { name: 'a.bin', data: part }, { name: 'b.bin', data: part }]).expect(413);
+    const res = await upload('two-big', [
+      { name: 'model.json', data: files.modelJson },
+      { name: 'a.bin', data: part },
+      { name: 'b.bin', data: part },
+    ]).expect(413);
     assert.equal(res.body.code, 'PAYLOAD_TOO_LARGE');
     await assertNothingLeft();
   });
@@ -153,13 +178,15 @@ await forEachTarget('models API', (target) => {
   });
 });
 
-
 function zipEntryNames(buf: Buffer): Promise<string[]> {
   return new Promise((resolve, reject) =>
     yauzl.fromBuffer(buf, { lazyEntries: true }, (err, zip) => {
       if (err) return reject(err);
       const names: string[] = [];
-      zip.on('entry', (e: yauzl.Entry) => { names.push(e.fileName); zip.readEntry(); });
+      zip.on('entry', (e: yauzl.Entry) => {
+        names.push(e.fileName);
+        zip.readEntry();
+      });
       zip.on('end', () => resolve(names));
       zip.readEntry();
     }),

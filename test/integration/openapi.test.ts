@@ -10,8 +10,12 @@ test('committed openapi/openapi.json equals the document generated from the rout
 });
 
 test('every /v1 operation documents its responses and problem+json errors', async () => {
-  const doc = (await generateOpenApi()) as { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }>; tags?: string[] }>> };
-  const ops = Object.entries(doc.paths).filter(([p]) => p.startsWith('/v1/')).flatMap(([p, methods]) => Object.entries(methods).map(([m, op]) => ({ id: `${m.toUpperCase()} ${p}`, op })));
+  const doc = (await generateOpenApi()) as {
+    paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }>; tags?: string[] }>>;
+  };
+  const ops = Object.entries(doc.paths)
+    .filter(([p]) => p.startsWith('/v1/'))
+    .flatMap(([p, methods]) => Object.entries(methods).map(([m, op]) => ({ id: `${m.toUpperCase()} ${p}`, op })));
   assert.ok(ops.length >= 10);
   for (const { id, op } of ops) {
     assert.ok(op.tags?.length, `${id} has a tag`);

@@ -17,8 +17,14 @@ const README = new URL('../../README.md', import.meta.url);
 const DOCUMENTED_BASE = 'http://127.0.0.1:3000';
 const SECTION_TIMEOUT_MS = 240_000;
 
-interface Block { text: string; line: number }
-interface Section { title: string; blocks: Block[] }
+interface Block {
+  text: string;
+  line: number;
+}
+interface Section {
+  title: string;
+  blocks: Block[];
+}
 
 /** The README's ```sh blocks that call curl, grouped by their `## ` section, in order. */
 async function curlSections(): Promise<Section[]> {
@@ -41,7 +47,10 @@ function irisCsv(): string {
   for (let i = 0; i < 150; i++) {
     const c = i % 3;
     const j = ((i * 37) % 11) / 10;
-    rows.push([5 + c * 0.9 + j * 0.3, 3.4 - c * 0.3 + j * 0.2, 1.4 + c * 2.1 + j * 0.4, 0.2 + c * 0.9 + j * 0.2].map((v) => v.toFixed(1)).join(',') + `,${species[c]}`);
+    rows.push(
+      [5 + c * 0.9 + j * 0.3, 3.4 - c * 0.3 + j * 0.2, 1.4 + c * 2.1 + j * 0.4, 0.2 + c * 0.9 + j * 0.2].map((v) => v.toFixed(1)).join(',') +
+        `,${species[c]}`,
+    );
   }
   return `${rows.join('\n')}\n`;
 }
@@ -52,7 +61,7 @@ function runSection(section: Section, cwd: string, env: Record<string, string>):
     'set -Eeuo pipefail',
     // The README's default address → the server under test; -f: any HTTP error status fails the block.
     `curl() { local a s args=(); for a in "$@"; do args+=("\${a//${DOCUMENTED_BASE.replace(/\//g, '\\/')}/$MODELPRESS_TEST_BASE}"); done; command curl -f "\${args[@]}" || { s=$?; echo "curl $* → exit $s" >&2; return $s; }; }`,
-    "trap 'echo \"@@failed at script line $LINENO: $BASH_COMMAND\" >&2' ERR",
+    'trap \'echo "@@failed at script line $LINENO: $BASH_COMMAND" >&2\' ERR',
   ];
   const readmeLine = new Map<number, number>(); // script line → README line
   for (const b of section.blocks) {
@@ -70,7 +79,13 @@ function runSection(section: Section, cwd: string, env: Record<string, string>):
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
-      resolve({ code, out: out.replace(/@@failed at script line (\d+)/g, (_, n: string) => `README.md line ${readmeLine.get(Number(n)) ?? `? (script line ${n})`} failed`) });
+      resolve({
+        code,
+        out: out.replace(
+          /@@failed at script line (\d+)/g,
+          (_, n: string) => `README.md line ${readmeLine.get(Number(n)) ?? `? (script line ${n})`} failed`,
+        ),
+      });
     });
   });
 }
@@ -102,7 +117,10 @@ const sections = await curlSections();
 test('README has curl blocks in "Call it" and "Curl cookbook", and the cookbook checks every HTTP status', () => {
   const titles = sections.map((s) => s.title);
   assert.ok(titles.includes('Call it') && titles.includes('Curl cookbook'), titles.join(', '));
-  const cookbook = sections.find((s) => s.title === 'Curl cookbook')!.blocks.map((b) => b.text).join('\n');
+  const cookbook = sections
+    .find((s) => s.title === 'Curl cookbook')!
+    .blocks.map((b) => b.text)
+    .join('\n');
   const calls = cookbook.match(/\bcurl [^|)\n]*/g) ?? [];
   assert.ok(calls.length >= 20, `${calls.length} curl calls`);
   for (const c of calls) assert.match(c, /^curl -fsS /, `cookbook: ${c} (without -f an HTTP error would not fail the script)`);
@@ -110,16 +128,23 @@ test('README has curl blocks in "Call it" and "Curl cookbook", and the cookbook 
 });
 
 for (const section of sections) {
-  test(`README "${section.title}": ${section.blocks.length} curl block(s) run against a live server`, { timeout: SECTION_TIMEOUT_MS + 10_000 }, async () => {
-    const { code, out } = await runSection(section, workDir, { BASE: ctx.baseUrl, MODELPRESS_TEST_BASE: ctx.baseUrl, ID: modelId });
-    assert.equal(code, 0, `exit ${code}; output tail:\n${out.slice(-3000)}`);
-  });
+  test(
+    `README "${section.title}": ${section.blocks.length} curl block(s) run against a live server`,
+    { timeout: SECTION_TIMEOUT_MS + 10_000 },
+    async () => {
+      const { code, out } = await runSection(section, workDir, { BASE: ctx.baseUrl, MODELPRESS_TEST_BASE: ctx.baseUrl, ID: modelId });
+      assert.equal(code, 0, `exit ${code}; output tail:\n${out.slice(-3000)}`);
+    },
+  );
 }
 
 test('the cookbook left what it says: one succeeded job per kind, the pruned model downloaded', async () => {
   const jobs = (await ctx.http.get('/v1/jobs?limit=200').expect(200)).body.items as { type: string; status: string; resultModelIds: string[] }[];
   for (const kind of ['train', 'evaluate', 'prune', 'distill', 'quantize', 'pipeline']) {
-    assert.ok(jobs.some((j) => j.type === kind && j.status === 'succeeded'), `a succeeded ${kind} job: ${JSON.stringify(jobs.map((j) => [j.type, j.status]))}`);
+    assert.ok(
+      jobs.some((j) => j.type === kind && j.status === 'succeeded'),
+      `a succeeded ${kind} job: ${JSON.stringify(jobs.map((j) => [j.type, j.status]))}`,
+    );
   }
   const pruned = jobs.find((j) => j.type === 'prune' && j.status === 'succeeded')!.resultModelIds[0];
   const modelJson = JSON.parse(await fs.readFile(path.join(workDir, 'pruned-model.json'), 'utf8')) as { weightsManifest: unknown[] };

@@ -22,7 +22,16 @@ async function uploadImages(ctx: TestContext, n: number): Promise<string> {
   const labels = Array.from({ length: n }, (_, i) => i % 10);
   const res = await ctx.http
     .post('/v1/datasets')
-    .attach('files', idxImages(n, 28, 28, Array.from({ length: n * 784 }, (_, i) => i % 256)), 'train-images-idx3-ubyte')
+    .attach(
+      'files',
+      idxImages(
+        n,
+        28,
+        28,
+        Array.from({ length: n * 784 }, (_, i) => i % 256),
+      ),
+      'train-images-idx3-ubyte',
+    )
     .attach('files', idxLabels(labels), 'train-labels-idx1-ubyte');
   assert.equal(res.status, 201, res.text);
   return res.body.id;
@@ -31,7 +40,12 @@ async function uploadImages(ctx: TestContext, n: number): Promise<string> {
 /** Every object is referenced by exactly one file row and vice versa. */
 async function assertStoreMatchesRows(ctx: TestContext) {
   const db = ctx.runtime.db;
-  const rows = [...(await db.modelFile.findMany({ select: { objectKey: true } })), ...(await db.datasetFile.findMany({ select: { objectKey: true } }))].map((r) => r.objectKey).sort();
+  const rows = [
+    ...(await db.modelFile.findMany({ select: { objectKey: true } })),
+    ...(await db.datasetFile.findMany({ select: { objectKey: true } })),
+  ]
+    .map((r) => r.objectKey)
+    .sort();
   const keys = [...(await listKeys(ctx, 'models/')), ...(await listKeys(ctx, 'datasets/'))].sort();
   assert.deepEqual(keys, rows, 'objects in the store == file rows');
 }
@@ -68,7 +82,12 @@ await forEachTarget('reliability and resource guards', (target) => {
     assert.equal(epochs.status, 422, epochs.text);
     assert.equal(epochs.body.code, 'RESOURCE_LIMIT');
     assert.equal(epochs.body.details.field, 'params.epochs');
-    const pipelineEpochs = await create({ type: 'pipeline', modelId: small, datasetId: fewRows, params: { steps: [{ type: 'prune', params: { fineTuneEpochs: 9 } }] } });
+    const pipelineEpochs = await create({
+      type: 'pipeline',
+      modelId: small,
+      datasetId: fewRows,
+      params: { steps: [{ type: 'prune', params: { fineTuneEpochs: 9 } }] },
+    });
     assert.equal(pipelineEpochs.status, 422, pipelineEpochs.text);
     assert.equal(pipelineEpochs.body.details?.field, 'params.steps[0].params.fineTuneEpochs');
 
@@ -92,35 +111,52 @@ await forEachTarget('reliability and resource guards', (target) => {
 
   test('per-job timeout: a run past MODELPRESS_JOB_TIMEOUT_SECONDS fails with JOB_TIMEOUT', async () => {
     const t0 = Date.now();
-    const res = await ctx.http.post('/v1/jobs').send({ type: 'noop', params: { steps: 100, durationMs: 20_000 } }).expect(201);
+    const res = await ctx.http
+      .post('/v1/jobs')
+      .send({ type: 'noop', params: { steps: 100, durationMs: 20_000 } })
+      .expect(201);
     const job = await waitForJob(ctx, res.body.id, finished, 15_000);
     assert.equal(job.status, 'failed');
     assert.equal((job as any).error?.code, 'JOB_TIMEOUT', JSON.stringify(job));
     assert.ok(Date.now() - t0 < 10_000, 'stopped near the limit, not at the end of the run');
   });
 
-  test('database connections lost during jobs: each job completes or is retried, no duplicate result models', { skip: target === 'embedded' && 'PGlite runs in this process: its connections cannot be terminated from SQL' }, async () => {
-    const modelId = await uploadModel(ctx, 16);
-    const noop = await ctx.http.post('/v1/jobs').send({ type: 'noop', params: { steps: 12, durationMs: 1500 } }).expect(201);
-    const quant = await ctx.http.post('/v1/jobs').send({ type: 'quantize', modelId, params: {} }).expect(201);
-    await waitForJob(ctx, noop.body.id, (j) => j.status === 'running', 10_000);
-    const dbName = new URL(ctx.env.DATABASE_URL).pathname.slice(1);
-    const admin = new pg.Client({ connectionString: ctx.env.DATABASE_URL });
-    await admin.connect();
-    for (let i = 0; i < 3; i++) {
-      const { rows } = await admin.query('SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [dbName]);
-      assert.ok(rows[0].n > 0, 'terminated the app and worker connections');
-      await new Promise((r) => setTimeout(r, 300));
-    }
-    await admin.end();
-    for (const id of [noop.body.id, quant.body.id]) {
-      const job = await waitForJob(ctx, id, finished, 60_000);
-      assert.equal(job.status, 'succeeded', JSON.stringify(job));
-      const produced = await ctx.runtime.db.model.findMany({ where: { producedByJobId: id } });
-      assert.deepEqual(produced.map((m) => m.id).sort(), [...((job as any).resultModelIds ?? [])].sort(), 'exactly the result models, no duplicates');
-    }
-    await assertStoreMatchesRows(ctx);
-  });
+  test(
+    'database connections lost during jobs: each job completes or is retried, no duplicate result models',
+    { skip: target === 'embedded' && 'PGlite runs in this process: its connections cannot be terminated from SQL' },
+    async () => {
+      const modelId = await uploadModel(ctx, 16);
+      const noop = await ctx.http
+        .post('/v1/jobs')
+        .send({ type: 'noop', params: { steps: 12, durationMs: 1500 } })
+        .expect(201);
+      const quant = await ctx.http.post('/v1/jobs').send({ type: 'quantize', modelId, params: {} }).expect(201);
+      await waitForJob(ctx, noop.body.id, (j) => j.status === 'running', 10_000);
+      const dbName = new URL(ctx.env.DATABASE_URL).pathname.slice(1);
+      const admin = new pg.Client({ connectionString: ctx.env.DATABASE_URL });
+      await admin.connect();
+      for (let i = 0; i < 3; i++) {
+        const { rows } = await admin.query(
+          'SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+          [dbName],
+        );
+        assert.ok(rows[0].n > 0, 'terminated the app and worker connections');
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      await admin.end();
+      for (const id of [noop.body.id, quant.body.id]) {
+        const job = await waitForJob(ctx, id, finished, 60_000);
+        assert.equal(job.status, 'succeeded', JSON.stringify(job));
+        const produced = await ctx.runtime.db.model.findMany({ where: { producedByJobId: id } });
+        assert.deepEqual(
+          produced.map((m) => m.id).sort(),
+          [...((job as any).resultModelIds ?? [])].sort(),
+          'exactly the result models, no duplicates',
+        );
+      }
+      await assertStoreMatchesRows(ctx);
+    },
+  );
 });
 
 await forEachTarget('graceful API shutdown', (target) => {
@@ -129,11 +165,24 @@ await forEachTarget('graceful API shutdown', (target) => {
     try {
       const m = await tinyModelFiles(64);
       const boundary = 'mp-boundary';
-      const part = (name: string, data: Buffer) => Buffer.concat([Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="files"; filename="${name}"\r\ncontent-type: application/octet-stream\r\n\r\n`), data, Buffer.from('\r\n')]);
+      const part = (name: string, data: Buffer) =>
+        Buffer.concat([
+          Buffer.from(
+            `--${boundary}\r\ncontent-disposition: form-data; name="files"; filename="${name}"\r\ncontent-type: application/octet-stream\r\n\r\n`,
+          ),
+          data,
+          Buffer.from('\r\n'),
+        ]);
       const body = Buffer.concat([part('model.json', m.modelJson), part(m.shards[0].name, m.shards[0].data), Buffer.from(`--${boundary}--\r\n`)]);
       const port = new URL(ctx.baseUrl).port;
       const start = (headers: Record<string, string | number> = {}) =>
-        http.request({ host: '127.0.0.1', port, path: '/v1/models', method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': body.length, ...headers } });
+        http.request({
+          host: '127.0.0.1',
+          port,
+          path: '/v1/models',
+          method: 'POST',
+          headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': body.length, ...headers },
+        });
 
       // A client that gives up halfway while another one completes.
       const aborted = start();

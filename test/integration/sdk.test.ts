@@ -64,7 +64,11 @@ await forEachTarget('generated SDK', (target) => {
     assert.equal(model.name, 'sdk-mlp');
     assert.deepEqual(model.inputShape, [null, 784]);
 
-    const dataset: Dataset = await client.uploadDataset({ name: 'sdk-csv', labelColumn: 'label', files: [{ name: 'train.csv', data: csvDataset(200) }] });
+    const dataset: Dataset = await client.uploadDataset({
+      name: 'sdk-csv',
+      labelColumn: 'label',
+      files: [{ name: 'train.csv', data: csvDataset(200) }],
+    });
     assert.equal(dataset.format, 'csv');
     assert.equal(dataset.examples, 200);
     assert.equal(dataset.numClasses, 10);
@@ -72,7 +76,10 @@ await forEachTarget('generated SDK', (target) => {
     const listed = await client.api.GET('/v1/models', { params: { query: { name: 'sdk-*', limit: 10 } } });
     const listNotAny: NotAny<typeof listed.data> = true;
     assert.ok(listNotAny);
-    assert.deepEqual(listed.data?.items.map((m) => m.id), [model.id]);
+    assert.deepEqual(
+      listed.data?.items.map((m) => m.id),
+      [model.id],
+    );
 
     const created = await client.createJob(
       { type: 'prune', modelId: model.id, datasetId: dataset.id, params: { sparsity: 0.5, fineTuneEpochs: 1, batchSize: 50, limit: 200, seed: 1 } },
@@ -87,7 +94,9 @@ await forEachTarget('generated SDK', (target) => {
     assert.equal(pruned.parentModelId, model.id);
     assert.equal(pruned.producedByJobId, done.id);
 
-    const modelJson = JSON.parse(new TextDecoder().decode(await client.downloadModelFile(pruned.id, 'model.json'))) as { weightsManifest: { paths: string[] }[] };
+    const modelJson = JSON.parse(new TextDecoder().decode(await client.downloadModelFile(pruned.id, 'model.json'))) as {
+      weightsManifest: { paths: string[] }[];
+    };
     const shardPath = modelJson.weightsManifest[0].paths[0];
     const shard = await client.downloadModelFile(pruned.id, shardPath);
     const weights = new Float32Array(shard.buffer, shard.byteOffset, shard.byteLength / 4);
@@ -102,6 +111,9 @@ await forEachTarget('generated SDK', (target) => {
       client.createJob({ type: 'prune', modelId: '00000000-0000-4000-8000-000000000000', datasetId: '00000000-0000-4000-8000-000000000000' }),
       (err: unknown) => err instanceof ModelpressError && err.status === 404 && err.problem?.code === 'NOT_FOUND',
     );
-    await assert.rejects(client.uploadModel({ files: [{ name: 'model.json', data: '{"nope": true}' }] }), (err: unknown) => err instanceof ModelpressError && err.status === 422);
+    await assert.rejects(
+      client.uploadModel({ files: [{ name: 'model.json', data: '{"nope": true}' }] }),
+      (err: unknown) => err instanceof ModelpressError && err.status === 422,
+    );
   });
 });

@@ -11,7 +11,11 @@ const RATE_LIMIT = 40;
 
 /** Opens a graphql-transport-ws socket and subscribes; resolves with the first message after `subscribe`. */
 async function wsFirstMessage(baseUrl: string, query: string, o: { header?: string; payload?: Record<string, unknown> }) {
-  const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws', o.header ? { headers: { authorization: o.header } } : {});
+  const ws = new WebSocket(
+    `${baseUrl.replace(/^http/, 'ws')}/graphql`,
+    'graphql-transport-ws',
+    o.header ? { headers: { authorization: o.header } } : {},
+  );
   try {
     const opened = await new Promise<{ ok: true } | { ok: false; status: number }>((resolve) => {
       ws.once('open', () => resolve({ ok: true }));
@@ -19,10 +23,11 @@ async function wsFirstMessage(baseUrl: string, query: string, o: { header?: stri
       ws.once('error', () => resolve({ ok: false, status: 0 }));
     });
     if (!opened.ok) return { rejectedWith: opened.status };
-    const next = () => new Promise<any>((resolve) => {
-      ws.once('message', (raw) => resolve(JSON.parse(raw.toString())));
-      ws.once('close', (code) => resolve({ type: 'closed', code }));
-    });
+    const next = () =>
+      new Promise<any>((resolve) => {
+        ws.once('message', (raw) => resolve(JSON.parse(raw.toString())));
+        ws.once('close', (code) => resolve({ type: 'closed', code }));
+      });
     ws.send(JSON.stringify({ type: 'connection_init', payload: o.payload ?? {} }));
     const ack = await next();
     if (ack.type !== 'connection_ack') return { init: ack };
@@ -52,7 +57,14 @@ await forEachTarget('security', (target) => {
   after(async () => ctx?.close());
 
   test('no key: 401 problem+json on REST, SSE, downloads and GraphQL; probes and docs stay open', async () => {
-    for (const [method, url] of [['get', '/v1/models'], ['post', '/v1/models'], ['get', `/v1/jobs/${MISSING}/events`], ['get', `/v1/models/${MISSING}/files/model.json`], ['post', '/v1/jobs'], ['get', '/v1/keys']] as const) {
+    for (const [method, url] of [
+      ['get', '/v1/models'],
+      ['post', '/v1/models'],
+      ['get', `/v1/jobs/${MISSING}/events`],
+      ['get', `/v1/models/${MISSING}/files/model.json`],
+      ['post', '/v1/jobs'],
+      ['get', '/v1/keys'],
+    ] as const) {
       const res = await ctx.http[method](url);
       assert.equal(res.status, 401, `${method} ${url}`);
       assert.match(res.headers['content-type'], /application\/problem\+json/);
@@ -94,8 +106,19 @@ await forEachTarget('security', (target) => {
     const id = created.body.id;
     assert.equal((await ctx.http.get(`/v1/models/${id}/files/model.json`).set(bearer(key.read))).status, 200, 'download with read');
     assert.equal((await ctx.http.delete(`/v1/models/${id}`).set(bearer(key.read))).status, 403);
-    assert.equal((await ctx.http.post('/v1/jobs').set(bearer(key.read)).send({ type: 'noop', params: { steps: 1 } })).status, 403);
-    const job = await ctx.http.post('/v1/jobs').set(bearer(key.write)).send({ type: 'noop', params: { steps: 1 } });
+    assert.equal(
+      (
+        await ctx.http
+          .post('/v1/jobs')
+          .set(bearer(key.read))
+          .send({ type: 'noop', params: { steps: 1 } })
+      ).status,
+      403,
+    );
+    const job = await ctx.http
+      .post('/v1/jobs')
+      .set(bearer(key.write))
+      .send({ type: 'noop', params: { steps: 1 } });
     assert.equal(job.status, 201);
     const sse = await ctx.http.get(`/v1/jobs/${MISSING}/events`).set(bearer(key.read));
     assert.equal(sse.status, 404, 'SSE passes auth with read (then 404 for a missing job)');
@@ -152,16 +175,20 @@ await forEachTarget('security', (target) => {
       statuses.push(last.status);
     }
     assert.equal(statuses.filter((s) => s === 200).length, RATE_LIMIT);
-    assert.equal(last!.status, 429);
-    assert.equal(last!.body.code, 'RATE_LIMITED');
-    assert.match(last!.headers['content-type'], /problem\+json/);
-    assert.ok(Number(last!.headers['retry-after']) > 0);
+    assert.equal(last.status, 429);
+    assert.equal(last.body.code, 'RATE_LIMITED');
+    assert.match(last.headers['content-type'], /problem\+json/);
+    assert.ok(Number(last.headers['retry-after']) > 0);
     assert.equal((await ctx.http.get('/v1/datasets').set(bearer(other))).status, 200);
     assert.equal((await ctx.http.get('/healthz')).status, 200, 'probes are never limited');
   });
 
   test('CORS allow-list and security headers (strict CSP for the API, relaxed for the UIs)', async () => {
-    const ok = await ctx.http.options('/v1/models').set('origin', 'https://dash.example').set('access-control-request-method', 'GET').set('access-control-request-headers', 'authorization');
+    const ok = await ctx.http
+      .options('/v1/models')
+      .set('origin', 'https://dash.example')
+      .set('access-control-request-method', 'GET')
+      .set('access-control-request-headers', 'authorization');
     assert.equal(ok.headers['access-control-allow-origin'], 'https://dash.example');
     assert.match(ok.headers['access-control-allow-headers'], /authorization/);
     const evil = await ctx.http.options('/v1/models').set('origin', 'https://evil.example').set('access-control-request-method', 'GET');

@@ -5,9 +5,18 @@ import { distillationLoss, logitsModel } from '../../src/ml/compress/distill/los
 
 await tf.setBackend('cpu');
 
-const student = [[2.0, 1.0, 0.1], [0.5, 2.5, -1.0]];
-const teacher = [[3.0, 0.2, -0.5], [-0.3, 1.7, 0.4]];
-const labels = [[1, 0, 0], [0, 0, 1]];
+const student = [
+  [2.0, 1.0, 0.1],
+  [0.5, 2.5, -1.0],
+];
+const teacher = [
+  [3.0, 0.2, -0.5],
+  [-0.3, 1.7, 0.4],
+];
+const labels = [
+  [1, 0, 0],
+  [0, 0, 1],
+];
 
 // Plain float64 reference: alpha*T²*KL(pT‖pS) + (1-alpha)*CE, averaged over the batch.
 function logSoftmaxRef(row: number[]): number[] {
@@ -28,20 +37,26 @@ function reference(T: number, alpha: number, y?: number[][]): number {
 }
 
 function lossValue(T: number, alpha: number, withLabels: boolean): number {
-  return tf.tidy(() =>
-    distillationLoss({
-      studentLogits: tf.tensor2d(student),
-      teacherLogits: tf.tensor2d(teacher),
-      labels: withLabels ? tf.tensor2d(labels) : undefined,
-      temperature: T,
-      alpha,
-    }).dataSync()[0],
+  return tf.tidy(
+    () =>
+      distillationLoss({
+        studentLogits: tf.tensor2d(student),
+        teacherLogits: tf.tensor2d(teacher),
+        labels: withLabels ? tf.tensor2d(labels) : undefined,
+        temperature: T,
+        alpha,
+      }).dataSync()[0],
   );
 }
 
 test('distillation loss matches a hand-computed reference (2x3 logits)', () => {
   const before = tf.memory().numTensors;
-  for (const [T, alpha] of [[1, 0.5], [4, 0.9], [2.5, 0], [3, 1]] as const) {
+  for (const [T, alpha] of [
+    [1, 0.5],
+    [4, 0.9],
+    [2.5, 0],
+    [3, 1],
+  ] as const) {
     const got = lossValue(T, alpha, true);
     const want = reference(T, alpha, labels);
     assert.ok(Math.abs(got - want) <= 1e-6, `T=${T} alpha=${alpha}: ${got} vs ${want}`);
@@ -54,7 +69,10 @@ test('distillation loss matches a hand-computed reference (2x3 logits)', () => {
 
 test('distillation loss is stable for large logits and zero when student equals teacher', () => {
   const v = tf.tidy(() => {
-    const big = tf.tensor2d([[1000, -1000, 0], [500, 499, -800]]);
+    const big = tf.tensor2d([
+      [1000, -1000, 0],
+      [500, 499, -800],
+    ]);
     return distillationLoss({ studentLogits: big, teacherLogits: big.mul(0.5) as tf.Tensor2D, temperature: 2, alpha: 1 }).dataSync()[0];
   });
   assert.ok(Number.isFinite(v) && v > 0);
@@ -67,7 +85,10 @@ test('distillation loss is stable for large logits and zero when student equals 
     () => distillationLoss({ studentLogits: tf.zeros([2, 3]), teacherLogits: tf.zeros([2, 4]), temperature: 1, alpha: 1 }),
     /same \[batch, classes\] shape/,
   );
-  assert.throws(() => distillationLoss({ studentLogits: tf.zeros([2, 3]), teacherLogits: tf.zeros([2, 3]), temperature: 0, alpha: 1 }), /temperature/);
+  assert.throws(
+    () => distillationLoss({ studentLogits: tf.zeros([2, 3]), teacherLogits: tf.zeros([2, 3]), temperature: 0, alpha: 1 }),
+    /temperature/,
+  );
 });
 
 function classifier(): tf.Sequential {
@@ -85,7 +106,15 @@ test('logitsModel shares variables with the softmax model and outputs its logits
   const before = tf.memory().numTensors;
   const logits = logitsModel(model);
   assert.equal(tf.memory().numTensors, before, 'no new variables');
-  const diff = tf.tidy(() => tf.softmax(logits.predict(x) as tf.Tensor).sub(model.predict(x) as tf.Tensor).abs().max().dataSync()[0]);
+  const diff = tf.tidy(
+    () =>
+      tf
+        .softmax(logits.predict(x) as tf.Tensor)
+        .sub(model.predict(x) as tf.Tensor)
+        .abs()
+        .max()
+        .dataSync()[0],
+  );
   assert.ok(diff < 1e-6);
   // Writing the original's last kernel changes the logits view: the variables are shared.
   const kernel = model.layers[1].weights[0];
@@ -108,7 +137,8 @@ test('training a student through logitsModel with the distillation loss moves it
   const lastKernelBefore = studentModel.layers[1].getWeights()[0].clone();
   const optimizer = tf.train.adam(0.05);
   const varList = studentModel.trainableWeights.map((w) => w.read() as tf.Variable);
-  const loss = () => distillationLoss({ studentLogits: studentLogitsModel.apply(x) as tf.Tensor2D, teacherLogits: targets, temperature: 2, alpha: 1 });
+  const loss = () =>
+    distillationLoss({ studentLogits: studentLogitsModel.apply(x) as tf.Tensor2D, teacherLogits: targets, temperature: 2, alpha: 1 });
   const first = tf.tidy(() => loss().dataSync()[0]);
   for (let i = 0; i < 60; i++) optimizer.minimize(loss, false, varList);
   const last = tf.tidy(() => loss().dataSync()[0]);

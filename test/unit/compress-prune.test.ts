@@ -49,14 +49,23 @@ test('ties at the threshold are broken by index (earlier first), also across ten
     0.5,
     'global',
   );
-  assert.deepEqual([mask(g.x), mask(g.y)], [[1, 0], [0, 1]]);
+  assert.deepEqual(
+    [mask(g.x), mask(g.y)],
+    [
+      [1, 0],
+      [0, 1],
+    ],
+  );
 });
 
 test('sparsity 0 and 1 are the edge cases; out-of-range sparsity is rejected', () => {
   const w = [{ name: 'w', values: new Float32Array([3, 1, 2]) }];
   assert.deepEqual(mask(magnitudeMasks(w, 0).w), [1, 1, 1]);
   assert.deepEqual(mask(magnitudeMasks(w, 1).w), [0, 0, 0]);
-  assert.throws(() => magnitudeMasks(w, 1.5), (e: unknown) => e instanceof AppError && e.code === 'INVALID_JOB_PARAMS');
+  assert.throws(
+    () => magnitudeMasks(w, 1.5),
+    (e: unknown) => e instanceof AppError && e.code === 'INVALID_JOB_PARAMS',
+  );
 });
 
 function smallCnn(): tf.Sequential {
@@ -76,7 +85,10 @@ test('prunableWeights: conv/dense kernels only, last dense excluded by default, 
   const names = prunableWeights(model).map((w) => w.name);
   const [conv, , , dense1, dense2] = model.layers;
   assert.deepEqual(names, [`${conv.name}/kernel`, `${dense1.name}/kernel`]);
-  assert.deepEqual(prunableWeights(model, [conv.name]).map((w) => w.layerName), [dense1.name]);
+  assert.deepEqual(
+    prunableWeights(model, [conv.name]).map((w) => w.layerName),
+    [dense1.name],
+  );
   assert.ok(prunableWeights(model, [], { pruneLastDense: true }).some((w) => w.layerName === dense2.name));
   assert.throws(() => prunableWeights(model, ['nope']), /unknown layer/);
   model.dispose();
@@ -125,7 +137,10 @@ test('polynomialDecay matches final + (initial - final) * (1 - p)^power', () => 
   assert.ok(Math.abs(s.sparsityAt(600) - (0.9 - 0.8 * 0.125)) < 1e-12);
   assert.ok(Math.abs(s.sparsityAt(50) - initial) < 1e-12);
   assert.equal(s.sparsityAt(2000), final);
-  assert.deepEqual([99, 100, 150, 200, 1100, 1200].map((t) => s.shouldPrune(t)), [false, true, false, true, true, false]);
+  assert.deepEqual(
+    [99, 100, 150, 200, 1100, 1200].map((t) => s.shouldPrune(t)),
+    [false, true, false, true, true, false],
+  );
   const quadratic = polynomialDecay({ initialSparsity: 0, finalSparsity: 0.5, beginStep: 0, endStep: 10, power: 2 });
   assert.ok(Math.abs(quadratic.sparsityAt(5) - 0.375) < 1e-12);
   assert.throws(() => polynomialDecay({ initialSparsity: 0, finalSparsity: 0.5, beginStep: 10, endStep: 10 }), /endStep/);
@@ -137,7 +152,13 @@ test('GradualPruner keeps pruned weights at zero through fit and reaches the fin
   });
   model.compile({ optimizer: tf.train.sgd(0.1), loss: 'categoricalCrossentropy' });
   const x = tf.randomNormal([64, 6], 0, 1, 'float32', 1);
-  const y = tf.oneHot(tf.tensor1d(Array.from({ length: 64 }, (_, i) => i % 2), 'int32'), 2);
+  const y = tf.oneHot(
+    tf.tensor1d(
+      Array.from({ length: 64 }, (_, i) => i % 2),
+      'int32',
+    ),
+    2,
+  );
   const pruner = new GradualPruner(model, polynomialDecay({ initialSparsity: 0.2, finalSparsity: 0.75, beginStep: 0, endStep: 6, frequency: 2 }));
   const before = tf.memory().numTensors; // sgd keeps no optimizer state, so any growth is a leak
   await model.fit(x, y, { epochs: 2, batchSize: 16, verbose: 0, callbacks: pruner.callback() });

@@ -72,7 +72,10 @@ for (const dtype of ['uint8', 'uint16'] as const) {
     const q = quantizeWeights(specs, data.buffer, dtype);
     assert.equal(q.data.byteLength, 8000 * (dtype === 'uint8' ? 1 : 2));
     const decoded = decode(q.specs, q.data);
-    for (const [name, original] of [['a', a], ['b', b]] as const) {
+    for (const [name, original] of [
+      ['a', a],
+      ['b', b],
+    ] as const) {
       const { scale, min } = q.specs.find((s) => s.name === name)!.quantization!;
       let maxErr = 0;
       for (let i = 0; i < original.length; i++) {
@@ -98,7 +101,10 @@ test('float16: relative error <= 2^-11, zeros exact; int32 entries and skipped e
     { name: 'keep', shape: [2], dtype: 'float32' },
   ];
   const q = quantizeWeights(specs, [w.buffer, ints.buffer, keep.buffer], 'float16', { skip: (s) => s.name === 'keep' });
-  assert.deepEqual(q.specs.map((s) => s.quantization?.dtype ?? null), ['float16', null, null]);
+  assert.deepEqual(
+    q.specs.map((s) => s.quantization?.dtype ?? null),
+    ['float16', null, null],
+  );
   assert.deepEqual(Object.keys(q.maxAbsError), ['w']);
   const d = decode(q.specs, q.data);
   for (let i = 0; i < w.length; i++) {
@@ -157,7 +163,9 @@ for (const dtype of ['uint8', 'uint16', 'float16'] as const) {
     const [y0, y1] = [model.predict(x) as tf.Tensor, loaded.predict(x) as tf.Tensor];
     const diff = tf.tidy(() => y0.sub(y1).abs().max().dataSync()[0]);
     const worst = Math.max(...Object.values(q.maxAbsError));
-    console.log(`${dtype}: weights ${tf.io.CompositeArrayBuffer.join(saved.weightData!).byteLength} → ${q.data.byteLength} bytes, max weight error ${worst.toExponential(2)}, max output diff ${diff.toExponential(2)}`);
+    console.log(
+      `${dtype}: weights ${tf.io.CompositeArrayBuffer.join(saved.weightData).byteLength} → ${q.data.byteLength} bytes, max weight error ${worst.toExponential(2)}, max output diff ${diff.toExponential(2)}`,
+    );
     assert.ok(diff > 0 || worst === 0);
     assert.ok(diff < (dtype === 'uint8' ? 0.05 : 1e-3), `output diff ${diff}`);
     tf.dispose([x, y0, y1]);
@@ -172,7 +180,9 @@ test('gzip of a 90%-sparse uint8-quantized tensor is far smaller than the dense 
   const dense = w.byteLength;
   const gzFloat = gzipSync(new Uint8Array(w.buffer), { level: 9 }).length;
   const gzQuant = gzipSync(new Uint8Array(q.data), { level: 9 }).length;
-  console.log(`90% sparse, 200k weights: fp32 ${dense} B, fp32+gzip ${gzFloat} B (${(dense / gzFloat).toFixed(1)}x), uint8+gzip ${gzQuant} B (${(dense / gzQuant).toFixed(1)}x)`);
+  console.log(
+    `90% sparse, 200k weights: fp32 ${dense} B, fp32+gzip ${gzFloat} B (${(dense / gzFloat).toFixed(1)}x), uint8+gzip ${gzQuant} B (${(dense / gzQuant).toFixed(1)}x)`,
+  );
   assert.ok(gzQuant < dense / 12);
   assert.ok(gzQuant < gzFloat / 2);
 });

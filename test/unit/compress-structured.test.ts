@@ -7,7 +7,7 @@ import { structuredPrune, unitNorms, zeroRemovedUnits } from '../../src/ml/compr
 await tf.setBackend('cpu');
 
 async function copyOf(model: tf.LayersModel): Promise<tf.LayersModel> {
-  const copy = await tf.models.modelFromJSON({ modelTopology: model.toJSON(null, false) } as unknown as tf.io.ModelJSON);
+  const copy = await tf.models.modelFromJSON({ modelTopology: model.toJSON(null, false) });
   copy.setWeights(model.getWeights());
   return copy;
 }
@@ -117,7 +117,9 @@ test('MLP with sigmoid hidden units: equivalence, fewer params, latency printed'
     for (let i = 0; i < 20; i++) tf.dispose(m.predict(x));
     return (performance.now() - t0) / 20;
   };
-  console.log(`structured MLP: params ${model.countParams()} → ${pruned.countParams()}, predict(512) ${time(model).toFixed(2)} ms → ${time(pruned).toFixed(2)} ms`);
+  console.log(
+    `structured MLP: params ${model.countParams()} → ${pruned.countParams()}, predict(512) ${time(model).toFixed(2)} ms → ${time(pruned).toFixed(2)} ms`,
+  );
   x.dispose();
   [model, pruned, masked].forEach((m) => m.dispose());
 });

@@ -27,7 +27,14 @@ test('wasm: magnitude masks, structured rebuild (fused bias kernels) and distill
   const { model: small, removed } = await structuredPrune(model, { fraction: 0.5, norm: 'l2' });
   zeroRemovedUnits(model, removed);
   const x = tf.randomNormal([4, 8, 8, 1], 0, 1, 'float32', 1);
-  const diff = tf.tidy(() => (model.predict(x) as tf.Tensor).sub(small.predict(x) as tf.Tensor).abs().max().dataSync()[0]);
+  const diff = tf.tidy(
+    () =>
+      (model.predict(x) as tf.Tensor)
+        .sub(small.predict(x) as tf.Tensor)
+        .abs()
+        .max()
+        .dataSync()[0],
+  );
   assert.ok(diff <= 1e-5, `diff ${diff}`);
 
   const logits = logitsModel(small);

@@ -6,16 +6,26 @@ import { assertAppError, assertCleanAndRemove, captureWriter, memoryFile, readNp
 
 describe('CSV datasets', () => {
   let tmp: string;
-  beforeEach(async () => { tmp = await tempDir(); });
-  afterEach(async () => { await assertCleanAndRemove(tmp); });
+  beforeEach(async () => {
+    tmp = await tempDir();
+  });
+  afterEach(async () => {
+    await assertCleanAndRemove(tmp);
+  });
 
   it('writes float32 features and string labels as sorted class indices', async () => {
     const csv = 'a,label,b\n1.5,dog,2\n-3,cat,4e2\n\n0,dog,0.25\n';
     const { write, outputs } = captureWriter();
     const meta = await ingestDataset([memoryFile('pets.csv', csv)], { tmpDir: tmp }, write);
     assert.deepEqual(meta, {
-      format: 'csv', examples: 3, featureShape: [2], dtype: 'float32', numClasses: 2, classNames: ['cat', 'dog'],
-      splits: { train: 3 }, normalization: { scale: 1, offset: 0 },
+      format: 'csv',
+      examples: 3,
+      featureShape: [2],
+      dtype: 'float32',
+      numClasses: 2,
+      classNames: ['cat', 'dog'],
+      splits: { train: 3 },
+      normalization: { scale: 1, offset: 0 },
     });
     assert.deepEqual(readNpy(outputs.get('train-x')), { dtype: 'float32', shape: [3, 2], values: [1.5, 2, -3, 400, 0, 0.25] });
     assert.deepEqual(readNpy(outputs.get('train-y')), { dtype: 'int32', shape: [3], values: [1, 0, 1] });
@@ -26,7 +36,11 @@ describe('CSV datasets', () => {
     const train = 'y,f1,f2\n10,1,2\n2,3,4\n9,5,6\n';
     const test = 'f2,y,f1\n8,2,7\n';
     const { write, outputs } = captureWriter();
-    const meta = await ingestDataset([memoryFile('data/train.csv', train), memoryFile('data/my_test.csv', test)], { tmpDir: tmp, labelColumn: 'y', format: 'csv' }, write);
+    const meta = await ingestDataset(
+      [memoryFile('data/train.csv', train), memoryFile('data/my_test.csv', test)],
+      { tmpDir: tmp, labelColumn: 'y', format: 'csv' },
+      write,
+    );
     assert.deepEqual(meta.classNames, ['2', '9', '10']);
     assert.deepEqual(meta.splits, { train: 3, test: 1 });
     assert.equal(meta.examples, 4);
@@ -36,13 +50,25 @@ describe('CSV datasets', () => {
   });
 
   it('rejects a ragged row naming its line', async () => {
-    const err = await assertAppError(ingestDataset([memoryFile('d.csv', 'a,label\n1,x\n2,y,3\n')], { tmpDir: tmp }, captureWriter().write), 'INVALID_DATASET', /line 3/);
+    const err = await assertAppError(
+      ingestDataset([memoryFile('d.csv', 'a,label\n1,x\n2,y,3\n')], { tmpDir: tmp }, captureWriter().write),
+      'INVALID_DATASET',
+      /line 3/,
+    );
     assert.equal(err.details?.line, 3);
   });
 
   it('rejects a non-numeric feature naming line and column', async () => {
-    await assertAppError(ingestDataset([memoryFile('d.csv', 'a,b,label\n1,2,x\n1,two,y\n')], { tmpDir: tmp }, captureWriter().write), 'INVALID_DATASET', /line 3, column "b": "two"/);
-    await assertAppError(ingestDataset([memoryFile('d.csv', 'a,b,label\n1,,x\n')], { tmpDir: tmp }, captureWriter().write), 'INVALID_DATASET', /line 2, column "b"/);
+    await assertAppError(
+      ingestDataset([memoryFile('d.csv', 'a,b,label\n1,2,x\n1,two,y\n')], { tmpDir: tmp }, captureWriter().write),
+      'INVALID_DATASET',
+      /line 3, column "b": "two"/,
+    );
+    await assertAppError(
+      ingestDataset([memoryFile('d.csv', 'a,b,label\n1,,x\n')], { tmpDir: tmp }, captureWriter().write),
+      'INVALID_DATASET',
+      /line 2, column "b"/,
+    );
   });
 
   it('rejects a missing label column, an empty file, a header without rows and broken quoting', async () => {
@@ -62,11 +88,20 @@ describe('CSV datasets', () => {
 
   it('passes storage and writer failures through unchanged and still removes its temp files', async () => {
     const failingSource = {
-      path: 'd.csv', sizeBytes: 100,
-      open: async () => Readable.from((async function* () { yield Buffer.from('a,label\n1,x\n'); throw new Error('connection reset'); })()),
+      path: 'd.csv',
+      sizeBytes: 100,
+      open: async () =>
+        Readable.from(
+          (async function* () {
+            yield Buffer.from('a,label\n1,x\n');
+            throw new Error('connection reset');
+          })(),
+        ),
     };
     await assert.rejects(ingestDataset([failingSource], { tmpDir: tmp }, captureWriter().write), /connection reset/);
-    const failingWriter = async () => { throw new Error('bucket is gone'); };
+    const failingWriter = async () => {
+      throw new Error('bucket is gone');
+    };
     await assert.rejects(ingestDataset([memoryFile('d.csv', 'a,label\n1,x\n')], { tmpDir: tmp }, failingWriter), /bucket is gone/);
   });
 });

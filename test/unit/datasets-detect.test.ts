@@ -15,8 +15,20 @@ describe('detectFormat', () => {
   });
 
   it('throws INVALID_DATASET when it cannot tell', async () => {
-    await assertAppError(Promise.resolve().then(() => detectFormat(['data.bin'])), 'INVALID_DATASET', /cannot tell/);
-    await assertAppError(Promise.resolve().then(() => detectFormat([])), 'INVALID_DATASET', /cannot tell/);
-    await assertAppError(Promise.resolve().then(() => detectFormat(['a.csv', 'x.npy'])), 'INVALID_DATASET', /several dataset formats/);
+    await assertAppError(
+      Promise.resolve().then(() => detectFormat(['data.bin'])),
+      'INVALID_DATASET',
+      /cannot tell/,
+    );
+    await assertAppError(
+      Promise.resolve().then(() => detectFormat([])),
+      'INVALID_DATASET',
+      /cannot tell/,
+    );
+    await assertAppError(
+      Promise.resolve().then(() => detectFormat(['a.csv', 'x.npy'])),
+      'INVALID_DATASET',
+      /several dataset formats/,
+    );
   });
 });

@@ -7,8 +7,12 @@ import { idxImages, idxLabels } from '../fixtures/datasets/idx.ts';
 
 describe('IDX datasets', () => {
   let tmp: string;
-  beforeEach(async () => { tmp = await tempDir(); });
-  afterEach(async () => { await assertCleanAndRemove(tmp); });
+  beforeEach(async () => {
+    tmp = await tempDir();
+  });
+  afterEach(async () => {
+    await assertCleanAndRemove(tmp);
+  });
 
   const trainPixels = [0, 1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 60, 255, 254, 253, 252, 251, 250];
 
@@ -23,8 +27,14 @@ describe('IDX datasets', () => {
     const { write, outputs } = captureWriter();
     const meta = await ingestDataset(files, { tmpDir: tmp }, write);
     assert.deepEqual(meta, {
-      format: 'idx', examples: 4, featureShape: [2, 3, 1], dtype: 'uint8', numClasses: 2, classNames: ['3', '7'],
-      splits: { train: 3, test: 1 }, normalization: { scale: 1 / 255, offset: 0 },
+      format: 'idx',
+      examples: 4,
+      featureShape: [2, 3, 1],
+      dtype: 'uint8',
+      numClasses: 2,
+      classNames: ['3', '7'],
+      splits: { train: 3, test: 1 },
+      normalization: { scale: 1 / 255, offset: 0 },
     });
     assert.deepEqual(readNpy(outputs.get('train-x')), { dtype: 'uint8', shape: [3, 2, 3, 1], values: trainPixels });
     assert.deepEqual(readNpy(outputs.get('train-y')), { dtype: 'int32', shape: [3], values: [1, 0, 1] });
@@ -50,6 +60,10 @@ describe('IDX datasets', () => {
   it('rejects incomplete splits and unexpected files', async () => {
     const images = memoryFile('train-images-idx3-ubyte', idxImages(3, 2, 3, trainPixels));
     await assertAppError(ingestDataset([images], { tmpDir: tmp }, captureWriter().write), 'INVALID_DATASET', /needs both/);
-    await assertAppError(ingestDataset([images, memoryFile('readme.txt', 'hi')], { tmpDir: tmp, format: 'idx' }, captureWriter().write), 'INVALID_DATASET', /unexpected file readme\.txt/);
+    await assertAppError(
+      ingestDataset([images, memoryFile('readme.txt', 'hi')], { tmpDir: tmp, format: 'idx' }, captureWriter().write),
+      'INVALID_DATASET',
+      /unexpected file readme\.txt/,
+    );
   });
 });

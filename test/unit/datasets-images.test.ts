@@ -11,8 +11,12 @@ const rgba = { width: 3, height: 2, channels: 4 as const, pixels: Array.from({ l
 
 describe('image-folder zip datasets', () => {
   let tmp: string;
-  beforeEach(async () => { tmp = await tempDir(); });
-  afterEach(async () => { await assertCleanAndRemove(tmp); });
+  beforeEach(async () => {
+    tmp = await tempDir();
+  });
+  afterEach(async () => {
+    await assertCleanAndRemove(tmp);
+  });
 
   it('reads grayscale class folders under a common top folder as [h, w, 1], skipping junk entries', async () => {
     const [a, b] = [await png(grayA), await png(grayB)];
@@ -28,10 +32,20 @@ describe('image-folder zip datasets', () => {
     const { write, outputs } = captureWriter();
     const meta = await ingestDataset([memoryFile('pets.zip', zip, 500)], { tmpDir: tmp }, write);
     assert.deepEqual(meta, {
-      format: 'images', examples: 3, featureShape: [2, 3, 1], dtype: 'uint8', numClasses: 2, classNames: ['cat', 'dog'],
-      splits: { train: 3 }, normalization: { scale: 1 / 255, offset: 0 },
+      format: 'images',
+      examples: 3,
+      featureShape: [2, 3, 1],
+      dtype: 'uint8',
+      numClasses: 2,
+      classNames: ['cat', 'dog'],
+      splits: { train: 3 },
+      normalization: { scale: 1 / 255, offset: 0 },
     });
-    assert.deepEqual(readNpy(outputs.get('train-x')), { dtype: 'uint8', shape: [3, 2, 3, 1], values: [...grayA.pixels, ...grayB.pixels, ...grayB.pixels] });
+    assert.deepEqual(readNpy(outputs.get('train-x')), {
+      dtype: 'uint8',
+      shape: [3, 2, 3, 1],
+      values: [...grayA.pixels, ...grayB.pixels, ...grayB.pixels],
+    });
     assert.deepEqual(readNpy(outputs.get('train-y')).values, [1, 0, 1]);
   });
 
@@ -61,28 +75,61 @@ describe('image-folder zip datasets', () => {
 
   it('rejects zip-slip, absolute and backslash entry names without writing anything', async () => {
     const image = await png(grayA);
-    for (const [safe, hostile] of [['xx/cat.png', '../cat.png'], ['Xcat/a.png', '/cat/a.png'], ['cat/xy/a.png', 'cat\\..\\a.png']]) {
-      const zip = renameInZip(await zipBytes([{ name: 'dog/1.png', data: image }, { name: safe, data: image }]), safe, hostile);
+    for (const [safe, hostile] of [
+      ['xx/cat.png', '../cat.png'],
+      ['Xcat/a.png', '/cat/a.png'],
+      ['cat/xy/a.png', 'cat\\..\\a.png'],
+    ]) {
+      const zip = renameInZip(
+        await zipBytes([
+          { name: 'dog/1.png', data: image },
+          { name: safe, data: image },
+        ]),
+        safe,
+        hostile,
+      );
       const { write, outputs } = captureWriter();
-      await assertAppError(ingestDataset([memoryFile('d.zip', zip)], { tmpDir: tmp }, write), 'INVALID_DATASET', /bad zip entry: (invalid relative path|absolute path|invalid characters)/);
+      await assertAppError(
+        ingestDataset([memoryFile('d.zip', zip)], { tmpDir: tmp }, write),
+        'INVALID_DATASET',
+        /bad zip entry: (invalid relative path|absolute path|invalid characters)/,
+      );
       assert.equal(outputs.size, 0);
     }
   });
 
   it('rejects an undecodable image naming the entry, a bad layout and an empty archive', async () => {
     const image = await png(grayA);
-    const run = async (members: Array<{ name: string; data: Buffer }>) => ingestDataset([memoryFile('d.zip', await zipBytes(members))], { tmpDir: tmp }, captureWriter().write);
-    const broken = await assertAppError(run([{ name: 'cat/1.png', data: image }, { name: 'cat/2.png', data: image.subarray(0, 40) }]), 'INVALID_DATASET', /cat\/2\.png/);
+    const run = async (members: Array<{ name: string; data: Buffer }>) =>
+      ingestDataset([memoryFile('d.zip', await zipBytes(members))], { tmpDir: tmp }, captureWriter().write);
+    const broken = await assertAppError(
+      run([
+        { name: 'cat/1.png', data: image },
+        { name: 'cat/2.png', data: image.subarray(0, 40) },
+      ]),
+      'INVALID_DATASET',
+      /cat\/2\.png/,
+    );
     assert.equal(broken.details?.entry, 'cat/2.png');
     await assertAppError(run([{ name: 'cat/1.png', data: Buffer.from('not a png') }]), 'INVALID_DATASET', /cannot decode image cat\/1\.png/);
-    await assertAppError(run([{ name: 'cat/1.png', data: image }, { name: 'loose.png', data: image }]), 'INVALID_DATASET', /loose\.png does not fit/);
+    await assertAppError(
+      run([
+        { name: 'cat/1.png', data: image },
+        { name: 'loose.png', data: image },
+      ]),
+      'INVALID_DATASET',
+      /loose\.png does not fit/,
+    );
     await assertAppError(run([{ name: 'readme.txt', data: Buffer.from('hi') }]), 'INVALID_DATASET', /no training images/);
     await assertAppError(run([{ name: 'test/cat/1.png', data: image }]), 'INVALID_DATASET', /no training images/);
   });
 
   it('enforces maxExamples', async () => {
     const image = await png(grayA);
-    const zip = await zipBytes([{ name: 'a/1.png', data: image }, { name: 'b/2.png', data: image }]);
+    const zip = await zipBytes([
+      { name: 'a/1.png', data: image },
+      { name: 'b/2.png', data: image },
+    ]);
     await assertAppError(ingestDataset([memoryFile('d.zip', zip)], { tmpDir: tmp, maxExamples: 1 }, captureWriter().write), 'RESOURCE_LIMIT');
   });
 });

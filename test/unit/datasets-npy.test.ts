@@ -5,8 +5,12 @@ import { assertAppError, assertCleanAndRemove, captureWriter, memoryFile, npyByt
 
 describe('NPY datasets', () => {
   let tmp: string;
-  beforeEach(async () => { tmp = await tempDir(); });
-  afterEach(async () => { await assertCleanAndRemove(tmp); });
+  beforeEach(async () => {
+    tmp = await tempDir();
+  });
+  afterEach(async () => {
+    await assertCleanAndRemove(tmp);
+  });
 
   it('keeps uint8 features as uint8 (scale 1/255) and reads int64 labels', async () => {
     const x = npyBytes('uint8', [3, 2, 2], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 250, 255]);
@@ -14,8 +18,14 @@ describe('NPY datasets', () => {
     const { write, outputs } = captureWriter();
     const meta = await ingestDataset([memoryFile('x.npy', x), memoryFile('y.npy', y)], { tmpDir: tmp }, write);
     assert.deepEqual(meta, {
-      format: 'npy', examples: 3, featureShape: [2, 2], dtype: 'uint8', numClasses: 3, classNames: ['0', '1', '2'],
-      splits: { train: 3 }, normalization: { scale: 1 / 255, offset: 0 },
+      format: 'npy',
+      examples: 3,
+      featureShape: [2, 2],
+      dtype: 'uint8',
+      numClasses: 3,
+      classNames: ['0', '1', '2'],
+      splits: { train: 3 },
+      normalization: { scale: 1 / 255, offset: 0 },
     });
     assert.deepEqual(readNpy(outputs.get('train-x')), { dtype: 'uint8', shape: [3, 2, 2], values: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 250, 255] });
     assert.deepEqual(readNpy(outputs.get('train-y')), { dtype: 'int32', shape: [3], values: [2, 0, 2] });
@@ -42,8 +52,10 @@ describe('NPY datasets', () => {
 
   it('writes uint8 training data as float32 when the test split is float', async () => {
     const files = [
-      memoryFile('x_train.npy', npyBytes('uint8', [1, 2], [1, 255])), memoryFile('y_train.npy', npyBytes('int32', [1], [0])),
-      memoryFile('x_test.npy', npyBytes('float32', [1, 2], [0.5, 1])), memoryFile('y_test.npy', npyBytes('int32', [1], [1])),
+      memoryFile('x_train.npy', npyBytes('uint8', [1, 2], [1, 255])),
+      memoryFile('y_train.npy', npyBytes('int32', [1], [0])),
+      memoryFile('x_test.npy', npyBytes('float32', [1, 2], [0.5, 1])),
+      memoryFile('y_test.npy', npyBytes('int32', [1], [1])),
     ];
     const { write, outputs } = captureWriter();
     const meta = await ingestDataset(files, { tmpDir: tmp }, write);
@@ -72,8 +84,16 @@ describe('NPY datasets', () => {
     const x = memoryFile('x.npy', npyBytes('uint8', [2, 1], [1, 2]));
     const y = memoryFile('y.npy', npyBytes('uint8', [2], [0, 1]));
     await assertAppError(ingestDataset([x], { tmpDir: tmp }, captureWriter().write), 'INVALID_DATASET', /needs both x/);
-    await assertAppError(ingestDataset([x, y, memoryFile('z.npy', npyBytes('uint8', [1], [1]))], { tmpDir: tmp }, captureWriter().write), 'INVALID_DATASET', /unexpected array z\.npy/);
-    await assertAppError(ingestDataset([x, y, memoryFile('x_train.npy', npyBytes('uint8', [1], [1]))], { tmpDir: tmp }, captureWriter().write), 'INVALID_DATASET', /same array/);
+    await assertAppError(
+      ingestDataset([x, y, memoryFile('z.npy', npyBytes('uint8', [1], [1]))], { tmpDir: tmp }, captureWriter().write),
+      'INVALID_DATASET',
+      /unexpected array z\.npy/,
+    );
+    await assertAppError(
+      ingestDataset([x, y, memoryFile('x_train.npy', npyBytes('uint8', [1], [1]))], { tmpDir: tmp }, captureWriter().write),
+      'INVALID_DATASET',
+      /same array/,
+    );
     const { write, outputs } = captureWriter();
     await assertAppError(ingestDataset([x, y], { tmpDir: tmp, maxExamples: 1 }, write), 'RESOURCE_LIMIT');
     assert.equal(outputs.size, 0);

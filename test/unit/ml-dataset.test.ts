@@ -28,13 +28,16 @@ test('loadSplit reads MNIST npy files with a limit, normalizes and one-hot encod
   assert.deepEqual(split.x.shape, [300, 28, 28, 1]);
   assert.deepEqual(split.y.shape, [300, 10]);
   const x = await split.x.data();
-  for (const i of [0, 1000, 150_000, 300 * 784 - 1]) assert.ok(Math.abs(x[i] - (images[i] * 2 / 255 - 1)) < 1e-6);
+  for (const i of [0, 1000, 150_000, 300 * 784 - 1]) assert.ok(Math.abs(x[i] - ((images[i] * 2) / 255 - 1)) < 1e-6);
   const y = (await split.y.data()) as Float32Array;
   for (let i = 0; i < 300; i++) {
     assert.equal(split.labels[i], labels[i]);
     assert.equal(y[i * 10 + labels[i]], 1);
   }
-  assert.equal(y.reduce((a, b) => a + b, 0), 300);
+  assert.equal(
+    y.reduce((a, b) => a + b, 0),
+    300,
+  );
   tf.dispose([split.x, split.y]);
   assert.equal(tf.memory().numTensors, before);
 });
@@ -62,7 +65,10 @@ test('seededShuffle is a deterministic permutation; trainValSplit partitions', (
   const a = seededShuffle(1000, 42);
   assert.deepEqual(a, seededShuffle(1000, 42));
   assert.notDeepEqual(a, seededShuffle(1000, 43));
-  assert.deepEqual(Array.from(a).sort((p, q) => p - q), Array.from({ length: 1000 }, (_, i) => i));
+  assert.deepEqual(
+    Array.from(a).sort((p, q) => p - q),
+    Array.from({ length: 1000 }, (_, i) => i),
+  );
   const { train, val } = trainValSplit(1000, 0.1, 7);
   assert.equal(val.length, 100);
   assert.equal(train.length, 900);
@@ -72,12 +78,19 @@ test('seededShuffle is a deterministic permutation; trainValSplit partitions', (
 });
 
 test('batches yields the requested rows in order and leaks nothing', async () => {
-  const x = tf.tensor2d(Float32Array.from({ length: 20 }, (_, i) => i), [10, 2]);
+  const x = tf.tensor2d(
+    Float32Array.from({ length: 20 }, (_, i) => i),
+    [10, 2],
+  );
   const y = tf.oneHot(tf.tensor1d([0, 1, 2, 0, 1, 2, 0, 1, 2, 0], 'int32'), 3).toFloat();
   const before = tf.memory().numTensors;
   const seen: number[] = [];
   for (const b of batches(x, y, 4, Int32Array.from([9, 3, 5, 0, 1]))) {
-    seen.push(...Array.from(await b.x.data()).filter((_, i) => i % 2 === 0).map((v) => v / 2));
+    seen.push(
+      ...Array.from(await b.x.data())
+        .filter((_, i) => i % 2 === 0)
+        .map((v) => v / 2),
+    );
     assert.equal(b.y.shape[0], b.size);
     tf.dispose([b.x, b.y]);
   }

@@ -39,7 +39,11 @@ interface Recorded {
 }
 
 /** A JobContext over the real runtime that records what the kind reports. */
-function context(inputs: Partial<JobContext['inputs']>, onProgress?: (p: JobProgress, r: Recorded) => void, onMetrics?: (m: MetricInput[]) => void): Recorded {
+function context(
+  inputs: Partial<JobContext['inputs']>,
+  onProgress?: (p: JobProgress, r: Recorded) => void,
+  onMetrics?: (m: MetricInput[]) => void,
+): Recorded {
   const controller = new AbortController();
   const r: Recorded = { controller, progress: [], metrics: [], ctx: undefined as never };
   r.ctx = {
@@ -78,7 +82,10 @@ test('train: a steady tensor count across epochs, none left behind; report and s
   const result = await trainKind.run(r.ctx, trainParams({ architecture: 'lenet-300-100', epochs: 3, limit: 1000, batchSize: 64, seed: 1 }));
   assert.equal(tf.memory().numTensors, before, 'no tensors left behind');
   assert.equal(perEpoch.length, 3);
-  assert.ok(perEpoch.every((n) => n === perEpoch[0]), `tensor count per epoch: ${perEpoch}`);
+  assert.ok(
+    perEpoch.every((n) => n === perEpoch[0]),
+    `tensor count per epoch: ${perEpoch}`,
+  );
 
   const report = result.report as Record<string, any>;
   assert.equal(report.params, 266_610);
@@ -89,7 +96,10 @@ test('train: a steady tensor count across epochs, none left behind; report and s
   const names = new Set(r.metrics.map((m) => m.name));
   for (const n of ['loss', 'epoch_loss', 'accuracy', 'val_loss', 'val_accuracy', 'lr', 'samples_per_sec']) assert.ok(names.has(n), n);
   assert.deepEqual(r.progress.at(-1), { fraction: 1, epoch: 3, step: report.steps, etaSeconds: 0 });
-  assert.ok(r.progress.every((p, i) => i === 0 || p.fraction >= r.progress[i - 1].fraction), 'progress never goes back');
+  assert.ok(
+    r.progress.every((p, i) => i === 0 || p.fraction >= r.progress[i - 1].fraction),
+    'progress never goes back',
+  );
 
   const [id] = result.resultModelIds;
   const dto = await rt.services.models.get(id);
@@ -105,14 +115,19 @@ test('train: cancel stops before the next batch, leaves no tensors and no model'
   });
   const before = tf.memory().numTensors;
   const modelsBefore = await rt.db.model.count();
-  await assert.rejects(trainKind.run(r.ctx, trainParams({ epochs: 5, limit: 2000, batchSize: 32 })), (e: { code?: string }) => e.code === 'JOB_CANCELED');
+  await assert.rejects(
+    trainKind.run(r.ctx, trainParams({ epochs: 5, limit: 2000, batchSize: 32 })),
+    (e: { code?: string }) => e.code === 'JOB_CANCELED',
+  );
   assert.equal(Math.max(...r.progress.map((p) => p.step ?? 0)), 5, 'no batch after the one that saw the cancel');
   assert.equal(tf.memory().numTensors, before);
   assert.equal(await rt.db.model.count(), modelsBefore);
 });
 
 test('evaluate: an uploaded-style flat MLP ([784]) runs on MNIST [28,28,1] by reshape; report fields; no leak', async () => {
-  const mlp = tf.sequential({ layers: [tf.layers.dense({ inputShape: [784], units: 8, activation: 'relu' }), tf.layers.dense({ units: 10, activation: 'softmax' })] });
+  const mlp = tf.sequential({
+    layers: [tf.layers.dense({ inputShape: [784], units: 8, activation: 'relu' }), tf.layers.dense({ units: 10, activation: 'softmax' })],
+  });
   const saved = await saveModel(context({}).ctx, mlp, { name: 'flat-mlp' });
   mlp.dispose();
   const before = tf.memory().numTensors;
@@ -122,7 +137,10 @@ test('evaluate: an uploaded-style flat MLP ([784]) runs on MNIST [28,28,1] by re
   const rep = report as Record<string, any>;
   assert.equal(rep.split, 'test');
   assert.equal(rep.examples, 500);
-  assert.equal(rep.confusionMatrix.flat().reduce((a: number, b: number) => a + b, 0), 500);
+  assert.equal(
+    rep.confusionMatrix.flat().reduce((a: number, b: number) => a + b, 0),
+    500,
+  );
   assert.equal(rep.params, 784 * 8 + 8 + 8 * 10 + 10);
   assert.ok(rep.gzipBytes > 0 && rep.gzipBytes < rep.sizeBytes);
   assert.ok(rep.latencyMs.batch1.p50 > 0 && rep.latencyMs.batch256.p95 >= rep.latencyMs.batch256.p50);
@@ -133,7 +151,10 @@ test('evaluate: an uploaded-style flat MLP ([784]) runs on MNIST [28,28,1] by re
   const m = await measureModel(model, data, { latency: false });
   assert.equal(m.accuracy, rep.accuracy);
   assert.equal(m.params, rep.params);
-  assert.deepEqual(m.layers.map((l) => l.name), model.layers.map((l) => l.name));
+  assert.deepEqual(
+    m.layers.map((l) => l.name),
+    model.layers.map((l) => l.name),
+  );
   tf.dispose([data.x, data.y]);
   model.dispose();
   assert.equal(tf.memory().numTensors, before);
@@ -143,7 +164,12 @@ test('evaluate: an uploaded-style flat MLP ([784]) runs on MNIST [28,28,1] by re
 test('assertCompatible: INCOMPATIBLE_INPUTS for a wrong input size or class count; reshape target for flat inputs', () => {
   const mnist = { name: 'mnist', featureShape: [28, 28, 1], numClasses: 10 };
   const make = (inputShape: number[], classes: number) =>
-    tf.sequential({ layers: inputShape.length > 1 ? [tf.layers.flatten({ inputShape }), tf.layers.dense({ units: classes })] : [tf.layers.dense({ inputShape, units: classes })] });
+    tf.sequential({
+      layers:
+        inputShape.length > 1
+          ? [tf.layers.flatten({ inputShape }), tf.layers.dense({ units: classes })]
+          : [tf.layers.dense({ inputShape, units: classes })],
+    });
   const cases: [number[], number, number[] | null | 'error'][] = [
     [[28, 28, 1], 10, null],
     [[784], 10, [784]],
@@ -153,7 +179,11 @@ test('assertCompatible: INCOMPATIBLE_INPUTS for a wrong input size or class coun
   for (const [shape, classes, want] of cases) {
     const model = make(shape, classes);
     try {
-      if (want === 'error') assert.throws(() => assertCompatible(model, mnist), (e) => isAppError(e) && e.code === 'INCOMPATIBLE_INPUTS');
+      if (want === 'error')
+        assert.throws(
+          () => assertCompatible(model, mnist),
+          (e) => isAppError(e) && e.code === 'INCOMPATIBLE_INPUTS',
+        );
       else assert.deepEqual(assertCompatible(model, mnist), want);
     } finally {
       model.dispose();

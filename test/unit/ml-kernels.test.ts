@@ -65,8 +65,14 @@ const convCases: { x: Shape4; f: Shape4; strides: number | [number, number]; pad
 for (const c of convCases) {
   const label = `conv2d x${c.x} f${c.f} s${c.strides} ${c.pad}`;
   test(`${label}: gradients (Conv2DBackpropFilter/Input) match cpu`, async () => {
-    const xv = randomValues(c.x.reduce((a, b) => a * b), 1);
-    const fv = randomValues(c.f.reduce((a, b) => a * b), 2);
+    const xv = randomValues(
+      c.x.reduce((a, b) => a * b),
+      1,
+    );
+    const fv = randomValues(
+      c.f.reduce((a, b) => a * b),
+      2,
+    );
     await compareBackends(label, () => {
       const x = tf.tensor4d(xv, c.x);
       const f = tf.tensor4d(fv, c.f);
@@ -88,21 +94,36 @@ test('Conv2DBackpropFilter kernel called directly, NCHW and explicit padding, ma
     const x = tf.tensor4d(xv, [2, 3, 10, 9]);
     const dy = tf.tensor4d(dyv, [2, 4, 5, 5]);
     const attrs = { strides: [2, 2], pad: 'same', dataFormat: 'NCHW', filterShape: [3, 3, 3, 4] };
-    return [tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor];
+    return [tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, attrs) as tf.Tensor];
   });
   const xv2 = randomValues(2 * 7 * 7 * 2, 5);
   const dyv2 = randomValues(2 * 4 * 4 * 3, 6);
   await compareBackends('explicit pad', () => {
     const x = tf.tensor4d(xv2, [2, 7, 7, 2]);
     const dy = tf.tensor4d(dyv2, [2, 4, 4, 3]);
-    const attrs = { strides: [2, 2], pad: [[0, 0], [1, 1], [2, 0], [0, 0]], dataFormat: 'NHWC', filterShape: [3, 3, 2, 3] };
-    return [tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor];
+    const attrs = {
+      strides: [2, 2],
+      pad: [
+        [0, 0],
+        [1, 1],
+        [2, 0],
+        [0, 0],
+      ],
+      dataFormat: 'NHWC',
+      filterShape: [3, 3, 2, 3],
+    };
+    return [tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, attrs) as tf.Tensor];
   });
 });
 
 const poolCases = [
-  ['max', 3, 2, 'valid'], ['max', 3, 2, 'same'], ['max', 2, 2, 'valid'], ['max', 3, 1, 'same'],
-  ['avg', 3, 2, 'valid'], ['avg', 3, 1, 'same'], ['avg', 2, 2, 'same'],
+  ['max', 3, 2, 'valid'],
+  ['max', 3, 2, 'same'],
+  ['max', 2, 2, 'valid'],
+  ['max', 3, 1, 'same'],
+  ['avg', 3, 2, 'valid'],
+  ['avg', 3, 1, 'same'],
+  ['avg', 2, 2, 'same'],
 ] as const;
 for (const [kind, size, strides, pad] of poolCases) {
   // Shifted to mostly negative values: the stock wasm MaxPoolGrad fails exactly there.
@@ -154,8 +175,12 @@ test('BatchMatMul with transposeA / transposeB (2-D and batched) matches cpu', a
     const a3 = tf.tensor3d(av, [3, 7, 5]);
     const b3 = tf.tensor3d(bv, [3, 7, 4]);
     return [
-      tf.matMul(a, b, true, false), tf.matMul(b, a, true, false), tf.matMul(tf.transpose(a), tf.transpose(b), false, true),
-      tf.matMul(tf.transpose(a), b, false, false), tf.matMul(a3, b3, true, false), tf.matMul(tf.transpose(a3, [0, 2, 1]), tf.transpose(b3, [0, 2, 1]), false, true),
+      tf.matMul(a, b, true, false),
+      tf.matMul(b, a, true, false),
+      tf.matMul(tf.transpose(a), tf.transpose(b), false, true),
+      tf.matMul(tf.transpose(a), b, false, false),
+      tf.matMul(a3, b3, true, false),
+      tf.matMul(tf.transpose(a3, [0, 2, 1]), tf.transpose(b3, [0, 2, 1]), false, true),
     ];
   });
 });

@@ -6,7 +6,13 @@ import { tf } from '../../src/ml/tf.ts';
 import { initBackend } from '../../src/ml/backend.ts';
 import { buildModel } from '../../src/ml/architectures.ts';
 import {
-  loadArtifactsFromStore, loadModelFromStore, modelArtifactsToFiles, modelToFiles, saveFilesToStore, serializeModel, type ModelFile,
+  loadArtifactsFromStore,
+  loadModelFromStore,
+  modelArtifactsToFiles,
+  modelToFiles,
+  saveFilesToStore,
+  serializeModel,
+  type ModelFile,
 } from '../../src/ml/model-io.ts';
 import { modelStats } from '../../src/ml/model-stats.ts';
 import type { ObjectStore } from '../../src/storage/object-store.ts';
@@ -26,12 +32,25 @@ class MemoryStore implements ObjectStore {
     if (!data) throw new AppError('NOT_FOUND', key);
     return data;
   }
-  async get(key: string) { return Readable.from([this.must(key)]); }
-  async getBuffer(key: string) { return this.must(key); }
-  async stat(key: string) { const d = this.objects.get(key); return d ? { sizeBytes: d.length } : null; }
-  async delete(key: string) { this.objects.delete(key); }
-  async deletePrefix(prefix: string) { for (const k of this.objects.keys()) if (k.startsWith(prefix)) this.objects.delete(k); }
-  async *list(prefix: string) { for (const k of this.objects.keys()) if (k.startsWith(prefix)) yield k; }
+  async get(key: string) {
+    return Readable.from([this.must(key)]);
+  }
+  async getBuffer(key: string) {
+    return this.must(key);
+  }
+  async stat(key: string) {
+    const d = this.objects.get(key);
+    return d ? { sizeBytes: d.length } : null;
+  }
+  async delete(key: string) {
+    this.objects.delete(key);
+  }
+  async deletePrefix(prefix: string) {
+    for (const k of this.objects.keys()) if (k.startsWith(prefix)) this.objects.delete(k);
+  }
+  async *list(prefix: string) {
+    for (const k of this.objects.keys()) if (k.startsWith(prefix)) yield k;
+  }
   async ping() {}
 }
 
@@ -40,7 +59,16 @@ before(async () => {
 });
 
 function sampleInput(shape: number[]): tf.Tensor {
-  return tf.tidy(() => tf.sin(tf.range(0, shape.reduce((a, b) => a * b)).reshape(shape)));
+  return tf.tidy(() =>
+    tf.sin(
+      tf
+        .range(
+          0,
+          shape.reduce((a, b) => a * b),
+        )
+        .reshape(shape),
+    ),
+  );
 }
 
 async function predictValues(model: tf.LayersModel, x: tf.Tensor): Promise<Float32Array> {
@@ -56,13 +84,22 @@ test('lenet-5 round trip through the store (3 shards) gives identical outputs an
   const x = sampleInput([2, 28, 28, 1]);
   const expected = await predictValues(model, x);
   const files = await modelToFiles(model, 100_000);
-  assert.deepEqual(files.map((f) => f.path), ['model.json', 'group1-shard1of3.bin', 'group1-shard2of3.bin', 'group1-shard3of3.bin']);
-  assert.equal(files.slice(1).reduce((s, f) => s + f.data.length, 0), 61_706 * 4);
+  assert.deepEqual(
+    files.map((f) => f.path),
+    ['model.json', 'group1-shard1of3.bin', 'group1-shard2of3.bin', 'group1-shard3of3.bin'],
+  );
+  assert.equal(
+    files.slice(1).reduce((s, f) => s + f.data.length, 0),
+    61_706 * 4,
+  );
   const refs = await saveFilesToStore(store, files, (p) => `models/m1/${p}`);
   assert.equal(refs[1].sizeBytes, 100_000);
 
   const before = tf.memory().numTensors;
-  const loaded = await loadModelFromStore(store, refs.map(({ path, objectKey }) => ({ path, objectKey })));
+  const loaded = await loadModelFromStore(
+    store,
+    refs.map(({ path, objectKey }) => ({ path, objectKey })),
+  );
   assert.deepEqual(await predictValues(loaded, x), expected);
   loaded.dispose();
   assert.equal(tf.memory().numTensors, before);
@@ -71,7 +108,11 @@ test('lenet-5 round trip through the store (3 shards) gives identical outputs an
 });
 
 test('files we write load with stock tf.loadLayersModel (http loader over a fetch stub), outputs identical', async () => {
-  const model = buildModel({ layers: [{ type: 'dense', units: 8, activation: 'relu' }, { type: 'batchNormalization' }, { type: 'dropout', rate: 0.2 }] }, [5], 3);
+  const model = buildModel(
+    { layers: [{ type: 'dense', units: 8, activation: 'relu' }, { type: 'batchNormalization' }, { type: 'dropout', rate: 0.2 }] },
+    [5],
+    3,
+  );
   const x = sampleInput([4, 5]);
   const expected = await predictValues(model, x);
   const files = await modelToFiles(model, 64);
@@ -123,7 +164,10 @@ test('quantized weight specs (uint8 affine, float16) are dequantized by tfjs on 
   const refs = await saveFilesToStore(store, files, (p) => `q/${p}`);
   const loaded = await loadModelFromStore(store, refs);
   const [kernel, bias] = loaded.getWeights();
-  assert.deepEqual(Array.from(await kernel.data()), Array.from(q, (v) => v * 0.5 - 2));
+  assert.deepEqual(
+    Array.from(await kernel.data()),
+    Array.from(q, (v) => v * 0.5 - 2),
+  );
   assert.deepEqual(Array.from(await bias.data()), [1, 2, 3]);
   // Stats of the artifacts count stored (quantized) bytes and dequantized values: kernel value 4·0.5-2 = 0.
   const stats = await modelStats(quantized);

@@ -37,10 +37,20 @@ test('lenet-300-100 on 5,000 real MNIST examples, 1 epoch: >= 0.90 on the 10k te
   const before = tf.memory().numTensors;
   const steps: number[] = [];
   const epochs: EpochLog[] = [];
-  const result = await trainModel(model, train, { epochs: 1, batchSize: 16, optimizer: 'adam', learningRate: 5e-4, validationSplit: 0, seed: 0 }, {
-    onStep: (s) => { steps.push(s.step); assert.ok(Number.isFinite(s.loss)); },
-    onEpoch: (e) => { epochs.push(e); },
-  });
+  const result = await trainModel(
+    model,
+    train,
+    { epochs: 1, batchSize: 16, optimizer: 'adam', learningRate: 5e-4, validationSplit: 0, seed: 0 },
+    {
+      onStep: (s) => {
+        steps.push(s.step);
+        assert.ok(Number.isFinite(s.loss));
+      },
+      onEpoch: (e) => {
+        epochs.push(e);
+      },
+    },
+  );
   assert.equal(tf.memory().numTensors, before, 'training leaves no tensors behind');
   assert.equal(result.steps, Math.ceil(5000 / 16));
   assert.deepEqual(steps.slice(0, 3), [10, 20, 30]);
@@ -49,7 +59,10 @@ test('lenet-300-100 on 5,000 real MNIST examples, 1 epoch: >= 0.90 on the 10k te
 
   const evaluation = await evaluateModel(model, testSet, { latency: true });
   assert.ok(evaluation.accuracy >= 0.9, `test accuracy ${evaluation.accuracy}`);
-  assert.equal(evaluation.confusionMatrix.flat().reduce((a, b) => a + b, 0), 10_000);
+  assert.equal(
+    evaluation.confusionMatrix.flat().reduce((a, b) => a + b, 0),
+    10_000,
+  );
   assert.equal(evaluation.perClassAccuracy.length, 10);
   assert.ok(evaluation.latencyMs!.batch1.p50 > 0 && evaluation.latencyMs!.batch256.p95 >= evaluation.latencyMs!.batch256.p50);
   assert.ok(Math.abs(evaluation.loss) < 1);
@@ -59,18 +72,30 @@ test('lenet-300-100 on 5,000 real MNIST examples, 1 epoch: >= 0.90 on the 10k te
 
 test('a small conv model trains on wasm with decreasing loss and a stable tensor count', async () => {
   const data = subset(1000);
-  const model = buildModel({
-    layers: [
-      { type: 'conv2d', filters: 8, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' },
-      { type: 'maxPooling2d', poolSize: 2 },
-      { type: 'conv2d', filters: 8, kernelSize: 3, activation: 'relu' },
-      { type: 'flatten' },
-    ],
-  }, [28, 28, 1], 10, { seed: 1 });
+  const model = buildModel(
+    {
+      layers: [
+        { type: 'conv2d', filters: 8, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' },
+        { type: 'maxPooling2d', poolSize: 2 },
+        { type: 'conv2d', filters: 8, kernelSize: 3, activation: 'relu' },
+        { type: 'flatten' },
+      ],
+    },
+    [28, 28, 1],
+    10,
+    { seed: 1 },
+  );
   const counts: number[] = [];
-  const result = await trainModel(model, data, { epochs: 3, batchSize: 32, optimizer: 'momentum', learningRate: 0.05, validationSplit: 0.2, seed: 1 }, {
-    onEpoch: () => { counts.push(tf.memory().numTensors); },
-  });
+  const result = await trainModel(
+    model,
+    data,
+    { epochs: 3, batchSize: 32, optimizer: 'momentum', learningRate: 0.05, validationSplit: 0.2, seed: 1 },
+    {
+      onEpoch: () => {
+        counts.push(tf.memory().numTensors);
+      },
+    },
+  );
   const losses = result.history.map((h) => h.loss);
   assert.ok(losses[1] < losses[0] && losses[2] < losses[1], `losses ${losses}`);
   assert.ok(result.history[2].val_accuracy! > 0.5, JSON.stringify(result.history[2]));
@@ -82,19 +107,32 @@ test('a small conv model trains on wasm with decreasing loss and a stable tensor
 for (const optimizer of ['sgd', 'momentum', 'adam'] as OptimizerName[]) {
   test(`batch-norm + dropout + avg-pool model trains with ${optimizer}; lr decays per epoch`, async () => {
     const data = subset(256);
-    const model = buildModel({
-      layers: [
-        { type: 'conv2d', filters: 4, kernelSize: 5, strides: 2, padding: 'valid' },
-        { type: 'batchNormalization' },
-        { type: 'activation', activation: 'relu' },
-        { type: 'averagePooling2d', poolSize: 2 },
-        { type: 'flatten' },
-        { type: 'dropout', rate: 0.25 },
-        { type: 'dense', units: 10 },
-      ],
-    }, [28, 28, 1], 10, { seed: 2 });
+    const model = buildModel(
+      {
+        layers: [
+          { type: 'conv2d', filters: 4, kernelSize: 5, strides: 2, padding: 'valid' },
+          { type: 'batchNormalization' },
+          { type: 'activation', activation: 'relu' },
+          { type: 'averagePooling2d', poolSize: 2 },
+          { type: 'flatten' },
+          { type: 'dropout', rate: 0.25 },
+          { type: 'dense', units: 10 },
+        ],
+      },
+      [28, 28, 1],
+      10,
+      { seed: 2 },
+    );
     const before = tf.memory().numTensors;
-    const result = await trainModel(model, data, { epochs: 3, batchSize: 64, optimizer, learningRate: optimizer === 'adam' ? 0.01 : 0.1, decay: 0.5, validationSplit: 0, seed: 3 });
+    const result = await trainModel(model, data, {
+      epochs: 3,
+      batchSize: 64,
+      optimizer,
+      learningRate: optimizer === 'adam' ? 0.01 : 0.1,
+      decay: 0.5,
+      validationSplit: 0,
+      seed: 3,
+    });
     const lr0 = optimizer === 'adam' ? 0.01 : 0.1;
     result.history.forEach((h, epoch) => assert.ok(Math.abs(h.lr - lr0 / (1 + 0.5 * epoch)) < 1e-12, `epoch ${epoch} lr ${h.lr}`));
     assert.ok(result.history.every((h) => Number.isFinite(h.loss)));
@@ -112,13 +150,27 @@ test('shouldStop stops within one batch and reports canceled; afterBatch and los
   let checks = 0;
   let afterBatches = 0;
   let lossCalls = 0;
-  const result = await trainModel(model, data, {
-    epochs: 5, batchSize: 64, optimizer: 'sgd', learningRate: 0.1, validationSplit: 0,
-    lossFn: (yTrue, yPred) => { lossCalls++; return crossEntropy(yTrue, yPred, false); },
-  }, {
-    shouldStop: async () => ++checks > 13,
-    afterBatch: () => { afterBatches++; },
-  });
+  const result = await trainModel(
+    model,
+    data,
+    {
+      epochs: 5,
+      batchSize: 64,
+      optimizer: 'sgd',
+      learningRate: 0.1,
+      validationSplit: 0,
+      lossFn: (yTrue, yPred) => {
+        lossCalls++;
+        return crossEntropy(yTrue, yPred, false);
+      },
+    },
+    {
+      shouldStop: async () => ++checks > 13,
+      afterBatch: () => {
+        afterBatches++;
+      },
+    },
+  );
   assert.equal(result.canceled, true);
   assert.equal(result.steps, 13);
   assert.equal(afterBatches, 13);
@@ -132,16 +184,28 @@ test('shouldStop stops within one batch and reports canceled; afterBatch and los
 test('early stopping halts after `patience` epochs without improvement; bad options are rejected', async () => {
   const data = subset(200);
   const model = buildModel('lenet-300-100', [28, 28, 1], 10);
-  const result = await trainModel(model, data, {
-    epochs: 10, batchSize: 50, optimizer: 'sgd', learningRate: 0.05, validationSplit: 0.25,
-    earlyStopping: { metric: 'val_loss', patience: 1, minDelta: 1e9 },
-  }, {});
+  const result = await trainModel(
+    model,
+    data,
+    {
+      epochs: 10,
+      batchSize: 50,
+      optimizer: 'sgd',
+      learningRate: 0.05,
+      validationSplit: 0.25,
+      earlyStopping: { metric: 'val_loss', patience: 1, minDelta: 1e9 },
+    },
+    {},
+  );
   assert.equal(result.stoppedEarly, true);
   assert.equal(result.epochsRun, 3);
   assert.equal(result.bestEpoch, 0);
   assert.ok(result.history.every((h) => h.val_loss !== undefined && h.val_accuracy !== undefined));
   const base = { epochs: 1, batchSize: 10, optimizer: 'sgd' as const, learningRate: 0.1, validationSplit: 0 };
-  await assert.rejects(trainModel(model, data, { ...base, earlyStopping: { metric: 'val_accuracy', patience: 1 } }), { code: 'INVALID_JOB_PARAMS', details: { field: 'earlyStopping.metric' } });
+  await assert.rejects(trainModel(model, data, { ...base, earlyStopping: { metric: 'val_accuracy', patience: 1 } }), {
+    code: 'INVALID_JOB_PARAMS',
+    details: { field: 'earlyStopping.metric' },
+  });
   await assert.rejects(trainModel(model, data, { ...base, batchSize: 0 }), { code: 'INVALID_JOB_PARAMS', details: { field: 'batchSize' } });
   tf.dispose([data.x, data.y]);
   model.dispose();

@@ -188,7 +188,11 @@ objectStoreContract(
       store,
       async assertNoLeftovers() {
         const all = await readdir(root, { recursive: true });
-        assert.deepEqual(all.filter((name) => path.basename(name).startsWith('.')), [], 'temp files left behind');
+        assert.deepEqual(
+          all.filter((name) => path.basename(name).startsWith('.')),
+          [],
+          'temp files left behind',
+        );
       },
       cleanup: () => rm(root, { recursive: true, force: true }),
     };
@@ -213,7 +217,9 @@ if (!s3) {
         async assertNoLeftovers() {
           // Swift s3api sometimes lists a bare common-prefix entry ({ prefix: '' }); only entries with an
           // upload id are open uploads.
-          const open = (await collect(admin.listIncompleteUploads(bucket, '', true))).filter((u) => (u as { uploadId?: string }).uploadId || (u as { key?: string }).key);
+          const open = (await collect(admin.listIncompleteUploads(bucket, '', true))).filter(
+            (u) => (u as { uploadId?: string }).uploadId || (u as { key?: string }).key,
+          );
           assert.deepEqual(open, [], 'multipart uploads left open');
         },
         async cleanup() {
@@ -231,8 +237,8 @@ if (!s3) {
       const raced = uniqueBucket('objstore-race');
       const stores = [1, 2, 3].map(() => new S3ObjectStore({ ...s3, bucket: raced }));
       await Promise.all(stores.map((s) => s.init()));
-      await stores[0]!.init();
-      await stores[0]!.ping();
+      await stores[0].init();
+      await stores[0].ping();
       await admin.removeBucket(raced);
     });
 

@@ -9,9 +9,22 @@ test('auth defaults on with DATABASE_URL, off embedded; bad values name their va
   assert.equal(loadConfig({ DATABASE_URL: 'postgres://h/db' }).security.auth, true);
   assert.equal(loadConfig({}).security.auth, false);
   assert.equal(loadConfig({ DATABASE_URL: 'postgres://h/db', MODELPRESS_AUTH: 'off' }).security.auth, false);
-  assert.deepEqual(loadConfig({ MODELPRESS_CORS_ORIGINS: 'https://a.example, https://b.example' }).security.corsOrigins, ['https://a.example', 'https://b.example']);
-  for (const [name, value] of [['MODELPRESS_AUTH', 'maybe'], ['MODELPRESS_METRICS', 'public'], ['MODELPRESS_RATE_LIMIT', '-1'], ['MODELPRESS_JOB_MAX_EPOCHS', '0'], ['MODELPRESS_JOB_MAX_TENSOR_BYTES', 'lots']]) {
-    assert.throws(() => loadConfig({ [name]: value }), (e: unknown) => e instanceof ConfigError && e.variable === name, name);
+  assert.deepEqual(loadConfig({ MODELPRESS_CORS_ORIGINS: 'https://a.example, https://b.example' }).security.corsOrigins, [
+    'https://a.example',
+    'https://b.example',
+  ]);
+  for (const [name, value] of [
+    ['MODELPRESS_AUTH', 'maybe'],
+    ['MODELPRESS_METRICS', 'public'],
+    ['MODELPRESS_RATE_LIMIT', '-1'],
+    ['MODELPRESS_JOB_MAX_EPOCHS', '0'],
+    ['MODELPRESS_JOB_MAX_TENSOR_BYTES', 'lots'],
+  ]) {
+    assert.throws(
+      () => loadConfig({ [name]: value }),
+      (e: unknown) => e instanceof ConfigError && e.variable === name,
+      name,
+    );
   }
   assert.equal(loadConfig({ MODELPRESS_JOB_MAX_TENSOR_BYTES: '2g' }).jobLimits.maxTensorBytes, 2 * 1024 ** 3);
 });

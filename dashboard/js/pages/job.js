@@ -2,7 +2,23 @@
 // subscription, polling as a fallback), the compression report, and the job's log.
 import { gql, liveOrPoll } from '../api.js';
 import { MetricChart, metricLabel } from '../charts.js';
-import { dl, errorBox, fill, FINISHED, fmtBytes, fmtDuration, fmtInt, fmtNum, fmtTime, h, jobDuration, progressBar, setProgress, shortId, statusBadge } from '../dom.js';
+import {
+  dl,
+  errorBox,
+  fill,
+  FINISHED,
+  fmtBytes,
+  fmtDuration,
+  fmtInt,
+  fmtNum,
+  fmtTime,
+  h,
+  jobDuration,
+  progressBar,
+  setProgress,
+  shortId,
+  statusBadge,
+} from '../dom.js';
 import { hasBeforeAfter, reportView } from '../report.js';
 
 const STATE = `id type status priority backend attempts cancelRequested workerId params
@@ -39,9 +55,16 @@ export async function jobPage({ main, scope, params: [id] }) {
   const accChart = new MetricChart({ title: 'Accuracy', accepts: (n) => /(^|_)accuracy$/.test(n), yRange: [0, 1] });
   scope.add(() => lossChart.destroy());
   scope.add(() => accChart.destroy());
-  const curves = h('section', { 'aria-labelledby': 'curves-h' }, h('h2', { id: 'curves-h' }, 'Training curves'), h('div', { class: 'charts' }, lossChart.el, accChart.el), latest);
+  const curves = h(
+    'section',
+    { 'aria-labelledby': 'curves-h' },
+    h('h2', { id: 'curves-h' }, 'Training curves'),
+    h('div', { class: 'charts' }, lossChart.el, accChart.el),
+    latest,
+  );
 
-  fill(main,
+  fill(
+    main,
     h('p', { class: 'crumbs' }, h('a', { href: '#/jobs' }, 'Jobs'), ' / ', shortId(job.id)),
     title,
     h('div', { class: 'job-head' }, status, progress, progressNote, h('div', { class: 'actions' }, cancel, retry)),
@@ -50,7 +73,8 @@ export async function jobPage({ main, scope, params: [id] }) {
     curves,
     results,
     report,
-    h('section', { 'aria-labelledby': 'logs-h' }, h('h2', { id: 'logs-h' }, 'Log'), logList));
+    h('section', { 'aria-labelledby': 'logs-h' }, h('h2', { id: 'logs-h' }, 'Log'), logList),
+  );
 
   let current = job;
   const applyState = (j) => {
@@ -59,28 +83,67 @@ export async function jobPage({ main, scope, params: [id] }) {
     fill(status, statusBadge(c.status), c.cancelRequested && !FINISHED.has(c.status) ? ' cancel requested' : '');
     setProgress(progress, c.status === 'succeeded' ? 1 : c.progress.fraction);
     const p = c.progress;
-    progressNote.textContent = [p.epoch && `epoch ${p.epoch}`, p.step && `step ${p.step}`, !FINISHED.has(c.status) && p.etaSeconds !== null && p.etaSeconds !== undefined && `about ${fmtDuration(p.etaSeconds * 1000)} left`].filter(Boolean).join(' · ');
+    progressNote.textContent = [
+      p.epoch && `epoch ${p.epoch}`,
+      p.step && `step ${p.step}`,
+      !FINISHED.has(c.status) && p.etaSeconds !== null && p.etaSeconds !== undefined && `about ${fmtDuration(p.etaSeconds * 1000)} left`,
+    ]
+      .filter(Boolean)
+      .join(' · ');
     cancel.disabled = FINISHED.has(c.status) || c.cancelRequested;
     retry.disabled = !(c.status === 'failed' || c.status === 'canceled');
-    fill(facts, dl([
-      ['Status', c.status], ['Backend', c.backend], ['Worker', c.workerId], ['Attempts', String(c.attempts)], ['Priority', String(c.priority)],
-      ['Created', fmtTime(c.createdAt)], ['Started', fmtTime(c.startedAt)], ['Finished', fmtTime(c.finishedAt)], ['Duration', fmtDuration(jobDuration(c))],
-      c.model && ['Model', modelLink(c.model)], c.teacherModel && ['Teacher', modelLink(c.teacherModel)],
-      c.dataset && ['Dataset', h('a', { href: `#/datasets/${c.dataset.id}` }, c.dataset.name)],
-      c.error && ['Error', h('span', { class: 'error' }, `${c.error.code}: ${c.error.message}`)],
-    ]), h('div', {}, h('h2', { id: 'params-h' }, 'Parameters'), h('pre', { class: 'json', 'aria-labelledby': 'params-h' }, JSON.stringify(c.params, null, 2))));
+    fill(
+      facts,
+      dl([
+        ['Status', c.status],
+        ['Backend', c.backend],
+        ['Worker', c.workerId],
+        ['Attempts', String(c.attempts)],
+        ['Priority', String(c.priority)],
+        ['Created', fmtTime(c.createdAt)],
+        ['Started', fmtTime(c.startedAt)],
+        ['Finished', fmtTime(c.finishedAt)],
+        ['Duration', fmtDuration(jobDuration(c))],
+        c.model && ['Model', modelLink(c.model)],
+        c.teacherModel && ['Teacher', modelLink(c.teacherModel)],
+        c.dataset && ['Dataset', h('a', { href: `#/datasets/${c.dataset.id}` }, c.dataset.name)],
+        c.error && ['Error', h('span', { class: 'error' }, `${c.error.code}: ${c.error.message}`)],
+      ]),
+      h(
+        'div',
+        {},
+        h('h2', { id: 'params-h' }, 'Parameters'),
+        h('pre', { class: 'json', 'aria-labelledby': 'params-h' }, JSON.stringify(c.params, null, 2)),
+      ),
+    );
   };
 
   const applyFull = (j) => {
     applyState(j);
     for (const s of j.metrics) addPoints(s.points.map((p) => ({ name: s.name, ...p })));
-    fill(latest, j.latestMetrics.length
-      ? h('p', { class: 'muted' }, 'Latest: ', j.latestMetrics.map((m) => `${metricLabel(m.name)} ${fmtNum(m.value)} (step ${m.step})`).join(' · '))
-      : null);
-    fill(results, j.results.length
-      ? [h('h2', {}, 'Result models'), h('ul', {}, j.results.map((m) => h('li', {}, modelLink(m), ` — ${fmtInt(m.params)} parameters, ${fmtBytes(m.sizeBytes)}`)))]
-      : null);
-    fill(report, j.report ? [h('h2', { id: 'report-h' }, hasBeforeAfter(j.report.raw) ? 'Compression report' : 'Report'), reportView(j.report.raw)] : null);
+    fill(
+      latest,
+      j.latestMetrics.length
+        ? h('p', { class: 'muted' }, 'Latest: ', j.latestMetrics.map((m) => `${metricLabel(m.name)} ${fmtNum(m.value)} (step ${m.step})`).join(' · '))
+        : null,
+    );
+    fill(
+      results,
+      j.results.length
+        ? [
+            h('h2', {}, 'Result models'),
+            h(
+              'ul',
+              {},
+              j.results.map((m) => h('li', {}, modelLink(m), ` — ${fmtInt(m.params)} parameters, ${fmtBytes(m.sizeBytes)}`)),
+            ),
+          ]
+        : null,
+    );
+    fill(
+      report,
+      j.report ? [h('h2', { id: 'report-h' }, hasBeforeAfter(j.report.raw) ? 'Compression report' : 'Report'), reportView(j.report.raw)] : null,
+    );
     if (FINISHED.has(j.status)) hideEmptyCharts();
   };
 
@@ -102,10 +165,20 @@ export async function jobPage({ main, scope, params: [id] }) {
     logsBusy = true;
     try {
       for (let page = 0; page < 10; page++) {
-        const { job: { events } } = await gql(LOGS, { id, after: lastLogId });
+        const {
+          job: { events },
+        } = await gql(LOGS, { id, after: lastLogId });
         if (!scope.alive) return;
         for (const e of events) {
-          logList.append(h('li', { class: `log-${e.data.level}` }, h('time', { datetime: e.time }, new Date(e.time).toLocaleTimeString()), ` ${e.data.level} `, e.data.message));
+          logList.append(
+            h(
+              'li',
+              { class: `log-${e.data.level}` },
+              h('time', { datetime: e.time }, new Date(e.time).toLocaleTimeString()),
+              ` ${e.data.level} `,
+              e.data.message,
+            ),
+          );
           lastLogId = e.id;
         }
         if (events.length < 200) break;
@@ -150,22 +223,28 @@ export async function jobPage({ main, scope, params: [id] }) {
       finish().catch((e) => fill(message, errorBox(e)));
     }
   };
-  scope.add(liveOrPoll({
-    query: UPDATED, variables: { id },
-    onData: (d) => onState(d.jobUpdated),
-    poll: async () => {
-      const { job: j } = await gql(POLL_STATE, { id });
-      if (scope.alive) onState(j);
-      return FINISHED.has(j.status);
-    },
-  }));
-  scope.add(liveOrPoll({
-    query: METRICS, variables: { id },
-    onData: (d) => addPoints(d.jobMetrics.points),
-    poll: async () => {
-      const { job: j } = await gql(POLL_METRICS, { id });
-      if (scope.alive) for (const s of j.metrics) addPoints(s.points.map((p) => ({ name: s.name, ...p })));
-      return FINISHED.has(j.status);
-    },
-  }));
+  scope.add(
+    liveOrPoll({
+      query: UPDATED,
+      variables: { id },
+      onData: (d) => onState(d.jobUpdated),
+      poll: async () => {
+        const { job: j } = await gql(POLL_STATE, { id });
+        if (scope.alive) onState(j);
+        return FINISHED.has(j.status);
+      },
+    }),
+  );
+  scope.add(
+    liveOrPoll({
+      query: METRICS,
+      variables: { id },
+      onData: (d) => addPoints(d.jobMetrics.points),
+      poll: async () => {
+        const { job: j } = await gql(POLL_METRICS, { id });
+        if (scope.alive) for (const s of j.metrics) addPoints(s.points.map((p) => ({ name: s.name, ...p })));
+        return FINISHED.has(j.status);
+      },
+    }),
+  );
 }

@@ -28,20 +28,45 @@ export async function jobsPage({ main, scope, query }) {
     location.hash = `#/jobs${q.size ? `?${q}` : ''}`;
   };
   const select = (id, label, values, current, key) =>
-    h('div', { class: 'field' }, h('label', { for: id }, label),
-      h('select', { id, name: key, onChange: (e) => setFilter(key, e.target.value) },
-        h('option', { value: '' }, 'all'), values.map((v) => h('option', { value: v, selected: v === current }, v))));
+    h(
+      'div',
+      { class: 'field' },
+      h('label', { for: id }, label),
+      h(
+        'select',
+        { id, name: key, onChange: (e) => setFilter(key, e.target.value) },
+        h('option', { value: '' }, 'all'),
+        values.map((v) => h('option', { value: v, selected: v === current }, v)),
+      ),
+    );
 
   const tbody = h('tbody');
   const note = h('p', { class: 'muted', 'aria-live': 'polite' });
-  fill(main,
+  fill(
+    main,
     h('h1', {}, 'Jobs'),
-    h('form', { class: 'filters', 'aria-label': 'Filter jobs', onSubmit: (e) => e.preventDefault() },
-      select('filter-status', 'Status', STATUSES, status, 'status'), select('filter-type', 'Type', TYPES, type, 'type')),
-    h('table', { class: 'jobs', 'aria-label': 'Jobs' },
-      h('thead', {}, h('tr', {}, ['Job', 'Type', 'Status', 'Progress', 'Backend', 'Duration', 'Inputs', 'Created'].map((c) => h('th', { scope: 'col' }, c)))),
-      tbody),
-    note);
+    h(
+      'form',
+      { class: 'filters', 'aria-label': 'Filter jobs', onSubmit: (e) => e.preventDefault() },
+      select('filter-status', 'Status', STATUSES, status, 'status'),
+      select('filter-type', 'Type', TYPES, type, 'type'),
+    ),
+    h(
+      'table',
+      { class: 'jobs', 'aria-label': 'Jobs' },
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ['Job', 'Type', 'Status', 'Progress', 'Backend', 'Duration', 'Inputs', 'Created'].map((c) => h('th', { scope: 'col' }, c)),
+        ),
+      ),
+      tbody,
+    ),
+    note,
+  );
 
   const rows = new Map(); // id → { tr, job, unsubscribe }
 
@@ -49,14 +74,27 @@ export async function jobsPage({ main, scope, query }) {
     let row = rows.get(job.id);
     if (!row) {
       const cells = {
-        status: h('td'), progress: h('td', {}, progressBar(0, `Progress of job ${shortId(job.id)}`)), backend: h('td'), duration: h('td', { class: 'num' }),
+        status: h('td'),
+        progress: h('td', {}, progressBar(0, `Progress of job ${shortId(job.id)}`)),
+        backend: h('td'),
+        duration: h('td', { class: 'num' }),
       };
-      const inputs = [job.model && h('a', { href: `#/models/${job.model.id}` }, job.model.name), job.dataset && h('a', { href: `#/datasets/${job.dataset.id}` }, job.dataset.name)].filter(Boolean);
-      const tr = h('tr', { dataset: { jobId: job.id } },
+      const inputs = [
+        job.model && h('a', { href: `#/models/${job.model.id}` }, job.model.name),
+        job.dataset && h('a', { href: `#/datasets/${job.dataset.id}` }, job.dataset.name),
+      ].filter(Boolean);
+      const tr = h(
+        'tr',
+        { dataset: { jobId: job.id } },
         h('td', {}, h('a', { href: `#/jobs/${job.id}`, class: 'mono' }, shortId(job.id))),
-        h('td', {}, job.type), cells.status, cells.progress, cells.backend, cells.duration,
+        h('td', {}, job.type),
+        cells.status,
+        cells.progress,
+        cells.backend,
+        cells.duration,
         h('td', {}, inputs.length ? inputs.flatMap((a, i) => (i ? [' · ', a] : [a])) : '—'),
-        h('td', {}, fmtTime(job.createdAt)));
+        h('td', {}, fmtTime(job.createdAt)),
+      );
       row = { tr, cells, job, unsubscribe: null };
       rows.set(job.id, row);
     }
@@ -88,11 +126,18 @@ export async function jobsPage({ main, scope, query }) {
       rows.delete(id);
     }
     // A live row may be ahead of the list (its subscription delivered a newer state): never move it backwards.
-    tbody.replaceChildren(...jobs.items.map((j) => {
-      const known = rows.get(j.id);
-      return (known && known.job.progress.fraction > j.progress.fraction && j.status === known.job.status ? known : render(j)).tr;
-    }));
-    note.textContent = jobs.items.length === 0 ? 'No jobs match these filters yet.' : jobs.nextCursor ? `Showing the newest ${PAGE} jobs; narrow the filters to see others.` : `${jobs.items.length} job${jobs.items.length === 1 ? '' : 's'}.`;
+    tbody.replaceChildren(
+      ...jobs.items.map((j) => {
+        const known = rows.get(j.id);
+        return (known && known.job.progress.fraction > j.progress.fraction && j.status === known.job.status ? known : render(j)).tr;
+      }),
+    );
+    note.textContent =
+      jobs.items.length === 0
+        ? 'No jobs match these filters yet.'
+        : jobs.nextCursor
+          ? `Showing the newest ${PAGE} jobs; narrow the filters to see others.`
+          : `${jobs.items.length} job${jobs.items.length === 1 ? '' : 's'}.`;
   };
 
   await refresh();

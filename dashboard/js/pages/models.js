@@ -8,33 +8,74 @@ const LIST = `query Models { models(first: 100) { items { id name format params 
 export async function modelsPage({ main, scope }) {
   const { models } = await gql(LIST);
   if (!scope.alive) return;
-  fill(main,
+  fill(
+    main,
     h('h1', {}, 'Models'),
     uploadForm(),
     models.items.length
-      ? h('table', { 'aria-label': 'Models' },
-          h('thead', {}, h('tr', {}, ['Name', 'Parameters', 'Size', 'Input', 'Output', 'Origin', 'Created'].map((c) => h('th', { scope: 'col' }, c)))),
-          h('tbody', {}, models.items.map((m) => h('tr', {},
-            h('td', {}, h('a', { href: `#/models/${m.id}` }, m.name)),
-            h('td', { class: 'num' }, fmtInt(m.params)),
-            h('td', { class: 'num' }, fmtBytes(m.sizeBytes)),
-            h('td', { class: 'mono' }, `[${m.inputShape.join(', ')}]`),
-            h('td', { class: 'mono' }, `[${m.outputShape.join(', ')}]`),
-            h('td', {}, m.producedBy ? [`${m.producedBy.type} of `, m.parent ? h('a', { href: `#/models/${m.parent.id}` }, m.parent.name) : 'a deleted model'] : 'uploaded'),
-            h('td', {}, fmtTime(m.createdAt))))))
+      ? h(
+          'table',
+          { 'aria-label': 'Models' },
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              ['Name', 'Parameters', 'Size', 'Input', 'Output', 'Origin', 'Created'].map((c) => h('th', { scope: 'col' }, c)),
+            ),
+          ),
+          h(
+            'tbody',
+            {},
+            models.items.map((m) =>
+              h(
+                'tr',
+                {},
+                h('td', {}, h('a', { href: `#/models/${m.id}` }, m.name)),
+                h('td', { class: 'num' }, fmtInt(m.params)),
+                h('td', { class: 'num' }, fmtBytes(m.sizeBytes)),
+                h('td', { class: 'mono' }, `[${m.inputShape.join(', ')}]`),
+                h('td', { class: 'mono' }, `[${m.outputShape.join(', ')}]`),
+                h(
+                  'td',
+                  {},
+                  m.producedBy
+                    ? [`${m.producedBy.type} of `, m.parent ? h('a', { href: `#/models/${m.parent.id}` }, m.parent.name) : 'a deleted model']
+                    : 'uploaded',
+                ),
+                h('td', {}, fmtTime(m.createdAt)),
+              ),
+            ),
+          ),
+        )
       : h('p', { class: 'muted' }, 'No models yet: upload one above.'),
-    models.nextCursor ? h('p', { class: 'muted' }, 'Showing the newest 100 models.') : null);
+    models.nextCursor ? h('p', { class: 'muted' }, 'Showing the newest 100 models.') : null,
+  );
 }
 
 function uploadForm() {
   const status = h('div', { 'aria-live': 'polite' });
-  const form = h('form', { class: 'card upload', 'aria-labelledby': 'upload-model-h' },
+  const form = h(
+    'form',
+    { class: 'card upload', 'aria-labelledby': 'upload-model-h' },
     h('h2', { id: 'upload-model-h' }, 'Upload a model'),
     h('p', { class: 'muted' }, 'A TensorFlow.js Layers model: model.json and every weight file it names, or one .zip holding them.'),
-    h('div', { class: 'field' }, h('label', { for: 'model-name' }, 'Name'), h('input', { id: 'model-name', name: 'name', type: 'text', placeholder: 'taken from the files when empty' })),
-    h('div', { class: 'field' }, h('label', { for: 'model-files' }, 'Model files'), h('input', { id: 'model-files', name: 'files', type: 'file', multiple: true, required: true })),
+    h(
+      'div',
+      { class: 'field' },
+      h('label', { for: 'model-name' }, 'Name'),
+      h('input', { id: 'model-name', name: 'name', type: 'text', placeholder: 'taken from the files when empty' }),
+    ),
+    h(
+      'div',
+      { class: 'field' },
+      h('label', { for: 'model-files' }, 'Model files'),
+      h('input', { id: 'model-files', name: 'files', type: 'file', multiple: true, required: true }),
+    ),
     h('button', { type: 'submit' }, 'Upload model'),
-    status);
+    status,
+  );
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const data = new FormData();

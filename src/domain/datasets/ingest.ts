@@ -16,10 +16,19 @@ import type { DatasetParser, ParseContext, ParsedSplit } from './parsers/types.t
 export type DatasetFormat = 'csv' | 'npy' | 'npz' | 'idx' | 'images';
 export type TensorRole = 'train-x' | 'train-y' | 'test-x' | 'test-y';
 /** An uploaded file; `path` is the user-supplied name. */
-export interface SourceFile { path: string; sizeBytes: number; open(): Promise<Readable> }
+export interface SourceFile {
+  path: string;
+  sizeBytes: number;
+  open(): Promise<Readable>;
+}
 /** Streams ONE complete .npy file into the store. */
 export type TensorWriter = (role: TensorRole, npy: Readable) => Promise<void>;
-export interface IngestOptions { format?: DatasetFormat; labelColumn?: string; tmpDir: string; maxExamples?: number }
+export interface IngestOptions {
+  format?: DatasetFormat;
+  labelColumn?: string;
+  tmpDir: string;
+  maxExamples?: number;
+}
 export interface DatasetMeta {
   format: DatasetFormat;
   examples: number;
@@ -63,12 +72,17 @@ export async function ingestDataset(files: SourceFile[], opts: IngestOptions, wr
     workDir,
     labelColumn: opts.labelColumn ?? 'label',
     budget: new ExampleBudget(opts.maxExamples),
-    defer: (release) => { releases.push(release); },
+    defer: (release) => {
+      releases.push(release);
+    },
   };
   try {
     const parsed = await PARSERS[format](files, ctx);
     if (parsed.train.x.rows === 0) throw invalidDataset('the dataset has no training examples');
-    const splits = [['train', parsed.train], ['test', parsed.test]] as const;
+    const splits = [
+      ['train', parsed.train],
+      ['test', parsed.test],
+    ] as const;
     for (const [split, tensors] of splits) {
       if (tensors) await writeSplit(split, tensors, parsed.dtype, parsed.featureShape, write);
     }
@@ -84,7 +98,10 @@ export async function ingestDataset(files: SourceFile[], opts: IngestOptions, wr
     };
   } finally {
     // Cleanup must not mask the original error, so a failing release is ignored.
-    for (const release of releases.reverse()) await Promise.resolve().then(release).catch(() => {});
+    for (const release of releases.reverse())
+      await Promise.resolve()
+        .then(release)
+        .catch(() => {});
     await rm(workDir, { recursive: true, force: true });
   }
 }

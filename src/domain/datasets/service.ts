@@ -48,7 +48,10 @@ function combinedSha256(files: { path: string; sha256: string }[]): string {
   return h.digest('hex');
 }
 
-export interface DatasetTensorKeys { x: string; y: string }
+export interface DatasetTensorKeys {
+  x: string;
+  y: string;
+}
 
 export class DatasetService {
   constructor(private readonly deps: { db: Db; store: ObjectStore; config: Config }) {}
@@ -89,10 +92,14 @@ export class DatasetService {
   ): Promise<DatasetDto> {
     const { db, store, config } = this.deps;
     const tensors: (StoredFile & { role: TensorRole })[] = [];
-    const meta: DatasetMeta = await ingestDataset(sources, { format: opts.format, labelColumn: opts.labelColumn, tmpDir: config.tmpDir, maxExamples: config.limits.maxExamples }, async (role, npy) => {
-      const objectKey = objectKeys.datasetFile(id, `${role}.npy`);
-      tensors.push({ role, path: `${role}.npy`, objectKey, ...(await store.put(objectKey, npy)) });
-    });
+    const meta: DatasetMeta = await ingestDataset(
+      sources,
+      { format: opts.format, labelColumn: opts.labelColumn, tmpDir: config.tmpDir, maxExamples: config.limits.maxExamples },
+      async (role, npy) => {
+        const objectKey = objectKeys.datasetFile(id, `${role}.npy`);
+        tensors.push({ role, path: `${role}.npy`, objectKey, ...(await store.put(objectKey, npy)) });
+      },
+    );
     const row = await db.dataset.create({
       data: {
         id,

@@ -10,7 +10,10 @@ export interface WeightSpec {
   dtype: string;
   quantization?: { dtype: string; scale?: number; min?: number };
 }
-export interface WeightsGroup { paths: string[]; weights: WeightSpec[] }
+export interface WeightsGroup {
+  paths: string[];
+  weights: WeightSpec[];
+}
 export interface LayersModelJson {
   format?: string;
   modelTopology: { class_name?: string; config?: unknown; model_config?: { class_name?: string; config?: unknown } };
@@ -40,13 +43,18 @@ export function parseModelJson(buf: Buffer): LayersModelJson {
   const m = json as Partial<LayersModelJson> | null;
   if (!m || typeof m !== 'object' || Array.isArray(m)) throw new AppError('INVALID_MODEL', 'model.json must be a JSON object');
   if (m.format !== undefined && m.format !== 'layers-model') {
-    throw new AppError('INVALID_MODEL', `model.json has format "${String(m.format)}"; only TF.js Layers models ("layers-model") are supported`, { format: m.format });
+    throw new AppError('INVALID_MODEL', `model.json has format "${String(m.format)}"; only TF.js Layers models ("layers-model") are supported`, {
+      format: m.format,
+    });
   }
   const topo = m.modelTopology;
   if (!topo || typeof topo !== 'object') throw new AppError('INVALID_MODEL', 'model.json has no modelTopology: not a TF.js Layers model');
   const cls = topo.class_name ?? topo.model_config?.class_name;
   if (cls !== 'Sequential' && cls !== 'Model' && cls !== 'Functional') {
-    throw new AppError('INVALID_MODEL', `modelTopology.class_name must be Sequential, Model or Functional (a Layers model), got ${JSON.stringify(cls ?? null)}`);
+    throw new AppError(
+      'INVALID_MODEL',
+      `modelTopology.class_name must be Sequential, Model or Functional (a Layers model), got ${JSON.stringify(cls ?? null)}`,
+    );
   }
   if (!Array.isArray(m.weightsManifest)) throw new AppError('INVALID_MODEL', 'model.json has no weightsManifest array');
   for (const [gi, g] of m.weightsManifest.entries()) {
@@ -54,7 +62,13 @@ export function parseModelJson(buf: Buffer): LayersModelJson {
       throw new AppError('INVALID_MODEL', `weightsManifest[${gi}] must have "paths" (strings) and "weights" arrays`);
     }
     for (const [wi, w] of g.weights.entries()) {
-      if (!w || typeof w.name !== 'string' || typeof w.dtype !== 'string' || !Array.isArray(w.shape) || !w.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      if (
+        !w ||
+        typeof w.name !== 'string' ||
+        typeof w.dtype !== 'string' ||
+        !Array.isArray(w.shape) ||
+        !w.shape.every((d) => Number.isSafeInteger(d) && d >= 0)
+      ) {
         throw new AppError('INVALID_MODEL', `weightsManifest[${gi}].weights[${wi}] must have name, dtype and a shape of non-negative integers`);
       }
     }
@@ -62,7 +76,10 @@ export function parseModelJson(buf: Buffer): LayersModelJson {
   return m as LayersModelJson;
 }
 
-export interface UploadedFileRef { path: string; sizeBytes: number }
+export interface UploadedFileRef {
+  path: string;
+  sizeBytes: number;
+}
 
 /**
  * Checks the shard files against the manifest. `modelJsonPath` is where model.json sits among the uploaded
@@ -83,7 +100,11 @@ export function checkWeightFiles(model: LayersModelJson, modelJsonPath: string, 
       actual += f.sizeBytes;
     }
     if (actual !== expected) {
-      throw new AppError('WEIGHTS_MISMATCH', `weightsManifest[${gi}] needs ${expected} bytes of weights but its files hold ${actual}`, { group: gi, expectedBytes: expected, actualBytes: actual });
+      throw new AppError('WEIGHTS_MISMATCH', `weightsManifest[${gi}] needs ${expected} bytes of weights but its files hold ${actual}`, {
+        group: gi,
+        expectedBytes: expected,
+        actualBytes: actual,
+      });
     }
   }
   return { params };

@@ -35,7 +35,12 @@ export function toModelDto(row: ModelRow): ModelDto {
   };
 }
 
-export interface ModelLineage { name: string; producedByJobId?: string | null; parentModelId?: string | null; report?: Record<string, unknown> | null }
+export interface ModelLineage {
+  name: string;
+  producedByJobId?: string | null;
+  parentModelId?: string | null;
+  report?: Record<string, unknown> | null;
+}
 
 export class ModelService {
   constructor(private readonly deps: { db: Db; store: ObjectStore; config: Config }) {}
@@ -80,16 +85,23 @@ export class ModelService {
     if (files.length === 0) throw new AppError('INVALID_UPLOAD', 'no files uploaded: send model.json and its weight files, or one .zip holding them');
     const jsons = files.filter((f) => f.path === 'model.json' || f.path.endsWith('/model.json'));
     if (jsons.length !== 1) {
-      throw new AppError('INVALID_MODEL', jsons.length === 0 ? 'no model.json among the uploaded files' : 'more than one model.json uploaded', { files: files.map((f) => f.path) });
+      throw new AppError('INVALID_MODEL', jsons.length === 0 ? 'no model.json among the uploaded files' : 'more than one model.json uploaded', {
+        files: files.map((f) => f.path),
+      });
     }
     const modelJsonFile = jsons[0];
     if (modelJsonFile.sizeBytes > config.limits.maxModelJsonBytes) {
-      throw new AppError('PAYLOAD_TOO_LARGE', `model.json larger than ${config.limits.maxModelJsonBytes} bytes`, { limitBytes: config.limits.maxModelJsonBytes });
+      throw new AppError('PAYLOAD_TOO_LARGE', `model.json larger than ${config.limits.maxModelJsonBytes} bytes`, {
+        limitBytes: config.limits.maxModelJsonBytes,
+      });
     }
     const modelJson = parseModelJson(await store.getBuffer(modelJsonFile.objectKey));
     const { params } = checkWeightFiles(modelJson, modelJsonFile.path, files);
     if (params > config.limits.maxParams) {
-      throw new AppError('RESOURCE_LIMIT', `model has ${params} parameters; the limit is ${config.limits.maxParams}`, { params, limit: config.limits.maxParams });
+      throw new AppError('RESOURCE_LIMIT', `model has ${params} parameters; the limit is ${config.limits.maxParams}`, {
+        params,
+        limit: config.limits.maxParams,
+      });
     }
     const summary = await summarizeModel(modelJson);
     // Paths are stored relative to model.json, the layout tfjs loaders expect.
@@ -103,12 +115,17 @@ export class ModelService {
         sizeBytes: BigInt(files.reduce((s, f) => s + f.sizeBytes, 0)),
         inputShape: summary.inputShape,
         outputShape: summary.outputShape,
-        layers: summary.layers as object[],
-        report: (lineage.report ?? undefined) as object | undefined,
+        layers: summary.layers,
+        report: lineage.report ?? undefined,
         producedByJobId: lineage.producedByJobId ?? null,
         parentModelId: lineage.parentModelId ?? null,
         files: {
-          create: files.map((f) => ({ path: f.path.startsWith(prefix) ? f.path.slice(prefix.length) : f.path, sizeBytes: BigInt(f.sizeBytes), sha256: f.sha256, objectKey: f.objectKey })),
+          create: files.map((f) => ({
+            path: f.path.startsWith(prefix) ? f.path.slice(prefix.length) : f.path,
+            sizeBytes: BigInt(f.sizeBytes),
+            sha256: f.sha256,
+            objectKey: f.objectKey,
+          })),
         },
       },
       include: { files: true },

@@ -38,7 +38,7 @@ function withZeroInitializers(node: unknown): unknown {
   );
   const keys = typeof obj.class_name === 'string' ? INITIALIZER_KEYS[obj.class_name] : undefined;
   if (keys && out.config && typeof out.config === 'object') {
-    out.config = { ...(out.config as object), ...Object.fromEntries(keys.map((k) => [k, ZEROS])) };
+    out.config = { ...out.config, ...Object.fromEntries(keys.map((k) => [k, ZEROS])) };
   }
   return out;
 }

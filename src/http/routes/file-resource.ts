@@ -39,7 +39,7 @@ function sendDownload(reply: FastifyReply, file: { body: Readable; sizeBytes: nu
     .header('etag', `"${file.sha256}"`)
     .header('x-content-sha256', file.sha256)
     .header('content-disposition', contentDisposition(file.path.split('/').pop() ?? file.path))
-    .send(file.body as unknown as string); // streamed, never serialized
+    .send(file.body); // streamed, never serialized
 }
 
 export function registerFileResourceRoutes<Dto, Q extends TSchema>(fastify: FastifyInstance, spec: ResourceSpec<Dto, Q>) {
@@ -56,7 +56,10 @@ export function registerFileResourceRoutes<Dto, Q extends TSchema>(fastify: Fast
         summary: `Upload a ${singular}`,
         description: spec.uploadDescription,
         consumes: ['multipart/form-data'],
-        body: Type.Object({ ...spec.uploadFields, files: Type.Array(Type.String({ format: 'binary' }), { description: 'One or more file parts (any field name)' }) }),
+        body: Type.Object({
+          ...spec.uploadFields,
+          files: Type.Array(Type.String({ format: 'binary' }), { description: 'One or more file parts (any field name)' }),
+        }),
         response: { 201: one, ...errorResponses(400, 413, 415, 422) },
       },
       // The body is a multipart stream consumed by the service; the schema above only documents it.
@@ -74,7 +77,14 @@ export function registerFileResourceRoutes<Dto, Q extends TSchema>(fastify: Fast
 
   app.get(
     `/${plural}`,
-    { schema: { tags, summary: `List ${plural}, newest first`, querystring: spec.listQuery, response: { 200: { $ref: `${spec.pageSchemaId}#` }, ...errorResponses(400) } } },
+    {
+      schema: {
+        tags,
+        summary: `List ${plural}, newest first`,
+        querystring: spec.listQuery,
+        response: { 200: { $ref: `${spec.pageSchemaId}#` }, ...errorResponses(400) },
+      },
+    },
     async (req) => service.list(req.query),
   );
 
@@ -90,8 +100,14 @@ export function registerFileResourceRoutes<Dto, Q extends TSchema>(fastify: Fast
       schema: {
         tags,
         summary: `Download one file of a ${singular} (streamed)`,
-        params: Type.Object({ id: IdParams.properties.id, path: Type.String({ description: 'File path as listed in files[].path (URL-encode any "/" as %2F)' }) }),
-        response: { 200: Type.String({ format: 'binary', description: 'File content; ETag and x-content-sha256 carry its sha256' }), ...errorResponses(400, 404) },
+        params: Type.Object({
+          id: IdParams.properties.id,
+          path: Type.String({ description: 'File path as listed in files[].path (URL-encode any "/" as %2F)' }),
+        }),
+        response: {
+          200: Type.String({ format: 'binary', description: 'File content; ETag and x-content-sha256 carry its sha256' }),
+          ...errorResponses(400, 404),
+        },
       },
     },
     async (req, reply) => sendDownload(reply, await service.openFile(req.params.id, req.params.path)),
@@ -109,13 +125,23 @@ export function registerFileResourceRoutes<Dto, Q extends TSchema>(fastify: Fast
     },
     async (req, reply) => {
       const { body, name } = await service.archive(req.params.id);
-      return reply.header('content-type', 'application/zip').header('content-disposition', contentDisposition(name)).send(body as unknown as string); // streamed, never serialized
+      return reply
+        .header('content-type', 'application/zip')
+        .header('content-disposition', contentDisposition(name))
+        .send(body as unknown as string); // streamed, never serialized
     },
   );
 
   app.delete(
     `/${plural}/:id`,
-    { schema: { tags, summary: `Delete a ${singular} and its files`, params: IdParams, response: { 204: Type.Null(), ...errorResponses(400, 404, 409) } } },
+    {
+      schema: {
+        tags,
+        summary: `Delete a ${singular} and its files`,
+        params: IdParams,
+        response: { 204: Type.Null(), ...errorResponses(400, 404, 409) },
+      },
+    },
     async (req, reply) => {
       await service.delete(req.params.id);
       return reply.status(204).send(null);

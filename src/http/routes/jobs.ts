@@ -38,7 +38,14 @@ export const jobRoutes: FastifyPluginAsync<{ services: Services }> = async (fast
 
   app.get(
     '/jobs',
-    { schema: { tags, summary: 'List jobs, newest first', querystring: JobListQuery, response: { 200: { $ref: 'JobPage#' }, ...errorResponses(400) } } },
+    {
+      schema: {
+        tags,
+        summary: 'List jobs, newest first',
+        querystring: JobListQuery,
+        response: { 200: { $ref: 'JobPage#' }, ...errorResponses(400) },
+      },
+    },
     async (req) => jobs.list(req.query),
   );
 
@@ -54,7 +61,8 @@ export const jobRoutes: FastifyPluginAsync<{ services: Services }> = async (fast
       schema: {
         tags,
         summary: 'Cancel a job',
-        description: 'A queued job is canceled at once; a running one gets `cancelRequested` and stops within one step. 409 INVALID_STATE once it has finished.',
+        description:
+          'A queued job is canceled at once; a running one gets `cancelRequested` and stops within one step. 409 INVALID_STATE once it has finished.',
         params: IdParams,
         response: { 200: job, ...errorResponses(400, 404, 409) },
       },
@@ -93,7 +101,15 @@ export const jobRoutes: FastifyPluginAsync<{ services: Services }> = async (fast
 
   app.get(
     '/jobs/:id/logs',
-    { schema: { tags, summary: 'Log lines of a job, oldest first', params: IdParams, querystring: LogQuery, response: { 200: LogPage, ...errorResponses(400, 404) } } },
+    {
+      schema: {
+        tags,
+        summary: 'Log lines of a job, oldest first',
+        params: IdParams,
+        querystring: LogQuery,
+        response: { 200: LogPage, ...errorResponses(400, 404) },
+      },
+    },
     async (req) => jobs.logs(req.params.id, req.query),
   );
 

@@ -8,7 +8,8 @@ export const DistillParams = Type.Object(
   {
     student: Type.Optional(
       Type.Union([ArchitectureParam, Type.Object({ widthMultiplier: Type.Number({ exclusiveMinimum: 0, maximum: 1 }) }, strict)], {
-        description: 'Student: a preset or spec, or the teacher narrowed by widthMultiplier (default 0.5); ignored when modelId names an uploaded student',
+        description:
+          'Student: a preset or spec, or the teacher narrowed by widthMultiplier (default 0.5); ignored when modelId names an uploaded student',
       }),
     ),
     temperature: Type.Number({ exclusiveMinimum: 0, maximum: 100, default: 4 }),

@@ -12,7 +12,17 @@ import type { LossFn } from '../../ml/train.ts';
 import type { JobContext, JobKind, JobResult } from '../kind.ts';
 import { compressionReport, measure, type Measure } from './compression-report.ts';
 import { DistillParams } from './distill.params.ts';
-import { assertCompatible, disposeData, fitToModel, loadData, loadModel, modelInputShape, runTraining, saveModel, type SplitTensors } from './support.ts';
+import {
+  assertCompatible,
+  disposeData,
+  fitToModel,
+  loadData,
+  loadModel,
+  modelInputShape,
+  runTraining,
+  saveModel,
+  type SplitTensors,
+} from './support.ts';
 
 const DEFAULT_WIDTH_MULTIPLIER = 0.5;
 
@@ -104,9 +114,15 @@ export async function runDistill(ctx: JobContext, params: DistillParams): Promis
       ctx.progress({ fraction: 0.05 });
       const distillEnd = params.baseline ? 0.5 : 0.9;
       // The view shares the student's variables: training it trains the student.
-      await runTraining(ctx, logitsModel(student), data.train, { ...trainOptions(params), lossFn: distillLoss(teacher, logitsModel(teacher), params) }, {
-        progressRange: [0.05, distillEnd],
-      });
+      await runTraining(
+        ctx,
+        logitsModel(student),
+        data.train,
+        { ...trainOptions(params), lossFn: distillLoss(teacher, logitsModel(teacher), params) },
+        {
+          progressRange: [0.05, distillEnd],
+        },
+      );
       let baseline: Measure | undefined;
       if (baselineStudent) {
         await runTraining(ctx, baselineStudent, data.train, trainOptions(params), { progressRange: [distillEnd, 0.9], metricPrefix: 'baseline_' });
@@ -114,7 +130,9 @@ export async function runDistill(ctx: JobContext, params: DistillParams): Promis
       }
       const after = await measure(student, evalSet);
       const report: DistillReport = { ...compressionReport(teacherM, after), teacher: teacherM.m, ...(baseline ? { baseline } : {}) };
-      ctx.log(`distilled ${teacherDto.name}: teacher accuracy ${teacherM.m.accuracy}, student ${after.m.accuracy}${baseline ? `, hard-label baseline ${baseline.accuracy}` : ''}`);
+      ctx.log(
+        `distilled ${teacherDto.name}: teacher accuracy ${teacherM.m.accuracy}, student ${after.m.accuracy}${baseline ? `, hard-label baseline ${baseline.accuracy}` : ''}`,
+      );
       const saved = await saveModel(ctx, student, { name: `${teacherDto.name}-distilled`, parentModelId: teacherId, report: { ...report } });
       ctx.progress({ fraction: 1 });
       return { resultModelIds: [saved.id], report: { ...report } };

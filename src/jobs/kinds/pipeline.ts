@@ -55,7 +55,7 @@ export async function runPipeline(ctx: JobContext, params: PipelineParams): Prom
     if (!kind.run) throw new AppError('JOB_FAILED', `pipeline step ${i + 1}: job kind "${step.type}" is not implemented yet`);
     const inputs = stepInputs(step.type, current, ctx.inputs.datasetId);
     ctx.log(`step ${i + 1}/${params.steps.length}: ${step.type} of model ${current}`, 'info', { step: i + 1, type: step.type, modelId: current });
-    const result = await kind.run(stepContext(ctx, i, params.steps.length, step.type, inputs), step.params as never);
+    const result = await kind.run(stepContext(ctx, i, params.steps.length, step.type, inputs), step.params);
     const produced = result.resultModelIds[0] ?? null;
     steps.push({ type: step.type, inputModelId: current, modelId: produced, report: result.report });
     if (produced) {

@@ -29,14 +29,26 @@ export const PolynomialDecaySchedule = Type.Object(
 export const PruneParams = Type.Object(
   {
     method: Type.Union([Type.Literal('magnitude'), Type.Literal('structured')], { default: 'magnitude' }),
-    sparsity: Type.Number({ minimum: 0, exclusiveMaximum: 1, default: 0.8, description: 'Final target sparsity (structured: fraction of units/filters removed)' }),
+    sparsity: Type.Number({
+      minimum: 0,
+      exclusiveMaximum: 1,
+      default: 0.8,
+      description: 'Final target sparsity (structured: fraction of units/filters removed)',
+    }),
     scope: Type.Union([Type.Literal('layer'), Type.Literal('global')], { default: 'layer' }),
     schedule: Type.Union([ConstantSchedule, PolynomialDecaySchedule], { default: { type: 'polynomial_decay' } }),
-    norm: Type.Union([Type.Literal('l1'), Type.Literal('l2')], { default: 'l1', description: 'Structured pruning: ranks units/filters by this norm' }),
+    norm: Type.Union([Type.Literal('l1'), Type.Literal('l2')], {
+      default: 'l1',
+      description: 'Structured pruning: ranks units/filters by this norm',
+    }),
     fineTuneEpochs: Type.Integer({ minimum: 0, maximum: 1000, default: 2 }),
     batchSize: Type.Integer({ minimum: 1, maximum: 65536, default: 128 }),
     learningRate: Type.Number({ exclusiveMinimum: 0, maximum: 10, default: 1e-4 }),
-    excludeLayers: Type.Optional(Type.Array(Type.String(), { description: 'Layer names left dense; replaces the default, which keeps the last Dense layer (the classifier) dense' })),
+    excludeLayers: Type.Optional(
+      Type.Array(Type.String(), {
+        description: 'Layer names left dense; replaces the default, which keeps the last Dense layer (the classifier) dense',
+      }),
+    ),
     limit: Type.Optional(Type.Integer({ minimum: 1, description: 'Use only the first N training examples' })),
     seed: Type.Optional(Type.Integer()),
   },

@@ -2,8 +2,15 @@
 // optimizer step of the fine-tuning and a final exact prune to the target) or structured pruning (whole units /
 // filters removed, a physically smaller model, then optional fine-tuning). Saves the result with its report.
 import {
-  applyMasks, constantSparsity, GradualPruner, magnitudeMasks, polynomialDecay, prunableWeights, structuredPrune,
-  type GradualPruningOptions, type PruningSchedule,
+  applyMasks,
+  constantSparsity,
+  GradualPruner,
+  magnitudeMasks,
+  polynomialDecay,
+  prunableWeights,
+  structuredPrune,
+  type GradualPruningOptions,
+  type PruningSchedule,
 } from '../../ml/compress/index.ts';
 import type { tf } from '../../ml/tf.ts';
 import type { JobContext, JobKind, JobResult } from '../kind.ts';
@@ -73,7 +80,11 @@ async function magnitudePrune(ctx: JobContext, model: tf.LayersModel, train: Spl
 
 /** Structured pruning to a new, smaller model, then optional fine-tuning. Disposes nothing of `model`. */
 async function structuredPruneAndTune(ctx: JobContext, model: tf.LayersModel, train: SplitTensors, params: PruneParams): Promise<tf.LayersModel> {
-  const { model: smaller, removed } = await structuredPrune(model, { fraction: params.sparsity, norm: params.norm, excludeLayers: params.excludeLayers });
+  const { model: smaller, removed } = await structuredPrune(model, {
+    fraction: params.sparsity,
+    norm: params.norm,
+    excludeLayers: params.excludeLayers,
+  });
   try {
     ctx.log('structured pruning removed units', 'info', { removed: Object.fromEntries(Object.entries(removed).map(([k, v]) => [k, v.length])) });
     if (params.fineTuneEpochs > 0) await runTraining(ctx, smaller, train, fineTuneOptions(params), { progressRange: [0.1, 0.85] });
@@ -103,7 +114,9 @@ export async function runPrune(ctx: JobContext, params: PruneParams): Promise<Jo
       const report = compressionReport(before, after);
       ctx.progress({ fraction: 0.95 });
       const saved = await saveModel(ctx, pruned, { name: `${source.name}-pruned`, parentModelId: modelId, report: { ...report } });
-      ctx.log(`pruned ${source.name}: ${before.m.nonzeroParams} → ${after.m.nonzeroParams} nonzero parameters, accuracy ${before.m.accuracy} → ${after.m.accuracy}`);
+      ctx.log(
+        `pruned ${source.name}: ${before.m.nonzeroParams} → ${after.m.nonzeroParams} nonzero parameters, accuracy ${before.m.accuracy} → ${after.m.accuracy}`,
+      );
       ctx.progress({ fraction: 1 });
       return { resultModelIds: [saved.id], report: { ...report } };
     } finally {

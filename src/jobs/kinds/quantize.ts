@@ -26,7 +26,9 @@ export async function runQuantize(ctx: JobContext, params: QuantizeParams): Prom
     const q = quantizeWeights(artifacts.weightSpecs ?? [], artifacts.weightData ?? new ArrayBuffer(0), params.dtype);
     const quantized: tf.io.ModelArtifacts = { ...artifacts, weightSpecs: q.specs, weightData: q.data };
     const maxError = Math.max(0, ...Object.values(q.maxAbsError));
-    ctx.log(`quantized ${Object.keys(q.maxAbsError).length} weights to ${params.dtype}; max |error| ${maxError.toExponential(3)}`, 'info', { maxAbsError: q.maxAbsError });
+    ctx.log(`quantized ${Object.keys(q.maxAbsError).length} weights to ${params.dtype}; max |error| ${maxError.toExponential(3)}`, 'info', {
+      maxAbsError: q.maxAbsError,
+    });
     ctx.progress({ fraction: 0.5 });
     ctx.throwIfCanceled();
     const after = await measure(quantized, evalSet, labelled);

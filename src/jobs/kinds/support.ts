@@ -41,7 +41,7 @@ export function disposeData(data: LoadedData): void {
 
 /** Per-example input shape of a model (no batch axis); null dims (other than batch) are not supported. */
 export function modelInputShape(model: tf.LayersModel): number[] {
-  return (model.inputs[0].shape as (number | null)[]).slice(1).map((d) => d ?? -1);
+  return model.inputs[0].shape.slice(1).map((d) => d ?? -1);
 }
 
 /**
@@ -52,16 +52,18 @@ export function modelInputShape(model: tf.LayersModel): number[] {
 export function assertCompatible(model: tf.LayersModel, dataset: Pick<DatasetDto, 'featureShape' | 'numClasses' | 'name'>): number[] | null {
   const input = modelInputShape(model);
   const feature = dataset.featureShape;
-  const outputs = model.outputs[0].shape as (number | null)[];
+  const outputs = model.outputs[0].shape;
   const classes = outputs[outputs.length - 1];
   if (input.some((d) => d < 1) || count(input) !== count(feature)) {
     throw new AppError('INCOMPATIBLE_INPUTS', `model input shape [${input}] does not fit dataset ${dataset.name}'s examples of shape [${feature}]`, {
-      modelInputShape: input, featureShape: feature,
+      modelInputShape: input,
+      featureShape: feature,
     });
   }
   if (outputs.length !== 2 || classes !== dataset.numClasses) {
     throw new AppError('INCOMPATIBLE_INPUTS', `model outputs [${outputs.slice(1)}] but dataset ${dataset.name} has ${dataset.numClasses} classes`, {
-      modelOutputShape: outputs.slice(1), numClasses: dataset.numClasses,
+      modelOutputShape: outputs.slice(1),
+      numClasses: dataset.numClasses,
     });
   }
   const same = input.length === feature.length && input.every((d, i) => d === feature[i]);
@@ -166,7 +168,11 @@ export interface MeasureOptions {
 }
 
 /** Accuracy/loss on `data`, size and sparsity figures, latency p50/p95 at batch 1 and 256. No tensors left behind. */
-export async function measureModel(input: tf.LayersModel | tf.io.ModelArtifacts, data: SplitTensors, opts: MeasureOptions = {}): Promise<ModelMeasure> {
+export async function measureModel(
+  input: tf.LayersModel | tf.io.ModelArtifacts,
+  data: SplitTensors,
+  opts: MeasureOptions = {},
+): Promise<ModelMeasure> {
   const model = isArtifacts(input) ? await loadModelFromArtifacts(input) : input;
   try {
     const x = fitToModel(model, data.x);
@@ -262,11 +268,23 @@ export function trainingHooks(ctx: JobContext, opts: TrainingHooksOptions): Trai
     async onEpoch(e: EpochLog) {
       const epoch = e.epoch + 1;
       const values: [string, number | undefined][] = [
-        ['epoch_loss', e.loss], ['accuracy', e.accuracy], ['val_loss', e.val_loss], ['val_accuracy', e.val_accuracy],
-        ['lr', e.lr], ['samples_per_sec', e.samplesPerSec],
+        ['epoch_loss', e.loss],
+        ['accuracy', e.accuracy],
+        ['val_loss', e.val_loss],
+        ['val_accuracy', e.val_accuracy],
+        ['lr', e.lr],
+        ['samples_per_sec', e.samplesPerSec],
       ];
-      ctx.metrics(values.filter((v): v is [string, number] => v[1] !== undefined && Number.isFinite(v[1])).map(([name, value]) => ({ name: prefix + name, step, epoch, value })));
-      ctx.log(`epoch ${epoch}/${opts.epochs}: loss ${e.loss.toFixed(4)}, accuracy ${e.accuracy.toFixed(4)}${e.val_accuracy === undefined ? '' : `, val_accuracy ${e.val_accuracy.toFixed(4)}`}`, 'info', { ...e, epoch });
+      ctx.metrics(
+        values
+          .filter((v): v is [string, number] => v[1] !== undefined && Number.isFinite(v[1]))
+          .map(([name, value]) => ({ name: prefix + name, step, epoch, value })),
+      );
+      ctx.log(
+        `epoch ${epoch}/${opts.epochs}: loss ${e.loss.toFixed(4)}, accuracy ${e.accuracy.toFixed(4)}${e.val_accuracy === undefined ? '' : `, val_accuracy ${e.val_accuracy.toFixed(4)}`}`,
+        'info',
+        { ...e, epoch },
+      );
       await opts.onEpoch?.(e);
     },
   };
@@ -300,7 +318,9 @@ export function historySummary(result: TrainResult): Record<string, unknown> {
     stoppedEarly: result.stoppedEarly,
     bestEpoch: result.bestEpoch === undefined ? null : result.bestEpoch + 1,
     durationMs: Math.round(result.durationMs),
-    final: last ? { loss: last.loss, accuracy: last.accuracy, val_loss: last.val_loss ?? null, val_accuracy: last.val_accuracy ?? null, lr: last.lr } : null,
+    final: last
+      ? { loss: last.loss, accuracy: last.accuracy, val_loss: last.val_loss ?? null, val_accuracy: last.val_accuracy ?? null, lr: last.lr }
+      : null,
     samplesPerSec: last ? last.samplesPerSec : null,
     history: result.history.map((h) => ({ ...h, epoch: h.epoch + 1 })),
   };

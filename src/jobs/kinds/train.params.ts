@@ -26,7 +26,9 @@ export const TrainParams = Type.Object(
     earlyStopping: Type.Optional(
       Type.Object(
         {
-          metric: Type.Union([Type.Literal('val_loss'), Type.Literal('val_accuracy'), Type.Literal('loss'), Type.Literal('accuracy')], { default: 'val_loss' }),
+          metric: Type.Union([Type.Literal('val_loss'), Type.Literal('val_accuracy'), Type.Literal('loss'), Type.Literal('accuracy')], {
+            default: 'val_loss',
+          }),
           patience: Type.Integer({ minimum: 1, maximum: 1000, default: 3 }),
           minDelta: Type.Number({ minimum: 0, default: 0 }),
         },

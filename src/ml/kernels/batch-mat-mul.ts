@@ -18,15 +18,17 @@ export function batchMatMulConfig(stock: tf.KernelConfig): tf.KernelConfig {
     const b = backend as Backend;
     const { a, b: bIn } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
     const { transposeA, transposeB } = attrs as unknown as tf.BatchMatMulAttrs;
-    if (!transposeA && !transposeB) return stock.kernelFunc({ inputs, backend: b as unknown as tf.KernelBackend, attrs });
+    if (!transposeA && !transposeB) return stock.kernelFunc({ inputs, backend: b, attrs });
     const a2 = transposeA ? swapLastTwo(b, a) : a;
     const b2 = transposeB ? swapLastTwo(b, bIn) : bIn;
     const out = stock.kernelFunc({
-      inputs: { a: a2, b: b2 }, backend: b as unknown as tf.KernelBackend, attrs: { ...attrs, transposeA: false, transposeB: false },
+      inputs: { a: a2, b: b2 },
+      backend: b,
+      attrs: { ...attrs, transposeA: false, transposeB: false },
     }) as tf.TensorInfo;
     if (transposeA) release(b, a2);
     if (transposeB) release(b, b2);
     return out;
   };
-  return { kernelName: tf.BatchMatMul, backendName: 'wasm', setupFunc: stock.setupFunc, kernelFunc: kernelFunc as tf.KernelFunc };
+  return { kernelName: tf.BatchMatMul, backendName: 'wasm', setupFunc: stock.setupFunc, kernelFunc: kernelFunc };
 }

@@ -11,7 +11,13 @@ const kernelFunc = ({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap;
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
   const channelsLast = dataFormat !== 'NCHW';
   const info = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode, false,
+    x.shape as [number, number, number, number],
+    filterShape,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    false,
     channelsLast ? 'channelsLast' : 'channelsFirst',
   );
   const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw, inHeight, inWidth, outHeight, outWidth } = info;
@@ -22,10 +28,22 @@ const kernelFunc = ({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap;
 
   const xT = runKernel('Transpose', b, { x }, { perm: channelsLast ? [3, 1, 2, 0] : [1, 2, 3, 0] });
   const dyT = runKernel('Transpose', b, { x: dy }, { perm: channelsLast ? [1, 2, 0, 3] : [2, 3, 0, 1] });
-  const conv = runKernel('Conv2D', b, { x: xT, filter: dyT }, {
-    strides: [1, 1], pad: [[0, 0], [top, bottom], [left, right], [0, 0]] as unknown as tf.NamedAttrMap[string],
-    dataFormat: 'NHWC', dilations: [sh, sw],
-  });
+  const conv = runKernel(
+    'Conv2D',
+    b,
+    { x: xT, filter: dyT },
+    {
+      strides: [1, 1],
+      pad: [
+        [0, 0],
+        [top, bottom],
+        [left, right],
+        [0, 0],
+      ] as unknown as tf.NamedAttrMap[string],
+      dataFormat: 'NHWC',
+      dilations: [sh, sw],
+    },
+  );
   release(b, xT, dyT);
   let cropped = conv;
   if (conv.shape[1] !== fh || conv.shape[2] !== fw) {
@@ -40,5 +58,5 @@ const kernelFunc = ({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap;
 export const conv2DBackpropFilterConfig: tf.KernelConfig = {
   kernelName: tf.Conv2DBackpropFilter,
   backendName: 'wasm',
-  kernelFunc: kernelFunc as tf.KernelFunc,
+  kernelFunc: kernelFunc,
 };

@@ -10,7 +10,14 @@ const kernelFunc = ({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap;
   const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as tf.Conv2DBackpropInputAttrs;
   if (dataFormat === 'NCHW') throw new Error('wasm Conv2DBackpropInput: NCHW is not supported');
   const info = tf.backend_util.computeConv2DInfo(
-    inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode, false, 'channelsLast',
+    inputShape,
+    filter.shape as [number, number, number, number],
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    false,
+    'channelsLast',
   );
   const { batchSize: n, inHeight, inWidth, outHeight, outWidth, outChannels, inChannels, strideHeight: sh, strideWidth: sw } = info;
   const { filterHeight: fh, filterWidth: fw } = info;
@@ -21,9 +28,24 @@ const kernelFunc = ({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap;
   let up = dy;
   if (sh > 1 || sw > 1) {
     const r6 = keep(runKernel('Reshape', b, { x: dy }, { shape: [n, outHeight, 1, outWidth, 1, outChannels] }));
-    const padded = keep(runKernel('PadV2', b, { x: r6 }, {
-      paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0,
-    }));
+    const padded = keep(
+      runKernel(
+        'PadV2',
+        b,
+        { x: r6 },
+        {
+          paddings: [
+            [0, 0],
+            [0, 0],
+            [0, sh - 1],
+            [0, 0],
+            [0, sw - 1],
+            [0, 0],
+          ],
+          constantValue: 0,
+        },
+      ),
+    );
     up = keep(runKernel('Reshape', b, { x: padded }, { shape: [n, outHeight * sh, outWidth * sw, outChannels] }));
   }
   const flipped = keep(runKernel('Reverse', b, { x: filter }, { dims: [0, 1] }));
@@ -32,10 +54,22 @@ const kernelFunc = ({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap;
   const left = fw - 1 - info.padInfo.left;
   const bottom = Math.max(0, inHeight + fh - 1 - top - up.shape[1]);
   const right = Math.max(0, inWidth + fw - 1 - left - up.shape[2]);
-  let dx = runKernel('Conv2D', b, { x: up, filter: swapped }, {
-    strides: [1, 1], pad: [[0, 0], [top, bottom], [left, right], [0, 0]] as unknown as tf.NamedAttrMap[string],
-    dataFormat: 'NHWC', dilations: [1, 1],
-  });
+  let dx = runKernel(
+    'Conv2D',
+    b,
+    { x: up, filter: swapped },
+    {
+      strides: [1, 1],
+      pad: [
+        [0, 0],
+        [top, bottom],
+        [left, right],
+        [0, 0],
+      ] as unknown as tf.NamedAttrMap[string],
+      dataFormat: 'NHWC',
+      dilations: [1, 1],
+    },
+  );
   if (dx.shape[1] !== inHeight || dx.shape[2] !== inWidth) {
     const full = keep(dx);
     dx = runKernel('Slice', b, { x: full }, { begin: [0, 0, 0, 0], size: [n, inHeight, inWidth, inChannels] });
@@ -47,5 +81,5 @@ const kernelFunc = ({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap;
 export const conv2DBackpropInputConfig: tf.KernelConfig = {
   kernelName: tf.Conv2DBackpropInput,
   backendName: 'wasm',
-  kernelFunc: kernelFunc as tf.KernelFunc,
+  kernelFunc: kernelFunc,
 };

@@ -4,15 +4,10 @@ import { tf } from '../tf.ts';
 
 type Backend = { disposeData(dataId: object): boolean };
 
-export function runKernel(
-  name: string,
-  backend: Backend,
-  inputs: tf.NamedTensorInfoMap,
-  attrs: tf.NamedAttrMap = {},
-): tf.TensorInfo {
+export function runKernel(name: string, backend: Backend, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap = {}): tf.TensorInfo {
   const kernel = tf.getKernel(name, 'wasm');
   if (!kernel) throw new Error(`wasm kernel ${name} is not registered`);
-  return kernel.kernelFunc({ inputs, attrs, backend: backend as unknown as tf.KernelBackend }) as tf.TensorInfo;
+  return kernel.kernelFunc({ inputs, attrs, backend: backend }) as tf.TensorInfo;
 }
 
 export function release(backend: Backend, ...infos: tf.TensorInfo[]): void {

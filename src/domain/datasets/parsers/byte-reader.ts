@@ -2,14 +2,22 @@
 // delivered in chunks aligned to whole elements (so typed-array views never straddle chunks).
 import { invalidDataset } from './limits.ts';
 
-const asBuffer = (chunk: Buffer | Uint8Array | string): Buffer => (typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+const asBuffer = (chunk: Buffer | Uint8Array | string): Buffer =>
+  typeof chunk === 'string'
+    ? Buffer.from(chunk, 'latin1')
+    : Buffer.isBuffer(chunk)
+      ? chunk
+      : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 
 export class ByteReader {
   private readonly it: AsyncIterator<Buffer | Uint8Array | string>;
   private pending: Buffer = Buffer.alloc(0);
 
   /** `what` names the file in error messages. */
-  constructor(source: AsyncIterable<Buffer | Uint8Array | string>, private readonly what: string) {
+  constructor(
+    source: AsyncIterable<Buffer | Uint8Array | string>,
+    private readonly what: string,
+  ) {
     this.it = source[Symbol.asyncIterator]();
   }
 

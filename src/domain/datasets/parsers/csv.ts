@@ -11,7 +11,11 @@ import type { DatasetParser, ParseContext, SpooledFeatures } from './types.ts';
 /** Bounds the parser's line buffer, so one endless line cannot exhaust memory. */
 const MAX_RECORD_CHARS = 8 << 20;
 
-interface CsvSplit { header: string[]; x: SpooledFeatures; keys: Int32Array }
+interface CsvSplit {
+  header: string[];
+  x: SpooledFeatures;
+  keys: Int32Array;
+}
 
 export const parseCsv: DatasetParser = async (files, ctx) => {
   const notCsv = files.find((f) => !/\.csv$/i.test(f.path));
@@ -37,7 +41,7 @@ export const parseCsv: DatasetParser = async (files, ctx) => {
 function records(src: NodeJS.ReadableStream): AsyncIterable<{ record: string[]; info: Info }> {
   const parser = parse({ info: true, relax_column_count: true, skip_empty_lines: true, trim: true, bom: true, max_record_size: MAX_RECORD_CHARS });
   // pipeline forwards a failing source (object store) into the parser, so the loop below sees it.
-  return pipeline(src, parser, () => {}) as unknown as AsyncIterable<{ record: string[]; info: Info }>;
+  return pipeline(src, parser, () => {});
 }
 
 async function* rows(file: SourceFile): AsyncGenerator<{ record: string[]; line: number }> {
@@ -53,7 +57,13 @@ async function* rows(file: SourceFile): AsyncGenerator<{ record: string[]; line:
  * Streams one file's rows into a float32 spool; labels become provisional keys of `labels`.
  * Features are stored in the order of `trainHeader` (this file's own header for the training file).
  */
-async function readSplit(file: SourceFile, trainHeader: string[] | undefined, labels: LabelDictionary, ctx: ParseContext, split: string): Promise<CsvSplit> {
+async function readSplit(
+  file: SourceFile,
+  trainHeader: string[] | undefined,
+  labels: LabelDictionary,
+  ctx: ParseContext,
+  split: string,
+): Promise<CsvSplit> {
   const spool = await RowSpool.create(ctx, `${split}-x.f32`);
   const keys = new IntList();
   let header: string[] | undefined;

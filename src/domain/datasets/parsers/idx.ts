@@ -15,17 +15,23 @@ const LABELS_MAGIC = 0x00000801;
 const NAME = /^(train|t10k|test)-(images|labels)[-.](idx[13])-ubyte(\.gz)?$/i;
 
 type Split = 'train' | 'test';
-interface IdxFiles { images?: SourceFile; labels?: SourceFile }
+interface IdxFiles {
+  images?: SourceFile;
+  labels?: SourceFile;
+}
 
 export const parseIdx: DatasetParser = async (files, ctx) => {
   const bySplit: Record<Split, IdxFiles> = { train: {}, test: {} };
   for (const file of files) {
     const match = NAME.exec(baseName(file.path));
-    if (!match) throw invalidDataset(`unexpected file ${file.path}: expected train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte`);
+    if (!match)
+      throw invalidDataset(
+        `unexpected file ${file.path}: expected train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte`,
+      );
     const split: Split = match[1].toLowerCase() === 'train' ? 'train' : 'test';
     const kind = match[2].toLowerCase() as keyof IdxFiles;
     if ((kind === 'images') !== (match[3].toLowerCase() === 'idx3')) throw invalidDataset(`${file.path}: images are idx3, labels idx1`);
-    if (bySplit[split][kind]) throw invalidDataset(`two ${split} ${kind} files: ${bySplit[split][kind]!.path} and ${file.path}`);
+    if (bySplit[split][kind]) throw invalidDataset(`two ${split} ${kind} files: ${bySplit[split][kind].path} and ${file.path}`);
     bySplit[split][kind] = file;
   }
   const hasTest = Boolean(bySplit.test.images || bySplit.test.labels);

@@ -17,8 +17,15 @@ const IMAGE_NAME = /\.(png|jpe?g)$/i;
 const MAX_IMAGE_BYTES = 64 << 20;
 
 type Split = 'train' | 'test';
-interface LabeledImage { entry: Entry; split: Split; className: string }
-interface Size { width: number; height: number }
+interface LabeledImage {
+  entry: Entry;
+  split: Split;
+  className: string;
+}
+interface Size {
+  width: number;
+  height: number;
+}
 
 export const parseImageZip: DatasetParser = async (files, ctx) => {
   if (files.length !== 1 || !/\.zip$/i.test(files[0].path)) throw invalidDataset('an image dataset is exactly one .zip file');
@@ -103,7 +110,11 @@ async function decode(bytes: Buffer, name: string, size: Size | undefined): Prom
     const gray = (meta.channels ?? 3) <= 2;
     let image = sharp(bytes, { failOn: 'error' });
     if (size && (meta.width !== size.width || meta.height !== size.height)) image = image.resize(size.width, size.height, { fit: 'fill' });
-    const { data, info } = await image.removeAlpha().toColourspace(gray ? 'b-w' : 'srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    const { data, info } = await image
+      .removeAlpha()
+      .toColourspace(gray ? 'b-w' : 'srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
     if (info.channels !== (gray ? 1 : 3)) throw new Error(`unexpected ${info.channels} channels after decoding`);
     return { rgb: gray ? grayToRgb(data) : data, gray, size: { width: info.width, height: info.height } };
   } catch (err) {

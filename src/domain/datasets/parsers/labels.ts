@@ -47,7 +47,9 @@ export class LabelDictionary {
   finish(): { classNames: string[]; toClass(keys: Int32Array): Int32Array } {
     const classNames = sortClassNames(this.keys.keys());
     const byKey = new Int32Array(this.keys.size);
-    classNames.forEach((name, index) => { byKey[this.keys.get(name)!] = index; });
+    classNames.forEach((name, index) => {
+      byKey[this.keys.get(name)!] = index;
+    });
     return { classNames, toClass: (keys) => keys.map((k) => byKey[k]) };
   }
 }

@@ -12,7 +12,10 @@ import { RowSpool } from './spool.ts';
 import type { DatasetParser, ParseContext, ParsedDataset, ParsedSplit } from './types.ts';
 
 /** One named array: a file of an NPY upload or a member of an NPZ. */
-export interface NpyArraySource { name: string; open(): Promise<Readable> }
+export interface NpyArraySource {
+  name: string;
+  open(): Promise<Readable>;
+}
 
 type Slot = 'xTrain' | 'yTrain' | 'xTest' | 'yTest';
 const SLOT_BY_NAME: Record<string, Slot> = { x: 'xTrain', x_train: 'xTrain', y: 'yTrain', y_train: 'yTrain', x_test: 'xTest', y_test: 'yTest' };
@@ -20,7 +23,10 @@ const SLOT_BY_NAME: Record<string, Slot> = { x: 'xTrain', x_train: 'xTrain', y: 
 export const parseNpy: DatasetParser = async (files, ctx) => {
   const notNpy = files.find((f) => !/\.npy$/i.test(f.path));
   if (notNpy) throw invalidDataset(`unexpected file ${notNpy.path} in an NPY dataset`);
-  return readNpyArrays(files.map((f) => ({ name: baseName(f.path), open: () => f.open() })), ctx);
+  return readNpyArrays(
+    files.map((f) => ({ name: baseName(f.path), open: () => f.open() })),
+    ctx,
+  );
 };
 
 /** Validates all headers first (nothing is spooled for a dataset that cannot fit together), then streams the data. */
@@ -88,7 +94,14 @@ function featuresOf(x: NpyHeader, source: NpyArraySource): number[] {
   return featureShape;
 }
 
-function checkSplit(slots: Map<Slot, NpyArraySource>, headers: Map<Slot, NpyHeader>, xSlot: Slot, ySlot: Slot, featureShape: number[], ctx: ParseContext) {
+function checkSplit(
+  slots: Map<Slot, NpyArraySource>,
+  headers: Map<Slot, NpyHeader>,
+  xSlot: Slot,
+  ySlot: Slot,
+  featureShape: number[],
+  ctx: ParseContext,
+) {
   const [x, y] = [headers.get(xSlot)!, headers.get(ySlot)!];
   const [xName, yName] = [slots.get(xSlot)!.name, slots.get(ySlot)!.name];
   const shape = featuresOf(x, slots.get(xSlot)!);
@@ -102,7 +115,10 @@ function checkSplit(slots: Map<Slot, NpyArraySource>, headers: Map<Slot, NpyHead
 function toFloat32(dtype: NpyDtype, chunk: Buffer): Uint8Array {
   const values = npyTypedArray(dtype, chunk);
   const out = new Float32Array(values.length);
-  if (values instanceof BigInt64Array) values.forEach((v, i) => { out[i] = Number(v); });
+  if (values instanceof BigInt64Array)
+    values.forEach((v, i) => {
+      out[i] = Number(v);
+    });
   else out.set(values);
   return new Uint8Array(out.buffer);
 }

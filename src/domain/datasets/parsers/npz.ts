@@ -8,5 +8,8 @@ export const parseNpz: DatasetParser = async (files, ctx) => {
   if (files.length !== 1 || !/\.npz$/i.test(files[0].path)) throw invalidDataset('an NPZ dataset is exactly one .npz file');
   const zip = await openZip(files[0], ctx);
   const members = zip.entries.filter((entry) => !entry.fileName.endsWith('/'));
-  return readNpyArrays(members.map((entry) => ({ name: entry.fileName, open: () => zip.open(entry) })), ctx);
+  return readNpyArrays(
+    members.map((entry) => ({ name: entry.fileName, open: () => zip.open(entry) })),
+    ctx,
+  );
 };

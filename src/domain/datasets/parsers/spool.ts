@@ -11,7 +11,10 @@ export class RowSpool {
   private used = 0;
   private bytes = 0;
 
-  private constructor(readonly path: string, private readonly fh: FileHandle) {}
+  private constructor(
+    readonly path: string,
+    private readonly fh: FileHandle,
+  ) {}
 
   static async create(ctx: ParseContext, name: string): Promise<RowSpool> {
     const path = join(ctx.workDir, name);

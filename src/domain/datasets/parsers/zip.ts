@@ -44,20 +44,24 @@ export async function openZip(file: SourceFile, ctx: ParseContext): Promise<ZipA
     entries,
     open: async (entry) => {
       const cannotRead = (err: unknown) => invalidDataset(`${file.path}: cannot read ${entry.fileName}: ${(err as Error).message}`);
-      const stream = await zip.openReadStreamPromise(entry).catch((err: unknown) => { throw cannotRead(err); });
+      const stream = await zip.openReadStreamPromise(entry).catch((err: unknown) => {
+        throw cannotRead(err);
+      });
       // A size check can fail after the reader stopped early (a parser that rejected the header): without a
       // listener that late error would crash the process.
       stream.on('error', () => {});
       // Corrupt deflate data or wrong sizes surface mid-stream; they are the upload's fault, not ours.
-      return Readable.from((async function* () {
-        try {
-          yield* stream;
-        } catch (err) {
-          throw cannotRead(err);
-        } finally {
-          stream.destroy();
-        }
-      })());
+      return Readable.from(
+        (async function* () {
+          try {
+            yield* stream;
+          } catch (err) {
+            throw cannotRead(err);
+          } finally {
+            stream.destroy();
+          }
+        })(),
+      );
     },
   };
 }

@@ -43,11 +43,14 @@ function softmaxKl(t: tf.Tensor, s: tf.Tensor): tf.Tensor {
 export function distillationLoss(args: DistillationLossArgs): tf.Scalar {
   const { studentLogits, teacherLogits, labels, temperature: T } = args;
   if (!(T > 0) || !Number.isFinite(T)) throw new AppError('INVALID_JOB_PARAMS', `temperature must be > 0, got ${T}`, { field: 'temperature' });
-  if (!(args.alpha >= 0 && args.alpha <= 1)) throw new AppError('INVALID_JOB_PARAMS', `alpha must be in [0, 1], got ${args.alpha}`, { field: 'alpha' });
+  if (!(args.alpha >= 0 && args.alpha <= 1))
+    throw new AppError('INVALID_JOB_PARAMS', `alpha must be in [0, 1], got ${args.alpha}`, { field: 'alpha' });
   const same = (a: tf.Tensor, b: tf.Tensor) => a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]);
   if (!same(studentLogits, teacherLogits) || (labels && !same(studentLogits, labels))) {
     throw new AppError('INCOMPATIBLE_INPUTS', 'student logits, teacher logits and labels must have the same [batch, classes] shape', {
-      student: studentLogits.shape, teacher: teacherLogits.shape, labels: labels?.shape,
+      student: studentLogits.shape,
+      teacher: teacherLogits.shape,
+      labels: labels?.shape,
     });
   }
   const alpha = labels ? args.alpha : 1;
@@ -72,7 +75,11 @@ export function logitsModel(model: tf.LayersModel): tf.LayersModel {
     throw new AppError('INVALID_MODEL', 'distillation needs a model whose last layer is Dense', { lastLayer: last?.getClassName() });
   }
   const { name, ...cfg } = last.getConfig();
-  const linear = tf.layers.dense({ ...(cfg as unknown as Parameters<typeof tf.layers.dense>[0]), activation: 'linear', name: `${String(name)}_logits` });
+  const linear = tf.layers.dense({
+    ...(cfg as unknown as Parameters<typeof tf.layers.dense>[0]),
+    activation: 'linear',
+    name: `${String(name)}_logits`,
+  });
   // Dense.build() only creates kernel/bias when they are unset, so pre-setting them shares the variables.
   const shared = last as unknown as { kernel: tf.LayerVariable; bias: tf.LayerVariable | null };
   Object.assign(linear, { kernel: shared.kernel, bias: shared.bias });
@@ -80,4 +87,3 @@ export function logitsModel(model: tf.LayersModel): tf.LayersModel {
   linear.trainableWeights = last.trainableWeights;
   return tf.model({ inputs: model.inputs, outputs: output });
 }
-

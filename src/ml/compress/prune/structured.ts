@@ -23,9 +23,25 @@ export interface StructuredPruneResult {
 const WEIGHTED = new Set(['Dense', 'Conv2D']);
 // Layers that act on each channel independently (or only spatially): channel c in → channel c out.
 const PER_CHANNEL = new Set([
-  'Activation', 'ReLU', 'LeakyReLU', 'ELU', 'ThresholdedReLU', 'Dropout', 'SpatialDropout1D', 'GaussianNoise',
-  'GaussianDropout', 'AlphaDropout', 'MaxPooling2D', 'AveragePooling2D', 'GlobalAveragePooling2D',
-  'GlobalMaxPooling2D', 'ZeroPadding2D', 'Cropping2D', 'UpSampling2D', 'BatchNormalization', 'Flatten',
+  'Activation',
+  'ReLU',
+  'LeakyReLU',
+  'ELU',
+  'ThresholdedReLU',
+  'Dropout',
+  'SpatialDropout1D',
+  'GaussianNoise',
+  'GaussianDropout',
+  'AlphaDropout',
+  'MaxPooling2D',
+  'AveragePooling2D',
+  'GlobalAveragePooling2D',
+  'GlobalMaxPooling2D',
+  'ZeroPadding2D',
+  'Cropping2D',
+  'UpSampling2D',
+  'BatchNormalization',
+  'Flatten',
 ]);
 
 /** A prunable layer, the layers its units pass through, and the layer that consumes them. */
@@ -43,7 +59,7 @@ function invalid(message: string, details?: Record<string, unknown>): AppError {
 }
 
 function config(layer: tf.layers.Layer): Record<string, unknown> {
-  return layer.getConfig() as Record<string, unknown>;
+  return layer.getConfig();
 }
 
 function isChannelsLast(layer: tf.layers.Layer): boolean {
@@ -99,9 +115,7 @@ function links(model: tf.LayersModel, excludeLayers: readonly string[] = []): Un
   const layers = chainLayers(model);
   const known = new Set(layers.map((l) => l.name));
   for (const name of excludeLayers) if (!known.has(name)) throw invalid(`excludeLayers names an unknown layer: ${name}`, { layer: name });
-  return layers
-    .map((_, i) => linkFor(layers, i))
-    .filter((l): l is UnitLink => l !== undefined && !excludeLayers.includes(l.producer.name));
+  return layers.map((_, i) => linkFor(layers, i)).filter((l): l is UnitLink => l !== undefined && !excludeLayers.includes(l.producer.name));
 }
 
 /** Per-output-unit norm of a kernel whose last axis indexes the units (Dense [in, out], Conv2D [kh, kw, in, out]). */

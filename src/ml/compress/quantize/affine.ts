@@ -168,7 +168,9 @@ export function quantizeWeights(
     offset += len;
   }
   if (offset !== buf.byteLength) {
-    throw new AppError('WEIGHTS_MISMATCH', `weight data has ${buf.byteLength - offset} bytes the manifest does not describe`, { bytes: buf.byteLength });
+    throw new AppError('WEIGHTS_MISMATCH', `weight data has ${buf.byteLength - offset} bytes the manifest does not describe`, {
+      bytes: buf.byteLength,
+    });
   }
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
