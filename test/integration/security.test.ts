@@ -1,6 +1,7 @@
 // API keys, scopes, rate limits, CORS, security headers and /metrics through the real app, on both targets.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import type supertest from 'supertest';
 import WebSocket from 'ws';
 import { ApiKeyService, hashKey } from '../../src/security/api-keys.ts';
 import { tinyModelFiles } from '../helpers/fixtures.ts';
@@ -23,9 +24,12 @@ async function wsFirstMessage(baseUrl: string, query: string, o: { header?: stri
       ws.once('error', () => resolve({ ok: false, status: 0 }));
     });
     if (!opened.ok) return { rejectedWith: opened.status };
+    // A graphql-transport-ws frame, or the close that ended the socket instead. Only `error` frames' payload
+    // (an array of GraphQL errors) is read here.
+    type Frame = { type: string; code?: number; payload?: { message: string; extensions?: { code?: string } }[] };
     const next = () =>
-      new Promise<any>((resolve) => {
-        ws.once('message', (raw) => resolve(JSON.parse(raw.toString())));
+      new Promise<Frame>((resolve) => {
+        ws.once('message', (raw: Buffer) => resolve(JSON.parse(raw.toString('utf8')) as Frame));
         ws.once('close', (code) => resolve({ type: 'closed', code }));
       });
     ws.send(JSON.stringify({ type: 'connection_init', payload: o.payload ?? {} }));
@@ -153,7 +157,7 @@ await forEachTarget('security', (target) => {
     const sub = `subscription { jobUpdated(id: "${MISSING}") { id } }`;
     const none = await wsFirstMessage(ctx.baseUrl, sub, {});
     assert.equal(none.message?.type, 'error');
-    assert.equal(none.message.payload[0].extensions.code, 'UNAUTHENTICATED');
+    assert.equal(none.message.payload?.[0]?.extensions?.code, 'UNAUTHENTICATED');
     const viaPayload = await wsFirstMessage(ctx.baseUrl, sub, { payload: { authorization: `Bearer ${key.read}` } });
     // Past authentication: the resolver answers that the job does not exist.
     assert.match(viaPayload.message?.payload?.[0]?.message ?? '', /not found/, JSON.stringify(viaPayload));
@@ -169,12 +173,13 @@ await forEachTarget('security', (target) => {
     const limited = (await keys.create({ name: 'rate', scope: 'read' })).key;
     const other = (await keys.create({ name: 'rate-other', scope: 'read' })).key;
     const statuses: number[] = [];
-    let last;
+    let last: supertest.Response | undefined;
     for (let i = 0; i < RATE_LIMIT + 2; i++) {
       last = await ctx.http.get('/v1/datasets').set(bearer(limited));
       statuses.push(last.status);
     }
     assert.equal(statuses.filter((s) => s === 200).length, RATE_LIMIT);
+    assert.ok(last);
     assert.equal(last.status, 429);
     assert.equal(last.body.code, 'RATE_LIMITED');
     assert.match(last.headers['content-type'], /problem\+json/);

@@ -3,7 +3,7 @@
 import crypto from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Config } from '../../config.ts';
-import type { Db } from '../../db/prisma.ts';
+import type { Db, Prisma } from '../../db/prisma.ts';
 import { AppError, notFound } from '../../errors.ts';
 import type { ModelDto, ModelListQuery } from '../../schemas/model.ts';
 import { objectKeys, type ObjectStore } from '../../storage/object-store.ts';
@@ -116,7 +116,8 @@ export class ModelService {
         inputShape: summary.inputShape,
         outputShape: summary.outputShape,
         layers: summary.layers,
-        report: lineage.report ?? undefined,
+        // Reports are built from numbers and strings by the job kinds: JSON by construction.
+        report: (lineage.report ?? undefined) as Prisma.InputJsonObject | undefined,
         producedByJobId: lineage.producedByJobId ?? null,
         parentModelId: lineage.parentModelId ?? null,
         files: {

@@ -7,7 +7,7 @@ import type { LayersModelJson } from './manifest.ts';
 export interface ModelSummary {
   inputShape: (number | null)[];
   outputShape: (number | null)[];
-  layers: { name: string; className: string; params: number; outputShape: unknown }[];
+  layers: { name: string; className: string; params: number; outputShape: tf.Shape | tf.Shape[] }[];
   params: number;
 }
 
