@@ -1,8 +1,11 @@
 // The GraphQL API: POST/GET /graphql (mercurius), GraphiQL at /graphiql, subscriptions over WebSocket on
 // /graphql (graphql-transport-ws and the legacy graphql-ws protocol). Register with { runtime } after the REST
-// routes; it only reads and acts through runtime.services, like REST.
+// routes; it only reads and acts through runtime.services, like REST. A named plugin that stays encapsulated
+// (its hooks and mercurius' decorators do not leak) and needs the security plugin (API keys for queries and
+// WebSockets) and the response cache plugin.
 import fs from 'node:fs';
 import type { FastifyPluginAsync } from 'fastify';
+import fp from 'fastify-plugin';
 import mercurius from 'mercurius';
 import { JobQueries } from '../jobs/queries.ts';
 import type { Runtime } from '../runtime.ts';
@@ -11,18 +14,19 @@ import { formatErrors } from './errors.ts';
 import { checkCost, MAX_DEPTH } from './limits.ts';
 import { buildLoaders } from './loaders.ts';
 import { buildResolvers } from './resolvers.ts';
-import { GraphqlResponseCache } from './response-cache.ts';
+import { SECURITY_PLUGIN } from '../security/plugin.ts';
+import { GRAPHQL_CACHE_PLUGIN } from './response-cache.ts';
 
 const SCHEMA = fs.readFileSync(new URL('./schema.graphql', import.meta.url), 'utf8');
 /** WebSocket keep-alive, so idle subscriptions survive proxies. */
 const KEEP_ALIVE_MS = 15_000;
 
-export const graphqlPlugin: FastifyPluginAsync<{ runtime: Runtime; cache?: GraphqlResponseCache }> = async (app, { runtime, cache }) => {
+const graphql: FastifyPluginAsync<{ runtime: Runtime }> = async (app, { runtime }) => {
   // GraphQL documents itself (introspection, GraphiQL): keep its routes out of the REST OpenAPI document.
   app.addHook('onRoute', (route) => {
     route.schema = { ...route.schema, hide: true };
   });
-  cache?.register(app);
+  app.graphqlCache.serve(app);
   const queries = new JobQueries(runtime.db);
   const auth = graphqlAuth(app.security);
   await app.register(mercurius, {
@@ -42,3 +46,10 @@ export const graphqlPlugin: FastifyPluginAsync<{ runtime: Runtime; cache?: Graph
     await auth.preSubscriptionExecution(schema, document, context);
   });
 };
+
+export const graphqlPlugin = fp(graphql, {
+  name: 'modelpress-graphql',
+  fastify: '5.x',
+  dependencies: [SECURITY_PLUGIN, GRAPHQL_CACHE_PLUGIN],
+  encapsulate: true,
+});

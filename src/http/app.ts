@@ -5,16 +5,16 @@ import multipart from '@fastify/multipart';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import { graphqlPlugin } from '../graphql/plugin.ts';
-import { GraphqlResponseCache } from '../graphql/response-cache.ts';
-import { registerMetrics } from '../observability/metrics.ts';
+import { graphqlCachePlugin } from '../graphql/response-cache.ts';
+import { metricsPlugin } from '../observability/metrics.ts';
 import type { Runtime } from '../runtime.ts';
 import { Problem } from '../schemas/common.ts';
-import { registerSecurity } from '../security/plugin.ts';
+import { securityPlugin } from '../security/plugin.ts';
 import { Dataset, DatasetPage } from '../schemas/dataset.ts';
 import { Job, JobPage } from '../schemas/job.ts';
 import { Model, ModelPage } from '../schemas/model.ts';
 import { dashboardPlugin } from './dashboard.ts';
-import { registerOpenApi } from './openapi.ts';
+import { docsPlugin } from './openapi.ts';
 import { registerProblemHandler } from './problem.ts';
 import { datasetRoutes } from './routes/datasets.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -42,10 +42,12 @@ export async function buildApp(runtime: Runtime, opts: AppOptions = {}) {
   registerProblemHandler(app);
 
   for (const schema of [Problem, Model, ModelPage, Dataset, DatasetPage, Job, JobPage]) app.addSchema(schema);
-  await registerOpenApi(app);
-  // API keys, rate limits, CORS, security headers, timeouts (before the routes they guard); /metrics.
-  await registerSecurity(app, runtime);
-  await registerMetrics(app, runtime);
+  // Plugins whose hooks apply to the whole app come before the routes: the OpenAPI collector; API keys, rate
+  // limits, CORS, security headers, timeouts; /metrics and its latency hook; the GraphQL cache's invalidation.
+  await app.register(docsPlugin);
+  await app.register(securityPlugin, { config: runtime.config.security, db: runtime.db });
+  await app.register(metricsPlugin, { exposure: runtime.config.security.metrics, db: runtime.db, sql: runtime.sql });
+  await app.register(graphqlCachePlugin, { ttlMs: runtime.config.graphqlCacheMs, jobEvents: runtime.jobEvents });
 
   const { limits } = runtime.config;
   await app.register(multipart, {
@@ -57,15 +59,7 @@ export async function buildApp(runtime: Runtime, opts: AppOptions = {}) {
   await app.register(modelRoutes, { prefix: '/v1', services: runtime.services });
   await app.register(datasetRoutes, { prefix: '/v1', services: runtime.services });
   await app.register(jobRoutes, { prefix: '/v1', services: runtime.services });
-  // Query responses are cached until any job event or write (see src/graphql/response-cache.ts).
-  const graphqlCache = new GraphqlResponseCache(runtime.config.graphqlCacheMs);
-  const stopInvalidating = runtime.jobEvents.subscribe(() => graphqlCache.invalidate());
-  app.addHook('onClose', async () => stopInvalidating());
-  app.addHook('onResponse', async (req) => {
-    // REST writes; GraphQL mutations invalidate in the cache's own hook (POST queries must not).
-    if (!['GET', 'HEAD', 'OPTIONS'].includes(req.method) && !req.url.startsWith('/graphql')) graphqlCache.invalidate();
-  });
-  await app.register(graphqlPlugin, { runtime, cache: graphqlCache });
+  await app.register(graphqlPlugin, { runtime });
   await app.register(dashboardPlugin);
   return app;
 }

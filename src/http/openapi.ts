@@ -1,12 +1,14 @@
 // OpenAPI 3.1 generated from the route schemas (@fastify/swagger), served at /openapi.json with Swagger UI
-// at /docs. `npm run openapi` writes the same document to openapi/openapi.json.
+// at /docs. `npm run openapi` writes the same document to openapi/openapi.json. Not encapsulated
+// (fastify-plugin): @fastify/swagger must see every route of the app, so buildApp registers it first.
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
+import fp from 'fastify-plugin';
 
 export const API_VERSION = '1.0.0';
 
-export async function registerOpenApi(app: FastifyInstance) {
+const docs: FastifyPluginAsync = async (app) => {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -29,4 +31,6 @@ export async function registerOpenApi(app: FastifyInstance) {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-}
+};
+
+export const docsPlugin = fp(docs, { name: 'modelpress-docs', fastify: '5.x' });

@@ -1,15 +1,30 @@
 // /metrics in the Prometheus text format (prom-client), one registry per app: HTTP latency histograms by route,
 // bytes received by uploads, and — read from the database at scrape time, so every API process reports the
 // whole system — job counts by status, queue depth and the durations of jobs finished since the last scrape.
-// Exposure follows MODELPRESS_METRICS: on (open), auth (a key with read scope; see requiredScope), off.
-import type { FastifyInstance } from 'fastify';
+// Exposure follows MODELPRESS_METRICS: on (open), auth (a key with read scope, enforced by the security plugin's
+// auth hook; see requiredScope), off. Not encapsulated (fastify-plugin): the latency hook times every route.
+import type { FastifyPluginAsync } from 'fastify';
+import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { SecurityConfig } from '../config.ts';
+import type { Db } from '../db/prisma.ts';
 import { QUEUE } from '../queue/boss.ts';
-import type { Runtime } from '../runtime.ts';
+import type { SqlClient } from '../queue/pool.ts';
+import { SECURITY_PLUGIN } from '../security/plugin.ts';
+
+/** What the collectors read at scrape time. */
+export interface MetricsSources {
+  db: Db;
+  sql: SqlClient;
+}
+
+export interface MetricsPluginOptions extends MetricsSources {
+  exposure: SecurityConfig['metrics'];
+}
 
 const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'canceled'];
 
-export function createMetrics(runtime: Runtime) {
+export function createMetrics({ db, sql }: MetricsSources) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'modelpress_' });
   const httpDuration = new Histogram({
@@ -39,11 +54,11 @@ export function createMetrics(runtime: Runtime) {
     labelNames: ['status'],
     registers: [registry],
     async collect() {
-      const rows = await runtime.db.job.groupBy({ by: ['status'], _count: { _all: true } });
+      const rows = await db.job.groupBy({ by: ['status'], _count: { _all: true } });
       const counts = new Map(rows.map((r) => [r.status, r._count._all]));
       for (const s of new Set([...JOB_STATUSES, ...counts.keys()])) this.set({ status: s }, counts.get(s) ?? 0);
       // Durations of jobs that finished since the previous scrape, observed once each.
-      const done = await runtime.db.job.findMany({
+      const done = await db.job.findMany({
         where: { finishedAt: { gt: finishedSince }, startedAt: { not: null } },
         select: { type: true, status: true, startedAt: true, finishedAt: true },
         orderBy: { finishedAt: 'asc' },
@@ -58,18 +73,17 @@ export function createMetrics(runtime: Runtime) {
     help: 'Queue jobs waiting for a worker (pg-boss created or retry)',
     registers: [registry],
     async collect() {
-      const { rows } = await runtime.sql.executeSql(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = $1 AND state IN ('created', 'retry')`, [
-        QUEUE,
-      ]);
-      this.set(rows[0].n);
+      const { rows } = await sql.executeSql(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = $1 AND state IN ('created', 'retry')`, [QUEUE]);
+      const [row] = rows as { n: number }[];
+      this.set(row?.n ?? 0);
     },
   });
   return { registry, httpDuration, uploadBytes };
 }
 
-export async function registerMetrics(app: FastifyInstance, runtime: Runtime) {
-  if (runtime.config.security.metrics === 'off') return;
-  const m = createMetrics(runtime);
+const metrics: FastifyPluginAsync<MetricsPluginOptions> = async (app, { exposure, db, sql }) => {
+  if (exposure === 'off') return;
+  const m = createMetrics({ db, sql });
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
     m.httpDuration.observe({ method: req.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
@@ -83,4 +97,7 @@ export async function registerMetrics(app: FastifyInstance, runtime: Runtime) {
     reply.type(m.registry.contentType);
     return m.registry.metrics();
   });
-}
+};
+
+/** Depends on security: with MODELPRESS_METRICS=auth its auth hook is what guards /metrics. */
+export const metricsPlugin = fp(metrics, { name: 'modelpress-metrics', fastify: '5.x', dependencies: [SECURITY_PLUGIN] });

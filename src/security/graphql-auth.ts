@@ -1,7 +1,7 @@
 // API keys for GraphQL: queries and subscriptions need read, mutations need write. Over HTTP the key was checked
 // by the onRequest hook; over WebSocket it comes from the upgrade request's Authorization header or the
 // connection_init payload ({ authorization: "Bearer mp_…" }, also accepted under payload.headers).
-import type { DocumentNode } from 'graphql';
+import { Kind, OperationTypeNode, type DocumentNode } from 'graphql';
 import type { MercuriusContext } from 'mercurius';
 import { AppError } from '../errors.ts';
 import { bearerToken } from './api-keys.ts';
@@ -16,7 +16,8 @@ function payloadToken(payload: Payload): string | null {
   return bearerToken(headers.authorization ?? headers.Authorization);
 }
 
-const isMutation = (doc: DocumentNode) => doc.definitions.some((d) => d.kind === 'OperationDefinition' && d.operation === 'mutation');
+const isMutation = (doc: DocumentNode) =>
+  doc.definitions.some((d) => d.kind === Kind.OPERATION_DEFINITION && d.operation === OperationTypeNode.MUTATION);
 
 export function graphqlAuth(settings: AuthSettings) {
   type Ctx = MercuriusContext & { _connectionInit?: Payload; principal?: Principal | null };
@@ -45,7 +46,7 @@ export function graphqlAuth(settings: AuthSettings) {
 
   return {
     /** connection_init: a key in the payload must be valid (a missing one is checked per operation). */
-    async onConnect({ payload }: { payload?: Payload }): Promise<boolean> {
+    onConnect: async ({ payload }: { payload?: Payload }): Promise<boolean> => {
       const token = payloadToken(payload);
       if (!token) return true;
       return (await settings.keys.verify(token)) !== null;

@@ -1,11 +1,14 @@
-// registerSecurity(app, runtime): API keys (auth hook, /v1/keys, GraphQL hooks via app.security), per-key rate
-// limits, CORS allow-list, security headers and request timeouts. Call it once in buildApp, before the routes:
-// the rate limit applies to routes registered after it.
+// securityPlugin: API keys (auth hook, /v1/keys, GraphQL hooks via the `security` decorator), per-key rate
+// limits, CORS allow-list, security headers and request timeouts. Not encapsulated (fastify-plugin): its hooks
+// must guard every route of the app, so buildApp registers it before the routes — the rate limit applies to
+// routes registered after it.
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
+import fp from 'fastify-plugin';
+import type { SecurityConfig } from '../config.ts';
+import type { Db } from '../db/prisma.ts';
 import { AppError } from '../errors.ts';
-import type { Runtime } from '../runtime.ts';
 import { ApiKeyService } from './api-keys.ts';
 import { registerAuthHook, routePath, type AuthSettings } from './auth.ts';
 import { registerSecurityHeaders } from './headers.ts';
@@ -21,9 +24,15 @@ declare module 'fastify' {
 const unlimited = (path: string) =>
   path === '/healthz' || path === '/readyz' || !(path.startsWith('/v1/') || path === '/graphql' || path === '/metrics');
 
-export async function registerSecurity(app: FastifyInstance, runtime: Runtime) {
-  const sec = runtime.config.security;
-  const settings: AuthSettings = { enabled: sec.auth, keys: new ApiKeyService(runtime.db), protectMetrics: sec.metrics === 'auth' };
+export interface SecurityPluginOptions {
+  config: SecurityConfig;
+  db: Db;
+}
+
+export const SECURITY_PLUGIN = 'modelpress-security';
+
+const security: FastifyPluginAsync<SecurityPluginOptions> = async (app, { config: sec, db }) => {
+  const settings: AuthSettings = { enabled: sec.auth, keys: new ApiKeyService(db), protectMetrics: sec.metrics === 'auth' };
   app.decorate('security', settings);
 
   // Node closes requests whose body takes longer than this (slowloris); idle sockets after 2 minutes.
@@ -70,4 +79,6 @@ export async function registerSecurity(app: FastifyInstance, runtime: Runtime) {
     });
   }
   await app.register(keyRoutes, { prefix: '/v1', keys: settings.keys });
-}
+};
+
+export const securityPlugin = fp(security, { name: SECURITY_PLUGIN, fastify: '5.x' });
