@@ -4,7 +4,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { tf } from './tf.ts';
-import { registerWasmKernels } from './kernels/index.ts';
+import { registerFallbackKernels, registerKernelFixes, registerWasmKernels } from './kernels/index.ts';
 
 export type BackendPreference = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 
@@ -31,7 +31,10 @@ async function tryWebgpu(): Promise<boolean> {
     // Registered already when navigator.gpu was set up before tfjs-backend-webgpu loaded (e.g. a GPU bundle).
     const registered = () => 'webgpu' in (tf.engine() as unknown as { registryFactory: object }).registryFactory;
     if (!registered()) {
-      const { create, globals } = await import(WEBGPU_PACKAGE);
+      const { create, globals } = (await import(WEBGPU_PACKAGE)) as {
+        create: (flags: string[]) => { requestAdapter(): Promise<unknown> };
+        globals: object;
+      };
       const gpu = create([]);
       if (!(await gpu.requestAdapter())) return failed('webgpu', 'no WebGPU adapter found');
       Object.assign(globalThis, globals);
@@ -42,6 +45,7 @@ async function tryWebgpu(): Promise<boolean> {
       await import(WEBGPU_BACKEND_PACKAGE);
     }
     if (!registered()) return failed('webgpu', 'tfjs-backend-webgpu did not register (navigator.gpu missing at import)');
+    registerFallbackKernels('webgpu');
     return (await tf.setBackend('webgpu')) || failed('webgpu', 'tf.setBackend("webgpu") returned false');
   } catch (err) {
     return failed('webgpu', err);
@@ -86,6 +90,7 @@ const unavailable = new Set<string>();
  * back along the auto order after it. Idempotent: repeated calls with the same preference reuse the first result.
  */
 export function initBackend(pref: BackendPreference = 'auto'): Promise<string> {
+  registerKernelFixes();
   let p = pending.get(pref);
   if (!p) {
     p = (async () => {

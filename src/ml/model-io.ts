@@ -6,6 +6,7 @@ import path from 'node:path/posix';
 import type { Readable } from 'node:stream';
 import { AppError } from '../errors.ts';
 import type { ObjectStore, PutResult } from '../storage/object-store.ts';
+import './layers/index.ts'; // registers the Keras layer classes tfjs lacks, before any model loads
 import { tf } from './tf.ts';
 
 export interface ModelFileRef {

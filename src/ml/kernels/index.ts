@@ -1,31 +1,63 @@
-// Kernels that tfjs-backend-wasm 4.22 lacks or gets wrong but dense/conv/pool/dropout/batch-norm training needs.
-// Checked against the cpu backend's list: of the missing ones only Conv2DBackpropFilter is reached by those
-// layers' gradients (LogSoftmax and ReluGrad are not kernels in tfjs 4.22 at all: they are composed of other ops;
-// UnsortedSegmentSum only backs gather/embedding gradients, Depthwise*Backprop* only depthwise convs).
-// MaxPoolGrad exists but is wrong for windows without a positive value (see max-pool-grad.ts): replaced.
-// BatchMatMul is wrapped and Conv2DBackpropInput replaced for speed (see their files).
+// Kernels that tfjs-backend-wasm 4.22 lacks or gets wrong but the layers of real models need for training.
+// test/unit/ml-kernel-coverage.test.ts enumerates the kernels the forward and backward passes of every supported
+// layer class use and checks wasm against cpu, so this list is known to be complete for them:
+// - missing, own implementations (speed matters): Conv2DBackpropFilter (every conv layer), Depthwise*Backprop*
+//   (DepthwiseConv2D, SeparableConv2D), UnsortedSegmentSum (the gradient of gather: Embedding);
+// - wrong: MaxPoolGrad (see max-pool-grad.ts): replaced; on the cpu backend ResizeNearestNeighborGrad (see
+//   resize-nearest-neighbor-grad.ts): replaced there, by registerKernelFixes;
+// - slow: BatchMatMul wrapped, Conv2DBackpropInput replaced (see their files);
+// - anything else the cpu backend has and a backend lacks runs through the generic cpu fallback (cpu-fallback.ts).
 import { tf } from '../tf.ts';
 import { batchMatMulConfig } from './batch-mat-mul.ts';
 import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.ts';
 import { conv2DBackpropInputConfig } from './conv2d-backprop-input.ts';
+import { missingKernelFallbacks } from './cpu-fallback.ts';
+import { depthwiseConv2dBackpropFilterConfig } from './depthwise-conv2d-backprop-filter.ts';
+import { depthwiseConv2dBackpropInputConfig } from './depthwise-conv2d-backprop-input.ts';
 import { maxPoolGradConfig } from './max-pool-grad.ts';
+import { resizeNearestNeighborGradCpuConfig } from './resize-nearest-neighbor-grad.ts';
+import { unsortedSegmentSumConfig } from './unsorted-segment-sum.ts';
 
 let wasmKernels: tf.KernelConfig[] | null = null;
 
-/**
- * Registers our wasm kernels (replacing or wrapping stock ones); safe to call more than once. Call it after
- * importing @tensorflow/tfjs-backend-wasm (which registers the stock kernels) and before the backend starts.
- */
-export function registerWasmKernels(): void {
-  if (!wasmKernels) {
-    const stockMatMul = tf.getKernel(tf.BatchMatMul, 'wasm');
-    if (!stockMatMul) throw new Error('@tensorflow/tfjs-backend-wasm must be imported before registerWasmKernels()');
-    wasmKernels = [conv2DBackpropFilterConfig, conv2DBackpropInputConfig, maxPoolGradConfig, batchMatMulConfig(stockMatMul)];
-  }
-  for (const config of wasmKernels) {
+function register(configs: readonly tf.KernelConfig[]): void {
+  for (const config of configs) {
     const current = tf.getKernel(config.kernelName, config.backendName);
     if (current?.kernelFunc === config.kernelFunc) continue;
     if (current) tf.unregisterKernel(config.kernelName, config.backendName);
     tf.registerKernel(config);
   }
+}
+
+/**
+ * Registers our wasm kernels (replacing or wrapping stock ones) and cpu fallbacks for whatever else wasm lacks;
+ * safe to call more than once. Call it after importing @tensorflow/tfjs-backend-wasm (which registers the stock
+ * kernels) and before the backend starts.
+ */
+export function registerWasmKernels(): void {
+  if (!wasmKernels) {
+    const stockMatMul = tf.getKernel(tf.BatchMatMul, 'wasm');
+    if (!stockMatMul) throw new Error('@tensorflow/tfjs-backend-wasm must be imported before registerWasmKernels()');
+    const own = [
+      conv2DBackpropFilterConfig,
+      conv2DBackpropInputConfig,
+      depthwiseConv2dBackpropFilterConfig,
+      depthwiseConv2dBackpropInputConfig,
+      maxPoolGradConfig,
+      unsortedSegmentSumConfig,
+      batchMatMulConfig(stockMatMul),
+    ];
+    wasmKernels = [...own, ...missingKernelFallbacks('wasm', own)];
+  }
+  register(wasmKernels);
+}
+
+/** Registers cpu fallbacks for the kernels `backendName` (e.g. webgpu) lacks; safe to call more than once. */
+export function registerFallbackKernels(backendName: string): void {
+  register(missingKernelFallbacks(backendName, []));
+}
+
+/** Replaces stock kernels of the always-present cpu backend that compute wrong results; safe to call more than once. */
+export function registerKernelFixes(): void {
+  register([resizeNearestNeighborGradCpuConfig]);
 }
