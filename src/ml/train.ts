@@ -3,6 +3,7 @@
 // points and epoch ends, per-epoch lr decay, early stopping and cooperative cancellation.
 import { AppError } from '../errors.ts';
 import { batches, seededShuffle, takeRows, trainValSplit } from './dataset.ts';
+import { FusedAdamOptimizer } from './fused-adam.ts';
 import { tf } from './tf.ts';
 
 export type OptimizerName = 'sgd' | 'momentum' | 'adam';
@@ -70,7 +71,8 @@ export function createOptimizer(name: OptimizerName, learningRate: number): tf.O
     case 'momentum':
       return tf.train.momentum(learningRate, 0.9);
     case 'adam':
-      return tf.train.adam(learningRate);
+      // tf.train.adam's defaults (beta1 0.9, beta2 0.999, the backend's epsilon); one fused kernel per variable on wasm.
+      return new FusedAdamOptimizer(learningRate, 0.9, 0.999);
   }
 }
 

@@ -5,15 +5,18 @@
 //   (DepthwiseConv2D, SeparableConv2D), UnsortedSegmentSum (the gradient of gather: Embedding);
 // - wrong: MaxPoolGrad (see max-pool-grad.ts): replaced; on the cpu backend ResizeNearestNeighborGrad (see
 //   resize-nearest-neighbor-grad.ts): replaced there, by registerKernelFixes;
-// - slow: BatchMatMul wrapped, Conv2DBackpropInput replaced (see their files);
+// - slow: BatchMatMul wrapped, Conv2DBackpropInput and Identity replaced (see their files); the fused Adam update
+//   is our own kernel (src/ml/fused-adam.ts uses it);
 // - anything else the cpu backend has and a backend lacks runs through the generic cpu fallback (cpu-fallback.ts).
 import { tf } from '../tf.ts';
+import { adamUpdateConfig } from './adam-update.ts';
 import { batchMatMulConfig } from './batch-mat-mul.ts';
 import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.ts';
 import { conv2DBackpropInputConfig } from './conv2d-backprop-input.ts';
 import { missingKernelFallbacks } from './cpu-fallback.ts';
 import { depthwiseConv2dBackpropFilterConfig } from './depthwise-conv2d-backprop-filter.ts';
 import { depthwiseConv2dBackpropInputConfig } from './depthwise-conv2d-backprop-input.ts';
+import { identityConfig } from './identity.ts';
 import { maxPoolGradConfig } from './max-pool-grad.ts';
 import { resizeNearestNeighborGradCpuConfig } from './resize-nearest-neighbor-grad.ts';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum.ts';
@@ -46,6 +49,8 @@ export function registerWasmKernels(): void {
       maxPoolGradConfig,
       unsortedSegmentSumConfig,
       batchMatMulConfig(stockMatMul),
+      identityConfig,
+      adamUpdateConfig,
     ];
     wasmKernels = [...own, ...missingKernelFallbacks('wasm', own)];
   }

@@ -2,7 +2,8 @@
 // (the smallest POSITIVE float): in any window whose values are all <= 0 the gradient is sent to element 0 of the
 // tensor instead of the window's max. That corrupts training whenever max-pooling sees zeros (after relu) or
 // negative values. This version runs in JS over views of the wasm heap with the cpu backend's semantics
-// (first maximum in scan order wins, padding never wins).
+// (first maximum in scan order wins, padding never wins). Speed: the in-bounds offsets of each window are
+// computed once per output position and shared by all channels, so the per-element loop is a load and a compare.
 import { tf } from '../tf.ts';
 
 type WasmBackend = {
@@ -25,32 +26,35 @@ const kernelFunc = ({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap;
   const dyv = b.typedArrayFromHeap(dy);
   const dx = b.typedArrayFromHeap(out);
   dx.fill(0);
-  const best = new Float32Array(channels);
-  const bestAt = new Int32Array(channels);
+  const window = new Int32Array(Math.ceil(fh / dh) * Math.ceil(fw / dw));
   for (let n = 0; n < batchSize; n++) {
     const xBatch = n * inHeight * inWidth * channels;
     for (let oh = 0; oh < outHeight; oh++) {
       for (let ow = 0; ow < outWidth; ow++) {
-        best.fill(-Infinity);
-        bestAt.fill(-1);
+        // Offsets (of channel 0) of the window's in-bounds elements, in scan order.
+        let size = 0;
         for (let kh = 0; kh < fh; kh += dh) {
           const h = oh * strideHeight - top + kh;
           if (h < 0 || h >= inHeight) continue;
           for (let kw = 0; kw < fw; kw += dw) {
             const w = ow * strideWidth - left + kw;
-            if (w < 0 || w >= inWidth) continue;
-            const base = xBatch + (h * inWidth + w) * channels;
-            for (let c = 0; c < channels; c++) {
-              const v = x[base + c];
-              if (v > best[c] || bestAt[c] < 0) {
-                best[c] = v;
-                bestAt[c] = base + c;
-              }
-            }
+            if (w >= 0 && w < inWidth) window[size++] = xBatch + (h * inWidth + w) * channels;
           }
         }
         const dyBase = ((n * outHeight + oh) * outWidth + ow) * channels;
-        for (let c = 0; c < channels; c++) if (bestAt[c] >= 0) dx[bestAt[c]] += dyv[dyBase + c];
+        for (let c = 0; c < channels; c++) {
+          // As the cpu backend: a strict > from -Infinity, so NaN and -Infinity never win.
+          let at = -1;
+          let best = -Infinity;
+          for (let k = 0; k < size; k++) {
+            const i = window[k] + c;
+            if (x[i] > best) {
+              best = x[i];
+              at = i;
+            }
+          }
+          if (at >= 0) dx[at] += dyv[dyBase + c];
+        }
       }
     }
   }
