@@ -1,15 +1,19 @@
-// The training loop: optimizer.minimize over shuffled mini-batches with a softmax cross-entropy that matches the
-// model's head (logits or probabilities), running loss/accuracy kept on the device and read back only at log
-// points and epoch ends, per-epoch lr decay, early stopping and cooperative cancellation.
+// The training loop: optimizer steps over seeded, shuffled mini-batches with a softmax cross-entropy that matches
+// the model's head (logits or probabilities), per-epoch lr decay, validation, early stopping and cooperative
+// cancellation. The steps run in this thread (src/ml/train-step.ts) or, with `threads` > 1 on the wasm backend,
+// data-parallel over replica threads (src/ml/parallel/): same options, hooks and results either way.
 import { AppError } from '../errors.ts';
 import { batches, seededShuffle, takeRows, trainValSplit } from './dataset.ts';
 import { FusedAdamOptimizer } from './fused-adam.ts';
+import { correctCount, crossEntropy, defaultLoss, outputsProbabilities, type LossFactoryRef, type LossFn } from './loss.ts';
+import { ParallelStepper } from './parallel/leader.ts';
+import { effectiveThreads } from './parallel/threads.ts';
 import { tf } from './tf.ts';
+import { LocalStepper, trainableVariables, type StepOutcome, type Stepper } from './train-step.ts';
 
+export { correctCount, crossEntropy, outputsProbabilities, type LossFactoryRef, type LossFn };
 export type OptimizerName = 'sgd' | 'momentum' | 'adam';
 export type MonitoredMetric = 'val_loss' | 'val_accuracy' | 'loss' | 'accuracy';
-/** A replacement loss (e.g. distillation); yPred is what the model outputs (logits or probabilities). */
-export type LossFn = (yTrue: tf.Tensor, yPred: tf.Tensor, xBatch: tf.Tensor) => tf.Scalar;
 
 export interface TrainOptions {
   epochs: number;
@@ -26,6 +30,16 @@ export interface TrainOptions {
   /** onStep is called every this many steps (default 10). */
   logEverySteps?: number;
   lossFn?: LossFn;
+  /**
+   * Threads for data-parallel training (default 1). Used on the wasm backend only, at most one per
+   * MIN_SLICE_ROWS rows of a batch; a custom lossFn needs `replicaLoss` to be rebuilt in the replicas (without
+   * it training stays on one thread). TrainResult.threads says what was used.
+   */
+  threads?: number;
+  /** lossFn as the replica threads rebuild it (see LossFactoryRef). */
+  replicaLoss?: LossFactoryRef;
+  /** Modules replica threads import before building the model (e.g. ones registering custom layers). */
+  replicaModules?: string[];
 }
 
 export interface StepInfo {
@@ -62,6 +76,8 @@ export interface TrainResult {
   /** Epoch (0-based) with the best monitored metric when early stopping was on. */
   bestEpoch?: number;
   durationMs: number;
+  /** The most threads that computed one step together (1: single-threaded). */
+  threads: number;
 }
 
 export function createOptimizer(name: OptimizerName, learningRate: number): tf.Optimizer {
@@ -90,29 +106,6 @@ export function disposeOptimizer(optimizer: tf.Optimizer): void {
   if (c && !c.isDisposed) c.dispose();
 }
 
-/** True when the model's last layer ends in softmax (it outputs probabilities, not logits). */
-export function outputsProbabilities(model: tf.LayersModel): boolean {
-  const last = model.layers[model.layers.length - 1];
-  const config = last.getConfig() as { activation?: string };
-  return config.activation === 'softmax' || last.getClassName() === 'Softmax';
-}
-
-const EPSILON = 1e-7;
-
-/** Mean softmax cross-entropy of one-hot `yTrue` against logits or probabilities. */
-export function crossEntropy(yTrue: tf.Tensor, yPred: tf.Tensor, fromLogits: boolean): tf.Scalar {
-  return tf.tidy(() => {
-    if (fromLogits) return tf.losses.softmaxCrossEntropy(yTrue, yPred) as tf.Scalar;
-    const logP = tf.log(tf.clipByValue(yPred, EPSILON, 1 - EPSILON));
-    return tf.neg(tf.mean(tf.sum(tf.mul(yTrue, logP), -1))) as tf.Scalar;
-  });
-}
-
-/** Number of rows whose arg-max prediction equals the one-hot label (as a scalar tensor). */
-export function correctCount(yTrue: tf.Tensor, yPred: tf.Tensor): tf.Scalar {
-  return tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(yPred, -1), tf.argMax(yTrue, -1)), 'float32')));
-}
-
 function validateOptions(opts: TrainOptions, n: number): void {
   const fail = (field: string, msg: string) => new AppError('INVALID_JOB_PARAMS', `${field} ${msg}`, { field });
   if (!Number.isInteger(opts.epochs) || opts.epochs < 1) throw fail('epochs', 'must be a positive integer');
@@ -129,6 +122,38 @@ function validateOptions(opts: TrainOptions, n: number): void {
   if (Math.round(n * opts.validationSplit) >= n) throw fail('validationSplit', 'leaves no training examples');
 }
 
+/** Running sums of a step's outcomes: plain numbers, or device scalars where they stay on a GPU. */
+class Totals {
+  private lossT: tf.Scalar | null = null;
+  private correctT: tf.Scalar | null = null;
+  private loss = 0;
+  private correct = 0;
+  rows = 0;
+
+  add(o: StepOutcome): void {
+    this.rows += o.rows;
+    if (typeof o.loss === 'number') this.loss += o.loss * o.rows;
+    else this.lossT = this.accumulate(this.lossT, tf.mul(o.loss, o.rows));
+    if (typeof o.correct === 'number') this.correct += o.correct;
+    else this.correctT = this.accumulate(this.correctT, o.correct);
+  }
+
+  private accumulate(sum: tf.Scalar | null, value: tf.Scalar): tf.Scalar {
+    if (!sum) return value;
+    const next = tf.add<tf.Scalar>(sum, value);
+    tf.dispose([sum, value]);
+    return next;
+  }
+
+  /** Total loss (sum of rows × mean loss) and correct predictions; frees the device sums. */
+  async read(): Promise<{ loss: number; correct: number }> {
+    const [l, c] = await Promise.all([this.lossT?.data(), this.correctT?.data()]);
+    tf.dispose([this.lossT, this.correctT].filter((t): t is tf.Scalar => t !== null));
+    this.lossT = this.correctT = null;
+    return { loss: this.loss + (l?.[0] ?? 0), correct: this.correct + (c?.[0] ?? 0) };
+  }
+}
+
 /** Mean loss and accuracy over (x, y) in batches, inference mode, no tensors left behind. */
 export async function lossAndAccuracy(
   model: tf.LayersModel,
@@ -137,25 +162,37 @@ export async function lossAndAccuracy(
   batchSize: number,
   lossFn: LossFn,
 ): Promise<{ loss: number; accuracy: number }> {
-  let lossSum = tf.scalar(0);
-  let correct = tf.scalar(0);
+  const totals = new Totals();
   for (const b of batches(x, y, batchSize)) {
-    const [nextLoss, nextCorrect] = tf.tidy(() => {
+    const [loss, correct] = tf.tidy(() => {
       const pred = model.apply(b.x, { training: false }) as tf.Tensor;
-      return [tf.add(lossSum, tf.mul(lossFn(b.y, pred, b.x), b.size)), tf.add(correct, correctCount(b.y, pred))];
+      return [lossFn(b.y, pred, b.x), correctCount(b.y, pred)];
     });
-    tf.dispose([lossSum, correct, b.x, b.y]);
-    lossSum = nextLoss;
-    correct = nextCorrect;
+    totals.add({ loss, correct, rows: b.size });
+    tf.dispose([loss, b.x, b.y]);
   }
+  const { loss, correct } = await totals.read();
   const n = x.shape[0];
-  const [l, c] = await Promise.all([lossSum.data(), correct.data()]);
-  tf.dispose([lossSum, correct]);
-  return { loss: l[0] / n, accuracy: c[0] / n };
+  return { loss: loss / n, accuracy: correct / n };
 }
 
 const improved = (metric: MonitoredMetric, value: number, best: number, minDelta: number) =>
   metric.endsWith('loss') ? value < best - minDelta : value > best + minDelta;
+
+/** The stepper for these options: data-parallel when threads > 1 is allowed here, else this thread. */
+async function createStepper(
+  model: tf.LayersModel,
+  data: { x: tf.Tensor; y: tf.Tensor },
+  opts: TrainOptions,
+  optimizer: tf.Optimizer,
+  lossFn: LossFn,
+): Promise<Stepper> {
+  const inputs = { model, data, optimizer, lossFn, vars: trainableVariables(model) };
+  const threads = effectiveThreads(opts.threads ?? 1, opts.batchSize);
+  // A closure cannot cross threads: a custom loss without its factory trains here.
+  if (threads < 2 || (opts.lossFn && !opts.replicaLoss) || data.x.dtype !== 'float32') return new LocalStepper(inputs);
+  return ParallelStepper.start(inputs, { threads, batchSize: opts.batchSize, loss: opts.replicaLoss ?? null, modules: opts.replicaModules });
+}
 
 /**
  * Trains `model` in place on one-hot data {x, y}. Resolves with the history; a shouldStop() that turns true makes
@@ -172,8 +209,7 @@ export async function trainModel(
   validateOptions(opts, n);
   const seed = opts.seed ?? 0;
   const logEvery = Math.max(1, opts.logEverySteps ?? 10);
-  const fromLogits = !outputsProbabilities(model);
-  const lossFn: LossFn = opts.lossFn ?? ((yTrue, yPred) => crossEntropy(yTrue, yPred, fromLogits));
+  const lossFn: LossFn = opts.lossFn ?? defaultLoss(model);
   const optimizer = createOptimizer(opts.optimizer, opts.learningRate);
   const { train, val } = trainValSplit(n, opts.validationSplit, seed);
   const xVal = val.length > 0 ? takeRows(data.x, val) : null;
@@ -186,45 +222,36 @@ export async function trainModel(
   let step = 0;
   let canceled = false;
   let stoppedEarly = false;
+  let stepper: Stepper | null = null;
 
   try {
+    stepper = await createStepper(model, data, opts, optimizer, lossFn);
     for (let epoch = 0; epoch < opts.epochs && !canceled && !stoppedEarly; epoch++) {
       const lr = opts.learningRate / (1 + (opts.decay ?? 0) * epoch);
       setLearningRate(optimizer, lr);
       const perm = seededShuffle(train.length, seed + 1 + epoch);
       const order = Int32Array.from(perm, (i) => train[i]);
       const epochStart = performance.now();
-      // Running sums stay on the device: no read-back per step.
-      let lossSum = tf.scalar(0);
-      let correct = tf.scalar(0);
-      let seen = 0;
-      for (const batch of batches(data.x, data.y, opts.batchSize, order)) {
+      const totals = new Totals();
+      for (let start = 0; start < order.length; start += opts.batchSize) {
         if (hooks.shouldStop && (await hooks.shouldStop())) {
-          tf.dispose([batch.x, batch.y]);
           canceled = true;
           break;
         }
-        let pred: tf.Tensor | undefined;
-        const cost = optimizer.minimize(() => {
-          const out = model.apply(batch.x, { training: true }) as tf.Tensor;
-          pred = tf.keep(out);
-          return lossFn(batch.y, out, batch.x);
-        }, true) as tf.Scalar;
+        const outcome = await stepper.step(order.subarray(start, Math.min(order.length, start + opts.batchSize)));
         hooks.afterBatch?.(model);
-        const [nextLoss, nextCorrect] = tf.tidy(() => [tf.add(lossSum, tf.mul(cost, batch.size)), tf.add(correct, correctCount(batch.y, pred!))]);
-        tf.dispose([lossSum, correct, pred!, batch.x, batch.y]);
-        lossSum = nextLoss;
-        correct = nextCorrect;
-        seen += batch.size;
         step++;
-        if (hooks.onStep && step % logEvery === 0) await hooks.onStep({ step, epoch, loss: (await cost.data())[0] });
-        cost.dispose();
+        if (hooks.onStep && step % logEvery === 0) {
+          const loss = typeof outcome.loss === 'number' ? outcome.loss : (await outcome.loss.data())[0];
+          await hooks.onStep({ step, epoch, loss });
+        }
+        totals.add(outcome);
       }
-      const [lossTotal, correctTotal] = await Promise.all([lossSum.data(), correct.data()]);
-      tf.dispose([lossSum, correct]);
+      const { loss: lossTotal, correct: correctTotal } = await totals.read();
+      const seen = totals.rows;
       if (canceled || seen === 0) break;
       const trainSeconds = (performance.now() - epochStart) / 1000;
-      const log: EpochLog = { epoch, loss: lossTotal[0] / seen, accuracy: correctTotal[0] / seen, lr, samplesPerSec: seen / trainSeconds };
+      const log: EpochLog = { epoch, loss: lossTotal / seen, accuracy: correctTotal / seen, lr, samplesPerSec: seen / trainSeconds };
       if (xVal && yVal) {
         const v = await lossAndAccuracy(model, xVal, yVal, Math.max(opts.batchSize, 256), lossFn);
         log.val_loss = v.loss;
@@ -244,8 +271,10 @@ export async function trainModel(
       }
     }
   } finally {
+    await stepper?.close();
     tf.dispose([xVal, yVal].filter((t): t is tf.Tensor => t !== null));
     disposeOptimizer(optimizer);
   }
-  return { history, epochsRun: history.length, steps: step, stoppedEarly, canceled, bestEpoch, durationMs: performance.now() - started };
+  const threads = stepper instanceof ParallelStepper ? stepper.maxParticipants : 1;
+  return { history, epochsRun: history.length, steps: step, stoppedEarly, canceled, bestEpoch, durationMs: performance.now() - started, threads };
 }

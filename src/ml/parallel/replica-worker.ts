@@ -1,0 +1,101 @@
+// A data-parallel replica thread: its own tfjs with the wasm backend, a copy of the session's model, and a loop
+// that blocks on the session's shared memory. Per step: take the leader's weights, build its slice of the batch,
+// compute the slice's gradients, write them scaled by the slice's share of the batch into its slot, then do its
+// part of the all-reduce between two barriers. Started by pool.ts; one session at a time.
+import { parentPort } from 'node:worker_threads';
+import { initBackend } from '../backend.ts';
+import { hostFloats, countCorrect } from '../host-data.ts';
+import { buildLoss, defaultLoss, type LossFn } from '../loss.ts';
+import { tf } from '../tf.ts';
+import { batchGradients, flatOffsets, writeScaledGradients } from '../train-step.ts';
+import type { ReplicaMessage, SessionMessage } from './messages.ts';
+import { Abort, Command, SessionAborted, SharedState } from './shared-state.ts';
+
+const port = parentPort!;
+const post = (m: ReplicaMessage) => port.postMessage(m);
+const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+await initBackend('wasm');
+port.on('message', (m: SessionMessage) => {
+  if (m.type === 'session') void runSession(m);
+});
+post({ type: 'started' });
+
+async function prepare(m: SessionMessage): Promise<{ model: tf.LayersModel; lossFn: LossFn }> {
+  for (const mod of m.modules) await import(mod);
+  const model = await tf.models.modelFromJSON({ modelTopology: m.topology });
+  const shapes = model.weights.map((w) => w.shape as number[]);
+  const same = shapes.length === m.weightShapes.length && shapes.every((s, i) => s.join() === m.weightShapes[i].join());
+  if (!same) {
+    model.dispose();
+    throw new Error(`replica's model weights [${shapes.map((s) => `[${s}]`).join()}] differ from the leader's`);
+  }
+  return { model, lossFn: m.loss ? await buildLoss(m.loss) : defaultLoss(model) };
+}
+
+async function runSession(m: SessionMessage): Promise<void> {
+  const state = new SharedState(m.buffer, m.shape);
+  const { slot, session } = m;
+  let prepared: { model: tf.LayersModel; lossFn: LossFn };
+  try {
+    prepared = await prepare(m);
+  } catch (e) {
+    post({ type: 'error', session, message: e instanceof Error ? e.message : String(e) });
+    post({ type: 'ended', session });
+    return;
+  }
+  const { model, lossFn } = prepared;
+  const weights = model.weights.map((w) => w.read() as tf.Variable);
+  const vars = m.trainable.map((i) => weights[i]);
+  // tf.variableGrads skips variables not flagged trainable: these are the leader's trainable weights.
+  for (const v of vars) v.trainable = true;
+  const weightOffsets = flatOffsets(weights.map((w) => w.size));
+  const gradOffsets = flatOffsets(vars.map((v) => v.size));
+  const xRow = size(m.xShape);
+  const yRow = state.shape.yRow;
+  // Captured before the end check: an end issued after this point changes the sequence and wakes the wait.
+  let seen = state.sequence();
+  post({ type: 'ready', session });
+  try {
+    for (;;) {
+      if (state.aborted() || state.command() === Command.end) break;
+      seen = state.waitCommand(seen);
+      if (state.aborted() || state.command() === Command.end) break;
+      const rank = state.rank(slot);
+      if (rank < 0) continue;
+      const rows = state.rows(slot);
+      // New tensors, not writes into the variables' buffers: the wasm backend caches XNNPACK operators (with the
+      // weights packed inside) per weight tensor, so an in-place write would not be seen.
+      for (let i = 0; i < weights.length; i++) {
+        const value = tf.tensor(state.weights.subarray(weightOffsets[i], weightOffsets[i + 1]), weights[i].shape, 'float32');
+        weights[i].assign(value);
+        value.dispose();
+      }
+      const x = tf.tensor(state.inputsX[slot].subarray(0, rows * xRow), [rows, ...m.xShape], 'float32');
+      const y = tf.tensor2d(state.inputsY[slot].subarray(0, rows * yRow), [rows, yRow], 'float32');
+      const step = batchGradients(model, vars, lossFn, x, y);
+      writeScaledGradients(step.grads, state.grads[slot], gradOffsets, rows / batchRows(state));
+      state.stats[2 * slot] = step.loss.dataSync()[0];
+      state.stats[2 * slot + 1] = countCorrect(hostFloats(step.pred), hostFloats(y), rows, yRow);
+      tf.dispose([x, y, step.loss, step.pred, ...step.grads.filter((g): g is tf.Tensor => g !== null)]);
+      state.barrier();
+      state.reduceChunk(rank, state.participants());
+      state.barrier();
+    }
+  } catch (e) {
+    if (!(e instanceof SessionAborted)) {
+      post({ type: 'error', session, message: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+      state.abort(Abort.replica);
+    }
+  } finally {
+    model.dispose();
+    post({ type: 'ended', session });
+  }
+}
+
+/** Rows of the whole batch this step: the sum over the participating slots. */
+function batchRows(state: SharedState): number {
+  let total = 0;
+  for (const s of state.participants()) total += state.rows(s);
+  return total;
+}

@@ -1,0 +1,195 @@
+// The shared memory of one data-parallel training session (one SharedArrayBuffer) and the synchronisation on it.
+// Layout: an Int32 control block (command sequence, abort flag, a reusable barrier, each slot's rank and rows),
+// per-slot float64 statistics, the model's weights (written by the leader before every step), one gradient slot
+// per thread (each writes its slice's gradient there, pre-scaled by its share of the batch; the all-reduce sums
+// them into slot 0), and per-replica input rows. Slot 0 is the leader (the thread that called trainModel).
+// Replicas block in Atomics.wait; the leader waits with Atomics.waitAsync so its event loop keeps running.
+
+export const Command = { step: 1, end: 2 } as const;
+export const Abort = { none: 0, leader: 1, replica: 2 } as const;
+
+// Control block (Int32) indices; per-slot entries follow the fixed ones.
+const SEQ = 0;
+const CMD = 1;
+const ABORT = 2;
+const PARTIES = 3;
+const BAR_COUNT = 4;
+const BAR_GEN = 5;
+const FIXED = 8;
+
+export interface SessionShape {
+  /** Leader + replicas: the number of slots. */
+  threads: number;
+  /** Float32 elements of all the model's weights, in model.weights order. */
+  weightElements: number;
+  /** Float32 elements of the trainable weights' gradients, in model.trainableWeights order. */
+  gradElements: number;
+  /** Float32 elements of one input row (x) and one target row (y). */
+  xRow: number;
+  yRow: number;
+  /** The most rows any replica gets in one step (ceil(batchSize / threads)). */
+  maxRows: number;
+}
+
+const align = (n: number, to: number) => Math.ceil(n / to) * to;
+// Atomics.waitAsync is in Node ≥ 16 but in TypeScript's lib only from es2024.
+type WaitAsync = (a: Int32Array, index: number, value: number, timeoutMs: number) => { async: boolean; value: Promise<string> | string };
+const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
+
+/** Views on a session's SharedArrayBuffer; built identically in every thread from the buffer and the shape. */
+export class SharedState {
+  readonly control: Int32Array;
+  /** Per slot: [mean loss of its slice, correct predictions]. */
+  readonly stats: Float64Array;
+  readonly weights: Float32Array;
+  readonly grads: Float32Array[];
+  readonly inputsX: Float32Array[];
+  readonly inputsY: Float32Array[];
+
+  static create(shape: SessionShape): SharedState {
+    return new SharedState(new SharedArrayBuffer(SharedState.bytes(shape)), shape);
+  }
+
+  static bytes(s: SessionShape): number {
+    const control = align(4 * (FIXED + 2 * s.threads), 64);
+    const stats = align(8 * 2 * s.threads, 64);
+    const weights = align(4 * s.weightElements, 64);
+    const grads = s.threads * align(4 * s.gradElements, 64);
+    const inputs = s.threads * (align(4 * s.maxRows * s.xRow, 64) + align(4 * s.maxRows * s.yRow, 64));
+    return control + stats + weights + grads + inputs;
+  }
+
+  constructor(
+    readonly buffer: SharedArrayBuffer,
+    readonly shape: SessionShape,
+  ) {
+    let offset = 0;
+    const take = (bytes: number) => {
+      const at = offset;
+      offset += align(bytes, 64);
+      return at;
+    };
+    const t = shape.threads;
+    this.control = new Int32Array(buffer, take(4 * (FIXED + 2 * t)), FIXED + 2 * t);
+    this.stats = new Float64Array(buffer, take(8 * 2 * t), 2 * t);
+    this.weights = new Float32Array(buffer, take(4 * shape.weightElements), shape.weightElements);
+    this.grads = Array.from({ length: t }, () => new Float32Array(buffer, take(4 * shape.gradElements), shape.gradElements));
+    this.inputsX = Array.from({ length: t }, () => new Float32Array(buffer, take(4 * shape.maxRows * shape.xRow), shape.maxRows * shape.xRow));
+    this.inputsY = Array.from({ length: t }, () => new Float32Array(buffer, take(4 * shape.maxRows * shape.yRow), shape.maxRows * shape.yRow));
+  }
+
+  // Per-slot control entries: the slot's rank among this step's participants (-1: sits it out) and its rows.
+  rank(slot: number): number {
+    return Atomics.load(this.control, FIXED + 2 * slot);
+  }
+  rows(slot: number): number {
+    return Atomics.load(this.control, FIXED + 2 * slot + 1);
+  }
+  parties(): number {
+    return Atomics.load(this.control, PARTIES);
+  }
+  command(): number {
+    return Atomics.load(this.control, CMD);
+  }
+  sequence(): number {
+    return Atomics.load(this.control, SEQ);
+  }
+  aborted(): number {
+    return Atomics.load(this.control, ABORT);
+  }
+
+  /** Leader: publishes the next command with each slot's rank and rows (rank -1 for slots that sit it out). */
+  issue(command: number, assignments: { rank: number; rows: number }[]): void {
+    assignments.forEach((a, slot) => {
+      Atomics.store(this.control, FIXED + 2 * slot, a.rank);
+      Atomics.store(this.control, FIXED + 2 * slot + 1, a.rows);
+    });
+    Atomics.store(this.control, PARTIES, assignments.filter((a) => a.rank >= 0).length);
+    Atomics.store(this.control, CMD, command);
+    Atomics.add(this.control, SEQ, 1);
+    Atomics.notify(this.control, SEQ);
+  }
+
+  /** Replica: blocks until the leader issues a command after `seen` (or the session is aborted). */
+  waitCommand(seen: number): number {
+    while (Atomics.load(this.control, SEQ) === seen && !this.aborted()) Atomics.wait(this.control, SEQ, seen, 1000);
+    return Atomics.load(this.control, SEQ);
+  }
+
+  /** Arrives at the barrier; returns the generation to wait on, or null when this arrival released it. */
+  private arrive(): number | null {
+    const gen = Atomics.load(this.control, BAR_GEN);
+    if (Atomics.add(this.control, BAR_COUNT, 1) === this.parties() - 1) {
+      Atomics.store(this.control, BAR_COUNT, 0);
+      Atomics.add(this.control, BAR_GEN, 1);
+      Atomics.notify(this.control, BAR_GEN);
+      return null;
+    }
+    return gen;
+  }
+
+  /** Replica side of the barrier (blocking). Throws when the session was aborted meanwhile. */
+  barrier(): void {
+    const gen = this.arrive();
+    if (gen === null) return;
+    while (Atomics.load(this.control, BAR_GEN) === gen) {
+      if (this.aborted()) throw new SessionAborted();
+      Atomics.wait(this.control, BAR_GEN, gen, 1000);
+    }
+  }
+
+  /** Leader side of the barrier: waits without blocking its event loop. Throws when the session was aborted. */
+  async barrierAsync(): Promise<void> {
+    const gen = this.arrive();
+    if (gen === null) return;
+    while (Atomics.load(this.control, BAR_GEN) === gen) {
+      if (this.aborted()) throw new SessionAborted();
+      const r = waitAsync(this.control, BAR_GEN, gen, 1000);
+      if (r.async) await r.value;
+    }
+    if (this.aborted()) throw new SessionAborted();
+  }
+
+  /** Stops the session: wakes every waiter (they see the abort flag). */
+  abort(reason: number): void {
+    Atomics.compareExchange(this.control, ABORT, Abort.none, reason);
+    Atomics.add(this.control, SEQ, 1);
+    Atomics.notify(this.control, SEQ);
+    Atomics.add(this.control, BAR_GEN, 1);
+    Atomics.notify(this.control, BAR_GEN);
+  }
+
+  /**
+   * The all-reduce's share of participant `rank`: sums its chunk of the participating slots' gradients into
+   * slot 0 (every element belongs to exactly one chunk, so the in-place sum needs no locking).
+   */
+  reduceChunk(rank: number, slots: number[]): void {
+    const n = this.shape.gradElements;
+    const chunk = align(Math.ceil(n / slots.length), 16);
+    const from = Math.min(n, rank * chunk);
+    const to = Math.min(n, from + chunk);
+    const target = this.grads[0];
+    for (const slot of slots) {
+      if (slot === 0) continue;
+      const source = this.grads[slot];
+      for (let i = from; i < to; i++) target[i] += source[i];
+    }
+  }
+
+  /** The slots taking part in the current step, in rank order. */
+  participants(): number[] {
+    const slots: number[] = [];
+    for (let s = 0; s < this.shape.threads; s++) {
+      const r = this.rank(s);
+      if (r >= 0) slots[r] = s;
+    }
+    return slots;
+  }
+}
+
+/** Thrown in a waiting thread when the session was aborted (by the leader, or after a replica failed). */
+export class SessionAborted extends Error {
+  constructor() {
+    super('training session aborted');
+  }
+}
