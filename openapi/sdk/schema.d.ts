@@ -1261,7 +1261,7 @@ export interface paths {
         put?: never;
         /**
          * Upload a model
-         * @description A TF.js Layers model: `model.json` plus every weight shard its weightsManifest names, or one `.zip` holding them. Files stream to the object store; nothing is kept if validation fails (422 INVALID_MODEL, MISSING_WEIGHTS, WEIGHTS_MISMATCH; 413 over the size limits).
+         * @description A model in one of these formats, recognised from the files' content: TF.js Layers model (model.json + weight shards); Keras 3 (.keras); Keras HDF5 (.h5). TF.js Layers: `model.json` plus every weight shard its weightsManifest names, or one `.zip` holding them. Keras: one `.h5` (or a weights-only `.h5` with the architecture JSON from model.to_json()), or one `.keras`. Other formats are converted to a trainable TF.js Layers model on upload; the original is kept under `source/`. Files stream to the object store; nothing is kept if validation fails (422 INVALID_MODEL, MISSING_WEIGHTS, WEIGHTS_MISMATCH, UNSUPPORTED_OPERATOR naming every layer or operator that cannot be converted; 413 over the size limits).
          */
         post: {
             parameters: {
@@ -1650,6 +1650,8 @@ export interface components {
             /** @enum {string} */
             format: "tfjs-layers";
             id: string;
+            /** @description What the import changed (e.g. a fixed batch size made free) */
+            importNotes: string[];
             /** @description Tensor shape; null = any size (batch) */
             inputShape: (number | null)[];
             layers: {
@@ -1670,6 +1672,14 @@ export interface components {
                 [key: string]: unknown;
             } | null;
             sizeBytes: number;
+            /** @description Format of the uploaded original (converted to TF.js Layers on upload; kept under files source/…). Job results inherit their parent's. */
+            sourceFormat: "tfjs-layers" | "keras" | "keras-h5";
+            /** @description Input shape the original declared, in its own layout */
+            sourceInputShape: (number | null)[] | null;
+            /** @description Image layout the original expected (NCHW graphs are converted to NHWC models); null for non-image inputs */
+            sourceLayout: "NHWC" | "NCHW" | null;
+            /** @description Keras version (e.g. "2.6.0") or ONNX opset (e.g. "opset 9") of the original */
+            sourceVersion: string | null;
         };
         ModelPage: {
             items: components["schemas"]["Model"][];

@@ -13,6 +13,7 @@ import { graphqlAuth } from '../security/graphql-auth.ts';
 import { formatErrors } from './errors.ts';
 import { checkCost, MAX_DEPTH } from './limits.ts';
 import { buildLoaders } from './loaders.ts';
+import { modelFormatEnumSdl } from './model-formats.ts';
 import { buildResolvers } from './resolvers.ts';
 import { SECURITY_PLUGIN } from '../security/plugin.ts';
 import { GRAPHQL_CACHE_PLUGIN } from './response-cache.ts';
@@ -30,7 +31,7 @@ const graphql: FastifyPluginAsync<{ runtime: Runtime }> = async (app, { runtime 
   const queries = new JobQueries(runtime.db);
   const auth = graphqlAuth(app.security);
   await app.register(mercurius, {
-    schema: SCHEMA,
+    schema: SCHEMA + modelFormatEnumSdl(), // ModelSourceFormat from the model-format registry
     resolvers: buildResolvers(runtime, queries) as never,
     loaders: buildLoaders(runtime.services, queries),
     graphiql: true,

@@ -8,6 +8,7 @@ import type { Runtime } from '../runtime.ts';
 import type { DatasetDto } from '../schemas/dataset.ts';
 import { CreateJobBody, type CreateJobInput, type JobDto, type JobListQuery } from '../schemas/job.ts';
 import type { ModelDto } from '../schemas/model.ts';
+import { graphqlEnumValue } from './model-formats.ts';
 import { DateTimeScalar, JSONScalar } from './scalars.ts';
 import { subscriptionResolvers } from './subscriptions.ts';
 
@@ -98,6 +99,7 @@ export function buildResolvers(runtime: Runtime, queries: JobQueries) {
     Subscription: subscriptionResolvers(runtime.services, queries),
     Model: {
       archiveUrl: (m: ModelDto) => `/v1/models/${m.id}/archive`,
+      sourceFormat: (m: ModelDto) => graphqlEnumValue(m.sourceFormat),
       jobs: jobsOf('modelId'),
     },
     Dataset: {

@@ -42,7 +42,8 @@ export function weightSpecBytes(spec: tf.io.WeightsManifestEntry): number {
 }
 
 function findModelJson(files: ModelFileRef[]): ModelFileRef {
-  const candidates = files.filter((f) => f.path === 'model.json' || f.path.endsWith('/model.json'));
+  // source/ holds the original upload of a converted model (it may hold a model.json of its own).
+  const candidates = files.filter((f) => !f.path.startsWith('source/') && (f.path === 'model.json' || f.path.endsWith('/model.json')));
   if (candidates.length !== 1) {
     throw new AppError(
       'INVALID_MODEL',

@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { SOURCE_FORMATS } from '../formats/models/registry.ts';
 import { FileInfo, Page, Shape } from './common.ts';
 
 export const LayerSummary = Type.Object({
@@ -22,6 +23,21 @@ export const Model = Type.Object(
     producedByJobId: Type.Union([Type.String(), Type.Null()]),
     parentModelId: Type.Union([Type.String(), Type.Null()]),
     report: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()], { description: 'Compression report for models produced by a job' }),
+    sourceFormat: Type.Union(
+      SOURCE_FORMATS.map((f) => Type.Literal(f)),
+      {
+        description:
+          "Format of the uploaded original (converted to TF.js Layers on upload; kept under files source/…). Job results inherit their parent's.",
+      },
+    ),
+    sourceVersion: Type.Union([Type.String(), Type.Null()], {
+      description: 'Keras version (e.g. "2.6.0") or ONNX opset (e.g. "opset 9") of the original',
+    }),
+    sourceLayout: Type.Union([Type.Literal('NHWC'), Type.Literal('NCHW'), Type.Null()], {
+      description: 'Image layout the original expected (NCHW graphs are converted to NHWC models); null for non-image inputs',
+    }),
+    sourceInputShape: Type.Union([Shape, Type.Null()], { description: 'Input shape the original declared, in its own layout' }),
+    importNotes: Type.Array(Type.String(), { description: 'What the import changed (e.g. a fixed batch size made free)' }),
     createdAt: Type.String({ format: 'date-time' }),
   },
   { $id: 'Model' },

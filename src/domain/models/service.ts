@@ -1,5 +1,6 @@
-// Models: upload (validated TF.js Layers model + shards), read, list, download, archive, delete, and
-// registration of models produced by jobs. REST routes and GraphQL resolvers both call this.
+// Models: upload (a TF.js Layers model + shards as is, or a Keras/ONNX file converted to one, the format detected
+// from the content), read, list, download, archive, delete, and registration of models produced by jobs. REST
+// routes and GraphQL resolvers both call this.
 import crypto from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Config } from '../../config.ts';
@@ -11,6 +12,7 @@ import { archiveName, zipObjects } from '../archive.ts';
 import { afterCursor, decodeCursor, nameFilter, newestFirst, toPage } from '../pagination.ts';
 import { receiveUpload, type StoredFile, type UploadPart } from '../uploads.ts';
 import { checkWeightFiles, parseModelJson } from './manifest.ts';
+import { convertUpload, isSourcePath, type ModelSource } from './import.ts';
 import { summarizeModel } from './summary.ts';
 
 type ModelRow = NonNullable<Awaited<ReturnType<Db['model']['findUnique']>>> & {
@@ -18,6 +20,7 @@ type ModelRow = NonNullable<Awaited<ReturnType<Db['model']['findUnique']>>> & {
 };
 
 export function toModelDto(row: ModelRow): ModelDto {
+  const details = row.sourceDetails as ModelSource['details'] | null;
   return {
     id: row.id,
     name: row.name,
@@ -31,6 +34,11 @@ export function toModelDto(row: ModelRow): ModelDto {
     producedByJobId: row.producedByJobId,
     parentModelId: row.parentModelId,
     report: (row.report as ModelDto['report']) ?? null,
+    sourceFormat: row.sourceFormat as ModelDto['sourceFormat'],
+    sourceVersion: row.sourceVersion,
+    sourceLayout: row.sourceLayout as ModelDto['sourceLayout'],
+    sourceInputShape: details?.inputShape ?? null,
+    importNotes: details?.notes ?? [],
     createdAt: row.createdAt.toISOString(),
   };
 }
@@ -40,6 +48,8 @@ export interface ModelLineage {
   producedByJobId?: string | null;
   parentModelId?: string | null;
   report?: Record<string, unknown> | null;
+  /** What the upload was converted from; job results inherit their parent's. */
+  source?: ModelSource;
 }
 
 export class ModelService {
@@ -57,7 +67,8 @@ export class ModelService {
         expandZips: true,
         tmpDir: config.tmpDir,
       });
-      return await this.register(id, files, { name: fields.name?.trim() || '' });
+      const converted = await convertUpload(files, { store, config, keyFor: (fileId) => objectKeys.modelFile(id, fileId) });
+      return await this.register(id, converted.files, { name: fields.name?.trim() || '', source: converted.source });
     } catch (err) {
       await store.deletePrefix(objectKeys.modelPrefix(id)).catch(() => {});
       throw err;
@@ -83,7 +94,7 @@ export class ModelService {
   private async register(id: string, files: StoredFile[], lineage: ModelLineage): Promise<ModelDto> {
     const { db, store, config } = this.deps;
     if (files.length === 0) throw new AppError('INVALID_UPLOAD', 'no files uploaded: send model.json and its weight files, or one .zip holding them');
-    const jsons = files.filter((f) => f.path === 'model.json' || f.path.endsWith('/model.json'));
+    const jsons = files.filter((f) => !isSourcePath(f.path) && (f.path === 'model.json' || f.path.endsWith('/model.json')));
     if (jsons.length !== 1) {
       throw new AppError('INVALID_MODEL', jsons.length === 0 ? 'no model.json among the uploaded files' : 'more than one model.json uploaded', {
         files: files.map((f) => f.path),
@@ -107,6 +118,7 @@ export class ModelService {
     // Paths are stored relative to model.json, the layout tfjs loaders expect.
     const prefix = modelJsonFile.path.slice(0, -'model.json'.length);
     const name = lineage.name || 'model';
+    const source = lineage.source ?? (await this.inheritedSource(lineage.parentModelId));
     const row = await db.model.create({
       data: {
         id,
@@ -120,9 +132,13 @@ export class ModelService {
         report: (lineage.report ?? undefined) as Prisma.InputJsonObject | undefined,
         producedByJobId: lineage.producedByJobId ?? null,
         parentModelId: lineage.parentModelId ?? null,
+        sourceFormat: source.format,
+        sourceVersion: source.version,
+        sourceLayout: source.layout,
+        sourceDetails: source.details ?? undefined,
         files: {
           create: files.map((f) => ({
-            path: f.path.startsWith(prefix) ? f.path.slice(prefix.length) : f.path,
+            path: f.path.startsWith(prefix) && !isSourcePath(f.path) ? f.path.slice(prefix.length) : f.path,
             sizeBytes: BigInt(f.sizeBytes),
             sha256: f.sha256,
             objectKey: f.objectKey,
@@ -132,6 +148,18 @@ export class ModelService {
       include: { files: true },
     });
     return toModelDto(row);
+  }
+
+  /** A job result keeps what its parent was converted from (so exports default to the original's layout). */
+  private async inheritedSource(parentId: string | null | undefined): Promise<ModelSource> {
+    const parent = parentId ? await this.deps.db.model.findUnique({ where: { id: parentId } }) : null;
+    if (!parent) return { format: 'tfjs-layers', version: null, layout: null, details: null };
+    return {
+      format: parent.sourceFormat as ModelSource['format'],
+      version: parent.sourceVersion,
+      layout: parent.sourceLayout as ModelSource['layout'],
+      details: parent.sourceDetails as ModelSource['details'] | null,
+    };
   }
 
   private async row(id: string): Promise<ModelRow> {
