@@ -1,7 +1,10 @@
+// Dataset schemas: the REST shapes of datasets, their pages and list filters. The format enum is derived from the
+// dataset-format registry (so registered formats must be registered before this module is imported).
 import { Type, type Static } from 'typebox';
+import { datasetFormats } from '../domain/datasets/formats/registry.ts';
 import { FileInfo, Page } from './common.ts';
 
-export const DatasetFormat = Type.Union(['csv', 'npy', 'npz', 'idx', 'images', 'builtin'].map((f) => Type.Literal(f)));
+export const DatasetFormat = Type.Union(datasetFormats().map((f) => Type.Literal(f.name)));
 
 export const Dataset = Type.Object(
   {

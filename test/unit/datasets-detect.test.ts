@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { detectFormat } from '../../src/domain/datasets/ingest.ts';
+import { detectFormat as detect } from '../../src/domain/datasets/formats/registry.ts';
 import { assertAppError } from '../fixtures/datasets/helpers.ts';
+
+const detectFormat = (paths: string[]) => detect(paths).name;
 
 describe('detectFormat', () => {
   it('tells each format from its file names', () => {

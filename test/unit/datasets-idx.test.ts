@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { detectFormat, ingestDataset } from '../../src/domain/datasets/ingest.ts';
+import { detectFormat } from '../../src/domain/datasets/formats/registry.ts';
+import { ingestDataset } from '../../src/domain/datasets/ingest.ts';
 import { assertAppError, assertCleanAndRemove, captureWriter, memoryFile, readNpy, tempDir } from '../fixtures/datasets/helpers.ts';
 import { idxImages, idxLabels } from '../fixtures/datasets/idx.ts';
 
@@ -23,7 +24,7 @@ describe('IDX datasets', () => {
       memoryFile('t10k-images-idx3-ubyte.gz', gzipSync(idxImages(1, 2, 3, [9, 8, 7, 6, 5, 4]))),
       memoryFile('t10k-labels-idx1-ubyte.gz', gzipSync(idxLabels([3]))),
     ];
-    assert.equal(detectFormat(files.map((f) => f.path)), 'idx');
+    assert.equal(detectFormat(files.map((f) => f.path)).name, 'idx');
     const { write, outputs } = captureWriter();
     const meta = await ingestDataset(files, { tmpDir: tmp }, write);
     assert.deepEqual(meta, {

@@ -5,32 +5,22 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { npyReadable } from '../../formats/npy.ts';
-import { parseCsv } from './parsers/csv.ts';
-import { parseIdx } from './parsers/idx.ts';
-import { parseImageZip } from './parsers/images.ts';
+import { detectFormat, findDatasetFormat } from './formats/registry.ts';
 import { ExampleBudget, invalidDataset } from './parsers/limits.ts';
-import { parseNpy } from './parsers/npy.ts';
-import { parseNpz } from './parsers/npz.ts';
-import type { DatasetParser, ParseContext, ParsedSplit } from './parsers/types.ts';
+import type { ParseContext, ParsedSplit, SourceFile } from './parsers/types.ts';
 
-export type DatasetFormat = 'csv' | 'npy' | 'npz' | 'idx' | 'images';
 export type TensorRole = 'train-x' | 'train-y' | 'test-x' | 'test-y';
-/** An uploaded file; `path` is the user-supplied name. */
-export interface SourceFile {
-  path: string;
-  sizeBytes: number;
-  open(): Promise<Readable>;
-}
 /** Streams ONE complete .npy file into the store. */
 export type TensorWriter = (role: TensorRole, npy: Readable) => Promise<void>;
 export interface IngestOptions {
-  format?: DatasetFormat;
+  /** A registered format's name (see formats/registry.ts); detected from the file names when absent. */
+  format?: string;
   labelColumn?: string;
   tmpDir: string;
   maxExamples?: number;
 }
 export interface DatasetMeta {
-  format: DatasetFormat;
+  format: string;
   examples: number;
   featureShape: number[];
   dtype: 'uint8' | 'float32';
@@ -40,31 +30,10 @@ export interface DatasetMeta {
   normalization: { scale: number; offset: number };
 }
 
-const PARSERS: Record<DatasetFormat, DatasetParser> = { csv: parseCsv, npy: parseNpy, npz: parseNpz, idx: parseIdx, images: parseImageZip };
-
-const FORMAT_BY_NAME: Array<[RegExp, DatasetFormat]> = [
-  [/\.csv$/i, 'csv'],
-  [/\.npy$/i, 'npy'],
-  [/\.npz$/i, 'npz'],
-  [/\.zip$/i, 'images'],
-  [/idx[13]-ubyte(\.gz)?$/i, 'idx'],
-];
-
-/** The format of an upload, from its file names; INVALID_DATASET when none or several formats match. */
-export function detectFormat(paths: string[]): DatasetFormat {
-  const found = new Set<DatasetFormat>();
-  for (const path of paths) {
-    const match = FORMAT_BY_NAME.find(([pattern]) => pattern.test(path));
-    if (match) found.add(match[1]);
-  }
-  if (found.size === 1) return [...found][0];
-  if (found.size === 0) throw invalidDataset(`cannot tell the dataset format from the file names (${paths.join(', ') || 'no files'})`);
-  throw invalidDataset(`files of several dataset formats were uploaded together (${[...found].join(', ')})`);
-}
-
 export async function ingestDataset(files: SourceFile[], opts: IngestOptions, write: TensorWriter): Promise<DatasetMeta> {
   if (files.length === 0) throw invalidDataset('no dataset files were uploaded');
-  const format = opts.format ?? detectFormat(files.map((f) => f.path));
+  const format = opts.format === undefined ? detectFormat(files.map((f) => f.path)) : findDatasetFormat(opts.format);
+  if (!format) throw invalidDataset(`unknown dataset format ${JSON.stringify(opts.format)}`);
   await mkdir(opts.tmpDir, { recursive: true });
   const workDir = await mkdtemp(join(opts.tmpDir, 'ingest-'));
   const releases: Array<() => Promise<void> | void> = [];
@@ -77,7 +46,7 @@ export async function ingestDataset(files: SourceFile[], opts: IngestOptions, wr
     },
   };
   try {
-    const parsed = await PARSERS[format](files, ctx);
+    const parsed = await format.parse(files, ctx);
     if (parsed.train.x.rows === 0) throw invalidDataset('the dataset has no training examples');
     const splits = [
       ['train', parsed.train],
@@ -87,7 +56,7 @@ export async function ingestDataset(files: SourceFile[], opts: IngestOptions, wr
       if (tensors) await writeSplit(split, tensors, parsed.dtype, parsed.featureShape, write);
     }
     return {
-      format,
+      format: format.name,
       examples: parsed.train.x.rows + (parsed.test?.x.rows ?? 0),
       featureShape: parsed.featureShape,
       dtype: parsed.dtype,

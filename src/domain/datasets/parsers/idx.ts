@@ -2,13 +2,12 @@
 // each optionally gzipped. Big-endian headers: magic 0x00000803 + n, rows, cols (uint8 images) / 0x00000801 + n.
 import { pipeline, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import type { SourceFile } from '../ingest.ts';
 import { ByteReader } from './byte-reader.ts';
 import { IntList, LabelDictionary } from './labels.ts';
 import { invalidDataset } from './limits.ts';
 import { baseName } from './source-name.ts';
 import { RowSpool } from './spool.ts';
-import type { DatasetParser, ParseContext, SpooledFeatures } from './types.ts';
+import type { DatasetParser, ParseContext, SourceFile, SpooledFeatures } from './types.ts';
 
 const IMAGES_MAGIC = 0x00000803;
 const LABELS_MAGIC = 0x00000801;

@@ -9,7 +9,7 @@ import { ByteReader } from './byte-reader.ts';
 import { IntList, sortClassNames } from './labels.ts';
 import { invalidDataset } from './limits.ts';
 import { RowSpool } from './spool.ts';
-import type { DatasetParser, ParseContext, SpooledFeatures } from './types.ts';
+import type { DatasetParser, SpooledFeatures } from './types.ts';
 import { openZip } from './zip.ts';
 
 const IMAGE_NAME = /\.(png|jpe?g)$/i;

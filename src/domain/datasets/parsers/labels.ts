@@ -44,7 +44,7 @@ export class LabelDictionary {
   }
 
   /** classNames, plus `toClass(keys)` rewriting provisional keys into class indices. */
-  finish(): { classNames: string[]; toClass(keys: Int32Array): Int32Array } {
+  finish(): { classNames: string[]; toClass: (keys: Int32Array) => Int32Array } {
     const classNames = sortClassNames(this.keys.keys());
     const byKey = new Int32Array(this.keys.size);
     classNames.forEach((name, index) => {

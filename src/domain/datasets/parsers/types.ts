@@ -1,6 +1,13 @@
-// Internal contract between ingestDataset and the per-format parsers.
-import type { SourceFile } from '../ingest.ts';
+// The contract between ingestDataset and the per-format parsers (each dataset format declares one parser).
+import type { Readable } from 'node:stream';
 import type { ExampleBudget } from './limits.ts';
+
+/** An uploaded file; `path` is the user-supplied name. */
+export interface SourceFile {
+  path: string;
+  sizeBytes: number;
+  open(): Promise<Readable>;
+}
 
 /** A split's feature tensor, spooled to a temp file; `data()` yields its C-order bytes (no npy header). */
 export interface SpooledFeatures {

@@ -5,9 +5,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import yauzl, { type Entry, type ZipFile } from 'yauzl';
 import { isAppError } from '../../../errors.ts';
-import type { SourceFile } from '../ingest.ts';
 import { invalidDataset } from './limits.ts';
-import type { ParseContext } from './types.ts';
+import type { ParseContext, SourceFile } from './types.ts';
 
 export interface ZipArchive {
   entries: Entry[];
