@@ -1,6 +1,7 @@
 // The one place errors become HTTP responses: RFC 9457 problem+json carrying the stable AppError code.
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { AppError, ErrorCodes, type ErrorCode, isAppError } from '../errors.ts';
+import { validationField } from '../schemas/validation-field.ts';
 
 const PROBLEM_BASE = 'https://modelpress.dev/problems/';
 
@@ -9,9 +10,7 @@ function toAppError(err: FastifyError): AppError {
   if (isAppError(err)) return err;
   if (err.validation) {
     const first = err.validation[0];
-    const field =
-      [err.validationContext, first?.instancePath?.replace(/^\//, '').replace(/\//g, '.')].filter(Boolean).join('.') +
-      (first?.params && 'missingProperty' in first.params ? `.${String(first.params.missingProperty)}` : '');
+    const field = first ? validationField(err.validationContext, first) : (err.validationContext ?? '');
     return new AppError('VALIDATION_FAILED', `${field || 'request'}: ${first?.message ?? err.message}`, { field, errors: err.validation });
   }
   const code = err.code ?? '';

@@ -1,0 +1,30 @@
+// The one spelling of "which field failed validation", shared by REST problems (fastify's Ajv errors), GraphQL
+// input errors and job-params errors (TypeBox's Value errors): a prefix ("body", "querystring", "input",
+// "params"), the JSON pointer's segments with array indices in brackets, and a missing required property's
+// name — e.g. "params.steps[0].params.fineTuneEpochs".
+
+/** The part of an Ajv or TypeBox validation error that locates it. */
+export interface LocatedError {
+  instancePath: string;
+  keyword?: string;
+  params?: unknown;
+}
+
+/** The missing property of a `required` error: Ajv reports `missingProperty`, TypeBox `requiredProperties`. */
+function missingProperty(error: LocatedError): string | undefined {
+  if (error.keyword !== 'required' || !error.params || typeof error.params !== 'object') return undefined;
+  const params = error.params as { missingProperty?: unknown; requiredProperties?: unknown };
+  if (typeof params.missingProperty === 'string') return params.missingProperty;
+  const [first] = Array.isArray(params.requiredProperties) ? (params.requiredProperties as unknown[]) : [];
+  return typeof first === 'string' ? first : undefined;
+}
+
+/** e.g. validationField('params', { instancePath: '/steps/0/params', keyword: 'required', … }) → "params.steps[0].params.epochs". */
+export function validationField(prefix: string | undefined, error: LocatedError): string {
+  const segments = error.instancePath.split('/').filter(Boolean);
+  const missing = missingProperty(error);
+  if (missing !== undefined) segments.push(missing);
+  let field = prefix ?? '';
+  for (const s of segments) field += /^\d+$/.test(s) ? `[${s}]` : field ? `.${s}` : s;
+  return field;
+}
