@@ -14,7 +14,7 @@ const ROWS = [
   ['Nonzero parameters', (m) => m.nonzeroParams, fmtInt, ratio],
   ['Size (raw)', (m) => m.sizeBytes, fmtBytes, ratio],
   ['Size (gzip)', (m) => m.gzipBytes, fmtBytes, ratio],
-  ['Accuracy', (m) => m.accuracy, (x) => fmtPct(x, 2), points],
+  ['Accuracy', (m) => m.accuracy, (x) => fmtPct(x, 2), points, (m) => m.split],
   ['Latency p50, batch 1', (m) => m.latencyMs?.batch1?.p50, ms, ratio],
   ['Latency p50, batch 256', (m) => m.latencyMs?.batch256?.p50, ms, ratio],
 ];
@@ -46,13 +46,15 @@ export function reportView(raw) {
     h(
       'tbody',
       {},
-      ROWS.map(([label, get, fmt, change]) => {
+      ROWS.map(([label, get, fmt, change, splitOf]) => {
         const b = get(raw.before);
         const a = get(raw.after);
+        // Name the data an accuracy comes from next to it ("test split"); train-split figures must never pass as test.
+        const split = splitOf ? (splitOf(raw.after) ?? splitOf(raw.before)) : null;
         return h(
           'tr',
           {},
-          h('th', { scope: 'row' }, label),
+          h('th', { scope: 'row' }, label, split ? h('span', { class: 'muted' }, ` (${split} split)`) : null),
           h('td', { class: 'num' }, fmt(b)),
           h('td', { class: 'num' }, fmt(a)),
           h('td', { class: 'num' }, change(b, a)),

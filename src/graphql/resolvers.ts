@@ -133,6 +133,7 @@ export function buildResolvers(runtime: Runtime, queries: JobQueries) {
     },
     ModelMeasure: {
       accuracy: (m: Raw) => num(m.accuracy),
+      split: (m: Raw) => (typeof m.split === 'string' ? m.split : null),
       params: (m: Raw) => num(m.params),
       nonzeroParams: (m: Raw) => num(m.nonzeroParams),
       sizeBytes: (m: Raw) => num(m.sizeBytes),

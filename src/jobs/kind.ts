@@ -51,13 +51,21 @@ export interface JobResult {
   report: Record<string, unknown> | null;
 }
 
+/** Stored facts of a job's inputs that a kind may check at creation (no tensors are read). */
+export interface ValidationFacts {
+  dataset: { name: string; trainExamples: number; testExamples: number } | null;
+}
+
 export interface JobKind<S extends TSchema = TSchema> {
   readonly type: JobType;
   /** JSON schema of `params` (defaults applied); validation errors name the failing field. */
   readonly paramsSchema: S;
   /** Which inputs a job of this kind needs; checked (and existence verified) at creation. */
   readonly requires: { model?: boolean; dataset?: boolean; teacherModel?: boolean };
-  /** Extra checks beyond the schema (e.g. a pipeline's step params); throw AppError('INVALID_JOB_PARAMS', …, { field }). */
-  validate?(params: Static<S>, inputs: JobInputs): void | Promise<void>;
+  /**
+   * Extra checks beyond the schema (e.g. a pipeline's step params); throw AppError('INVALID_JOB_PARAMS', …, { field }).
+   * `field` is where the params sit ("params", or "params.steps[i].params" for a pipeline step).
+   */
+  validate?(params: Static<S>, inputs: JobInputs, facts: ValidationFacts, field: string): void | Promise<void>;
   run(ctx: JobContext, params: Static<S>): Promise<JobResult>;
 }

@@ -2,7 +2,7 @@
 // written) can be created and validated, and a worker fails its jobs with JOB_FAILED "not implemented".
 import { Value } from 'typebox/value';
 import { AppError } from '../errors.ts';
-import type { JobInputs, JobKind, JobType } from './kind.ts';
+import type { JobInputs, JobKind, JobType, ValidationFacts } from './kind.ts';
 import { distillKind } from './kinds/distill.ts';
 import { evaluateKind } from './kinds/evaluate.ts';
 import { noopKind } from './kinds/noop.ts';
@@ -57,6 +57,12 @@ export function normalizeParams(type: string, params: unknown, field = 'params')
 }
 
 /** Runs the kind's extra checks (beyond the schema). */
-export async function validateKind(type: string, params: Record<string, unknown>, inputs: JobInputs): Promise<void> {
-  await getKind(type).validate?.(params, inputs);
+export async function validateKind(
+  type: string,
+  params: Record<string, unknown>,
+  inputs: JobInputs,
+  facts: ValidationFacts,
+  field = 'params',
+): Promise<void> {
+  await getKind(type).validate?.(params, inputs, facts, field);
 }

@@ -21,6 +21,7 @@ import {
 } from '../schemas/job.ts';
 import { toJobDto } from './dto.ts';
 import type { JobEvents } from './events.ts';
+import type { ValidationFacts } from './kind.ts';
 import { getKind, normalizeParams, validateKind } from './registry.ts';
 
 export interface JobServiceDeps {
@@ -88,7 +89,7 @@ export class JobService {
       const found = resource === 'model' ? await this.deps.db.model.count({ where: { id } }) : await this.deps.db.dataset.count({ where: { id } });
       if (!found) throw new AppError('NOT_FOUND', `${resource} ${id} not found`, { resource, id, field });
     }
-    await validateKind(input.type, params, inputs);
+    await validateKind(input.type, params, inputs, await this.validationFacts(inputs.datasetId));
 
     const id = crypto.randomUUID();
     try {
@@ -116,6 +117,12 @@ export class JobService {
       throw err;
     }
     return { job: await this.get(id), created: true };
+  }
+
+  private async validationFacts(datasetId: string | null): Promise<ValidationFacts> {
+    const row = datasetId ? await this.deps.db.dataset.findUnique({ where: { id: datasetId }, select: { name: true, splits: true } }) : null;
+    const splits = (row?.splits ?? {}) as { train?: number; test?: number };
+    return { dataset: row ? { name: row.name, trainExamples: splits.train ?? 0, testExamples: splits.test ?? 0 } : null };
   }
 
   /** The job created earlier under `key` if the request matches it; null if the key is unused. */
@@ -171,7 +178,7 @@ export class JobService {
       if (job.status === 'running' && job.cancelRequested) return job;
       const done = await this.deps.sql.transaction(async (tx) => {
         const sql = job.status === 'queued' ? CANCEL_QUEUED : REQUEST_CANCEL;
-        const { rows } = await tx.executeSql(sql, [id]);
+        const { rows }: { rows: { attempts: number }[] } = await tx.executeSql(sql, [id]);
         if (rows.length === 0) return false; // the status moved meanwhile: look again
         const data =
           job.status === 'queued'
@@ -193,7 +200,7 @@ export class JobService {
     }
     const queueJobId = crypto.randomUUID();
     const ok = await this.deps.sql.transaction(async (tx) => {
-      const { rows } = await tx.executeSql(RETRY_JOB, [id, queueJobId]);
+      const { rows }: { rows: { attempts: number; priority: number }[] } = await tx.executeSql(RETRY_JOB, [id, queueJobId]);
       if (rows.length === 0) return false;
       await this.deps.queue.send(id, rows[0].priority, queueJobId, tx);
       await this.deps.events.append(id, { type: 'state', data: { status: 'queued', attempts: rows[0].attempts, retry: true } }, tx);

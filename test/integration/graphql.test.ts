@@ -16,8 +16,8 @@ const DASHBOARD = `query Dashboard($first: Int!) {
 /** A compression report in the shape prune/distill/quantize jobs write (src/jobs/kinds/compression-report.ts). */
 const latency = { batch1: { p50: 0.1, p95: 0.2 }, batch256: { p50: 3, p95: 4 } };
 const REPORT = {
-  before: { accuracy: 0.97, params: 1000, nonzeroParams: 1000, sizeBytes: 4000, gzipBytes: 3700, latencyMs: latency },
-  after: { accuracy: null, params: 1000, nonzeroParams: 250, sizeBytes: 1000, gzipBytes: 600, latencyMs: latency },
+  before: { accuracy: 0.97, split: 'test', params: 1000, nonzeroParams: 1000, sizeBytes: 4000, gzipBytes: 3700, latencyMs: latency },
+  after: { accuracy: null, split: null, params: 1000, nonzeroParams: 250, sizeBytes: 1000, gzipBytes: 600, latencyMs: latency },
   layers: [{ name: 'dense_1', params: 1000, nonzeroParams: 250, sparsity: 0.75 }],
 };
 
@@ -167,7 +167,7 @@ await forEachTarget('GraphQL API', (target) => {
     const r = await q(
       `query($id: ID!) { model(id: $id) {
       ancestors { id name }
-      parent { id producedBy { id inputs { model { id } dataset { id } } results { id report { sparsity compressionRatio before { accuracy sizeBytes } after { accuracy params latencyMs } layers { name sparsity } } } } }
+      parent { id producedBy { id inputs { model { id } dataset { id } } results { id report { sparsity compressionRatio before { accuracy split sizeBytes } after { accuracy split params latencyMs } layers { name sparsity } } } } }
     } }`,
       { id: c.id },
     );
@@ -185,8 +185,8 @@ await forEachTarget('GraphQL API', (target) => {
         report: {
           sparsity: 0.75,
           compressionRatio: 4,
-          before: { accuracy: 0.97, sizeBytes: 4000 },
-          after: { accuracy: null, params: 1000, latencyMs: REPORT.after.latencyMs },
+          before: { accuracy: 0.97, split: 'test', sizeBytes: 4000 },
+          after: { accuracy: null, split: null, params: 1000, latencyMs: REPORT.after.latencyMs },
           layers: [{ name: 'dense_1', sparsity: 0.75 }],
         },
       },

@@ -12,17 +12,7 @@ import type { LossFn } from '../../ml/train.ts';
 import type { JobContext, JobKind, JobResult } from '../kind.ts';
 import { compressionReport, measure, type Measure } from './compression-report.ts';
 import { DistillParams } from './distill.params.ts';
-import {
-  assertCompatible,
-  disposeData,
-  fitToModel,
-  loadData,
-  loadModel,
-  modelInputShape,
-  runTraining,
-  saveModel,
-  type SplitTensors,
-} from './support.ts';
+import { assertCompatible, disposeData, evalSetOf, fitToModel, loadData, loadModel, modelInputShape, runTraining, saveModel } from './support.ts';
 
 const DEFAULT_WIDTH_MULTIPLIER = 0.5;
 
@@ -107,8 +97,8 @@ export async function runDistill(ctx: JobContext, params: DistillParams): Promis
     const data = await loadData(ctx, ctx.inputs.datasetId!, { limit: params.limit, model: student });
     try {
       assertCompatible(teacher, data.dataset);
-      const evalSet: SplitTensors = data.test ?? data.train;
-      const teacherM = await measure(teacher, evalSet);
+      const { data: evalSet, split } = evalSetOf(ctx, data);
+      const teacherM = await measure(teacher, evalSet, split);
       const baselineStudent = params.baseline ? await cloneModel(student) : null;
       if (baselineStudent) owned.push(baselineStudent);
       ctx.progress({ fraction: 0.05 });
@@ -126,9 +116,9 @@ export async function runDistill(ctx: JobContext, params: DistillParams): Promis
       let baseline: Measure | undefined;
       if (baselineStudent) {
         await runTraining(ctx, baselineStudent, data.train, trainOptions(params), { progressRange: [distillEnd, 0.9], metricPrefix: 'baseline_' });
-        baseline = (await measure(baselineStudent, evalSet)).m;
+        baseline = (await measure(baselineStudent, evalSet, split)).m;
       }
-      const after = await measure(student, evalSet);
+      const after = await measure(student, evalSet, split);
       const report: DistillReport = { ...compressionReport(teacherM, after), teacher: teacherM.m, ...(baseline ? { baseline } : {}) };
       ctx.log(
         `distilled ${teacherDto.name}: teacher accuracy ${teacherM.m.accuracy}, student ${after.m.accuracy}${baseline ? `, hard-label baseline ${baseline.accuracy}` : ''}`,

@@ -1,20 +1,25 @@
-// `evaluate`: accuracy, loss, confusion matrix and per-class accuracy on the dataset's test split (the train split
-// when it has none), inference latency p50/p95 at batch 1 and 256, parameter counts and size raw and gzip.
+// `evaluate`: accuracy, loss, confusion matrix and per-class accuracy on the dataset's test split (or the split the
+// params name: a dataset without a test split is refused unless "train" or "validation" is asked for, so train
+// accuracy is never published as test accuracy), inference latency p50/p95 at batch 1 and 256, parameter counts and
+// size raw and gzip. The report names its split next to the accuracy.
 import { evaluateModel } from '../../ml/evaluate.ts';
 import { modelStats } from '../../ml/model-stats.ts';
 import { tf } from '../../ml/tf.ts';
 import type { JobKind } from '../kind.ts';
 import { EvaluateParams } from './evaluate.params.ts';
-import { loadEvalSplit, loadModel, yieldToEventLoop } from './support.ts';
+import { loadEvalSplit, loadModel, noTestSplit, yieldToEventLoop } from './support.ts';
 
 export const evaluateKind: JobKind<typeof EvaluateParams> = {
   type: 'evaluate',
   paramsSchema: EvaluateParams,
   requires: { model: true, dataset: true },
+  validate(params, _inputs, facts, field) {
+    if ((params.split ?? 'test') === 'test' && facts.dataset && facts.dataset.testExamples === 0) throw noTestSplit(facts.dataset.name, field);
+  },
   async run(ctx, params) {
     const model = await loadModel(ctx, ctx.inputs.modelId!);
     try {
-      const { split, data } = await loadEvalSplit(ctx, ctx.inputs.datasetId!, { limit: params.limit, model });
+      const { split, data } = await loadEvalSplit(ctx, ctx.inputs.datasetId!, { limit: params.limit, model, split: params.split ?? 'test' });
       try {
         ctx.throwIfCanceled();
         ctx.progress({ fraction: 0.1 });
@@ -28,6 +33,7 @@ export const evaluateKind: JobKind<typeof EvaluateParams> = {
           resultModelIds: [],
           report: {
             accuracy: ev.accuracy,
+            split,
             loss: ev.loss,
             confusionMatrix: ev.confusionMatrix,
             perClassAccuracy: ev.perClassAccuracy.map((a) => (Number.isNaN(a) ? null : a)),
@@ -36,7 +42,6 @@ export const evaluateKind: JobKind<typeof EvaluateParams> = {
             sizeBytes: stats.sizeBytes,
             gzipBytes: stats.gzipBytes,
             latencyMs: ev.latencyMs!,
-            split,
             examples: data.n,
           },
         };

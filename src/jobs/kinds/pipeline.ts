@@ -78,5 +78,10 @@ export const pipelineKind: JobKind<typeof PipelineParams> = {
   type: 'pipeline',
   paramsSchema: PipelineParams,
   requires: { model: true, dataset: true },
+  /** Each step's own checks, with fields inside the step. */
+  async validate(params, inputs, facts, field) {
+    const { validateKind } = await import('../registry.ts');
+    for (const [i, step] of params.steps.entries()) await validateKind(step.type, step.params, inputs, facts, `${field}.steps[${i}].params`);
+  },
   run: runPipeline,
 };

@@ -1,22 +1,23 @@
 // `prune`: unstructured magnitude pruning (gradual, on a TF-MOT-style schedule, masks re-applied after every
-// optimizer step of the fine-tuning and a final exact prune to the target) or structured pruning (whole units /
-// filters removed, a physically smaller model, then optional fine-tuning). Saves the result with its report.
+// optimizer step of the fine-tuning and a final exact prune to the target; by default global scope with a per-layer
+// cap, activation-aware scores and the classifier and a small first layer protected: src/ml/compress/prune/plan.ts)
+// or structured pruning (whole units / filters removed, a physically smaller model, then optional fine-tuning).
+// Saves the result with its report.
 import {
   applyMasks,
   constantSparsity,
   GradualPruner,
-  magnitudeMasks,
   polynomialDecay,
-  prunableWeights,
+  pruningPlan,
   structuredPrune,
-  type GradualPruningOptions,
   type PruningSchedule,
 } from '../../ml/compress/index.ts';
+import { takeRows } from '../../ml/dataset.ts';
 import type { tf } from '../../ml/tf.ts';
 import type { JobContext, JobKind, JobResult } from '../kind.ts';
 import { compressionReport, measure } from './compression-report.ts';
 import { PruneParams } from './prune.params.ts';
-import { disposeData, loadData, loadModel, runTraining, saveModel, type SplitTensors } from './support.ts';
+import { disposeData, evalSetOf, loadData, loadModel, runTraining, saveModel, type SplitTensors } from './support.ts';
 
 /** Masks are recomputed every N steps: ~20 times over the fine-tuning, at most every 100 steps. */
 export function defaultFrequency(totalSteps: number): number {
@@ -39,16 +40,19 @@ export function pruningSchedule(params: Pick<PruneParams, 'sparsity' | 'schedule
   return polynomialDecay({ initialSparsity: s.initialSparsity ?? 0, finalSparsity: params.sparsity, beginStep, endStep, power: s.power, frequency });
 }
 
-/** Explicit excludeLayers replace the default (which keeps the last Dense layer, the classifier, dense). */
-function exclusion(params: PruneParams): GradualPruningOptions {
-  return params.excludeLayers ? { excludeLayers: params.excludeLayers, pruneLastDense: true } : {};
-}
+/** Training rows the activation score is calibrated on (the first ones; the score only needs input statistics). */
+const CALIBRATION_ROWS = 1024;
 
-/** Final exact prune to the target: idempotent when the schedule already reached it (zeros are the smallest |w|). */
-export function pruneToTarget(model: tf.LayersModel, params: PruneParams): void {
-  const opts = exclusion(params);
-  const weights = prunableWeights(model, opts.excludeLayers, { pruneLastDense: opts.pruneLastDense });
-  applyMasks(model, magnitudeMasks(weights, params.sparsity, params.scope));
+/** The gradual pruner of a magnitude prune (its plan: protected layers, cap, score) over `totalSteps` steps. */
+export function magnitudePruner(model: tf.LayersModel, params: PruneParams, totalSteps: number, calibration: tf.Tensor): GradualPruner {
+  const plan = pruningPlan(model, {
+    scope: params.scope,
+    score: params.score,
+    maxLayerSparsity: params.maxLayerSparsity,
+    excludeLayers: params.excludeLayers,
+    calibration,
+  });
+  return new GradualPruner(model, pruningSchedule(params, Math.max(1, totalSteps)), plan);
 }
 
 const fineTuneOptions = (params: PruneParams) => ({
@@ -62,20 +66,29 @@ const fineTuneOptions = (params: PruneParams) => ({
 
 /** Gradual magnitude pruning of `model` in place during fine-tuning (progress 0.1 → 0.85 of the job). */
 async function magnitudePrune(ctx: JobContext, model: tf.LayersModel, train: SplitTensors, params: PruneParams): Promise<void> {
-  if (params.fineTuneEpochs > 0) {
+  const calibration = takeRows(
+    train.x,
+    Int32Array.from({ length: Math.min(CALIBRATION_ROWS, train.n) }, (_, i) => i),
+  );
+  try {
     const totalSteps = params.fineTuneEpochs * Math.ceil(train.n / params.batchSize);
-    const pruner = new GradualPruner(model, pruningSchedule(params, totalSteps), { scope: params.scope, ...exclusion(params) });
-    // trainModel has no before-batch hook: prepare step 0 now and each next step right after the previous one.
-    pruner.beforeBatch();
-    await runTraining(ctx, model, train, fineTuneOptions(params), {
-      progressRange: [0.1, 0.85],
-      afterBatch: () => {
-        pruner.afterBatch();
-        pruner.beforeBatch();
-      },
-    });
+    const pruner = magnitudePruner(model, params, totalSteps, calibration);
+    if (params.fineTuneEpochs > 0) {
+      // trainModel has no before-batch hook: prepare step 0 now and each next step right after the previous one.
+      pruner.beforeBatch();
+      await runTraining(ctx, model, train, fineTuneOptions(params), {
+        progressRange: [0.1, 0.85],
+        afterBatch: () => {
+          pruner.afterBatch();
+          pruner.beforeBatch();
+        },
+      });
+    }
+    // Final exact prune to the target: idempotent when the schedule already reached it (pruned weights score 0).
+    applyMasks(model, pruner.masksAt(params.sparsity, params.sparsity));
+  } finally {
+    calibration.dispose();
   }
-  pruneToTarget(model, params);
 }
 
 /** Structured pruning to a new, smaller model, then optional fine-tuning. Disposes nothing of `model`. */
@@ -103,14 +116,14 @@ export async function runPrune(ctx: JobContext, params: PruneParams): Promise<Jo
   try {
     const data = await loadData(ctx, ctx.inputs.datasetId!, { limit: params.limit, model });
     try {
-      const evalSet = data.test ?? data.train;
-      const before = await measure(model, evalSet);
+      const evalSet = evalSetOf(ctx, data);
+      const before = await measure(model, evalSet.data, evalSet.split);
       ctx.progress({ fraction: 0.1 });
       ctx.throwIfCanceled();
       if (params.method === 'magnitude') await magnitudePrune(ctx, model, data.train, params);
       else pruned = await structuredPruneAndTune(ctx, model, data.train, params);
       ctx.throwIfCanceled();
-      const after = await measure(pruned, evalSet);
+      const after = await measure(pruned, evalSet.data, evalSet.split);
       const report = compressionReport(before, after);
       ctx.progress({ fraction: 0.95 });
       const saved = await saveModel(ctx, pruned, { name: `${source.name}-pruned`, parentModelId: modelId, report: { ...report } });

@@ -8,7 +8,7 @@ import { tf } from '../../ml/tf.ts';
 import type { JobContext, JobKind, JobResult } from '../kind.ts';
 import { compressionReport, measure, syntheticSplit } from './compression-report.ts';
 import { QuantizeParams } from './quantize.params.ts';
-import { disposeSplits, loadEvalSplit, saveModel, type SplitTensors } from './support.ts';
+import { disposeSplits, loadEvalSplit, saveModel, type EvalSplitName, type SplitTensors } from './support.ts';
 
 export async function runQuantize(ctx: JobContext, params: QuantizeParams): Promise<JobResult> {
   const modelId = ctx.inputs.modelId!;
@@ -17,10 +17,15 @@ export async function runQuantize(ctx: JobContext, params: QuantizeParams): Prom
   const model = await loadModelFromArtifacts(artifacts);
   let evalSet: SplitTensors | null = null;
   try {
-    // The test split (else the training split), first `limit` examples; without a dataset, synthetic zeros.
-    const labelled = ctx.inputs.datasetId !== null;
-    evalSet = labelled ? (await loadEvalSplit(ctx, ctx.inputs.datasetId!, { limit: params.limit, model })).data : syntheticSplit(model);
-    const before = await measure(model, evalSet, labelled);
+    // The test split (else the training split, named as such), first `limit` examples; without a dataset, synthetic zeros.
+    let split: EvalSplitName | null = null;
+    if (ctx.inputs.datasetId !== null) {
+      const loaded = await loadEvalSplit(ctx, ctx.inputs.datasetId, { limit: params.limit, model });
+      evalSet = loaded.data;
+      split = loaded.split;
+      if (split === 'train') ctx.log(`dataset ${loaded.dataset.name} has no test split: accuracy is measured on the train split`, 'warn');
+    } else evalSet = syntheticSplit(model);
+    const before = await measure(model, evalSet, split);
     ctx.progress({ fraction: 0.4 });
     ctx.throwIfCanceled();
     const q = quantizeWeights(artifacts.weightSpecs ?? [], artifacts.weightData ?? new ArrayBuffer(0), params.dtype);
@@ -31,7 +36,7 @@ export async function runQuantize(ctx: JobContext, params: QuantizeParams): Prom
     });
     ctx.progress({ fraction: 0.5 });
     ctx.throwIfCanceled();
-    const after = await measure(quantized, evalSet, labelled);
+    const after = await measure(quantized, evalSet, split);
     const report = compressionReport(before, after);
     ctx.progress({ fraction: 0.9 });
     const saved = await saveModel(ctx, quantized, { name: `${source.name}-${params.dtype}`, parentModelId: modelId, report: { ...report } });

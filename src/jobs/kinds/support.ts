@@ -2,8 +2,9 @@
 // out of the store, input compatibility, the "M" measure of a model, and training hooks that report progress,
 // metrics and cancellation the same way for every training-like kind.
 import { AppError } from '../../errors.ts';
-import { loadSplit, type SplitTensors } from '../../ml/dataset.ts';
+import { loadSplit, takeRows, type SplitTensors } from '../../ml/dataset.ts';
 import { evaluateModel, type LatencyStats } from '../../ml/evaluate.ts';
+import { holdOut } from '../../ml/holdout.ts';
 import { loadModelFromArtifacts, loadModelFromStore, modelArtifactsToFiles, modelToFiles } from '../../ml/model-io.ts';
 import { modelStats, type LayerStats } from '../../ml/model-stats.ts';
 import { tf } from '../../ml/tf.ts';
@@ -113,23 +114,59 @@ export async function loadData(ctx: JobContext, datasetId: string, opts: LoadDat
   return { dataset, train, test };
 }
 
+export type EvalSplitName = 'test' | 'train' | 'validation';
+
 /**
- * The split to measure a model on: the test split, or the train split when the dataset has none (only that one
- * split is read). Checks compatibility and reshapes like loadData. Caller disposes `data`.
+ * The split to measure a model on: `split` when given ('validation' = the train split's seeded hold-out, see
+ * src/ml/holdout.ts), else the test split, or the train split when the dataset has none (only the rows needed are
+ * kept). Checks compatibility and reshapes like loadData. Throws INVALID_JOB_PARAMS for split 'test' on a dataset
+ * without one. Caller disposes `data`.
  */
 export async function loadEvalSplit(
   ctx: JobContext,
   datasetId: string,
-  opts: { limit?: number; model?: tf.LayersModel } = {},
-): Promise<{ dataset: DatasetDto; split: 'test' | 'train'; data: SplitTensors }> {
+  opts: { limit?: number; model?: tf.LayersModel; split?: EvalSplitName } = {},
+): Promise<{ dataset: DatasetDto; split: EvalSplitName; data: SplitTensors }> {
   const keys = await ctx.services.datasets.tensorKeys(datasetId);
   const { dataset } = keys;
   const target = opts.model ? assertCompatible(opts.model, dataset) : null;
-  const split = keys.test ? 'test' : 'train';
+  const split = opts.split ?? (keys.test ? 'test' : 'train');
+  if (split === 'test' && !keys.test) throw noTestSplit(dataset.name);
   const base = { normalization: dataset.normalization ?? { scale: 1, offset: 0 }, numClasses: dataset.numClasses };
-  const data = await loadSplit(ctx.store, keys.test ?? keys.train, { ...base, limit: opts.limit });
+  let data: SplitTensors;
+  if (split === 'validation') {
+    const all = await loadSplit(ctx.store, keys.train, base);
+    try {
+      data = takeSplitRows(all, holdOut(all.n).validation.subarray(0, opts.limit));
+    } finally {
+      disposeSplits(all);
+    }
+  } else {
+    data = await loadSplit(ctx.store, split === 'test' ? keys.test! : keys.train, { ...base, limit: opts.limit });
+  }
   if (target) reshapeSplit(data, target);
   return { dataset, split, data };
+}
+
+/** INVALID_JOB_PARAMS for a job that would score a dataset without a test split without saying which split. */
+export function noTestSplit(datasetName: string, field = 'params'): AppError {
+  return new AppError(
+    'INVALID_JOB_PARAMS',
+    `${field}.split: dataset ${datasetName} has no test split; pass split: "train" or "validation" explicitly (the accuracy is then reported as such)`,
+    { field: `${field}.split` },
+  );
+}
+
+/** The given rows of a split as a new split (the source stays the caller's). */
+export function takeSplitRows(split: SplitTensors, rows: Int32Array): SplitTensors {
+  return { x: takeRows(split.x, rows), y: takeRows(split.y, rows), labels: Int32Array.from(rows, (r) => split.labels[r]), n: rows.length };
+}
+
+/** What a compression job measures on: the test split, else the train split (named, with a warning in the log). */
+export function evalSetOf(ctx: JobContext, data: LoadedData): { split: EvalSplitName; data: SplitTensors } {
+  if (data.test) return { split: 'test', data: data.test };
+  ctx.log(`dataset ${data.dataset.name} has no test split: accuracy is measured on the train split`, 'warn');
+  return { split: 'train', data: data.train };
 }
 
 export interface SaveModelOptions {

@@ -95,11 +95,32 @@ function zeroSmallest(abs: Float32Array[], masks: Uint8Array[], k: number): void
   });
 }
 
+export interface MaskOptions {
+  /**
+   * Global scope: the most each tensor (by name) may be pruned. A tensor the global threshold would prune beyond its
+   * cap is pruned to the cap and the rest of the budget is re-spread over the others (water filling), so the
+   * overall sparsity is still met when the caps allow it.
+   */
+  maxSparsity?: Readonly<Record<string, number>>;
+}
+
+/** How many of the given tensors' entries one global top-k would zero in each (ties by position, as zeroSmallest). */
+function globalCounts(abs: Float32Array[], k: number): number[] {
+  const masks = abs.map((a) => new Uint8Array(a.length).fill(1));
+  zeroSmallest(abs, masks, k);
+  return masks.map((m) => m.reduce((z, x) => z + (x === 0 ? 1 : 0), 0));
+}
+
 /**
  * Masks that prune round(sparsity * n) weights by smallest |w|: per tensor ('layer') or with one threshold
- * over all given tensors together ('global', n = total count).
+ * over all given tensors together ('global', n = total count, optionally capped per tensor).
  */
-export function magnitudeMasks(weights: readonly NamedWeight[], sparsity: number, scope: PruningScope = 'layer'): WeightMasks {
+export function magnitudeMasks(
+  weights: readonly NamedWeight[],
+  sparsity: number,
+  scope: PruningScope = 'layer',
+  opts: MaskOptions = {},
+): WeightMasks {
   assertSparsity(sparsity);
   const abs = weights.map(absValues);
   const masks = abs.map((a) => new Uint8Array(a.length).fill(1));
@@ -107,9 +128,40 @@ export function magnitudeMasks(weights: readonly NamedWeight[], sparsity: number
     abs.forEach((a, t) => zeroSmallest([a], [masks[t]], Math.round(sparsity * a.length)));
   } else {
     const total = abs.reduce((n, a) => n + a.length, 0);
-    zeroSmallest(abs, masks, Math.round(sparsity * total));
+    const caps = weights.map((w, t) => Math.floor((opts.maxSparsity?.[w.name] ?? 1) * abs[t].length));
+    let k = Math.round(sparsity * total);
+    let active = abs.map((_, t) => t);
+    for (;;) {
+      const counts = globalCounts(
+        active.map((t) => abs[t]),
+        k,
+      );
+      const over = active.filter((t, i) => counts[i] > caps[t]);
+      if (over.length === 0) break;
+      for (const t of over) {
+        zeroSmallest([abs[t]], [masks[t]], caps[t]);
+        k -= caps[t];
+      }
+      active = active.filter((t) => !over.includes(t));
+    }
+    zeroSmallest(
+      active.map((t) => abs[t]),
+      active.map((t) => masks[t]),
+      k,
+    );
   }
   return Object.fromEntries(weights.map((w, t) => [w.name, masks[t]]));
+}
+
+/** Masks pruning each tensor to its own sparsity (by name; a tensor without one is left dense). */
+export function allocatedMasks(weights: readonly NamedWeight[], sparsityByName: Readonly<Record<string, number>>): WeightMasks {
+  return Object.fromEntries(
+    weights.map((w) => {
+      const s = sparsityByName[w.name] ?? 0;
+      assertSparsity(s, `sparsity of ${w.name}`);
+      return [w.name, magnitudeMasks([w], s, 'layer')[w.name]];
+    }),
+  );
 }
 
 /** Multiplies each masked kernel of `model` by its mask, in place. */

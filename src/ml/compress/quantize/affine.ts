@@ -105,7 +105,11 @@ export function affineParams(lo: number, hi: number, bits: 8 | 16): { scale: num
   return { scale, min: -(zeroPoint * scale), zeroPoint };
 }
 
-function quantizeAffine(name: string, values: Float32Array, bits: 8 | 16) {
+/**
+ * Per-tensor affine codes of `values` and their parameters, exactly as written to the manifest; tfjs dequantizes
+ * code q to fround(q * scale + min). Quantization-aware training fake-quantizes with this same function.
+ */
+export function quantizeAffine(name: string, values: Float32Array, bits: 8 | 16) {
   let lo = Infinity;
   let hi = -Infinity;
   for (const v of values) {

@@ -1,0 +1,52 @@
+// What a magnitude prune prunes and how, decided once from the model and the job's params: the protected layers
+// (the classifier always; the first prunable layer when it is small — a 150-weight first conv feeds everything
+// after it and saves nothing when pruned, while an MLP's first Dense holds most of the weights and must be
+// pruned), the per-layer cap of global scope, and the importance score.
+import type { tf } from '../../tf.ts';
+import { activationScores } from './activation-score.ts';
+import type { GradualPruningOptions } from './gradual.ts';
+import { prunableWeights, type PruningScope } from './magnitude.ts';
+
+/** A first layer holding less than this share of the prunable weights is protected (left dense) by default. */
+export const SMALL_LAYER_SHARE = 0.1;
+
+export type PruningScore = 'magnitude' | 'activation';
+
+export interface PlanOptions {
+  scope: PruningScope;
+  score: PruningScore;
+  /** Global scope: no layer is pruned beyond this (each keeps at least 1 − maxLayerSparsity of its weights). */
+  maxLayerSparsity: number;
+  /** Layers left dense; replaces the default protection (the classifier and a small first layer). */
+  excludeLayers?: readonly string[];
+  /** Activation score: the calibration inputs (a slice of the training data, already shaped for the model). */
+  calibration?: tf.Tensor;
+  /** Final sparsity per kernel (by weight name), e.g. allocated from a sensitivity scan. */
+  allocation?: Readonly<Record<string, number>>;
+}
+
+/** The default protected layers: the last Dense (the classifier) and the first prunable layer when it is small. */
+export function protectedLayers(model: tf.LayersModel): string[] {
+  const all = prunableWeights(model, [], { pruneLastDense: true });
+  const lastDense = [...model.layers].reverse().find((l) => l.getClassName() === 'Dense');
+  const total = all.reduce((n, w) => n + w.values.size, 0);
+  const first = all[0];
+  const out = lastDense ? [lastDense.name] : [];
+  if (first && first.layerName !== lastDense?.name && first.values.size < SMALL_LAYER_SHARE * total) out.push(first.layerName);
+  return out;
+}
+
+/** GradualPruner options for `model` under `opts`. */
+export function pruningPlan(model: tf.LayersModel, opts: PlanOptions): GradualPruningOptions & { excludeLayers: readonly string[] } {
+  const excludeLayers = opts.excludeLayers ?? protectedLayers(model);
+  const weights = prunableWeights(model, excludeLayers, { pruneLastDense: true });
+  const { calibration } = opts;
+  return {
+    scope: opts.scope,
+    excludeLayers,
+    pruneLastDense: true,
+    maxSparsity: Object.fromEntries(weights.map((w) => [w.name, opts.maxLayerSparsity])),
+    allocation: opts.allocation,
+    scores: opts.score === 'activation' && calibration ? (ws) => activationScores(model, ws, calibration) : undefined,
+  };
+}
