@@ -159,5 +159,5 @@ export async function fineTuneCentroids(
     optimizer.dispose();
     tf.dispose(centroidVars);
   }
-  return { history, epochsRun: history.length, steps: step, stoppedEarly: false, canceled, durationMs: performance.now() - started };
+  return { history, epochsRun: history.length, steps: step, stoppedEarly: false, canceled, durationMs: performance.now() - started, threads: 1 };
 }
