@@ -1261,7 +1261,7 @@ export interface paths {
         put?: never;
         /**
          * Upload a model
-         * @description A model in one of these formats, recognised from the files' content: TF.js Layers model (model.json + weight shards); Keras 3 (.keras); Keras HDF5 (.h5). TF.js Layers: `model.json` plus every weight shard its weightsManifest names, or one `.zip` holding them. Keras: one `.h5` (or a weights-only `.h5` with the architecture JSON from model.to_json()), or one `.keras`. Other formats are converted to a trainable TF.js Layers model on upload; the original is kept under `source/`. Files stream to the object store; nothing is kept if validation fails (422 INVALID_MODEL, MISSING_WEIGHTS, WEIGHTS_MISMATCH, UNSUPPORTED_OPERATOR naming every layer or operator that cannot be converted; 413 over the size limits).
+         * @description A model in one of these formats, recognised from the files' content: TF.js Layers model (model.json + weight shards); Keras 3 (.keras); Keras HDF5 (.h5); ONNX (.onnx, opset 7-21, external data files alongside). TF.js Layers: `model.json` plus every weight shard its weightsManifest names, or one `.zip` holding them. Keras: one `.h5` (or a weights-only `.h5` with the architecture JSON from model.to_json()), or one `.keras`. Other formats are converted to a trainable TF.js Layers model on upload; the original is kept under `source/`. Files stream to the object store; nothing is kept if validation fails (422 INVALID_MODEL, MISSING_WEIGHTS, WEIGHTS_MISMATCH, UNSUPPORTED_OPERATOR naming every layer or operator that cannot be converted; 413 over the size limits).
          */
         post: {
             parameters: {
@@ -1673,7 +1673,7 @@ export interface components {
             } | null;
             sizeBytes: number;
             /** @description Format of the uploaded original (converted to TF.js Layers on upload; kept under files source/…). Job results inherit their parent's. */
-            sourceFormat: "tfjs-layers" | "keras" | "keras-h5";
+            sourceFormat: "tfjs-layers" | "keras" | "keras-h5" | "onnx";
             /** @description Input shape the original declared, in its own layout */
             sourceInputShape: (number | null)[] | null;
             /** @description Image layout the original expected (NCHW graphs are converted to NHWC models); null for non-image inputs */

@@ -10,6 +10,7 @@ import { after, before, test } from 'node:test';
 import { forEachTarget, listKeys, rowCounts, startTestApp, type TestContext } from '../helpers/harness.ts';
 import h5wasm from 'h5wasm/node';
 import { tinyModelFiles, zipBuffer } from '../helpers/fixtures.ts';
+import { ONNX_FIXTURES, withExternalData } from '../helpers/onnx.ts';
 import { REAL_MODELS_SKIP, realModelPath, realModelsDir } from '../helpers/real-models.ts';
 import { stopConverter } from '../../src/formats/models/converter.ts';
 
@@ -82,6 +83,32 @@ await forEachTarget('model formats: upload', (target) => {
     assert.equal(zipped.sourceFormat, 'keras');
     assert.deepEqual(paths(zipped), ['group1-shard1of1.bin', 'model.json', 'source/config.json', 'source/metadata.json', 'source/model.weights.h5']);
     assert.equal(zipped.params, m.params);
+  });
+
+  test('ONNX (real file, opset 8, NCHW) → sourceFormat onnx; original input shape and layout recorded', { skip }, async () => {
+    const m = (await upload([{ name: 'mnist-8.onnx', data: realFile('onnxzoo-mnist-8.onnx') }]).expect(201)).body;
+    assert.equal(m.sourceFormat, 'onnx');
+    assert.equal(m.sourceVersion, 'opset 8');
+    assert.equal(m.sourceLayout, 'NCHW');
+    assert.deepEqual(m.sourceInputShape, [1, 1, 28, 28]);
+    assert.deepEqual(m.inputShape, [null, 28, 28, 1]);
+    assert.ok(m.importNotes.some((n: string) => /fixed batch size 1/.test(n)));
+    assert.deepEqual(paths(m), ['group1-shard1of1.bin', 'model.json', 'source/mnist-8.onnx']);
+  });
+
+  test('ONNX with an external data file (model.onnx + model.onnx.data)', async () => {
+    const { model, data } = withExternalData(fs.readFileSync(path.join(ONNX_FIXTURES, 'resnet-mini.onnx')), 'model.onnx.data');
+    const m = (
+      await upload([
+        { name: 'model.onnx', data: Buffer.from(model) },
+        { name: 'model.onnx.data', data },
+      ]).expect(201)
+    ).body;
+    assert.equal(m.sourceFormat, 'onnx');
+    assert.equal(m.sourceVersion, 'opset 13');
+    assert.deepEqual(paths(m), ['group1-shard1of1.bin', 'model.json', 'source/model.onnx', 'source/model.onnx.data']);
+    const missing = (await upload([{ name: 'model.onnx', data: Buffer.from(model) }]).expect(422)).body;
+    assert.equal(missing.code, 'MISSING_WEIGHTS');
   });
 
   test('TF.js uploads are stored as before (sourceFormat tfjs-layers, nothing under source/)', async () => {

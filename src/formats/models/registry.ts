@@ -3,11 +3,12 @@
 import { AppError } from '../../errors.ts';
 import { kerasFormat } from './keras.ts';
 import { kerasH5Format } from './keras-h5.ts';
+import { onnxFormat } from './onnx.ts';
 import { tfjsLayersFormat } from './tfjs-layers.ts';
 import type { DetectFile, ModelFormat } from './types.ts';
 
 /** In detection order: the first format that recognises the upload takes it. */
-export const MODEL_FORMATS = [tfjsLayersFormat, kerasFormat, kerasH5Format] as const;
+export const MODEL_FORMATS = [tfjsLayersFormat, kerasFormat, kerasH5Format, onnxFormat] as const;
 
 export type SourceFormatName = (typeof MODEL_FORMATS)[number]['name'];
 export const SOURCE_FORMATS = MODEL_FORMATS.map((f): SourceFormatName => f.name);
@@ -36,7 +37,7 @@ export function detectFormat(files: DetectFile[]): { format: ModelFormat; files:
   }
   throw new AppError(
     'INVALID_MODEL',
-    'not a model this service reads: upload a TF.js Layers model (model.json + shards), a Keras .h5 or .keras file',
+    'not a model this service reads: upload a TF.js Layers model (model.json + shards), a Keras .h5 or .keras file, or an .onnx file',
     { files: files.map((f) => f.path), formats: SOURCE_FORMATS },
   );
 }
