@@ -16,7 +16,10 @@ export default defineConfig({
     const pool = new pg.Pool({
       connectionString: process.env.DATABASE_URL,
       allowExitOnIdle: true,
-      types: { getTypeParser: (oid: number, format?: any) => pg.types.getTypeParser(oid === 19 ? 25 : oid, format) },
+      types: {
+        getTypeParser: (oid: number, format?: Parameters<typeof pg.types.getTypeParser>[1]): unknown =>
+          pg.types.getTypeParser(oid === 19 ? 25 : oid, format),
+      },
     });
     return new PrismaPg(pool);
   },

@@ -63,14 +63,21 @@ const latencies: number[] = [];
 const errors: string[] = [];
 const counts = { models: 0, datasets: 0, jobs: 0, graphql: 0, polls: 0 };
 
-async function call(method: string, url: string, body?: BodyInit, headers: Record<string, string> = {}): Promise<any> {
+/** The fields of a response body that the actions read (a job, or a GraphQL result). */
+interface Body {
+  id?: string;
+  status?: string;
+  errors?: unknown[];
+}
+
+async function call(method: string, url: string, body?: BodyInit, headers: Record<string, string> = {}): Promise<Body | null> {
   const t0 = performance.now();
   try {
     const res = await fetch(base + url, { method, body, headers: { ...auth, ...headers } });
     const text = await res.text();
     latencies.push(performance.now() - t0);
     if (!res.ok) errors.push(`${method} ${url} → ${res.status} ${text.slice(0, 200)}`);
-    return text ? JSON.parse(text) : null;
+    return text ? (JSON.parse(text) as Body) : null;
   } catch (err) {
     latencies.push(performance.now() - t0);
     errors.push(`${method} ${url} → ${(err as Error).message}`);
@@ -102,7 +109,7 @@ const actions = [
       await new Promise((r) => setTimeout(r, 200));
       const j = await call('GET', `/v1/jobs/${job.id}`);
       counts.polls++;
-      if (!j || ['succeeded', 'failed', 'canceled'].includes(j.status)) {
+      if (!j || ['succeeded', 'failed', 'canceled'].includes(j.status ?? '')) {
         if (j && j.status !== 'succeeded') errors.push(`job ${job.id} ${j.status}`);
         return;
       }

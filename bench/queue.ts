@@ -29,7 +29,7 @@ function spawnWorker(env: Record<string, string>): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
     let out = '';
     const onData = (b: Buffer) => {
-      out += b;
+      out += b.toString();
       if (out.includes('worker started')) resolve(proc);
     };
     proc.stdout.on('data', onData);

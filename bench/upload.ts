@@ -103,7 +103,7 @@ const status = await new Promise<number>((resolve, reject) => {
     `${base}/v1/models`,
   ]);
   let out = '';
-  curl.stdout.on('data', (c: Buffer) => (out += c));
+  curl.stdout.on('data', (c: Buffer) => (out += c.toString()));
   curl.on('error', reject);
   curl.on('exit', () => resolve(Number(out)));
 });

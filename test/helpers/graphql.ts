@@ -86,7 +86,8 @@ export async function wsSubscribe(baseUrl: string, query: string, variables: Rec
   const acked = new Promise<void>((r) => (ack = r));
   const done = new Promise<any[]>((resolve, reject) => {
     ws.on('message', (raw) => {
-      const msg = JSON.parse(raw.toString());
+      const text = (Array.isArray(raw) ? Buffer.concat(raw) : raw instanceof ArrayBuffer ? Buffer.from(raw) : raw).toString();
+      const msg = JSON.parse(text);
       if (msg.type === 'connection_ack') ack();
       else if (msg.type === 'next') messages.push(msg.payload);
       else if (msg.type === 'complete') resolve(messages);

@@ -98,7 +98,7 @@ export async function dropDatabase(databaseUrl: string) {
 export async function targetEnv(
   target: TargetName,
   extra: Record<string, string> = {},
-): Promise<{ env: Record<string, string>; cleanup(): Promise<void> }> {
+): Promise<{ env: Record<string, string>; cleanup: () => Promise<void> }> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), `mp-${target}-`));
   const env: Record<string, string> = {
     MODELPRESS_DATA_DIR: dataDir,
@@ -122,7 +122,7 @@ export async function targetEnv(
   }
   return {
     env,
-    async cleanup() {
+    cleanup: async () => {
       if (databaseUrl) await dropDatabase(databaseUrl);
       await fs.rm(dataDir, { recursive: true, force: true });
     },

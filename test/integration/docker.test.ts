@@ -88,7 +88,7 @@ test('compose: every variable set for the API and workers is one src/config.ts r
     try {
       config = loadConfig(env);
     } catch (err) {
-      assert.fail(`${name}: ${err instanceof ConfigError ? err.message : err}`);
+      assert.fail(`${name}: ${err instanceof ConfigError ? err.message : String(err)}`);
     }
     assert.match(config.databaseUrl ?? '', /^postgres:\/\/modelpress:[^@]+@postgres:5432\/modelpress$/, name);
     assert.deepEqual(config.s3 && { endPoint: config.s3.endPoint, port: config.s3.port, useSSL: config.s3.useSSL, bucket: config.s3.bucket }, {

@@ -73,8 +73,8 @@ function runSection(section: Section, cwd: string, env: Record<string, string>):
   return new Promise((resolve, reject) => {
     const child = spawn('bash', ['-c', lines.join('\n')], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d));
-    child.stderr.on('data', (d: Buffer) => (out += d));
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), SECTION_TIMEOUT_MS);
     child.on('error', reject);
     child.on('close', (code) => {

@@ -73,7 +73,7 @@ test('distillation loss is stable for large logits and zero when student equals 
       [1000, -1000, 0],
       [500, 499, -800],
     ]);
-    return distillationLoss({ studentLogits: big, teacherLogits: big.mul(0.5) as tf.Tensor2D, temperature: 2, alpha: 1 }).dataSync()[0];
+    return distillationLoss({ studentLogits: big, teacherLogits: big.mul<tf.Tensor2D>(0.5), temperature: 2, alpha: 1 }).dataSync()[0];
   });
   assert.ok(Number.isFinite(v) && v > 0);
   const zero = tf.tidy(() => {

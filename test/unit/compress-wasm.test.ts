@@ -38,7 +38,7 @@ test('wasm: magnitude masks, structured rebuild (fused bias kernels) and distill
   assert.ok(diff <= 1e-5, `diff ${diff}`);
 
   const logits = logitsModel(small);
-  const teacher = tf.randomNormal([4, 3], 0, 2, 'float32', 2) as tf.Tensor2D;
+  const teacher = tf.randomNormal<tf.Rank.R2>([4, 3], 0, 2, 'float32', 2);
   const optimizer = tf.train.sgd(0.1);
   const varList = small.trainableWeights.map((w) => w.read() as tf.Variable);
   const loss = () => distillationLoss({ studentLogits: logits.apply(x) as tf.Tensor2D, teacherLogits: teacher, temperature: 3, alpha: 1 });

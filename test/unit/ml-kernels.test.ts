@@ -94,7 +94,7 @@ test('Conv2DBackpropFilter kernel called directly, NCHW and explicit padding, ma
     const x = tf.tensor4d(xv, [2, 3, 10, 9]);
     const dy = tf.tensor4d(dyv, [2, 4, 5, 5]);
     const attrs = { strides: [2, 2], pad: 'same', dataFormat: 'NCHW', filterShape: [3, 3, 3, 4] };
-    return [tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, attrs) as tf.Tensor];
+    return [tf.engine().runKernel<tf.Tensor>(tf.Conv2DBackpropFilter, { x, dy }, attrs)];
   });
   const xv2 = randomValues(2 * 7 * 7 * 2, 5);
   const dyv2 = randomValues(2 * 4 * 4 * 3, 6);
@@ -112,7 +112,7 @@ test('Conv2DBackpropFilter kernel called directly, NCHW and explicit padding, ma
       dataFormat: 'NHWC',
       filterShape: [3, 3, 2, 3],
     };
-    return [tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, attrs) as tf.Tensor];
+    return [tf.engine().runKernel<tf.Tensor>(tf.Conv2DBackpropFilter, { x, dy }, attrs)];
   });
 });
 
