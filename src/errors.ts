@@ -21,6 +21,7 @@ export const ErrorCodes = {
   INVALID_DATASET: { status: 422, title: 'Not a valid dataset' },
   INCOMPATIBLE_INPUTS: { status: 422, title: 'Model and dataset do not fit together' },
   RESOURCE_LIMIT: { status: 422, title: 'Request exceeds a resource limit' },
+  NOT_PRUNABLE: { status: 422, title: 'No channel of the model can be removed' },
   RATE_LIMITED: { status: 429, title: 'Too many requests' },
   INTERNAL: { status: 500, title: 'Internal error' },
   UNAVAILABLE: { status: 503, title: 'Service unavailable' },

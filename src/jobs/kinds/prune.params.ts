@@ -57,6 +57,12 @@ export const PruneParams = Type.Object(
       default: 'l1',
       description: 'Structured pruning: ranks units/filters by this norm',
     }),
+    importance: Type.Optional(
+      Type.Union([Type.Literal('l1'), Type.Literal('l2'), Type.Literal('bn')], {
+        description:
+          'Structured pruning: ranks coupled channel groups by the L1/L2 norm of their weights or by batch-norm |gamma| (bn; groups without a batch norm use L2). Default: `norm`',
+      }),
+    ),
     fineTuneEpochs: Type.Integer({ minimum: 0, maximum: 1000, default: 3 }),
     batchSize: Type.Integer({ minimum: 1, maximum: 65536, default: 128 }),
     learningRate: Type.Number({ exclusiveMinimum: 0, maximum: 10, default: 5e-4 }),

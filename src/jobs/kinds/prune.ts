@@ -1,7 +1,8 @@
 // `prune`: unstructured magnitude pruning (gradual, on a TF-MOT-style schedule, masks re-applied after every
 // optimizer step of the fine-tuning and a final exact prune to the target; by default global scope with a per-layer
 // cap, activation-aware scores and the classifier and a small first layer protected: src/ml/compress/prune/plan.ts)
-// or structured pruning (whole units / filters removed, a physically smaller model, then optional fine-tuning).
+// or structured pruning (coupled channel groups removed from any functional graph, a physically smaller model, then
+// optional fine-tuning).
 // Saves the result with its report.
 import {
   applyMasks,
@@ -93,13 +94,21 @@ async function magnitudePrune(ctx: JobContext, model: tf.LayersModel, train: Spl
 
 /** Structured pruning to a new, smaller model, then optional fine-tuning. Disposes nothing of `model`. */
 async function structuredPruneAndTune(ctx: JobContext, model: tf.LayersModel, train: SplitTensors, params: PruneParams): Promise<tf.LayersModel> {
-  const { model: smaller, removed } = await structuredPrune(model, {
+  const {
+    model: smaller,
+    removed,
+    pinned,
+  } = await structuredPrune(model, {
     fraction: params.sparsity,
     norm: params.norm,
+    importance: params.importance,
     excludeLayers: params.excludeLayers,
   });
   try {
-    ctx.log('structured pruning removed units', 'info', { removed: Object.fromEntries(Object.entries(removed).map(([k, v]) => [k, v.length])) });
+    ctx.log('structured pruning removed units', 'info', {
+      removed: Object.fromEntries(Object.entries(removed).map(([k, v]) => [k, v.length])),
+      pinned,
+    });
     if (params.fineTuneEpochs > 0) await runTraining(ctx, smaller, train, fineTuneOptions(params), { progressRange: [0.1, 0.85] });
     return smaller;
   } catch (e) {

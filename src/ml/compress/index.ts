@@ -9,7 +9,7 @@ export type { PlanOptions, PruningScore } from './prune/plan.ts';
 export { activationScores } from './prune/activation-score.ts';
 export type { GradualPruningOptions } from './prune/gradual.ts';
 export { structuredPrune, unitNorms, zeroRemovedUnits } from './prune/structured.ts';
-export type { StructuredPruneOptions, StructuredPruneResult, UnitNorm } from './prune/structured.ts';
+export type { ChannelImportance, StructuredPruneOptions, StructuredPruneResult, UnitNorm } from './prune/structured.ts';
 export { distillationLoss, logitsModel } from './distill/loss.ts';
 export type { DistillationLossArgs } from './distill/loss.ts';
 export { affineParams, float16BitsToNumber, float32ToFloat16Bits, quantizeWeights } from './quantize/affine.ts';

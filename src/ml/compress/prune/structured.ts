@@ -1,232 +1,308 @@
-// Structured pruning: remove whole Dense units / Conv2D filters with the smallest kernel norm and rebuild a
-// physically smaller model. Removing unit u of layer P also removes the matching input rows/channels of the
-// next weighted layer (the consumer) and u's slice of every per-channel layer in between (batch norm).
+// Structured pruning on any functional graph: remove whole channel groups (Dense units, conv filters, embedding
+// dimensions together with every channel coupled to them: residual Adds, BatchNorm, depthwise convs, Concatenate
+// slices, Flatten blocks) chosen by group importance, and rebuild a physically smaller model with the same
+// topology and layer names. The coupling comes from the channel dependency graph (channel-graph.ts).
 import { tf } from '../../tf.ts';
 import { AppError } from '../../../errors.ts';
 import { assertSparsity } from './magnitude.ts';
+import { channelGraph, type ChannelGraph, type LayerChannels } from './channel-graph.ts';
 
 export type UnitNorm = 'l1' | 'l2';
+/** Group importance: L1/L2 norm of the coupled weights, or the sum of |gamma| of the batch norms in the group. */
+export type ChannelImportance = UnitNorm | 'bn';
 
 export interface StructuredPruneOptions {
-  /** Share of units/filters removed from each prunable layer (0..1); at least one unit always stays. */
+  /** Share of the removable channels of each group removed (0..1); every layer keeps at least one unit. */
   fraction: number;
   norm: UnitNorm;
+  /** Overrides `norm`; 'bn' ranks by batch-norm |gamma| (groups without a batch norm: L2). */
+  importance?: ChannelImportance;
   excludeLayers?: readonly string[];
 }
 
 export interface StructuredPruneResult {
   model: tf.LayersModel;
-  /** Original indices of the removed units, per pruned layer name (sorted ascending). */
+  /** Original indices of the removed units, per producer layer name (sorted ascending). */
   removed: Record<string, number[]>;
-}
-
-const WEIGHTED = new Set(['Dense', 'Conv2D']);
-// Layers that act on each channel independently (or only spatially): channel c in → channel c out.
-const PER_CHANNEL = new Set([
-  'Activation',
-  'ReLU',
-  'LeakyReLU',
-  'ELU',
-  'ThresholdedReLU',
-  'Dropout',
-  'SpatialDropout1D',
-  'GaussianNoise',
-  'GaussianDropout',
-  'AlphaDropout',
-  'MaxPooling2D',
-  'AveragePooling2D',
-  'GlobalAveragePooling2D',
-  'GlobalMaxPooling2D',
-  'ZeroPadding2D',
-  'Cropping2D',
-  'UpSampling2D',
-  'BatchNormalization',
-  'Flatten',
-]);
-
-/** A prunable layer, the layers its units pass through, and the layer that consumes them. */
-interface UnitLink {
-  producer: tf.layers.Layer;
-  between: tf.layers.Layer[];
-  consumer: tf.layers.Layer;
-  /** Positions per channel in the consumer's input (H*W when a Flatten sits between a conv and a dense). */
-  spatial: number;
-  units: number;
+  /** Layers whose channels could not be removed, with the reason (model output, channel-mixing layer, …). */
+  pinned: Record<string, string>;
 }
 
 function invalid(message: string, details?: Record<string, unknown>): AppError {
   return new AppError('INVALID_JOB_PARAMS', message, details);
 }
 
-function config(layer: tf.layers.Layer): Record<string, unknown> {
-  return layer.getConfig();
-}
-
-function isChannelsLast(layer: tf.layers.Layer): boolean {
-  const format = config(layer).dataFormat;
-  return format === undefined || format === 'channelsLast';
-}
-
-/** The model's layers (input layers left out), checked to form a single chain. */
-function chainLayers(model: tf.LayersModel): tf.layers.Layer[] {
-  if (model.inputs.length !== 1 || model.outputs.length !== 1) {
-    throw invalid('structured pruning supports single-input, single-output models only');
-  }
-  const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
-  layers.forEach((layer, i) => {
-    const inbound = layer.inboundNodes.flatMap((n) => n.inboundLayers);
-    const ok = layer.inboundNodes.length === 1 && (i === 0 ? inbound.length <= 1 : inbound.length === 1 && inbound[0] === layers[i - 1]);
-    if (!ok) throw invalid(`structured pruning supports chain (sequential) models only; layer ${layer.name} is not`, { layer: layer.name });
-  });
-  return layers;
-}
-
-function linkFor(layers: tf.layers.Layer[], i: number): UnitLink | undefined {
-  const producer = layers[i];
-  if (!WEIGHTED.has(producer.getClassName()) || !isChannelsLast(producer)) return undefined;
-  const between: tf.layers.Layer[] = [];
-  let spatial = 1;
-  for (let j = i + 1; j < layers.length; j++) {
-    const layer = layers[j];
-    const cls = layer.getClassName();
-    if (WEIGHTED.has(cls)) {
-      if (!isChannelsLast(layer)) return undefined;
-      const units = producer.getWeights()[0].shape.at(-1)!;
-      return { producer, between, consumer: layer, spatial, units };
-    }
-    if (!PER_CHANNEL.has(cls) || !isChannelsLast(layer)) return undefined;
-    if (cls === 'BatchNormalization') {
-      const axis = config(layer).axis as number;
-      const rank = (layer.input as tf.SymbolicTensor).shape.length;
-      if (axis !== -1 && axis !== rank - 1) return undefined;
-    }
-    if (cls === 'Flatten') {
-      // Flatten is row-major over [H, W, C]: channel c lands on rows p*C + c for each position p.
-      const shape = (layer.input as tf.SymbolicTensor).shape;
-      spatial *= shape.slice(1, -1).reduce((a: number, b) => a * (b ?? NaN), 1);
-      if (!Number.isFinite(spatial)) return undefined;
-    }
-    between.push(layer);
-  }
-  return undefined; // feeds the model output: its units are the output, never pruned
-}
-
-function links(model: tf.LayersModel, excludeLayers: readonly string[] = []): UnitLink[] {
-  const layers = chainLayers(model);
-  const known = new Set(layers.map((l) => l.name));
-  for (const name of excludeLayers) if (!known.has(name)) throw invalid(`excludeLayers names an unknown layer: ${name}`, { layer: name });
-  return layers.map((_, i) => linkFor(layers, i)).filter((l): l is UnitLink => l !== undefined && !excludeLayers.includes(l.producer.name));
-}
-
 /** Per-output-unit norm of a kernel whose last axis indexes the units (Dense [in, out], Conv2D [kh, kw, in, out]). */
 export function unitNorms(kernel: tf.Tensor, norm: UnitNorm): Float32Array {
+  return axisNorms(kernel, kernel.rank - 1, norm === 'l1' ? 'l1' : 'sq');
+}
+
+/** Per-index sum of |w| (l1) or of w² (sq) along `axis`. */
+function axisNorms(w: tf.Tensor, axis: number, kind: 'l1' | 'sq'): Float32Array {
   return tf.tidy(() => {
-    const flat = kernel.reshape([-1, kernel.shape.at(-1)!]);
-    const n = norm === 'l1' ? flat.abs().sum(0) : flat.square().sum(0).sqrt();
+    const perm = [...Array(w.rank).keys()].filter((a) => a !== axis).concat(axis);
+    const flat = w.transpose(perm).reshape([-1, w.shape[axis]]);
+    const n = kind === 'l1' ? flat.abs().sum(0) : flat.square().sum(0);
     return n.dataSync() as Float32Array;
   });
 }
 
-/** Indices of the `count` smallest norms (ties: lower index first), ascending. */
-function smallest(norms: Float32Array, count: number): number[] {
-  const order = Array.from(norms.keys()).sort((a, b) => norms[a] - norms[b] || a - b);
-  return order.slice(0, count).sort((a, b) => a - b);
+const suffix = (w: tf.LayerVariable) => w.originalName.slice(w.originalName.lastIndexOf('/') + 1);
+
+/** Kept positions of the layer's input, output and (separable convs) depthwise output. */
+interface Kept {
+  input: number[];
+  output: number[];
+  mid: number[];
 }
 
-function complement(n: number, removed: readonly number[]): number[] {
-  const gone = new Set(removed);
-  return Array.from({ length: n }, (_, i) => i).filter((i) => !gone.has(i));
+/** For each weight of a layer: the axes it is sliced along and the positions kept on each. */
+function weightAxes(info: LayerChannels, w: tf.LayerVariable, kept: Kept): [number, number[]][] {
+  const rank = w.shape.length;
+  const name = suffix(w);
+  const cls = info.layer.getClassName();
+  if (name === 'bias') return info.role === 'pinned' || info.role === 'passive' ? [] : [[0, kept.output]];
+  switch (info.role) {
+    case 'producer':
+      if (cls === 'Embedding') return [[1, kept.output]];
+      if (cls === 'Conv2DTranspose')
+        return [
+          [rank - 2, kept.output],
+          [rank - 1, kept.input],
+        ];
+      return [
+        [rank - 2, kept.input],
+        [rank - 1, kept.output],
+      ];
+    case 'depthwise':
+      return [[2, kept.input]];
+    case 'separable':
+      return name === 'depthwise_kernel'
+        ? [[rank - 2, kept.input]]
+        : [
+            [rank - 2, kept.mid],
+            [rank - 1, kept.output],
+          ];
+    case 'perChannel':
+      return [[rank - 1, kept.output]];
+    default:
+      return [];
+  }
 }
 
-/** Input positions of the consumer that carry the given producer channels. */
-function consumerRows(link: UnitLink, channels: readonly number[]): number[] {
-  const rows: number[] = [];
-  for (let p = 0; p < link.spatial; p++) for (const c of channels) rows.push(p * link.units + c);
-  return rows;
+function keptPositions(g: ChannelGraph, vec: readonly number[], removed: ReadonlySet<number>): number[] {
+  const out: number[] = [];
+  vec.forEach((e, p) => removed.has(g.find(e)) || out.push(p));
+  return out;
 }
 
-/** Axis of the consumer's kernel that indexes its inputs. */
-function inputAxis(consumer: tf.layers.Layer): number {
-  return consumer.getClassName() === 'Dense' ? 0 : 2;
+function keptOf(g: ChannelGraph, info: LayerChannels, removed: ReadonlySet<number>): Kept {
+  const input = keptPositions(g, info.input, removed);
+  const m = (info.layer.getConfig().depthMultiplier as number | undefined) ?? 1;
+  return { input, output: keptPositions(g, info.output, removed), mid: input.flatMap((c) => Array.from({ length: m }, (_, j) => c * m + j)) };
+}
+
+/** Score per element: the coupled weights' L1 / squared L2 norms, and batch-norm |gamma| sums. */
+function elementScores(g: ChannelGraph, importance: ChannelImportance): { norm: Float64Array; gamma: Float64Array; hasGamma: Uint8Array } {
+  const norm = new Float64Array(g.elementCount);
+  const gamma = new Float64Array(g.elementCount);
+  const hasGamma = new Uint8Array(g.elementCount);
+  const kind = importance === 'l1' ? 'l1' : 'sq';
+  const add = (target: Float64Array, vec: readonly number[], values: Float32Array) => vec.forEach((e, p) => (target[e] += values[p]));
+  for (const info of g.layers.values()) {
+    for (const w of info.layer.weights) {
+      const name = suffix(w);
+      const v = w.read();
+      if (info.role === 'producer' && name !== 'bias') {
+        const axis = info.layer.getClassName() === 'Conv2DTranspose' ? v.rank - 2 : v.rank - 1;
+        add(norm, info.output, axisNorms(v, axis, kind));
+      } else if (info.role === 'separable' && name === 'pointwise_kernel') {
+        add(norm, info.output, axisNorms(v, v.rank - 1, kind));
+      } else if (info.role === 'depthwise' && name === 'depthwise_kernel') {
+        add(norm, info.input, axisNorms(v, 2, kind));
+      } else if (info.role === 'perChannel' && info.layer.getClassName() === 'BatchNormalization' && name === 'gamma') {
+        add(gamma, info.output, axisNorms(v, 0, 'l1'));
+        info.output.forEach((e) => (hasGamma[e] = 1));
+      }
+    }
+  }
+  return { norm, gamma, hasGamma };
+}
+
+interface Component {
+  root: number;
+  elements: number[];
+  score: number;
+}
+
+/** Component roots to remove: per group, `fraction` of its removable components with the lowest importance. */
+function selectRemoved(g: ChannelGraph, fraction: number, importance: ChannelImportance): { removed: Set<number>; removableGroups: number } {
+  const { norm, gamma, hasGamma } = elementScores(g, importance);
+  const components = new Map<number, Component>();
+  for (let e = 0; e < g.elementCount; e++) {
+    const root = g.find(e);
+    const c = components.get(root) ?? { root, elements: [], score: 0 };
+    c.elements.push(e);
+    components.set(root, c);
+  }
+  const groups = new Map<number, { free: Component[]; bn: boolean }>();
+  for (const c of components.values()) {
+    const key = g.groupOf(c.root);
+    const group = groups.get(key) ?? { free: [], bn: false };
+    if (!g.isPinned(c.root)) group.free.push(c);
+    group.bn ||= c.elements.some((e) => hasGamma[e] === 1);
+    groups.set(key, group);
+  }
+  const removed = new Set<number>();
+  const left = new Map<number, number>(); // source → elements still kept
+  let removableGroups = 0;
+  for (const group of groups.values()) {
+    if (group.free.length === 0) continue;
+    removableGroups++;
+    for (const c of group.free) {
+      // Several positions can carry one element (Flatten, depthwise multiplier); each element counts once.
+      const raw = c.elements.reduce((s, e) => s + (importance === 'bn' && group.bn ? gamma[e] : norm[e]), 0);
+      c.score = importance === 'l1' || (importance === 'bn' && group.bn) ? raw : Math.sqrt(raw);
+    }
+    const count = Math.round(fraction * group.free.length);
+    const order = [...group.free].sort((a, b) => a.score - b.score || a.root - b.root);
+    let taken = 0;
+    for (const c of order) {
+      if (taken >= count) break;
+      // Every source (a producer's units) keeps at least one channel: a layer with 0 units is no layer.
+      const sources = new Map<number, number>();
+      for (const e of c.elements) sources.set(g.elementSource[e], (sources.get(g.elementSource[e]) ?? 0) + 1);
+      if ([...sources].some(([s, n]) => (left.get(s) ?? g.sources[s].size) - n < 1)) continue;
+      for (const [s, n] of sources) left.set(s, (left.get(s) ?? g.sources[s].size) - n);
+      removed.add(c.root);
+      taken++;
+    }
+  }
+  return { removed, removableGroups };
+}
+
+/** Component roots of the (producer name → unit indices) map, on a fresh graph of the same model. */
+function rootsOf(g: ChannelGraph, removed: Record<string, number[]>): Set<number> {
+  const roots = new Set<number>();
+  for (const info of g.layers.values()) {
+    const gone = removed[info.layer.name];
+    if (!gone || (info.role !== 'producer' && info.role !== 'separable')) continue;
+    for (const i of gone) roots.add(g.find(info.output[i]));
+  }
+  return roots;
+}
+
+function removedRecord(g: ChannelGraph, roots: ReadonlySet<number>): Record<string, number[]> {
+  const removed: Record<string, number[]> = {};
+  for (const info of g.layers.values()) {
+    if (info.role !== 'producer' && info.role !== 'separable') continue;
+    const gone = info.output.flatMap((e, i) => (roots.has(g.find(e)) ? [i] : []));
+    if (gone.length > 0) removed[info.layer.name] = gone;
+  }
+  return removed;
+}
+
+/** Pins the channels leaving each excluded layer. */
+function exclude(g: ChannelGraph, names: readonly string[]): void {
+  for (const name of names) {
+    const info = g.layers.get(name);
+    if (!info) throw invalid(`excludeLayers names an unknown layer: ${name}`, { layer: name });
+    g.pin(info.output, name, 'excluded');
+  }
+}
+
+type TopologyLayer = { class_name: string; config: Record<string, unknown> };
+
+/** The model's topology with each layer's unit count (and Reshape targets) set to what `kept` leaves. */
+function resizedTopology(model: tf.LayersModel, g: ChannelGraph, kept: Map<string, Kept>): tf.io.ModelJSON {
+  const topology = model.toJSON(null, false) as unknown as { config: { layers: TopologyLayer[] } };
+  for (const entry of topology.config.layers) {
+    const name = entry.config.name as string;
+    const info = g.layers.get(name);
+    const k = kept.get(name);
+    if (!info || !k || k.output.length === info.output.length) continue;
+    if (info.role === 'producer' || info.role === 'separable') {
+      for (const key of ['units', 'filters', 'output_dim']) if (key in entry.config) entry.config[key] = k.output.length;
+    } else if (entry.class_name === 'Reshape') {
+      const target = [...(entry.config.target_shape as number[])];
+      if (target.at(-1) !== -1) target[target.length - 1] = k.output.length;
+      entry.config.target_shape = target;
+    }
+  }
+  return { modelTopology: topology } as unknown as tf.io.ModelJSON;
 }
 
 /**
- * Removes `fraction` of the units of every Dense/Conv2D layer that feeds another Dense/Conv2D through
- * per-channel layers only (so never the output layer), chosen by smallest L1/L2 kernel norm, and returns a new,
- * smaller model with the same layer names. The input model is left unchanged.
+ * Removes, in every channel group of the model, `fraction` of its removable channels (lowest importance first) and
+ * returns a new, smaller model with the same topology and layer names. The input model is left unchanged. Refuses
+ * (422) a model where no channel at all can be removed, naming the layers that pin them.
  */
 export async function structuredPrune(model: tf.LayersModel, opts: StructuredPruneOptions): Promise<StructuredPruneResult> {
   assertSparsity(opts.fraction, 'fraction');
   if (opts.norm !== 'l1' && opts.norm !== 'l2') throw invalid(`norm must be 'l1' or 'l2', got ${String(opts.norm)}`, { field: 'norm' });
-  const removed: Record<string, number[]> = {};
-  const plan = links(model, opts.excludeLayers);
-  for (const link of plan) {
-    const count = Math.min(link.units - 1, Math.round(opts.fraction * link.units));
-    if (count > 0) removed[link.producer.name] = smallest(unitNorms(link.producer.getWeights()[0], opts.norm), count);
+  const importance = opts.importance ?? opts.norm;
+  if (!['l1', 'l2', 'bn'].includes(importance))
+    throw invalid(`importance must be 'l1', 'l2' or 'bn', got ${String(importance)}`, { field: 'importance' });
+  const g = channelGraph(model);
+  exclude(g, opts.excludeLayers ?? []);
+  const pinned = Object.fromEntries(g.pins);
+  const { removed: roots, removableGroups } = selectRemoved(g, opts.fraction, importance);
+  if (removableGroups === 0 && opts.fraction > 0) {
+    const reasons = [...g.pins].map(([layer, why]) => `${layer} (${why})`).join('; ');
+    throw new AppError('NOT_PRUNABLE', `structured pruning: no channel of this model can be removed: ${reasons}`, { layers: pinned });
   }
-
-  // Per layer: kept output units (producer, and the per-channel layers after it) and kept input rows (consumer).
-  const keepOut = new Map<string, number[]>();
-  const keepIn = new Map<string, number[]>();
-  for (const link of plan) {
-    const gone = removed[link.producer.name];
-    if (!gone) continue;
-    const kept = complement(link.units, gone);
-    for (const layer of [link.producer, ...link.between]) keepOut.set(layer.name, kept);
-    keepIn.set(link.consumer.name, consumerRows(link, kept));
+  const kept = new Map([...g.layers].map(([name, info]) => [name, keptOf(g, info, roots)]));
+  const pruned = await tf.models.modelFromJSON(resizedTopology(model, g, kept));
+  try {
+    for (const layer of model.layers) {
+      const info = g.layers.get(layer.name);
+      const k = kept.get(layer.name);
+      const weights = tf.tidy(() =>
+        layer.weights.map((w) => {
+          let v = w.read();
+          if (info && k)
+            for (const [axis, positions] of weightAxes(info, w, k)) if (positions.length !== v.shape[axis]) v = tf.gather(v, positions, axis);
+          // A fresh tensor, not gather's output: on wasm, gather's result keeps a rank-4 shape in the backend's
+          // data map, which fused matmul/conv kernels then reject as a bias ("only supports rank-1 bias").
+          return tf.tensor(v.dataSync(), v.shape, v.dtype);
+        }),
+      );
+      pruned.getLayer(layer.name).setWeights(weights);
+      tf.dispose(weights);
+    }
+  } catch (e) {
+    pruned.dispose();
+    throw e;
   }
-
-  const topology = model.toJSON(null, false) as unknown as { config: { layers: { config: Record<string, unknown> }[] } };
-  for (const entry of topology.config.layers) {
-    const name = entry.config.name as string;
-    const kept = keepOut.get(name);
-    if (!kept) continue;
-    if ('units' in entry.config) entry.config.units = kept.length;
-    if ('filters' in entry.config) entry.config.filters = kept.length;
-  }
-  const pruned = await tf.models.modelFromJSON({ modelTopology: topology } as unknown as tf.io.ModelJSON);
-
-  for (const layer of model.layers) {
-    const target = pruned.getLayer(layer.name);
-    const out = keepOut.get(layer.name);
-    const rows = keepIn.get(layer.name);
-    const weights = tf.tidy(() =>
-      layer.getWeights().map((w, idx) => {
-        let v = w;
-        const isKernel = idx === 0 && WEIGHTED.has(layer.getClassName());
-        if (rows && isKernel) v = tf.gather(v, rows, inputAxis(layer));
-        if (out) v = tf.gather(v, out, v.rank - 1); // kernels' last axis, and biases / batch-norm vectors
-        // A fresh tensor, not gather's output: on wasm, gather's result keeps a rank-4 shape in the backend's
-        // data map, which fused matmul/conv kernels then reject as a bias ("only supports rank-1 bias").
-        return tf.tensor(v.dataSync(), v.shape, v.dtype);
-      }),
-    );
-    target.setWeights(weights);
-    tf.dispose(weights);
-  }
-  return { model: pruned, removed };
+  return { model: pruned, removed: removedRecord(g, roots), pinned };
 }
 
 /**
- * Zeroes, in place, what `structuredPrune` removes for `removed`: the units' kernel columns and biases and the
- * consumer's matching input rows. The result computes the same function as the rebuilt model.
+ * Zeroes, in place, every weight `structuredPrune` deletes for `removed` (kernel columns and rows, biases, batch-norm
+ * entries of the removed channels). The result computes the same function as the rebuilt model.
  */
 export function zeroRemovedUnits(model: tf.LayersModel, removed: Record<string, number[]>): void {
-  for (const link of links(model)) {
-    const gone = removed[link.producer.name];
-    if (!gone?.length) continue;
-    const zeroAlong = (layer: tf.layers.Layer, idx: number, axis: number, positions: number[]) => {
-      const variable = layer.weights[idx];
+  const g = channelGraph(model);
+  const roots = rootsOf(g, removed);
+  for (const info of g.layers.values()) {
+    const k = keptOf(g, info, roots);
+    for (const w of info.layer.weights) {
+      const axes = weightAxes(info, w, k);
+      if (axes.every(([axis, positions]) => positions.length === w.shape[axis])) continue;
       tf.tidy(() => {
-        const v = variable.read();
-        const keep = new Uint8Array(v.shape[axis]).fill(1);
-        for (const p of positions) keep[p] = 0;
-        const shape = v.shape.map((_, a) => (a === axis ? v.shape[axis] : 1));
-        variable.write(tf.where(tf.tensor(keep, shape, 'bool'), v, tf.zerosLike(v)));
+        let v = w.read();
+        for (const [axis, positions] of axes) {
+          const mask = new Float32Array(v.shape[axis]);
+          for (const p of positions) mask[p] = 1;
+          v = v.mul(
+            tf.tensor(
+              mask,
+              v.shape.map((d, a) => (a === axis ? d : 1)),
+            ),
+          );
+        }
+        w.write(v);
       });
-    };
-    zeroAlong(link.producer, 0, link.producer.weights[0].shape.length - 1, gone);
-    if (link.producer.weights.length > 1) zeroAlong(link.producer, 1, 0, gone);
-    zeroAlong(link.consumer, 0, inputAxis(link.consumer), consumerRows(link, gone));
+    }
   }
 }
