@@ -118,10 +118,16 @@ await forEachTarget('a dataset format registered by a test', (target) => {
     );
     assert.equal(train.status, 'succeeded', JSON.stringify(train.error));
     const [modelId] = train.resultModelIds as string[];
-    const evaluate = await waitForJob(ctx, (await create({ type: 'evaluate', modelId, datasetId })).id, finished, 120_000);
+    const evaluate = await waitForJob(
+      ctx,
+      (await create({ type: 'evaluate', modelId, datasetId, params: { split: 'train' } })).id,
+      finished,
+      120_000,
+    );
     assert.equal(evaluate.status, 'succeeded', JSON.stringify(evaluate.error));
-    const report = evaluate.report as { accuracy: number; examples: number };
+    const report = evaluate.report as { accuracy: number; examples: number; split: string };
     assert.equal(report.examples, 80);
+    assert.equal(report.split, 'train');
     assert.ok(report.accuracy >= 0.9, `accuracy ${report.accuracy} on two separated clusters`);
   });
 });
