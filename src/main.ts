@@ -28,8 +28,8 @@ async function main() {
     }
     case 'keys': {
       const { runKeysCommand } = await import('./cli/keys.ts');
-      process.exitCode = await runKeysCommand(config, rest).catch((err) => {
-        console.error(err.message);
+      process.exitCode = await runKeysCommand(config, rest).catch((err: unknown) => {
+        console.error(err instanceof Error ? err.message : String(err));
         return 1;
       });
       break;

@@ -142,7 +142,7 @@ async function storeZipEntries(file: string, opts: ReceiveOptions): Promise<Stor
         zip.readEntry();
       });
       zip.on('end', () => resolve(list));
-      zip.on('error', (err) => reject(new AppError('INVALID_UPLOAD', `corrupt zip archive: ${err.message}`)));
+      zip.on('error', (err: Error) => reject(new AppError('INVALID_UPLOAD', `corrupt zip archive: ${err.message}`)));
       zip.readEntry();
     });
     const fileEntries = entries.filter((e) => !e.fileName.endsWith('/') && !/(^|\/)(__MACOSX|\.DS_Store)/.test(e.fileName));

@@ -35,7 +35,7 @@ function toGraphQLError(err: Error): GraphQLError {
 
 /** mercurius `errorFormatter`. */
 export function formatErrors(execution: ExecutionResult & { errors: readonly GraphQLError[] }, ctx: MercuriusContext) {
-  const log = ctx.reply ? ctx.reply.log : ctx.app.log;
+  const log = ctx.reply != null ? ctx.reply.log : ctx.app.log;
   // mercurius wraps validation failures as one error holding the list in originalError.errors
   const flat = execution.errors.flatMap((e) => {
     const inner = (e.originalError as { errors?: Error[] } | undefined)?.errors;

@@ -17,6 +17,7 @@ import {
   type OperationDefinitionNode,
   type SelectionSetNode,
   type ValueNode,
+  OperationTypeNode,
 } from 'graphql';
 import { AppError } from '../errors.ts';
 
@@ -120,7 +121,11 @@ export function checkCost(
   let cost = 0;
   for (const op of ops) {
     const root =
-      op.operation === 'query' ? schema.getQueryType() : op.operation === 'mutation' ? schema.getMutationType() : schema.getSubscriptionType();
+      op.operation === OperationTypeNode.QUERY
+        ? schema.getQueryType()
+        : op.operation === OperationTypeNode.MUTATION
+          ? schema.getMutationType()
+          : schema.getSubscriptionType();
     if (root) cost = Math.max(cost, selectionCost(w, op.selectionSet, root, 1));
   }
   if (cost > MAX_COST) {

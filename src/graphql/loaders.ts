@@ -24,7 +24,7 @@ async function perParams<T, P, R>(queries: Query<T, P>[], load: (objs: T[], para
     const key = JSON.stringify(q.params ?? {});
     groups.set(key, [...(groups.get(key) ?? []), i]);
   });
-  const out: R[] = new Array(queries.length);
+  const out = new Array<R>(queries.length);
   for (const idx of groups.values()) {
     const answers = await load(
       idx.map((i) => queries[i].obj),

@@ -113,7 +113,8 @@ export class JobEvents {
   async *stream(jobId: string, opts: { afterId?: string; signal?: AbortSignal } = {}): AsyncGenerator<JobEventDto> {
     let last = opts.afterId ?? '0';
     let wake: (() => void) | null = null;
-    let pending = false;
+    // Set by every event; cleared at the top of each pass of the loop below.
+    let pending: boolean;
     const poke = () => {
       pending = true;
       wake?.();

@@ -203,7 +203,7 @@ export function buildModel(
   opts: { seed?: number } = {},
 ): tf.Sequential {
   const arch = typeof spec === 'string' ? PRESETS[spec] : spec;
-  if (!arch) throw invalid('architecture', `unknown preset ${String(spec)}`);
+  if (!arch) throw invalid('architecture', `unknown preset ${typeof spec === 'string' ? spec : JSON.stringify(spec)}`);
   if (typeof spec !== 'string') validateArchitecture(spec);
   if (!Number.isInteger(numClasses) || numClasses < 2) throw invalid('numClasses', 'must be an integer >= 2');
   if (inputShape.length === 0 || inputShape.some((d) => !Number.isInteger(d) || d < 1)) {

@@ -164,7 +164,7 @@ export function takeRows<T extends tf.Tensor>(t: T, rows: Int32Array): T {
     for (let i = 0; i < rows.length; i++) out.set(src.subarray(rows[i] * rowLen, (rows[i] + 1) * rowLen), i * rowLen);
     return tf.tensor(out, [rows.length, ...t.shape.slice(1)], 'float32') as T;
   }
-  return tf.tidy(() => tf.gather(t, tf.tensor1d(rows, 'int32'))) as T;
+  return tf.tidy(() => tf.gather(t, tf.tensor1d(rows, 'int32')));
 }
 
 /**

@@ -70,7 +70,7 @@ export async function evaluateModel(
   let lossSum = tf.scalar(0);
   let n = 0;
   for (const b of batches(data.x, data.y, batchSize)) {
-    const [nextLoss, predicted, actual] = tf.tidy(() => {
+    const [nextLoss, predicted, actual] = tf.tidy((): [tf.Scalar, tf.Tensor, tf.Tensor] => {
       const pred = model.apply(b.x, { training: false }) as tf.Tensor;
       return [tf.add(lossSum, tf.mul(crossEntropy(b.y, pred, fromLogits), b.size)), tf.argMax(pred, -1), tf.argMax(b.y, -1)];
     });

@@ -31,9 +31,9 @@ export class FsObjectStore implements ObjectStore {
     const source = toReadable(body);
     // The body may fail while the folder and temp file are being prepared. Streams that only emit 'error'
     // without being destroyed (yauzl's entry streams) would then leave the pipeline below waiting forever.
-    let early: unknown = null;
+    let early = null as Error | null;
     const onEarlyError = (err: unknown) => {
-      early ??= err ?? new Error('source stream failed');
+      early ??= err instanceof Error ? err : new Error(`source stream failed: ${String(err)}`);
     };
     source.on('error', onEarlyError);
     const file = this.pathOf(key);

@@ -5,7 +5,7 @@
 // maxBytes abort or a dropped client would hang forever and leave the upload open; with an unknown size
 // it also buffers ~550 MiB parts. Here a body that fits in one part is one putObject(Buffer); larger
 // bodies become a multipart upload with bounded parts that is aborted on any error.
-import { Client, S3Error } from 'minio';
+import { Client, S3Error, type BucketItem } from 'minio';
 import type { Readable } from 'node:stream';
 import { buffer as readAll } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
@@ -128,7 +128,8 @@ export class S3ObjectStore implements ObjectStore {
 
   async *list(prefix: string): AsyncIterable<string> {
     assertValidPrefix(prefix);
-    for await (const item of this.client.listObjectsV2(this.bucket, prefix, true)) {
+    // The stream's items are BucketItems (minio types it as a plain Readable).
+    for await (const item of this.client.listObjectsV2(this.bucket, prefix, true) as AsyncIterable<BucketItem>) {
       if (item.name) yield item.name;
     }
   }

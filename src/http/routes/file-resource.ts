@@ -3,7 +3,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { Type, type TSchema } from 'typebox';
+import { Type, type Static, type TSchema } from 'typebox';
 import type { UploadPart } from '../../domain/uploads.ts';
 import { AppError } from '../../errors.ts';
 import { errorResponses, IdParams } from '../../schemas/common.ts';
@@ -26,7 +26,7 @@ interface ResourceSpec<Dto, Q extends TSchema> {
   listQuery: Q;
   uploadDescription: string;
   uploadFields: Record<string, TSchema>;
-  service: FileResourceService<Dto, any>;
+  service: FileResourceService<Dto, Static<Q>>;
 }
 
 const contentDisposition = (name: string) =>
@@ -85,7 +85,8 @@ export function registerFileResourceRoutes<Dto, Q extends TSchema>(fastify: Fast
         response: { 200: { $ref: `${spec.pageSchemaId}#` }, ...errorResponses(400) },
       },
     },
-    async (req) => service.list(req.query),
+    // The type provider cannot resolve Static<Q> for a generic Q; the schema validated it.
+    async (req) => service.list(req.query as Static<Q>),
   );
 
   app.get(

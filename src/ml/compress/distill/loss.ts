@@ -74,11 +74,11 @@ export function logitsModel(model: tf.LayersModel): tf.LayersModel {
   if (!last || last.getClassName() !== 'Dense') {
     throw new AppError('INVALID_MODEL', 'distillation needs a model whose last layer is Dense', { lastLayer: last?.getClassName() });
   }
-  const { name, ...cfg } = last.getConfig();
+  const { name: _name, ...cfg } = last.getConfig();
   const linear = tf.layers.dense({
     ...(cfg as unknown as Parameters<typeof tf.layers.dense>[0]),
     activation: 'linear',
-    name: `${String(name)}_logits`,
+    name: `${last.name}_logits`,
   });
   // Dense.build() only creates kernel/bias when they are unset, so pre-setting them shares the variables.
   const shared = last as unknown as { kernel: tf.LayerVariable; bias: tf.LayerVariable | null };
