@@ -1496,6 +1496,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/models/{id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download a model converted to another format
+         * @description The model (an upload or any job result) written as `tfjs` (TF.js Layers model (model.json + weight shards)), `onnx` (ONNX (.onnx, opset 7-21, external data files alongside)). ONNX graphs (opset 13) take NHWC input unless the model was imported from an NCHW graph (then NCHW, like the original); `layout` overrides that. Quantized models keep their uint8 weights behind DequantizeLinear (`quantized=qdq`) or are written as dequantized float32 (`quantized=float`). A structured-pruned model exports its smaller graph. ETag identifies the export; If-None-Match answers 304. 422 UNSUPPORTED_OPERATOR names every layer the format cannot express.
+         */
+        get: operations["exportModel"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/models/{id}/files/{path}": {
         parameters: {
             query?: never;
@@ -1708,4 +1728,69 @@ export interface components {
     pathItems: never;
 }
 export type $defs = Record<string, never>;
-export type operations = Record<string, never>;
+export interface operations {
+    exportModel: {
+        parameters: {
+            query: {
+                /** @description Export format */
+                format: "tfjs" | "onnx";
+                /** @description ONNX only: layout of image inputs */
+                layout?: "NHWC" | "NCHW";
+                /** @description ONNX only: how quantized weights are written (default qdq) */
+                quantized?: "qdq" | "float";
+            };
+            header?: never;
+            path: {
+                /** @description Resource id (UUID) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The exported file; Content-Disposition names it */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Blob;
+                };
+            };
+            /** @description Not modified (If-None-Match matched the ETag) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Problem details (RFC 9457) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+}

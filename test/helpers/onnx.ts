@@ -7,6 +7,12 @@ import * as ort from 'onnxruntime-node';
 import { onnx } from '../../src/formats/onnx/proto.ts';
 import { readMnist } from '../unit/ml-mnist.ts';
 
+/**
+ * ONNX Runtime's QDQ-aware rewrites off: by default it runs a DequantizeLinear → MatMul/Gemm weight as an integer
+ * matmul over dynamically quantized activations (~3e-2 from the float result), which is not the model's arithmetic.
+ */
+export const EXACT_QDQ: ort.InferenceSession.SessionOptions = { extra: { session: { disable_quant_qdq: '1' } } };
+
 export const ONNX_FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/onnx');
 
 export interface FixtureInfo {
@@ -29,8 +35,14 @@ export function mnistInputs(n: number, p: { scale: number; offset: number; mean?
 }
 
 /** Runs an ONNX model on `x` ([n, ...perExample]), in batches of `batch` (1 for graphs with a fixed batch of 1). */
-export async function runOrt(model: string | Uint8Array, x: Float32Array, perExample: number[], batch: number): Promise<Float32Array> {
-  const session = await ort.InferenceSession.create(model as string);
+export async function runOrt(
+  model: string | Uint8Array,
+  x: Float32Array,
+  perExample: number[],
+  batch: number,
+  options: ort.InferenceSession.SessionOptions = {},
+): Promise<Float32Array> {
+  const session = await ort.InferenceSession.create(model as string, options);
   try {
     const per = perExample.reduce((a, b) => a * b, 1);
     const n = x.length / per;

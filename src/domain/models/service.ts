@@ -14,6 +14,19 @@ import { receiveUpload, type StoredFile, type UploadPart } from '../uploads.ts';
 import { checkWeightFiles, parseModelJson } from './manifest.ts';
 import { convertUpload, isSourcePath, type ModelSource } from './import.ts';
 import { summarizeModel } from './summary.ts';
+import { formatByExportName } from '../../formats/models/registry.ts';
+import { exportInWorker } from '../../formats/models/converter.ts';
+import type { ExportOptions, ExportResult, TensorLayout } from '../../formats/models/types.ts';
+import { loadArtifactsFromStore } from '../../ml/model-io.ts';
+
+/** Bumped when an exporter's output changes, so clients' cached ETags stop matching. */
+const EXPORT_VERSION = 1;
+
+export interface ExportQuery {
+  format: string;
+  quantized?: ExportOptions['quantized'];
+  layout?: TensorLayout;
+}
 
 type ModelRow = NonNullable<Awaited<ReturnType<Db['model']['findUnique']>>> & {
   files: { path: string; sizeBytes: bigint; sha256: string; objectKey: string }[];
@@ -199,6 +212,31 @@ export class ModelService {
   async archive(id: string): Promise<{ body: Readable; name: string }> {
     const row = await this.row(id);
     return { body: zipObjects(this.deps.store, row.files), name: archiveName(row.name, 'model') };
+  }
+
+  /**
+   * A model written in an export format (registry name). The ETag is known before anything is converted (it hashes
+   * the model's files and the options), so a conditional request can be answered without running the exporter.
+   */
+  async exportModel(id: string, q: ExportQuery): Promise<{ etag: string; fileName: string; build: () => Promise<ExportResult> }> {
+    const format = formatByExportName(q.format);
+    const row = await this.row(id);
+    const files = row.files.filter((f) => !isSourcePath(f.path));
+    const opts: ExportOptions = {
+      quantized: q.quantized ?? 'qdq',
+      // Models imported from NCHW graphs (and their job results) take NCHW again, like the original.
+      inputLayout: q.layout ?? (row.sourceLayout === 'NCHW' ? 'NCHW' : 'NHWC'),
+      baseName: row.name.replace(/\.(onnx|h5|keras|zip|json)$/i, '').replace(/[^\w.-]+/g, '_') || 'model',
+    };
+    const hash = crypto.createHash('sha256').update(JSON.stringify({ v: EXPORT_VERSION, format: format.name, ...opts }));
+    for (const f of [...files].sort((a, b) => a.path.localeCompare(b.path))) hash.update(`${f.path}\0${f.sha256}\0`);
+    const build = async () => {
+      const artifacts = await loadArtifactsFromStore(this.deps.store, files);
+      const out = await exportInWorker(format.name, artifacts, opts);
+      // Buffers cross the worker boundary as plain Uint8Arrays.
+      return { ...out, data: Buffer.from(out.data.buffer, out.data.byteOffset, out.data.byteLength) };
+    };
+    return { etag: `"${hash.digest('hex')}"`, fileName: `${opts.baseName}${format.extension}`, build };
   }
 
   // ── Batch reads (GraphQL loaders): a fixed number of queries whatever the number of ids ──

@@ -1,5 +1,7 @@
 // ONNX (.onnx, opset 7-21), optionally with external data files (model.onnx + model.onnx.data). Recognised by the
 // shape of a serialised ModelProto's first bytes (a protobuf has no magic number); the importer's parse decides.
+// Exported as opset 13 (src/formats/onnx/export.ts).
+import { exportOnnx } from '../onnx/export.ts';
 import { importOnnx } from '../onnx/import.ts';
 import { isHdf5, isZip, looksLikeOnnx } from './signatures.ts';
 import type { ModelFormat } from './types.ts';
@@ -17,5 +19,5 @@ export const onnxFormat = {
     return [models[0], ...files.filter((f) => f !== models[0])];
   },
   import: (files) => importOnnx(files),
-  export: null,
+  export: (artifacts, opts) => exportOnnx(artifacts, opts),
 } as const satisfies ModelFormat<'onnx', 'onnx'>;

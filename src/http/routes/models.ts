@@ -1,9 +1,15 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import type { Services } from '../../runtime.ts';
-import { MODEL_FORMATS } from '../../formats/models/registry.ts';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { EXPORT_FORMATS, MODEL_FORMATS } from '../../formats/models/registry.ts';
+import { errorResponses, IdParams } from '../../schemas/common.ts';
 import { ModelListQuery } from '../../schemas/model.ts';
 import { registerFileResourceRoutes } from './file-resource.ts';
+
+/** An attachment header with an ASCII fallback and the UTF-8 name (RFC 6266), as file downloads send it. */
+const contentDisposition = (name: string) =>
+  `attachment; filename="${name.replace(/[^\x20-\x7e]|["\\]/g, '_')}"; filename*=UTF-8''${encodeURIComponent(name)}`;
 
 export const modelRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
   registerFileResourceRoutes(app, {
@@ -22,4 +28,52 @@ export const modelRoutes: FastifyPluginAsync<{ services: Services }> = async (ap
     uploadFields: { name: Type.Optional(Type.String({ description: 'Display name' })) },
     service: services.models,
   });
+
+  const typed = app.withTypeProvider<TypeBoxTypeProvider>();
+  typed.get(
+    '/models/:id/export',
+    {
+      schema: {
+        tags: ['models'],
+        operationId: 'exportModel',
+        summary: 'Download a model converted to another format',
+        description:
+          `The model (an upload or any job result) written as ${MODEL_FORMATS.filter((f) => f.export)
+            .map((f) => `\`${f.exportName}\` (${f.title})`)
+            .join(', ')}. ` +
+          'ONNX graphs (opset 13) take NHWC input unless the model was imported from an NCHW graph (then NCHW, like the original); ' +
+          '`layout` overrides that. Quantized models keep their uint8 weights behind DequantizeLinear (`quantized=qdq`) or are written ' +
+          'as dequantized float32 (`quantized=float`). A structured-pruned model exports its smaller graph. ETag identifies the export; ' +
+          'If-None-Match answers 304. 422 UNSUPPORTED_OPERATOR names every layer the format cannot express.',
+        params: IdParams,
+        querystring: Type.Object({
+          format: Type.Union(
+            EXPORT_FORMATS.map((f) => Type.Literal(f)),
+            { description: 'Export format' },
+          ),
+          quantized: Type.Optional(
+            Type.Union([Type.Literal('qdq'), Type.Literal('float')], { description: 'ONNX only: how quantized weights are written (default qdq)' }),
+          ),
+          layout: Type.Optional(Type.Union([Type.Literal('NHWC'), Type.Literal('NCHW')], { description: 'ONNX only: layout of image inputs' })),
+        }),
+        response: {
+          200: Type.String({ format: 'binary', description: 'The exported file; Content-Disposition names it' }),
+          304: Type.Null({ description: 'Not modified (If-None-Match matched the ETag)' }),
+          ...errorResponses(400, 404, 422),
+        },
+      },
+    },
+    async (req, reply) => {
+      const exp = await services.models.exportModel(req.params.id, req.query);
+      reply.header('etag', exp.etag);
+      const inm = req.headers['if-none-match'];
+      if (inm && (inm.trim() === '*' || inm.split(',').some((t) => t.trim().replace(/^W\//, '') === exp.etag))) return reply.status(304).send(null);
+      const out = await exp.build();
+      return reply
+        .header('content-type', out.mediaType)
+        .header('content-length', out.data.byteLength)
+        .header('content-disposition', contentDisposition(exp.fileName))
+        .send(out.data as unknown as string); // bytes, never serialized
+    },
+  );
 };

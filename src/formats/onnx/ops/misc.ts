@@ -1,7 +1,8 @@
 // Constants and what static shape chains compute from them (Constant, Shape, Gather, Cast, Slice,
-// ConstantOfShape), and ops that pass a tensor through (Identity, Dropout, Cast to float).
+// ConstantOfShape), ops that pass a tensor through (Identity, Dropout, Cast to float), and Slice as an image crop.
 import { gather, ints, sliceConst, size } from '../const-math.ts';
 import type { OpContext } from '../context.ts';
+import { NHWC } from '../layers.ts';
 import { constOf, DataType, type Const } from '../proto.ts';
 
 export function Constant(ctx: OpContext): void {
@@ -48,8 +49,6 @@ export function Cast(ctx: OpContext): void {
 }
 
 export function Slice(ctx: OpContext): void {
-  if (!ctx.allConst()) ctx.unsupported('Slice of a computed tensor (only static shape arithmetic)');
-  const data = ctx.constant(0);
   const list = (attr: string, input: number): number[] | null =>
     ctx.opset < 10 ? ctx.ints(attr) : ctx.has(input) ? ints(ctx.constant(input)) : null;
   const starts = list('starts', 1);
@@ -57,7 +56,30 @@ export function Slice(ctx: OpContext): void {
   if (!starts || !ends) ctx.unsupported('Slice without starts/ends');
   const axes = list('axes', 3) ?? starts.map((_, i) => i);
   const steps = (ctx.opset < 10 ? null : list('steps', 4)) ?? starts.map(() => 1);
-  ctx.out(sliceConst(data, starts, ends, axes, steps));
+  if (ctx.value(0).kind === 'dyn') return cropImage(ctx, starts, ends, axes, steps);
+  ctx.out(sliceConst(ctx.constant(0), starts, ends, axes, steps));
+}
+
+/** A Slice of an image's height/width with static bounds and step 1 (e.g. our own export of Cropping2D): Cropping2D. */
+function cropImage(ctx: OpContext, starts: number[], ends: number[], axes: number[], steps: number[]): void {
+  let x = ctx.dyn(0);
+  if (x.shape.length !== 4 || steps.some((s) => s !== 1))
+    ctx.unsupported('Slice of a computed tensor (only image crops and static shape arithmetic)');
+  const crop = [
+    [0, 0],
+    [0, 0],
+  ];
+  for (let i = 0; i < axes.length; i++) {
+    const axis = axes[i] < 0 ? axes[i] + 4 : axes[i];
+    const dim = x.shape[axis];
+    if (axis < 2 || dim === null) ctx.unsupported('Slice of the batch or channel axis of a computed tensor');
+    const clamp = (v: number) => Math.min(dim, Math.max(0, v < 0 ? v + dim : v));
+    crop[axis - 2] = [clamp(starts[i]), dim - clamp(ends[i])];
+  }
+  x = ctx.builder.permute(x, NHWC, ctx.name);
+  const layer = ctx.builder.add('Cropping2D', ctx.name, { cropping: crop, data_format: 'channels_last' }, [x.layer]);
+  const shape = [x.shape[0], x.shape[1], (x.shape[2] as number) - crop[0][0] - crop[0][1], (x.shape[3] as number) - crop[1][0] - crop[1][1]];
+  ctx.out({ kind: 'dyn', layer, shape, perm: NHWC, nonNegative: x.nonNegative });
 }
 
 export function ConstantOfShape(ctx: OpContext): void {
