@@ -7,7 +7,7 @@ import tseslint from 'typescript-eslint';
 const NODE_TEST = { from: 'package', package: 'node:test', name: ['describe', 'it', 'test', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] };
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'data/', 'src/db/generated/', 'test-artifacts/', 'openapi/sdk/schema.d.ts', '.gpu/', '.gl/', '.tmp/'] },
+  { ignores: ['node_modules/', 'data/', 'src/db/generated/', 'test-artifacts/', '.gpu/', '.gl/', '.tmp/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
