@@ -16,7 +16,15 @@ export interface Config {
   objectsDir: string;
   tmpDir: string;
   limits: { maxFileBytes: number; maxRequestBytes: number; maxFiles: number; maxModelJsonBytes: number; maxExamples: number; maxParams: number };
-  worker: { inProcess: boolean; concurrency: number; heartbeatSeconds: number; expireSeconds: number; pollIntervalSeconds: number };
+  worker: {
+    inProcess: boolean;
+    concurrency: number;
+    heartbeatSeconds: number;
+    expireSeconds: number;
+    pollIntervalSeconds: number;
+    /** Runs in a row that may lose their worker before the job fails. */
+    lostRetries: number;
+  };
   backend: 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
   registerBuiltins: boolean;
   /** GraphQL query response cache TTL; 0 disables it (entries are also invalidated by every job event and write). */
@@ -157,6 +165,7 @@ export function loadConfig(env: Env = process.env): Config {
       heartbeatSeconds: int(env, 'MODELPRESS_JOB_HEARTBEAT_SECONDS', 10, 1),
       expireSeconds: int(env, 'MODELPRESS_JOB_EXPIRE_SECONDS', 30, 1),
       pollIntervalSeconds: int(env, 'MODELPRESS_QUEUE_POLL_SECONDS', 2, 1),
+      lostRetries: int(env, 'MODELPRESS_JOB_LOST_RETRIES', 3, 0, 100),
     },
     backend: oneOf(env, 'MODELPRESS_BACKEND', ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const, 'auto'),
     registerBuiltins: bool(env, 'MODELPRESS_BUILTIN_DATASETS', true),

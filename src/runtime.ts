@@ -8,7 +8,7 @@ import { DatasetService } from './domain/datasets/service.ts';
 import { ModelService } from './domain/models/service.ts';
 import { JobEvents } from './jobs/events.ts';
 import { JobService } from './jobs/service.ts';
-import { JobQueue } from './queue/boss.ts';
+import { JobQueue } from './queue/job-queue.ts';
 import { createNotificationSource } from './queue/notifications.ts';
 import { SqlPool } from './queue/pool.ts';
 import { GuardedJobService } from './security/job-guards.ts';
@@ -29,11 +29,11 @@ export interface Runtime {
   db: Db;
   store: ObjectStore;
   services: Services;
-  /** pg-boss queue of job runs (workers fetch from it). */
+  /** Owner of every job state transition; the Job table is the queue (docs/adr/0001-job-state.md). */
   queue: JobQueue;
   /** Job event feed of this process: one notification connection, fanned out. */
   jobEvents: JobEvents;
-  /** The job system's small pg pool (pg-boss and the raw SQL of src/queue/sql.ts). */
+  /** The job system's small pg pool (the raw SQL of src/queue/sql.ts). */
   sql: SqlPool;
   close(): Promise<void>;
 }
@@ -41,7 +41,7 @@ export interface Runtime {
 /** Connections of the job system's pool per process (PGlite serves 40 in all). */
 const JOB_POOL_MAX = 4;
 
-export async function createRuntime(config: Config, opts: { joinEmbedded?: boolean; onQueueError?: (err: Error) => void } = {}): Promise<Runtime> {
+export async function createRuntime(config: Config, opts: { joinEmbedded?: boolean } = {}): Promise<Runtime> {
   let embedded: EmbeddedPostgres | null = null;
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl && opts.joinEmbedded) databaseUrl = await findRunningEmbedded(config.dbDir);
@@ -61,8 +61,7 @@ export async function createRuntime(config: Config, opts: { joinEmbedded?: boole
     const store = await createObjectStore(config);
     const sql = new SqlPool(databaseUrl, JOB_POOL_MAX);
     opened.push(sql);
-    const queue = await JobQueue.start(sql, config.worker, opts.onQueueError ?? ((err) => console.error('job queue error:', err.message)));
-    opened.push({ close: () => queue.stop() });
+    const queue = new JobQueue(sql, config.worker);
     const jobEvents = new JobEvents(db, sql, await createNotificationSource(databaseUrl));
     await jobEvents.start();
     opened.push(jobEvents);
@@ -70,7 +69,7 @@ export async function createRuntime(config: Config, opts: { joinEmbedded?: boole
     const services: Services = {
       models: new ModelService(deps),
       datasets: new DatasetService(deps),
-      jobs: new GuardedJobService({ db, sql, queue, events: jobEvents }, config.jobLimits), // resource guards at creation
+      jobs: new GuardedJobService({ db, queue, events: jobEvents }, config.jobLimits), // resource guards at creation
     };
     return {
       config,

@@ -1,5 +1,5 @@
 // Embedded default: PGlite (PostgreSQL compiled to WASM) served over the Postgres wire protocol on
-// 127.0.0.1, so Prisma's pg adapter, pg-boss and psql all talk to it exactly as to a real server.
+// 127.0.0.1, so Prisma's pg adapter, the job system's pool and psql all talk to it exactly as to a real server.
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -12,7 +12,7 @@ export interface EmbeddedPostgres {
   stop(): Promise<void>;
 }
 
-/** PGlite drops connections beyond this; it must cover the Prisma pool + pg-boss pool + LISTEN clients. */
+/** PGlite drops connections beyond this; it must cover the Prisma pool + job system pool + LISTEN clients. */
 const MAX_CONNECTIONS = 40;
 
 async function freePort(): Promise<number> {

@@ -1,13 +1,11 @@
 // JobService: the domain API of jobs (REST and GraphQL both call it). Creating a job validates its params
-// against the kind, checks its inputs, and commits the Job row, its first event and its pg-boss queue job in
-// one transaction; the NOTIFY that comes with the event wakes the workers.
+// against the kind and checks its inputs; the state transitions themselves (create, cancel, retry) belong to
+// JobQueue, which commits the Job row change and its event together; the NOTIFY of the event wakes the workers.
 import crypto from 'node:crypto';
 import type { Db } from '../db/prisma.ts';
 import { afterCursor, decodeCursor, newestFirst, toPage } from '../domain/pagination.ts';
 import { AppError } from '../errors.ts';
-import type { JobQueue } from '../queue/boss.ts';
-import type { SqlPool } from '../queue/pool.ts';
-import { CANCEL_QUEUED, INSERT_JOB, REQUEST_CANCEL, RETRY_JOB } from '../queue/sql.ts';
+import type { JobQueue } from '../queue/job-queue.ts';
 import {
   TERMINAL_STATUSES,
   type CreateJobInput,
@@ -26,7 +24,6 @@ import { getKind, normalizeParams, validateKind } from './registry.ts';
 
 export interface JobServiceDeps {
   db: Db;
-  sql: SqlPool;
   queue: JobQueue;
   events: JobEvents;
 }
@@ -93,21 +90,7 @@ export class JobService {
 
     const id = crypto.randomUUID();
     try {
-      await this.deps.sql.transaction(async (tx) => {
-        await tx.executeSql(INSERT_JOB, [
-          id,
-          input.type,
-          priority,
-          JSON.stringify(params),
-          inputs.modelId,
-          inputs.teacherModelId,
-          inputs.datasetId,
-          key ?? null,
-          id,
-        ]);
-        await this.deps.queue.send(id, priority, id, tx);
-        await this.deps.events.append(id, { type: 'state', data: { status: 'queued', attempts: 0 } }, tx);
-      });
+      await this.deps.queue.create({ id, type: input.type, priority, params, inputs, idempotencyKey: key ?? null });
     } catch (err) {
       if (key && isUniqueViolation(err)) {
         // A concurrent request with the same key won the race.
@@ -176,18 +159,8 @@ export class JobService {
         throw new AppError('INVALID_STATE', `job ${id} is already ${job.status}`, { status: job.status });
       }
       if (job.status === 'running' && job.cancelRequested) return job;
-      const done = await this.deps.sql.transaction(async (tx) => {
-        const sql = job.status === 'queued' ? CANCEL_QUEUED : REQUEST_CANCEL;
-        const { rows }: { rows: { attempts: number }[] } = await tx.executeSql(sql, [id]);
-        if (rows.length === 0) return false; // the status moved meanwhile: look again
-        const data =
-          job.status === 'queued'
-            ? { status: 'canceled', attempts: rows[0].attempts, error: { code: 'JOB_CANCELED', message: 'canceled before it started' } }
-            : { status: 'running', attempts: rows[0].attempts, cancelRequested: true };
-        await this.deps.events.append(id, { type: 'state', data }, tx);
-        return true;
-      });
-      if (done) return this.get(id);
+      // false: the status moved meanwhile: look again
+      if (await this.deps.queue.cancel(id, job.status === 'queued' ? 'queued' : 'running')) return this.get(id);
     }
     throw new AppError('CONFLICT', `job ${id} changed state while being canceled; try again`);
   }
@@ -198,15 +171,7 @@ export class JobService {
     if (job.status !== 'failed' && job.status !== 'canceled') {
       throw new AppError('INVALID_STATE', `only failed or canceled jobs can be retried; job ${id} is ${job.status}`, { status: job.status });
     }
-    const queueJobId = crypto.randomUUID();
-    const ok = await this.deps.sql.transaction(async (tx) => {
-      const { rows }: { rows: { attempts: number; priority: number }[] } = await tx.executeSql(RETRY_JOB, [id, queueJobId]);
-      if (rows.length === 0) return false;
-      await this.deps.queue.send(id, rows[0].priority, queueJobId, tx);
-      await this.deps.events.append(id, { type: 'state', data: { status: 'queued', attempts: rows[0].attempts, retry: true } }, tx);
-      return true;
-    });
-    if (!ok) throw new AppError('INVALID_STATE', `job ${id} changed state; only failed or canceled jobs can be retried`);
+    if (!(await this.deps.queue.retry(id))) throw new AppError('INVALID_STATE', `job ${id} changed state; only failed or canceled jobs can be retried`);
     return this.get(id);
   }
 

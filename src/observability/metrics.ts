@@ -8,7 +8,6 @@ import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { SecurityConfig } from '../config.ts';
 import type { Db } from '../db/prisma.ts';
-import { QUEUE } from '../queue/boss.ts';
 import type { SqlClient } from '../queue/pool.ts';
 import { SECURITY_PLUGIN } from '../security/plugin.ts';
 
@@ -70,10 +69,10 @@ export function createMetrics({ db, sql }: MetricsSources) {
   });
   new Gauge({
     name: 'modelpress_queue_depth',
-    help: 'Queue jobs waiting for a worker (pg-boss created or retry)',
+    help: 'Jobs waiting for a worker (queued, including those in a retry backoff)',
     registers: [registry],
     async collect() {
-      const { rows } = await sql.executeSql(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = $1 AND state IN ('created', 'retry')`, [QUEUE]);
+      const { rows } = await sql.executeSql(`SELECT count(*)::int AS n FROM "Job" WHERE "status" = 'queued'`);
       const [row] = rows as { n: number }[];
       this.set(row?.n ?? 0);
     },

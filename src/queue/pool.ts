@@ -1,6 +1,5 @@
-// The job system's own small pg pool: pg-boss runs on it (its `db` option) and so does the raw SQL of
-// src/queue/sql.ts, so one process keeps a handful of connections (PGlite serves 40 in all) and a job row, its
-// first event and its queue job can be written in one transaction.
+// The job system's own small pg pool: the raw SQL of src/queue/sql.ts runs on it, so one process keeps a
+// handful of connections (PGlite serves 40 in all) and a job row change and its event commit in one transaction.
 import pg from 'pg';
 
 export interface SqlClient {

@@ -1,13 +1,13 @@
-// Every raw SQL statement of the job system, in one place: job state transitions (raw so that a row change, its
-// event and its queue job commit together), event append + NOTIFY, the event tail used where NOTIFY cannot cross
-// connections (PGlite), worker heartbeats (which also push back pg-boss's expiry), and the sweep that requeues
-// jobs whose worker stopped beating. Reads go through Prisma; the queue itself is pg-boss.
+// Every raw SQL statement of the job system, in one place: the job state transitions (create, claim, heartbeat,
+// progress, finish, requeue, retry, cancel, and the sweep of expired leases), each committing its row change and
+// its state event (with NOTIFY) together; the event append; and the event tail used where NOTIFY cannot cross
+// connections (PGlite). The Job table is the queue (docs/adr/0001-job-state.md); reads go through Prisma.
 
 /** NOTIFY channel carrying { j: jobId, e: eventId, t: type, s?: status, c?: cancelRequested } for every JobEvent. */
 export const EVENTS_CHANNEL = 'modelpress_job_events';
 
-/** pg-boss's schema (its default). */
-export const BOSS_SCHEMA = 'pgboss';
+/** Leading comment of the statements workers send on their own (claim, sweep, heartbeat), not for a request. */
+export const BACKGROUND_TAG = '/* modelpress:worker */';
 
 /** pg_notify of one inserted JobEvent row aliased `e`. */
 const NOTIFY_EVENT = `pg_notify('${EVENTS_CHANNEL}', json_build_object(
@@ -31,42 +31,27 @@ FROM "JobEvent" WHERE "id" > $1::bigint ORDER BY "id" LIMIT 1000`;
 
 export const LAST_EVENT_ID = `SELECT COALESCE(MAX("id"), 0)::text AS "id" FROM "JobEvent"`;
 
-/**
- * Worker heartbeat. $1 jobId, $2 workerId, $3 attempt, $4 queue job id, $5 expire seconds, $6 queue name.
- * Ownership is (workerId, attempt): a worker whose job was taken over by another gets owned = 0 and stops.
- * pg-boss expires an active job at started_on + expire_in; moving expire_in keeps a live job from expiring.
- */
-export const HEARTBEAT = `
-WITH j AS (
-  UPDATE "Job" SET "heartbeatAt" = now()
-  WHERE "id" = $1 AND "workerId" = $2 AND "attempts" = $3 AND "status" = 'running'
-  RETURNING "cancelRequested"
-), b AS (
-  UPDATE ${BOSS_SCHEMA}.job SET expire_in = (now() - started_on) + make_interval(secs => $5::int)
-  WHERE name = $6 AND id = $4::uuid AND state = 'active'
-  RETURNING id
-)
-SELECT (SELECT COUNT(*) FROM j)::int AS "owned", COALESCE((SELECT "cancelRequested" FROM j), false) AS "cancelRequested"`;
-
-/** $1 seconds without a heartbeat after which a running job's worker is presumed dead. Returns the requeued ids. */
-export const REQUEUE_STALE = `
-UPDATE "Job" SET "status" = 'queued', "workerId" = NULL
-WHERE "status" = 'running' AND "heartbeatAt" < now() - make_interval(secs => $1::int)
-RETURNING "id", "attempts"`;
-
 export const SERVER_VERSION = `SELECT version() AS "version"`;
 
+/** Inserts the state events of the rows of CTE `j` (columns "id", "data") and publishes them; used after a state UPDATE. */
+const EVENTS_OF_J = `
+e AS (
+  INSERT INTO "JobEvent" ("jobId", "type", "data") SELECT j."id", 'state', j."data" FROM j ORDER BY j."id"
+  RETURNING "id", "jobId", "type", "data"
+), n AS (SELECT ${NOTIFY_EVENT} FROM e ORDER BY e."id")`;
+
 const RESET_RUN = `"errorCode" = NULL, "errorMessage" = NULL, "cancelRequested" = false, "finishedAt" = NULL, "workerId" = NULL,
+  "leaseExpiresAt" = NULL, "lostRuns" = 0, "runAfter" = now(),
   "resultModelIds" = '{}', "report" = NULL, "progressFraction" = 0, "progressEpoch" = NULL, "progressStep" = NULL, "etaSeconds" = NULL`;
 
-/** $1 id, $2 type, $3 priority, $4 params json, $5 modelId, $6 teacherModelId, $7 datasetId, $8 idempotencyKey, $9 queueJobId */
+/** $1 id, $2 type, $3 priority, $4 params json, $5 modelId, $6 teacherModelId, $7 datasetId, $8 idempotencyKey */
 export const INSERT_JOB = `
-INSERT INTO "Job" ("id", "type", "status", "priority", "params", "modelId", "teacherModelId", "datasetId", "idempotencyKey", "queueJobId", "createdAt")
-VALUES ($1, $2, 'queued', $3, $4::jsonb, $5, $6, $7, $8, $9, now())`;
+INSERT INTO "Job" ("id", "type", "status", "priority", "params", "modelId", "teacherModelId", "datasetId", "idempotencyKey", "createdAt", "runAfter")
+VALUES ($1, $2, 'queued', $3, $4::jsonb, $5, $6, $7, $8, now(), now())`;
 
-/** API retry: $1 id, $2 new queueJobId. Only from failed/canceled. */
+/** API retry: $1 id. Only from failed/canceled; a new attempt of the same job. */
 export const RETRY_JOB = `
-UPDATE "Job" SET "status" = 'queued', "queueJobId" = $2, ${RESET_RUN}
+UPDATE "Job" SET "status" = 'queued', ${RESET_RUN}
 WHERE "id" = $1 AND "status" IN ('failed', 'canceled')
 RETURNING "priority", "attempts"`;
 
@@ -81,33 +66,59 @@ export const REQUEST_CANCEL = `
 UPDATE "Job" SET "cancelRequested" = true WHERE "id" = $1 AND "status" = 'running' RETURNING "attempts"`;
 
 /**
- * Worker claim of queue job $2 for job $1 by worker $3 on backend $4, with its state event(s), in one round trip.
- * Only the job's current queue job may start it (a stale one gets no row); 'running' is allowed because a dead
- * worker's job is re-claimed — if the sweep has not marked it queued yet, a "queued (worker lost)" event is
- * recorded before the "running" one.
+ * Claims up to $1 queued jobs (highest priority, then oldest) for worker $2 on backend $3 with a lease of $4
+ * seconds, with their "running" events, in one round trip. SKIP LOCKED: concurrent claimers never wait for each
+ * other and never take the same row (FOR UPDATE re-checks the WHERE on the latest row version).
  */
-export const CLAIM_JOB = `
-WITH prev AS (SELECT "status" FROM "Job" WHERE "id" = $1 FOR UPDATE),
-j AS (
-  UPDATE "Job" SET "status" = 'running', "attempts" = "Job"."attempts" + 1, "workerId" = $3, "backend" = $4,
-    "startedAt" = now(), "heartbeatAt" = now(), "finishedAt" = NULL
-  FROM prev
-  WHERE "Job"."id" = $1 AND "Job"."queueJobId" = $2 AND "Job"."status" IN ('queued', 'running')
+export const CLAIM_JOBS = `${BACKGROUND_TAG}
+WITH c AS (
+  SELECT "id" FROM "Job" WHERE "status" = 'queued' AND "runAfter" <= now()
+  ORDER BY "priority" DESC, "createdAt", "id" LIMIT $1
+  FOR UPDATE SKIP LOCKED
+), j AS (
+  UPDATE "Job" SET "status" = 'running', "attempts" = "Job"."attempts" + 1, "workerId" = $2, "backend" = $3,
+    "startedAt" = now(), "heartbeatAt" = now(), "leaseExpiresAt" = now() + make_interval(secs => $4::int), "finishedAt" = NULL
+  FROM c WHERE "Job"."id" = c."id"
   RETURNING "Job"."id", "Job"."type", "Job"."params", "Job"."modelId", "Job"."teacherModelId", "Job"."datasetId",
-    "Job"."attempts", "Job"."cancelRequested", "Job"."priority", prev."status" AS "previousStatus"
-), e AS (
-  INSERT INTO "JobEvent" ("jobId", "type", "data")
-  SELECT x."jobId", 'state', x."data" FROM (
-    SELECT j."id" AS "jobId", 1 AS ord, jsonb_build_object('status', 'queued', 'attempts', j."attempts" - 1, 'reason', 'worker lost') AS "data"
-    FROM j WHERE j."previousStatus" = 'running'
-    UNION ALL
-    SELECT j."id", 2, jsonb_build_object('status', 'running', 'attempts', j."attempts", 'workerId', $3::text, 'backend', $4::text) FROM j
-  ) x ORDER BY x.ord
-  RETURNING "id", "jobId", "type", "data"
-), n AS (SELECT ${NOTIFY_EVENT} FROM e ORDER BY e."id")
-SELECT j.*, (SELECT COUNT(*) FROM n) AS "events" FROM j`;
+    "Job"."attempts", "Job"."cancelRequested", "Job"."priority", "Job"."createdAt",
+    jsonb_build_object('status', 'running', 'attempts', "Job"."attempts", 'workerId', $2::text, 'backend', $3::text) AS "data"
+), ${EVENTS_OF_J}
+SELECT j.*, (SELECT COUNT(*) FROM n) AS "events" FROM j ORDER BY j."priority" DESC, j."createdAt", j."id"`;
+
+/**
+ * Jobs whose lease ran out (their worker died, hung, or lost the database for longer than the lease): back to
+ * 'queued' with a backoff of 2^lost - 1 s (0, 1, 3 … ≤ 60), or 'failed' once $1 runs in a row lost their worker,
+ * with their state events. Any process may run it any time: the row locks make it exactly-once.
+ */
+export const SWEEP_EXPIRED = `${BACKGROUND_TAG}
+WITH x AS (
+  SELECT "id" FROM "Job" WHERE "status" = 'running' AND "leaseExpiresAt" < now() FOR UPDATE SKIP LOCKED
+), j AS (
+  UPDATE "Job" SET "lostRuns" = "Job"."lostRuns" + 1, "workerId" = NULL, "leaseExpiresAt" = NULL,
+    "status" = CASE WHEN "Job"."lostRuns" + 1 > $1::int THEN 'failed' ELSE 'queued' END,
+    "runAfter" = now() + make_interval(secs => LEAST(60, power(2, "Job"."lostRuns") - 1)),
+    "finishedAt" = CASE WHEN "Job"."lostRuns" + 1 > $1::int THEN now() END,
+    "errorCode" = CASE WHEN "Job"."lostRuns" + 1 > $1::int THEN 'JOB_TIMEOUT' END,
+    "errorMessage" = CASE WHEN "Job"."lostRuns" + 1 > $1::int
+      THEN format('the job lost its worker on %s attempts in a row (worker crashed, was killed or stopped heartbeating)', "Job"."lostRuns" + 1) END
+  FROM x WHERE "Job"."id" = x."id"
+  RETURNING "Job"."id", "Job"."status",
+    CASE WHEN "Job"."status" = 'failed'
+      THEN jsonb_build_object('status', 'failed', 'attempts', "Job"."attempts", 'reason', 'worker lost',
+        'error', jsonb_build_object('code', "Job"."errorCode", 'message', "Job"."errorMessage"))
+      ELSE jsonb_build_object('status', 'queued', 'attempts', "Job"."attempts", 'reason', 'worker lost') END AS "data"
+), ${EVENTS_OF_J}
+SELECT j."id", j."status", (SELECT COUNT(*) FROM n) AS "events" FROM j`;
 
 const OWNED = `"id" = $1 AND "workerId" = $2 AND "attempts" = $3 AND "status" = 'running'`;
+
+/**
+ * Worker heartbeat: extends the lease of run ($1 jobId, $2 workerId, $3 attempt) to now + $4 s. No row: the run
+ * is not this worker's anymore (its lease expired and the job was requeued) and the worker stops it.
+ */
+export const HEARTBEAT = `${BACKGROUND_TAG}
+UPDATE "Job" SET "heartbeatAt" = now(), "leaseExpiresAt" = now() + make_interval(secs => $4::int) WHERE ${OWNED}
+RETURNING "cancelRequested"`;
 
 /** $1..$3 owner, $4 fraction, $5 epoch, $6 step, $7 etaSeconds */
 export const UPDATE_PROGRESS = `
@@ -119,26 +130,21 @@ UPDATE "Job" SET "progressFraction" = $4, "progressEpoch" = $5, "progressStep" =
  */
 export const FINISH_JOB = `
 WITH j AS (
-  UPDATE "Job" SET "status" = $4, "finishedAt" = now(), "heartbeatAt" = now(), "errorCode" = $5, "errorMessage" = $6,
-    "resultModelIds" = $7::text[], "report" = $8::jsonb,
+  UPDATE "Job" SET "status" = $4, "finishedAt" = now(), "heartbeatAt" = now(), "leaseExpiresAt" = NULL, "errorCode" = $5, "errorMessage" = $6,
+    "resultModelIds" = $7::text[], "report" = $8::jsonb, "lostRuns" = 0,
     "progressFraction" = CASE WHEN $4 = 'succeeded' THEN 1 ELSE "progressFraction" END
   WHERE ${OWNED}
-  RETURNING "id", "attempts"
-), e AS (
-  INSERT INTO "JobEvent" ("jobId", "type", "data") SELECT j."id", 'state', $9::jsonb FROM j
-  RETURNING "id", "jobId", "type", "data"
-)
-SELECT j."attempts", (SELECT ${NOTIFY_EVENT} FROM e) AS "notified" FROM j`;
+  RETURNING "id", $9::jsonb AS "data"
+), ${EVENTS_OF_J}
+SELECT (SELECT COUNT(*) FROM n) AS "events" FROM j`;
 
-/** Worker shutdown: $1..$3 owner, $4 new queueJobId. The job goes back to the queue as a fresh run. */
+/** Worker shutdown: $1..$3 owner. The job goes back to the queue at once, for another worker, with its event. */
 export const REQUEUE_OWNED = `
-UPDATE "Job" SET "status" = 'queued', "queueJobId" = $4, "workerId" = NULL WHERE ${OWNED} RETURNING "priority", "attempts"`;
-
-/** A queue job dead-lettered after CRASH_RETRIES lost workers: $1 id, $2 queueJobId, $3 message. */
-export const FAIL_LOST = `
-UPDATE "Job" SET "status" = 'failed', "finishedAt" = now(), "errorCode" = 'JOB_TIMEOUT', "errorMessage" = $3, "workerId" = NULL
-WHERE "id" = $1 AND "queueJobId" = $2 AND "status" IN ('queued', 'running')
-RETURNING "attempts"`;
+WITH j AS (
+  UPDATE "Job" SET "status" = 'queued', "workerId" = NULL, "leaseExpiresAt" = NULL, "runAfter" = now() WHERE ${OWNED}
+  RETURNING "id", jsonb_build_object('status', 'queued', 'attempts', "attempts", 'reason', 'worker stopping') AS "data"
+), ${EVENTS_OF_J}
+SELECT (SELECT COUNT(*) FROM n) AS "events" FROM j`;
 
 /** $1 jobId, $2 points json [{ name, step, epoch, value }] */
 export const INSERT_METRICS = `

@@ -1,12 +1,10 @@
-// One run (attempt) of one job inside a worker: claim, heartbeat, the kind's context (throttled progress and
-// metric writes, logs, cancellation), and the final state. Ownership is (workerId, attempt): every write after
-// the claim is conditional on it, so a worker presumed dead can never overwrite the run that replaced it.
-import crypto from 'node:crypto';
+// One run (attempt) of one claimed job inside a worker: heartbeat, the kind's context (throttled progress and
+// metric writes, logs, cancellation), and the final state. Every state write goes through JobQueue, keyed by the
+// run's owner (workerId, attempt), so a worker presumed dead can never overwrite the run that replaced it.
 import { AppError, isAppError } from '../errors.ts';
-import type { JobContext, JobInputs, JobProgress, MetricInput } from '../jobs/kind.ts';
+import type { JobContext, JobProgress, MetricInput } from '../jobs/kind.ts';
 import { getKind } from '../jobs/registry.ts';
-import { QUEUE, type QueuedJob } from '../queue/boss.ts';
-import { CLAIM_JOB, FINISH_JOB, HEARTBEAT, INSERT_METRICS, REQUEUE_OWNED, UPDATE_PROGRESS } from '../queue/sql.ts';
+import type { ClaimedJob, RunOwner } from '../queue/job-queue.ts';
 import type { Runtime } from '../runtime.ts';
 
 export interface WorkerLog {
@@ -20,16 +18,6 @@ const WRITE_INTERVAL_MS = 250;
 
 export type AbortReason = 'cancel' | 'shutdown' | 'lost' | 'timeout';
 
-interface ClaimedJob {
-  id: string;
-  type: string;
-  params: Record<string, unknown>;
-  inputs: JobInputs;
-  attempts: number;
-  cancelRequested: boolean;
-  priority: number;
-}
-
 export class JobRun {
   private readonly controller = new AbortController();
   private reason: AbortReason | null = null;
@@ -39,37 +27,20 @@ export class JobRun {
   private lastFlush = 0;
   private flushTimer: NodeJS.Timeout | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
+  private readonly owner: RunOwner;
 
-  private constructor(
+  constructor(
     private readonly rt: Runtime,
     readonly job: ClaimedJob,
-    private readonly queued: QueuedJob,
-    private readonly workerId: string,
+    workerId: string,
     private readonly backend: string,
     private readonly log: WorkerLog,
-  ) {}
+  ) {
+    this.owner = { jobId: job.id, workerId, attempt: job.attempts };
+  }
 
   get jobId() {
     return this.job.id;
-  }
-
-  /** Claims the job for this worker; null when the queue job is stale (job canceled, finished or re-enqueued). */
-  static async claim(rt: Runtime, queued: QueuedJob, workerId: string, backend: string, log: WorkerLog): Promise<JobRun | null> {
-    const row = (await rt.sql.executeSql(CLAIM_JOB, [queued.jobId, queued.queueJobId, workerId, backend])).rows[0];
-    if (!row) {
-      await rt.queue.complete(queued.queueJobId);
-      return null;
-    }
-    const job: ClaimedJob = {
-      id: row.id,
-      type: row.type,
-      params: row.params ?? {},
-      inputs: { modelId: row.modelId, teacherModelId: row.teacherModelId, datasetId: row.datasetId },
-      attempts: row.attempts,
-      cancelRequested: row.cancelRequested,
-      priority: row.priority,
-    };
-    return new JobRun(rt, job, queued, workerId, backend, log);
   }
 
   /** Stops the run at its next safe point. */
@@ -103,7 +74,7 @@ export class JobRun {
     try {
       await this.finish(outcome);
     } catch (err) {
-      // The job stays 'running' with a stale heartbeat: the sweep requeues it and pg-boss retries it.
+      // The job stays 'running' and its lease runs out: the sweep requeues it for another attempt.
       this.log.error({ err, jobId: job.id }, 'could not record the job outcome');
     }
   }
@@ -164,7 +135,7 @@ export class JobRun {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
     this.lastFlush = Date.now();
-    const { rt, job, workerId } = this;
+    const { rt, job } = this;
     const points = this.metricBuffer;
     this.metricBuffer = [];
     const p = this.progress;
@@ -172,34 +143,26 @@ export class JobRun {
     if (points.length > 0) {
       this.enqueue(async () => {
         const rows = points.map((m) => ({ name: m.name, step: m.step, epoch: m.epoch ?? null, value: m.value }));
-        await rt.sql.executeSql(INSERT_METRICS, [job.id, JSON.stringify(rows)]);
+        await rt.queue.metrics(job.id, rows);
         await rt.jobEvents.append(job.id, { type: 'metric', data: { points: rows } });
       });
     }
     if (p) {
       const data = { fraction: Math.min(1, Math.max(0, p.fraction)), epoch: p.epoch ?? null, step: p.step ?? null, etaSeconds: p.etaSeconds ?? null };
       this.enqueue(async () => {
-        await rt.sql.executeSql(UPDATE_PROGRESS, [job.id, workerId, job.attempts, data.fraction, data.epoch, data.step, data.etaSeconds]);
+        await rt.queue.progress(this.owner, data);
         await rt.jobEvents.append(job.id, { type: 'progress', data });
       });
     }
   }
 
   private async beat() {
-    const { rt, job } = this;
     try {
-      const { rows } = await rt.sql.executeSql(HEARTBEAT, [
-        job.id,
-        this.workerId,
-        job.attempts,
-        this.queued.queueJobId,
-        rt.config.worker.expireSeconds,
-        QUEUE,
-      ]);
-      if (rows[0].owned === 0) this.abort('lost');
-      else if (rows[0].cancelRequested) this.abort('cancel');
+      const { owned, cancelRequested } = await this.rt.queue.heartbeat(this.owner);
+      if (!owned) this.abort('lost');
+      else if (cancelRequested) this.abort('cancel');
     } catch (err) {
-      this.log.warn({ err, jobId: job.id }, 'heartbeat failed');
+      this.log.warn({ err, jobId: this.job.id }, 'heartbeat failed');
     }
   }
 
@@ -215,7 +178,7 @@ export class JobRun {
   }
 
   private async finish(outcome: { result?: { resultModelIds: string[]; report: Record<string, unknown> | null }; error?: unknown }) {
-    const { rt, job, workerId } = this;
+    const { rt, job } = this;
     this.flush();
     await this.writes;
     if (this.reason === 'lost') {
@@ -224,14 +187,7 @@ export class JobRun {
       return;
     }
     if (this.reason === 'shutdown' && !outcome.result) {
-      const queueJobId = crypto.randomUUID();
-      await rt.sql.transaction(async (tx) => {
-        const { rows } = await tx.executeSql(REQUEUE_OWNED, [job.id, workerId, job.attempts, queueJobId]);
-        if (rows.length === 0) return;
-        await rt.queue.send(job.id, rows[0].priority, queueJobId, tx);
-        await rt.jobEvents.append(job.id, { type: 'state', data: { status: 'queued', attempts: rows[0].attempts, reason: 'worker stopping' } }, tx);
-      });
-      await rt.queue.complete(this.queued.queueJobId);
+      await rt.queue.requeue(this.owner);
       return;
     }
     let status: 'succeeded' | 'failed' | 'canceled';
@@ -247,24 +203,8 @@ export class JobRun {
       if (!isAppError(e)) this.log.error({ err: e, jobId: job.id }, 'job failed');
     }
     const result = outcome.result ?? { resultModelIds: [], report: null };
-    const event = { status, attempts: job.attempts, error, resultModelIds: result.resultModelIds };
-    const { rows } = await rt.sql.executeSql(FINISH_JOB, [
-      job.id,
-      workerId,
-      job.attempts,
-      status,
-      error?.code ?? null,
-      error?.message ?? null,
-      result.resultModelIds,
-      result.report === null ? null : JSON.stringify(result.report),
-      JSON.stringify(event),
-    ]);
-    const owned = rows.length > 0;
-    if (!owned) {
-      await this.discard(result.resultModelIds);
-      return;
-    }
-    await rt.queue.complete(this.queued.queueJobId);
+    const owned = await rt.queue.finish(this.owner, { status, error, resultModelIds: result.resultModelIds, report: result.report });
+    if (!owned) await this.discard(result.resultModelIds);
   }
 
   private async discard(modelIds: string[] | undefined) {

@@ -1,11 +1,10 @@
-// The worker loop: claims up to `concurrency` jobs from pg-boss at once, runs them, and sleeps until a
-// "job queued" notification, a freed slot, or the poll interval (which also catches jobs pg-boss retried after
-// their worker died). It also sweeps jobs whose worker stopped beating back to 'queued' and fails jobs that
-// lost their worker too often (pg-boss dead letters).
+// The worker loop: claims up to `concurrency` jobs from the Job table at once (JobQueue.claim), runs them, and
+// sleeps until a "job queued" notification, a freed slot, or the poll interval (which also catches jobs whose
+// retry backoff ended). Every worker also sweeps jobs whose lease ran out (their worker died) back to 'queued',
+// or to 'failed' after too many lost runs; the requeue's event wakes the workers.
 import os from 'node:os';
 import type { JobNotification } from '../jobs/events.ts';
-import { FAIL_LOST, REQUEUE_STALE } from '../queue/sql.ts';
-import type { QueuedJob } from '../queue/boss.ts';
+import type { ClaimedJob } from '../queue/job-queue.ts';
 import type { Runtime } from '../runtime.ts';
 import { JobRun, type WorkerLog } from './job-run.ts';
 
@@ -66,8 +65,9 @@ export class Worker {
   async start(): Promise<void> {
     this.backend = await initComputeBackend(this.rt.config.backend, this.log);
     this.unsubscribe = this.rt.jobEvents.subscribe((n) => this.onNotification(n));
-    const { expireSeconds } = this.rt.config.worker;
-    this.housekeeping = setInterval(() => void this.houseKeep(), Math.max(1000, (expireSeconds * 1000) / 2));
+    // A dead worker's job is requeued at most this long after its lease ran out.
+    const { expireSeconds, pollIntervalSeconds } = this.rt.config.worker;
+    this.housekeeping = setInterval(() => void this.sweep(), Math.max(500, Math.min(pollIntervalSeconds, expireSeconds / 2) * 1000));
     this.loopDone = this.loop();
     this.log.info({ workerId: this.id, concurrency: this.concurrency, backend: this.backend }, 'worker started');
   }
@@ -113,7 +113,7 @@ export class Worker {
       const free = this.concurrency - this.tasks.size;
       if (free > 0) {
         try {
-          const claimed = await this.rt.queue.fetch(free);
+          const claimed = await this.rt.queue.claim(this.id, this.backend, free);
           this.maybeMore = claimed.length === free;
           for (const q of claimed) this.begin(q);
         } catch (err) {
@@ -132,48 +132,30 @@ export class Worker {
     }
   }
 
-  private begin(q: QueuedJob) {
-    const task = (async () => {
-      const run = await JobRun.claim(this.rt, q, this.id, this.backend, this.log);
-      if (!run) return;
-      this.runs.set(q.jobId, run);
-      if (this.stopping) run.abort('shutdown');
-      await run.execute();
-    })()
-      .catch((err) => this.log.error({ err, jobId: q.jobId }, 'job run failed'))
+  private begin(job: ClaimedJob) {
+    const run = new JobRun(this.rt, job, this.id, this.backend, this.log);
+    this.runs.set(job.id, run);
+    if (this.stopping) run.abort('shutdown');
+    const task = run
+      .execute()
+      .catch((err) => this.log.error({ err, jobId: job.id }, 'job run failed'))
       .finally(() => {
-        this.runs.delete(q.jobId);
+        this.runs.delete(job.id);
         this.tasks.delete(task);
         if (this.maybeMore) this.poke();
       });
     this.tasks.add(task);
   }
 
-  /** Requeues jobs of workers that stopped beating; fails jobs pg-boss dead-lettered. */
-  private async houseKeep() {
-    const { rt } = this;
+  /** Requeues (or fails) jobs whose worker stopped renewing its lease. */
+  private async sweep() {
     try {
-      const { rows } = await rt.sql.executeSql(REQUEUE_STALE, [rt.config.worker.expireSeconds]);
-      for (const r of rows) {
-        await rt.jobEvents.append(r.id, { type: 'state', data: { status: 'queued', attempts: r.attempts, reason: 'worker lost' } });
-        this.log.warn({ jobId: r.id }, 'worker of a running job stopped beating: job requeued');
-      }
-      for (const dead of await rt.queue.fetchDead(10)) {
-        const message = 'the job lost its worker on every attempt (worker crashed or was killed)';
-        await rt.sql.transaction(async (tx) => {
-          const { rows: failed } = await tx.executeSql(FAIL_LOST, [dead.jobId, dead.queueJobId, message]);
-          if (failed.length) {
-            await rt.jobEvents.append(
-              dead.jobId,
-              { type: 'state', data: { status: 'failed', attempts: failed[0].attempts, error: { code: 'JOB_TIMEOUT', message } } },
-              tx,
-            );
-          }
-        });
-        await rt.queue.complete(dead.queueJobId, true);
+      for (const j of await this.rt.queue.sweep()) {
+        if (j.status === 'queued') this.log.warn({ jobId: j.id }, 'worker of a running job stopped beating: job requeued');
+        else this.log.warn({ jobId: j.id }, 'job lost its worker too many times in a row: job failed');
       }
     } catch (err) {
-      if (!this.stopping) this.log.warn({ err }, 'job housekeeping failed');
+      if (!this.stopping) this.log.warn({ err }, 'sweeping expired job leases failed');
     }
   }
 }

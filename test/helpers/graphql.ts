@@ -17,8 +17,8 @@ export function gql(ctx: { baseUrl: string }): Gql {
   };
 }
 
-/** Background statements that are not part of a request: pg-boss's own and the PGlite event tail. */
-const BACKGROUND = /pgboss|FROM "JobEvent" WHERE "id" > \$1::bigint/;
+/** Background statements that are not part of a request: the workers' claim, sweep and heartbeat, and the PGlite event tail. */
+const BACKGROUND = /modelpress:worker|FROM "JobEvent" WHERE "id" > \$1::bigint/;
 
 /**
  * Runs `fn` and returns the SQL statements sent meanwhile through any `pg` client of this process (Prisma's

@@ -1,25 +1,26 @@
 // Worker child processes (`node --import tsx src/main.ts worker`) on one queue: exactly-once execution across
-// two workers, a SIGKILLed worker's job finished by another (attempts = 2), SIGTERM handling, and SSE of a job
-// run in another process.
+// two workers, a SIGKILLed worker's job finished by another (attempts = 2), a job whose every attempt loses its
+// worker failing with a clear error, SIGTERM handling, and SSE of a job run in another process.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, test } from 'node:test';
 import { forEachTarget, startTestApp, type TestContext } from '../helpers/harness.ts';
 import { finished, readSse, waitForAll, waitForJob, type JobJson } from '../helpers/jobs.ts';
 import { spawnWorker, type WorkerChild } from '../helpers/workers.ts';
 
-// Short heartbeat/expiry so a dead worker's job moves on within seconds.
+// Short heartbeat/lease so a dead worker's job moves on within seconds (4 heartbeats per lease: a loaded machine
+// can stall a process for seconds without a live run being taken over).
 const ENV = {
   MODELPRESS_BACKEND: 'cpu',
   MODELPRESS_JOB_HEARTBEAT_SECONDS: '1',
-  MODELPRESS_JOB_EXPIRE_SECONDS: '2',
+  MODELPRESS_JOB_EXPIRE_SECONDS: '4',
   MODELPRESS_QUEUE_POLL_SECONDS: '1',
 };
 
 await forEachTarget('job workers (child processes)', (target) => {
   let ctx: TestContext;
   const children: WorkerChild[] = [];
-  const start = async (concurrency = 1) => {
-    const w = spawnWorker(ctx, { concurrency });
+  const start = async (concurrency = 1, env: Record<string, string> = {}) => {
+    const w = spawnWorker(ctx, { concurrency, env });
     children.push(w);
     await w.ready;
     return w;
@@ -86,6 +87,24 @@ await forEachTarget('job workers (child processes)', (target) => {
       Array.from({ length: 20 }, (_, i) => i + 1),
       'one complete series, no duplicate steps',
     );
+  });
+
+  test('a job whose every attempt loses its worker (SIGKILL) fails with a clear error, attempts = runs', async () => {
+    // One lost run may be retried (MODELPRESS_JOB_LOST_RETRIES=1): the second lost run fails the job.
+    const trio = await Promise.all([0, 1, 2].map(() => start(1, { MODELPRESS_JOB_LOST_RETRIES: '1' })));
+    const job = await create({ steps: 600, durationMs: 600_000 });
+    for (const attempt of [1, 2]) {
+      const running = await waitForJob(ctx, job.id, (j) => j.status === 'running' && j.attempts === attempt);
+      await trio.find((w) => running.workerId?.includes(workerIdOf(w)))!.kill('SIGKILL');
+    }
+    const done = await waitForJob(ctx, job.id, finished, 30_000);
+    assert.equal(done.status, 'failed', JSON.stringify(done));
+    assert.equal(done.attempts, 2);
+    assert.equal(done.error?.code, 'JOB_TIMEOUT');
+    assert.match(done.error!.message, /lost its worker on 2 attempts in a row/);
+    const { events } = await readSse(`${ctx.baseUrl}/v1/jobs/${job.id}/events`);
+    const states = events.filter((e) => e.event === 'state').map((e) => `${e.data.status}${e.data.reason ? ` (${e.data.reason})` : ''}`);
+    assert.deepEqual(states, ['queued', 'running', 'queued (worker lost)', 'running', 'failed (worker lost)']);
   });
 
   test('SIGTERM: the worker stops claiming, lets a short job finish or requeues a long one, and exits 0', async () => {
