@@ -171,7 +171,9 @@ export class JobService {
     if (job.status !== 'failed' && job.status !== 'canceled') {
       throw new AppError('INVALID_STATE', `only failed or canceled jobs can be retried; job ${id} is ${job.status}`, { status: job.status });
     }
-    if (!(await this.deps.queue.retry(id))) throw new AppError('INVALID_STATE', `job ${id} changed state; only failed or canceled jobs can be retried`);
+    if (!(await this.deps.queue.retry(id))) {
+      throw new AppError('INVALID_STATE', `job ${id} changed state; only failed or canceled jobs can be retried`);
+    }
     return this.get(id);
   }
 

@@ -72,8 +72,8 @@ export function createMetrics({ db, sql }: MetricsSources) {
     help: 'Jobs waiting for a worker (queued, including those in a retry backoff)',
     registers: [registry],
     async collect() {
-      const { rows } = await sql.executeSql(`SELECT count(*)::int AS n FROM "Job" WHERE "status" = 'queued'`);
-      const [row] = rows as { n: number }[];
+      const { rows } = await sql.executeSql<{ n: number }>(`SELECT count(*)::int AS n FROM "Job" WHERE "status" = 'queued'`);
+      const [row] = rows;
       this.set(row?.n ?? 0);
     },
   });

@@ -64,6 +64,16 @@ export interface Outcome {
   report: Record<string, unknown> | null;
 }
 
+/** A row of CLAIM_JOBS. */
+interface ClaimedRow extends JobInputs {
+  id: string;
+  type: string;
+  params: Record<string, unknown> | null;
+  attempts: number;
+  cancelRequested: boolean;
+  priority: number;
+}
+
 export interface SweptJob {
   id: string;
   status: 'queued' | 'failed';
@@ -98,7 +108,7 @@ export class JobQueue {
   /** queued → canceled (true); running → cancelRequested (true); false when the status was neither anymore. */
   async cancel(jobId: string, status: 'queued' | 'running'): Promise<boolean> {
     return this.sql.transaction(async (tx) => {
-      const { rows }: { rows: { attempts: number }[] } = await tx.executeSql(status === 'queued' ? CANCEL_QUEUED : REQUEST_CANCEL, [jobId]);
+      const { rows } = await tx.executeSql<{ attempts: number }>(status === 'queued' ? CANCEL_QUEUED : REQUEST_CANCEL, [jobId]);
       if (rows.length === 0) return false;
       const data =
         status === 'queued'
@@ -112,7 +122,7 @@ export class JobQueue {
   /** failed | canceled → queued (a new attempt, same params); false when the job is in neither state. */
   async retry(jobId: string): Promise<boolean> {
     return this.sql.transaction(async (tx) => {
-      const { rows }: { rows: { attempts: number }[] } = await tx.executeSql(RETRY_JOB, [jobId]);
+      const { rows } = await tx.executeSql<{ attempts: number }>(RETRY_JOB, [jobId]);
       if (rows.length === 0) return false;
       await stateEvent(tx, jobId, { status: 'queued', attempts: rows[0].attempts, retry: true });
       return true;
@@ -121,7 +131,7 @@ export class JobQueue {
 
   /** Claims up to `limit` runnable jobs for `workerId` (highest priority, then oldest); each goes to exactly one claimer. */
   async claim(workerId: string, backend: string, limit: number): Promise<ClaimedJob[]> {
-    const { rows } = await this.sql.executeSql(CLAIM_JOBS, [limit, workerId, backend, this.settings.expireSeconds]);
+    const { rows } = await this.sql.executeSql<ClaimedRow>(CLAIM_JOBS, [limit, workerId, backend, this.settings.expireSeconds]);
     return rows.map((row) => ({
       id: row.id,
       type: row.type,
@@ -135,8 +145,13 @@ export class JobQueue {
 
   /** Extends the run's lease. `owned: false`: the job was requeued meanwhile (lease expired) and this run must stop. */
   async heartbeat(o: RunOwner): Promise<{ owned: boolean; cancelRequested: boolean }> {
-    const { rows } = await this.sql.executeSql(HEARTBEAT, [o.jobId, o.workerId, o.attempt, this.settings.expireSeconds]);
-    return { owned: rows.length > 0, cancelRequested: rows.length > 0 && rows[0].cancelRequested === true };
+    const { rows } = await this.sql.executeSql<{ cancelRequested: boolean }>(HEARTBEAT, [
+      o.jobId,
+      o.workerId,
+      o.attempt,
+      this.settings.expireSeconds,
+    ]);
+    return { owned: rows.length > 0, cancelRequested: rows.length > 0 && rows[0].cancelRequested };
   }
 
   async progress(o: RunOwner, p: { fraction: number; epoch: number | null; step: number | null; etaSeconds: number | null }): Promise<void> {
@@ -172,7 +187,7 @@ export class JobQueue {
 
   /** Requeues (or fails, after too many lost runs) every job whose lease ran out. Safe to run from any number of processes. */
   async sweep(): Promise<SweptJob[]> {
-    const { rows } = await this.sql.executeSql(SWEEP_EXPIRED, [this.settings.lostRetries ?? LOST_RETRIES]);
+    const { rows } = await this.sql.executeSql<SweptJob>(SWEEP_EXPIRED, [this.settings.lostRetries ?? LOST_RETRIES]);
     return rows.map((r) => ({ id: r.id, status: r.status }));
   }
 }

@@ -2,8 +2,9 @@
 // handful of connections (PGlite serves 40 in all) and a job row change and its event commit in one transaction.
 import pg from 'pg';
 
+/** Rows come back untyped: each statement's caller names the row shape it selected (`executeSql<Row>`). */
 export interface SqlClient {
-  executeSql(text: string, values?: unknown[]): Promise<{ rows: any[] }>;
+  executeSql<R extends object = Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: R[] }>;
 }
 
 // Prisma's DateTime columns are `timestamp without time zone` holding UTC: read them as UTC, and make the
@@ -13,7 +14,7 @@ const types = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
     oid === TIMESTAMP_OID && format !== 'binary'
       ? (v: string) => new Date(v.replace(' ', 'T') + 'Z')
-      : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+      : (pg.types.getTypeParser(oid, format) as (v: string) => unknown)) as typeof pg.types.getTypeParser,
 };
 
 export class SqlPool implements SqlClient {
@@ -24,15 +25,17 @@ export class SqlPool implements SqlClient {
     this.pool.on('error', () => {}); // an idle client dropped by the server: the pool replaces it
   }
 
-  executeSql(text: string, values?: unknown[]) {
-    return this.pool.query(text, values as unknown[]);
+  async executeSql<R extends object = Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: R[] }> {
+    const { rows } = await this.pool.query(text, values);
+    return { rows: rows as R[] };
   }
 
   async transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      const result = await fn({ executeSql: (text, values) => client.query(text, values as unknown[]) });
+      const executeSql = async <R extends object>(text: string, values?: unknown[]) => ({ rows: (await client.query(text, values)).rows as R[] });
+      const result = await fn({ executeSql });
       await client.query('COMMIT');
       return result;
     } catch (err) {

@@ -120,7 +120,7 @@ export class JobRun {
   private enqueue(write: () => Promise<unknown>) {
     this.writes = this.writes.then(write).then(
       () => {},
-      (err) => this.log.warn({ err, jobId: this.job.id }, 'job event write failed'),
+      (err: unknown) => this.log.warn({ err, jobId: this.job.id }, 'job event write failed'),
     );
   }
 

@@ -26,10 +26,18 @@ async function initComputeBackend(pref: Runtime['config']['backend'], log: Worke
   }
 }
 
+/** The `err` of a log object as text ("Error: message"), or undefined when there is none. */
+function errText(obj: object): string | undefined {
+  const err = (obj as { err?: unknown }).err;
+  if (err === undefined || err === null || err === '') return undefined;
+  if (err instanceof Error) return String(err);
+  return typeof err === 'string' ? err : JSON.stringify(err);
+}
+
 const consoleLog: WorkerLog = {
   info: (obj, msg) => console.log(JSON.stringify({ level: 'info', msg, ...obj })),
-  warn: (obj, msg) => console.warn(JSON.stringify({ level: 'warn', msg, ...obj, err: String((obj as { err?: unknown }).err ?? '') || undefined })),
-  error: (obj, msg) => console.error(JSON.stringify({ level: 'error', msg, ...obj, err: String((obj as { err?: unknown }).err ?? '') || undefined })),
+  warn: (obj, msg) => console.warn(JSON.stringify({ level: 'warn', msg, ...obj, err: errText(obj) })),
+  error: (obj, msg) => console.error(JSON.stringify({ level: 'error', msg, ...obj, err: errText(obj) })),
 };
 
 export class Worker {
@@ -138,7 +146,7 @@ export class Worker {
     if (this.stopping) run.abort('shutdown');
     const task = run
       .execute()
-      .catch((err) => this.log.error({ err, jobId: job.id }, 'job run failed'))
+      .catch((err: unknown) => this.log.error({ err, jobId: job.id }, 'job run failed'))
       .finally(() => {
         this.runs.delete(job.id);
         this.tasks.delete(task);

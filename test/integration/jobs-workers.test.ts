@@ -101,7 +101,7 @@ await forEachTarget('job workers (child processes)', (target) => {
     assert.equal(done.status, 'failed', JSON.stringify(done));
     assert.equal(done.attempts, 2);
     assert.equal(done.error?.code, 'JOB_TIMEOUT');
-    assert.match(done.error!.message, /lost its worker on 2 attempts in a row/);
+    assert.match(done.error?.message ?? '', /lost its worker on 2 attempts in a row/);
     const { events } = await readSse(`${ctx.baseUrl}/v1/jobs/${job.id}/events`);
     const states = events.filter((e) => e.event === 'state').map((e) => `${e.data.status}${e.data.reason ? ` (${e.data.reason})` : ''}`);
     assert.deepEqual(states, ['queued', 'running', 'queued (worker lost)', 'running', 'failed (worker lost)']);
