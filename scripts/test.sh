@@ -2,13 +2,24 @@
 # `npm test`: the whole suite — unit tests, then every integration suite against BOTH targets:
 #   embedded PGlite + filesystem store, and real PostgreSQL (127.0.0.1:5432) + a real S3 server.
 # The S3 server is OpenStack Swift with s3api, started by scripts/s3-test-server.sh (installed from Debian
-# when missing and we are root or in CI). Without it, the real target is skipped locally and fails in CI.
+# when missing and we are root or in CI). The real target is required when CI=true or MODELPRESS_TEST_TARGETS
+# names it: then a server that does not start fails the run here; otherwise the real target is skipped, loudly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+real_required() { [[ "${CI:-}" == "true" || ",${MODELPRESS_TEST_TARGETS:-}," == *,real,* ]]; }
+
 if [[ -z "${S3_ENDPOINT:-}" ]]; then
-  if [[ -x /usr/bin/swift-proxy-server || "${CI:-}" == "true" || $(id -u) -eq 0 ]]; then
-    eval "export $(bash scripts/s3-test-server.sh start "${MODELPRESS_SWIFT_DIR:-/tmp/modelpress-swift}")"
+  if [[ -x /usr/bin/swift-proxy-server || $(id -u) -eq 0 ]] || real_required; then
+    # A failed start must not hide inside `eval "export $(…)"`: capture first, so its status is checked.
+    if s3env=$(bash scripts/s3-test-server.sh start "${MODELPRESS_SWIFT_DIR:-/tmp/modelpress-swift}"); then
+      eval "export $s3env"
+    elif real_required; then
+      echo "# FAIL: the S3 test server did not start, and the real PostgreSQL+S3 target is required (CI=${CI:-} MODELPRESS_TEST_TARGETS=${MODELPRESS_TEST_TARGETS:-})" >&2
+      exit 1
+    else
+      echo "# the S3 test server did not start: the real PostgreSQL+S3 target will be skipped" >&2
+    fi
   else
     echo "# no S3 server: the real PostgreSQL+S3 target will be skipped" >&2
   fi
@@ -16,6 +27,10 @@ fi
 
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && [[ -d /etc/postgresql ]]; then
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start || true
+fi
+if real_required && command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  echo "# FAIL: PostgreSQL at 127.0.0.1:5432 is unreachable, and the real PostgreSQL+S3 target is required (CI=${CI:-} MODELPRESS_TEST_TARGETS=${MODELPRESS_TEST_TARGETS:-})" >&2
+  exit 1
 fi
 
 files=("$@")

@@ -10,7 +10,6 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { getKind } from '../../src/jobs/registry.ts';
 import { tinyModelFiles } from '../helpers/fixtures.ts';
 import { gql } from '../helpers/graphql.ts';
 import { startTestApp, type TestContext } from '../helpers/harness.ts';
@@ -33,8 +32,6 @@ const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url
 const hasChromium = fs.existsSync(CHROMIUM);
 if (!hasChromium && process.env.CI === 'true') throw new Error(`CI needs Chromium at ${CHROMIUM} (.ci/run installs Debian's chromium)`);
 const skip = hasChromium ? false : `no Chromium at ${CHROMIUM}: apt-get install chromium (CI installs it) to run the browser tests`;
-/** The prune kind is registered with its params only until its implementation lands: then a prune job would fail. */
-const pruneRuns = typeof getKind('prune').run === 'function';
 
 /** Samples the job page's progress bar and chart point counts until the job ends. */
 async function watchJobPage(page: Page, timeoutMs: number) {
@@ -227,55 +224,51 @@ describe('dashboard in headless Chromium', { skip }, () => {
     await page.locator('.job-head .badge', { hasText: 'canceled' }).waitFor({ timeout: 30_000 });
   });
 
-  test(
-    'prune from the model page: live progress and curves, then the before/after report',
-    { skip: pruneRuns ? false : 'the prune job kind is not implemented yet (registered with its params only)' },
-    async () => {
-      await page.goto(`${ctx.baseUrl}/#/models/${modelId}`);
-      const form = page.getByRole('form', { name: 'Compress this model' });
-      await form.getByLabel('Prune:').check();
-      await form.getByLabel('Dataset').selectOption(mnistId);
-      await form.getByLabel('Use only the first N examples').fill('1024');
-      await form.getByLabel('Target sparsity').fill('0.75');
-      await form.getByLabel('Fine-tuning epochs').fill('2');
-      await form.getByLabel('Fine-tuning batch size').fill('16');
-      await form.getByLabel('Fine-tuning learning rate').fill('0.001');
-      await form.getByRole('button', { name: 'Start compression job' }).click();
-      await page.waitForURL(/#\/jobs\/[\w-]+$/);
+  test('prune from the model page: live progress and curves, then the before/after report', async () => {
+    await page.goto(`${ctx.baseUrl}/#/models/${modelId}`);
+    const form = page.getByRole('form', { name: 'Compress this model' });
+    await form.getByLabel('Prune:').check();
+    await form.getByLabel('Dataset').selectOption(mnistId);
+    await form.getByLabel('Use only the first N examples').fill('1024');
+    await form.getByLabel('Target sparsity').fill('0.75');
+    await form.getByLabel('Fine-tuning epochs').fill('2');
+    await form.getByLabel('Fine-tuning batch size').fill('16');
+    await form.getByLabel('Fine-tuning learning rate').fill('0.001');
+    await form.getByRole('button', { name: 'Start compression job' }).click();
+    await page.waitForURL(/#\/jobs\/[\w-]+$/);
 
-      const samples = await watchJobPage(page, 120_000);
-      assert.equal(samples.at(-1)!.status, 'succeeded', await page.locator('.facts').innerText());
-      await page.waitForFunction(() => document.querySelector('.job-head [role=progressbar]')?.getAttribute('aria-valuenow') === '100');
-      assert.ok(
-        samples.some((s) => s.progress > 0 && s.progress < 100),
-        `progress seen mid-run: ${JSON.stringify([...new Set(samples.map((s) => s.progress))])}`,
-      );
-      const finalPoints = samples.at(-1)!.points;
-      assert.ok(
-        samples.some((s) => s.points > 0 && s.points < finalPoints),
-        `the charts gained points while it ran: ${JSON.stringify([...new Set(samples.map((s) => s.points))])}`,
-      );
+    const samples = await watchJobPage(page, 120_000);
+    assert.equal(samples.at(-1)!.status, 'succeeded', await page.locator('.facts').innerText());
+    await page.waitForFunction(() => document.querySelector('.job-head [role=progressbar]')?.getAttribute('aria-valuenow') === '100');
+    assert.ok(
+      samples.some((s) => s.progress > 0 && s.progress < 100),
+      `progress seen mid-run: ${JSON.stringify([...new Set(samples.map((s) => s.progress))])}`,
+    );
+    const finalPoints = samples.at(-1)!.points;
+    assert.ok(
+      samples.some((s) => s.points > 0 && s.points < finalPoints),
+      `the charts gained points while it ran: ${JSON.stringify([...new Set(samples.map((s) => s.points))])}`,
+    );
 
-      const report = page.getByRole('table', { name: 'Compression report: before and after' });
-      await report.waitFor();
-      const row = async (name: string) =>
-        (await report.getByRole('row', { name: new RegExp(`^${name}`) }).innerText()).split('\t').map((s) => s.trim());
-      assert.deepEqual((await row('Parameters')).slice(1, 3), ['12,730', '12,730']);
-      const [, before, afterNz] = (await row('Nonzero parameters')).map((s) => Number(s.replaceAll(',', '')));
-      assert.ok(before > 12_000 && before <= 12_730, `nonzeros before (zero biases aside): ${before}`);
-      assert.ok(afterNz < before * 0.5, `nonzeros after pruning: ${afterNz}`);
-      assert.match((await row('Accuracy'))[2], /%$/);
-      const bars = page.getByRole('list', { name: 'Sparsity per layer' }).getByRole('listitem');
-      assert.ok((await bars.count()) >= 1);
-      assert.match(await bars.first().innerText(), /7\d\.\d% zero/);
-      await page.getByRole('link', { name: 'e2e-mlp-pruned' }).waitFor();
-      await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-job-prune.png'), fullPage: true });
+    const report = page.getByRole('table', { name: 'Compression report: before and after' });
+    await report.waitFor();
+    const row = async (name: string) =>
+      (await report.getByRole('row', { name: new RegExp(`^${name}`) }).innerText()).split('\t').map((s) => s.trim());
+    assert.deepEqual((await row('Parameters')).slice(1, 3), ['12,730', '12,730']);
+    const [, before, afterNz] = (await row('Nonzero parameters')).map((s) => Number(s.replaceAll(',', '')));
+    assert.ok(before > 12_000 && before <= 12_730, `nonzeros before (zero biases aside): ${before}`);
+    assert.ok(afterNz < before * 0.5, `nonzeros after pruning: ${afterNz}`);
+    assert.match((await row('Accuracy'))[2], /%$/);
+    const bars = page.getByRole('list', { name: 'Sparsity per layer' }).getByRole('listitem');
+    assert.ok((await bars.count()) >= 1);
+    assert.match(await bars.first().innerText(), /7\d\.\d% zero/);
+    await page.getByRole('link', { name: 'e2e-mlp-pruned' }).waitFor();
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-job-prune.png'), fullPage: true });
 
-      // The result model's lineage names the job and the parent.
-      await page.getByRole('link', { name: 'e2e-mlp-pruned' }).click();
-      assert.match(await page.getByRole('region', { name: 'Lineage' }).innerText(), /Made by prune job \w+ from e2e-mlp on mnist/);
-    },
-  );
+    // The result model's lineage names the job and the parent.
+    await page.getByRole('link', { name: 'e2e-mlp-pruned' }).click();
+    assert.match(await page.getByRole('region', { name: 'Lineage' }).innerText(), /Made by prune job \w+ from e2e-mlp on mnist/);
+  });
 
   test('the jobs table shows every job with status, type, progress and backend, and follows a new job live', async () => {
     await page.goto(`${ctx.baseUrl}/#/jobs`);
@@ -306,9 +299,9 @@ describe('dashboard in headless Chromium', { skip }, () => {
     await row.locator('.badge', { hasText: 'succeeded' }).waitFor();
 
     const rows = await table.locator('tbody tr').count();
-    assert.equal(rows, pruneRuns ? 5 : 4);
+    assert.equal(rows, 5);
     const succeeded = table.locator('tbody tr', { has: page.locator('.badge', { hasText: 'succeeded' }) });
-    assert.equal(await succeeded.count(), pruneRuns ? 4 : 3);
+    assert.equal(await succeeded.count(), 4);
     assert.equal(await succeeded.first().getByRole('progressbar').getAttribute('aria-valuenow'), '100');
     assert.match(await succeeded.first().innerText(), /wasm|cpu|webgpu/);
     await page.getByLabel('Status').selectOption('canceled');
@@ -317,11 +310,6 @@ describe('dashboard in headless Chromium', { skip }, () => {
     await page.getByLabel('Status').selectOption('');
     await page.waitForFunction((n) => document.querySelectorAll('table.jobs tbody tr').length === n, rows);
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-jobs.png'), fullPage: true });
-    if (!pruneRuns) {
-      await succeeded.first().getByRole('link').click();
-      await page.getByRole('heading', { name: 'Log' }).waitFor();
-      await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-job-noop.png'), fullPage: true });
-    }
   });
 
   test('no script errors on any page', () => {

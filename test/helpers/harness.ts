@@ -14,6 +14,7 @@ import { loadConfig, type Config } from '../../src/config.ts';
 import { buildApp, type App } from '../../src/http/app.ts';
 import { createRuntime, type Runtime } from '../../src/runtime.ts';
 import { Worker } from '../../src/worker/worker.ts';
+import { realTargetRequired } from './s3.ts';
 
 export type TargetName = 'embedded' | 'real';
 
@@ -50,7 +51,10 @@ async function pgReachable(): Promise<boolean> {
   }
 }
 
-/** Targets this run can use. CI (CI=true) requires both, so a missing server fails instead of skipping. */
+/**
+ * Targets this run can use. When the real target is required (CI=true, or MODELPRESS_TEST_TARGETS names it),
+ * a missing PostgreSQL or S3 server fails every integration file with a message instead of skipping.
+ */
 export async function availableTargets(): Promise<TargetName[]> {
   const targets: TargetName[] = ['embedded'];
   const wantReal = process.env.MODELPRESS_TEST_TARGETS ?? 'embedded,real';
@@ -58,8 +62,10 @@ export async function availableTargets(): Promise<TargetName[]> {
   const hasS3 = Boolean(process.env.S3_ENDPOINT);
   const hasPg = await pgReachable();
   if (hasS3 && hasPg) targets.push('real');
-  else if (process.env.CI === 'true')
-    throw new Error(`CI needs PostgreSQL (${hasPg ? 'ok' : 'unreachable'}) and S3_ENDPOINT (${hasS3 ? 'ok' : 'unset'}) for the real target`);
+  else if (realTargetRequired())
+    throw new Error(
+      `the real target (required: CI=${process.env.CI ?? ''}, MODELPRESS_TEST_TARGETS=${process.env.MODELPRESS_TEST_TARGETS ?? ''}) needs PostgreSQL (${hasPg ? 'ok' : 'unreachable'}) and S3_ENDPOINT (${hasS3 ? 'ok' : 'unset'}) for the real target`,
+    );
   else
     console.warn(
       `# skipping the real PostgreSQL+S3 target (postgres ${hasPg ? 'ok' : 'unreachable'}, S3_ENDPOINT ${hasS3 ? 'set' : 'unset'}); run npm test to start Swift`,

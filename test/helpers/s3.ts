@@ -24,4 +24,12 @@ export function uniqueBucket(prefix: string): string {
   return `${safe}-${randomBytes(6).toString('hex')}`;
 }
 
+/**
+ * Whether this run must test the real PostgreSQL+S3 target: in CI (CI=true), or when MODELPRESS_TEST_TARGETS names
+ * it. Then a missing server fails the run with a message instead of skipping (scripts/test.sh, harness.ts).
+ */
+export function realTargetRequired(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.CI === 'true' || (env.MODELPRESS_TEST_TARGETS ?? '').split(',').includes('real');
+}
+
 export const S3_SKIP_MESSAGE = 'S3_ENDPOINT not set: start one with `bash scripts/s3-test-server.sh start` and export its env';

@@ -111,11 +111,9 @@ await forEachTarget('job workers (child processes)', (target) => {
     const a = await start();
     const short = await create({ steps: 10, durationMs: 2000 });
     await waitForJob(ctx, short.id, (j) => j.status === 'running');
-    const t0 = Date.now();
     a.proc.kill('SIGTERM');
     const waiting = await create({ steps: 1 }); // queued after SIGTERM: must not be claimed by the stopping worker
     assert.equal(await a.exited, 0);
-    assert.ok(Date.now() - t0 < 5000, 'exited once the job finished');
     assert.equal((await ctx.http.get(`/v1/jobs/${short.id}`).expect(200)).body.status, 'succeeded');
     assert.equal((await ctx.http.get(`/v1/jobs/${waiting.id}`).expect(200)).body.status, 'queued');
 

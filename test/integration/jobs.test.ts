@@ -3,8 +3,6 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { getKind, KINDS } from '../../src/jobs/registry.ts';
-import { tinyModelFiles } from '../helpers/fixtures.ts';
 import { forEachTarget, startTestApp, type TestContext } from '../helpers/harness.ts';
 import { finished, readSse, waitForJob } from '../helpers/jobs.ts';
 
@@ -123,16 +121,15 @@ await forEachTarget('jobs API', (target) => {
   });
 
   test('cancel a running job: it stops within one step → canceled; canceling again → 409', async () => {
-    const job = (await create({ type: 'noop', params: { steps: 100, durationMs: 20_000 } }).expect(201)).body;
-    await waitForJob(ctx, job.id, (j) => j.status === 'running' && (j.progress.step ?? 0) >= 1);
-    const t0 = Date.now();
+    // Two steps of 10 minutes each: a canceled job can only have stopped inside the first step, so no clock is read.
+    const job = (await create({ type: 'noop', params: { steps: 2, durationMs: 1_200_000 } }).expect(201)).body;
+    await waitForJob(ctx, job.id, (j) => j.status === 'running');
     const res = await ctx.http.post(`/v1/jobs/${job.id}/cancel`).expect(200);
     assert.ok(res.body.status === 'canceled' || res.body.cancelRequested === true);
-    const done = await waitForJob(ctx, job.id, finished, 5000);
-    assert.ok(Date.now() - t0 < 1500, `stopped in ${Date.now() - t0} ms (a step is 200 ms)`);
+    const done = await waitForJob(ctx, job.id, finished, 60_000);
     assert.equal(done.status, 'canceled');
     assert.equal(done.error?.code, 'JOB_CANCELED');
-    assert.ok((done.progress.step ?? 0) < 100);
+    assert.equal(done.progress.step ?? 0, 0, 'stopped during its first step');
     const again = await ctx.http.post(`/v1/jobs/${job.id}/cancel`).expect(409);
     assert.equal(again.body.code, 'INVALID_STATE');
   });
@@ -180,25 +177,6 @@ await forEachTarget('jobs API', (target) => {
       metrics.items.map((m: { step: number }) => m.step),
       [1],
       'the series restarts with the new attempt',
-    );
-  });
-
-  test('a kind whose run has not arrived yet is accepted and fails with JOB_FAILED "not implemented"', async (t) => {
-    const pending = KINDS.find((k) => !k.run && !getKind(k.type).requires.dataset && !getKind(k.type).requires.teacherModel);
-    if (!pending) return t.skip('every kind without a dataset input is implemented');
-    const files = await tinyModelFiles();
-    let up = ctx.http.post('/v1/models').field('name', 'm');
-    for (const p of [{ name: 'model.json', data: files.modelJson }, ...files.shards]) up = up.attach('files', p.data, p.name);
-    const model = (await up.expect(201)).body;
-    const job = (await create({ type: pending.type, modelId: model.id }).expect(201)).body;
-    const done = await waitForJob(ctx, job.id, finished);
-    assert.equal(done.status, 'failed');
-    assert.equal(done.error?.code, 'JOB_FAILED');
-    assert.match(done.error?.message ?? '', /not implemented/);
-    const filtered = (await ctx.http.get(`/v1/jobs?modelId=${model.id}`).expect(200)).body;
-    assert.deepEqual(
-      filtered.items.map((j: { id: string }) => j.id),
-      [job.id],
     );
   });
 

@@ -10,6 +10,7 @@ import { idxImages, idxLabels } from '../fixtures/datasets/idx.ts';
 import { tinyModelFiles } from '../helpers/fixtures.ts';
 import { forEachTarget, listKeys, rowCounts, startTestApp, type TestContext } from '../helpers/harness.ts';
 import { finished, waitForJob } from '../helpers/jobs.ts';
+import { eventually } from '../helpers/wait.ts';
 
 async function uploadModel(ctx: TestContext, units: number): Promise<string> {
   const m = await tinyModelFiles(units);
@@ -110,15 +111,14 @@ await forEachTarget('reliability and resource guards', (target) => {
   });
 
   test('per-job timeout: a run past MODELPRESS_JOB_TIMEOUT_SECONDS fails with JOB_TIMEOUT', async () => {
-    const t0 = Date.now();
     const res = await ctx.http
       .post('/v1/jobs')
       .send({ type: 'noop', params: { steps: 100, durationMs: 20_000 } })
       .expect(201);
-    const job = await waitForJob(ctx, res.body.id, finished, 15_000);
+    const job = await waitForJob(ctx, res.body.id, finished, 60_000);
     assert.equal(job.status, 'failed');
     assert.equal((job as any).error?.code, 'JOB_TIMEOUT', JSON.stringify(job));
-    assert.ok(Date.now() - t0 < 10_000, 'stopped near the limit, not at the end of the run');
+    assert.ok((job.progress.step ?? 0) < 100, `stopped by the limit, not at the end of the run (step ${job.progress.step})`);
   });
 
   test(
@@ -210,8 +210,7 @@ await forEachTarget('graceful API shutdown', (target) => {
       const counts = await rowCounts(ctx);
       assert.equal(counts.models, 1, 'only the finished upload is registered');
       assert.equal(counts.modelFiles, model.files.length);
-      await new Promise((r) => setTimeout(r, 300)); // the aborted upload's cleanup
-      await assertStoreMatchesRows(ctx);
+      await eventually(() => assertStoreMatchesRows(ctx)); // the aborted upload cleans up after its response
     } finally {
       await ctx.close();
     }

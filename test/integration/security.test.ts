@@ -6,6 +6,7 @@ import WebSocket from 'ws';
 import { ApiKeyService, hashKey } from '../../src/security/api-keys.ts';
 import { tinyModelFiles } from '../helpers/fixtures.ts';
 import { forEachTarget, startTestApp, type TestContext } from '../helpers/harness.ts';
+import { eventually } from '../helpers/wait.ts';
 
 const MISSING = '00000000-0000-4000-8000-000000000000';
 const RATE_LIMIT = 40;
@@ -93,9 +94,11 @@ await forEachTarget('security', (target) => {
       assert.ok(!JSON.stringify(row).includes(k.slice(3)), 'the plain key is stored nowhere');
     }
     assert.equal((await ctx.http.get('/v1/models').set(bearer(key.read))).status, 200);
-    await new Promise((r) => setTimeout(r, 200));
-    const used = await ctx.runtime.db.apiKey.findUnique({ where: { hash: hashKey(key.read) } });
-    assert.ok(used?.lastUsedAt, 'lastUsedAt set');
+    // Written after the response: wait for the row rather than a guessed time.
+    await eventually(async () => {
+      const used = await ctx.runtime.db.apiKey.findUnique({ where: { hash: hashKey(key.read) } });
+      assert.ok(used?.lastUsedAt, 'lastUsedAt set');
+    });
   });
 
   test('scopes: read reads, write uploads and creates jobs, admin manages keys', async () => {

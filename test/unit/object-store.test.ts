@@ -12,7 +12,7 @@ import { AppError } from '../../src/errors.ts';
 import { FsObjectStore } from '../../src/storage/fs-store.ts';
 import type { ObjectStore } from '../../src/storage/object-store.ts';
 import { S3ObjectStore } from '../../src/storage/s3-store.ts';
-import { S3_SKIP_MESSAGE, s3TestConfig, uniqueBucket } from '../helpers/s3.ts';
+import { realTargetRequired, S3_SKIP_MESSAGE, s3TestConfig, uniqueBucket } from '../helpers/s3.ts';
 
 const MiB = 1024 * 1024;
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -202,7 +202,9 @@ objectStoreContract(
 
 const s3 = s3TestConfig();
 if (!s3) {
-  test('S3ObjectStore contract', (t) => t.skip(S3_SKIP_MESSAGE));
+  // Required (CI, or MODELPRESS_TEST_TARGETS names real): fail with the reason rather than skip silently.
+  if (realTargetRequired()) test('S3ObjectStore contract', () => assert.fail(`the real target is required but ${S3_SKIP_MESSAGE}`));
+  else test('S3ObjectStore contract', (t) => t.skip(S3_SKIP_MESSAGE));
 } else {
   const bucket = uniqueBucket('objstore-test');
   const admin = new Client({ ...s3, pathStyle: true });
