@@ -34,5 +34,5 @@ if real_required && command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0
 fi
 
 files=("$@")
-[[ ${#files[@]} -eq 0 ]] && files=(test/unit/*.test.ts test/integration/*.test.ts test/e2e/*.test.ts)
+[[ ${#files[@]} -eq 0 ]] && files=(test/unit/*.test.ts test/integration/*.test.ts test/security/*.test.ts test/e2e/*.test.ts)
 exec node --import tsx --test --test-concurrency="${MODELPRESS_TEST_CONCURRENCY:-1}" "${files[@]}"

@@ -29,6 +29,8 @@ export interface Config {
   registerBuiltins: boolean;
   /** GraphQL query response cache TTL; 0 disables it (entries are also invalidated by every job event and write). */
   graphqlCacheMs: number;
+  /** Live GraphQL subscriptions one WebSocket / one API key (one IP without a key) may hold. */
+  subscriptionLimits: { perSocket: number; perKey: number };
   security: SecurityConfig;
   jobLimits: JobLimitsConfig;
 }
@@ -170,6 +172,10 @@ export function loadConfig(env: Env = process.env): Config {
     backend: oneOf(env, 'MODELPRESS_BACKEND', ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const, 'auto'),
     registerBuiltins: bool(env, 'MODELPRESS_BUILTIN_DATASETS', true),
     graphqlCacheMs: int(env, 'MODELPRESS_GRAPHQL_CACHE_MS', 1000, 0, 3_600_000),
+    subscriptionLimits: {
+      perSocket: int(env, 'MODELPRESS_SUBSCRIPTIONS_PER_SOCKET', 20, 1),
+      perKey: int(env, 'MODELPRESS_SUBSCRIPTIONS_PER_KEY', 100, 1),
+    },
     security: {
       auth: bool(env, 'MODELPRESS_AUTH', Boolean(databaseUrl)),
       corsOrigins: str(env, 'MODELPRESS_CORS_ORIGINS', '')

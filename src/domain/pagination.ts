@@ -8,12 +8,18 @@ export interface Cursor {
 
 export const encodeCursor = (c: Cursor) => Buffer.from(JSON.stringify([c.createdAt.toISOString(), c.id])).toString('base64url');
 
+/** Instants a cursor may hold: what the database stores (a forged year 275760 would fail in the driver, as a 500). */
+const MIN_TIME = Date.UTC(1970, 0, 1);
+const MAX_TIME = Date.UTC(9999, 11, 31);
+
 export function decodeCursor(raw: string | undefined): Cursor | null {
   if (!raw) return null;
   try {
+    if (raw.length > 512) throw new Error('cursor too long');
     const [at, id] = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as [string, string];
     const createdAt = new Date(at);
-    if (typeof id !== 'string' || Number.isNaN(createdAt.getTime())) throw new Error('bad cursor');
+    const t = createdAt.getTime();
+    if (typeof at !== 'string' || typeof id !== 'string' || id.length > 64 || !(t >= MIN_TIME && t <= MAX_TIME)) throw new Error('bad cursor');
     return { createdAt, id };
   } catch {
     throw new AppError('BAD_CURSOR', 'cursor is not one this API returned', { cursor: raw });

@@ -1,7 +1,11 @@
-// Query limits: a depth limit (mercurius `queryDepth`), bounds on page-size arguments, and a cost limit computed
-// before execution from the document and the variables. Cost ≈ the number of rows a query may load: each Model,
+// Query limits: hard caps on the document's shape (fields and aliases, counted with fragments expanded, checked
+// before GraphQL validation whose overlap rule is quadratic in same-named fields), a depth limit (mercurius
+// `queryDepth`), bounds on page-size arguments, and a cost limit computed before execution from the document and
+// the variables. Cost ≈ the number of rows a query may load plus SQL_COST per SQL query it may run: each Model,
 // Dataset or Job object and each list read counts 1, multiplied by the page sizes above it (`first`, `max`; 10
-// for other lists of rows). Parts of a row (progress, files, reports, metric points) are free.
+// for other lists of rows); every root field, batched relation and per-parent list adds SQL_COST (times its
+// parents when it runs once per parent). Aliases are separate selections, so each one pays in full. Parts of a
+// row (progress, files, reports, metric points) are free.
 import {
   getNamedType,
   isListType,
@@ -24,6 +28,16 @@ import { AppError } from '../errors.ts';
 /** GraphiQL's introspection query is 7 deep; lineage queries (model → producedBy → inputs → dataset …) fit in 10. */
 export const MAX_DEPTH = 10;
 export const MAX_COST = 10_000;
+/** Field selections in one operation document, fragments expanded (GraphiQL's introspection query has ~150). */
+export const MAX_FIELDS = 1_000;
+/** Aliased fields in one document: enough for a dashboard, far too few for an alias flood. */
+export const MAX_ALIASES = 50;
+/** One SQL query's worth of cost: a field read by its own query costs this on top of the rows it returns. */
+export const SQL_COST = 10;
+/** Query text longer than this is refused before parsing. */
+export const MAX_QUERY_CHARS = 64 * 1024;
+/** Parser token cap (mercurius `parseOptions.maxTokens` and our own pre-parse). */
+export const MAX_TOKENS = 20_000;
 
 /** Allowed range of each size argument. */
 const SIZE_ARGS: Record<string, { max: number; min: number }> = {
@@ -38,6 +52,8 @@ const ROW_TYPES = new Set(['Model', 'Dataset', 'Job']);
 const ROW_READS = new Set(['Job.latestMetrics', 'Job.metrics', 'Job.events']);
 /** Lists of rows without a size argument (e.g. Job.results) are assumed this long. */
 const UNSIZED_LIST = 10;
+/** Fields whose resolver runs its own SQL query once per parent object (not batched by a loader). */
+const PER_PARENT_SQL = new Set(['Model.jobs', 'Dataset.jobs', 'Job.events']);
 
 interface Walk {
   schema: GraphQLSchema;
@@ -96,8 +112,12 @@ function selectionCost(w: Walk, set: SelectionSetNode, parent: GraphQLObjectType
     const isConnectionItems = parent.name.endsWith('Connection');
     if (isRow && isListOf(field) && !isSizedRead && !isConnectionItems) size = UNSIZED_LIST;
     const rowsHere = mult * size;
+    const key = `${parent.name}.${name}`;
     if (isRow) cost += rowsHere;
-    else if (isSizedRead || ROW_READS.has(`${parent.name}.${name}`)) cost += mult;
+    else if (isSizedRead || ROW_READS.has(key)) cost += mult;
+    // SQL: root fields and per-parent lists run once per parent; relations to rows are one batched query.
+    if (parent === w.schema.getQueryType() || PER_PARENT_SQL.has(key)) cost += SQL_COST * mult;
+    else if ((isRow && !isConnectionItems) || ROW_READS.has(key)) cost += SQL_COST;
     if (sel.selectionSet && isObjectType(named)) cost += selectionCost(w, sel.selectionSet, named, rowsHere);
   }
   return cost;
@@ -135,4 +155,45 @@ export function checkCost(
     });
   }
   return cost;
+}
+
+/**
+ * Hard caps on the document itself, before validation: at most MAX_FIELDS field selections and MAX_ALIASES aliases,
+ * counted over every operation with fragment spreads expanded where they are used (a fragment spread twice counts
+ * twice; a fragment cycle is left to validation). Throws RESOURCE_LIMIT at the first excess, so a hostile document
+ * costs at most MAX_FIELDS steps.
+ */
+export function checkDocumentShape(document: DocumentNode): void {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+  let fields = 0;
+  let aliases = 0;
+  const active = new Set<string>();
+  const walk = (set: SelectionSetNode | undefined) => {
+    if (!set) return;
+    for (const sel of set.selections) {
+      if (sel.kind === Kind.FIELD) {
+        if (++fields > MAX_FIELDS) {
+          throw new AppError('RESOURCE_LIMIT', `the query selects more than ${MAX_FIELDS} fields (fragments expanded)`, {
+            limit: MAX_FIELDS,
+            what: 'fields',
+          });
+        }
+        if (sel.alias && ++aliases > MAX_ALIASES) {
+          throw new AppError('RESOURCE_LIMIT', `the query uses more than ${MAX_ALIASES} aliases`, { limit: MAX_ALIASES, what: 'aliases' });
+        }
+        walk(sel.selectionSet);
+      } else if (sel.kind === Kind.INLINE_FRAGMENT) {
+        walk(sel.selectionSet);
+      } else {
+        const name = sel.name.value;
+        const frag = fragments.get(name);
+        if (!frag || active.has(name)) continue;
+        active.add(name);
+        walk(frag.selectionSet);
+        active.delete(name);
+      }
+    }
+  };
+  for (const d of document.definitions) if (d.kind === Kind.OPERATION_DEFINITION) walk(d.selectionSet);
 }

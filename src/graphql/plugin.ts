@@ -11,10 +11,12 @@ import { JobQueries } from '../jobs/queries.ts';
 import type { Runtime } from '../runtime.ts';
 import { graphqlAuth } from '../security/graphql-auth.ts';
 import { formatErrors } from './errors.ts';
-import { checkCost, MAX_DEPTH } from './limits.ts';
+import { checkCost, checkDocumentShape, MAX_DEPTH, MAX_TOKENS } from './limits.ts';
 import { buildLoaders } from './loaders.ts';
 import { modelFormatEnumSdl } from './model-formats.ts';
+import { guardGraphqlRequest } from './request-guard.ts';
 import { buildResolvers } from './resolvers.ts';
+import { SOCKET_SLOTS, SubscriptionSlots } from './subscription-limits.ts';
 import { SECURITY_PLUGIN } from '../security/plugin.ts';
 import { GRAPHQL_CACHE_PLUGIN } from './response-cache.ts';
 
@@ -30,20 +32,34 @@ const graphql: FastifyPluginAsync<{ runtime: Runtime }> = async (app, { runtime 
   app.graphqlCache.serve(app);
   const queries = new JobQueries(runtime.db);
   const auth = graphqlAuth(app.security);
+  const slots = new SubscriptionSlots(runtime.config.subscriptionLimits.perSocket, runtime.config.subscriptionLimits.perKey);
+  // Malformed GraphQL-over-HTTP requests become 4xx GraphQL errors here, before mercurius handles them.
+  app.addHook('preValidation', guardGraphqlRequest);
   await app.register(mercurius, {
     schema: SCHEMA + modelFormatEnumSdl(), // ModelSourceFormat from the model-format registry
-    resolvers: buildResolvers(runtime, queries) as never,
+    resolvers: buildResolvers(runtime, queries, slots) as never,
     loaders: buildLoaders(runtime.services, queries),
     graphiql: true,
     queryDepth: MAX_DEPTH,
     errorFormatter: formatErrors,
-    subscription: { keepAlive: KEEP_ALIVE_MS, onConnect: auth.onConnect },
+    graphql: { parseOptions: { maxTokens: MAX_TOKENS } },
+    subscription: {
+      keepAlive: KEEP_ALIVE_MS,
+      // An object answer is merged into the connection's context, which every operation's context copies.
+      onConnect: async (data: { payload?: Record<string, unknown> }) => ((await auth.onConnect(data)) ? { [SOCKET_SLOTS]: { open: 0 } } : false),
+    },
   });
   app.graphql.addHook('preExecution', async (schema, document, context, variables) => {
     await auth.preExecution(schema, document, context);
     checkCost(schema, document, variables);
   });
   app.graphql.addHook('preSubscriptionExecution', async (schema, document, context) => {
+    try {
+      checkDocumentShape(document);
+    } catch (err) {
+      // Subscription errors skip the errorFormatter: carry the code the way mercurius passes it on.
+      throw Object.assign(err as Error, { extensions: { code: 'RESOURCE_LIMIT', status: 422 } });
+    }
     await auth.preSubscriptionExecution(schema, document, context);
   });
 };

@@ -11,6 +11,7 @@ import type { ModelDto } from '../schemas/model.ts';
 import { validationField } from '../schemas/validation-field.ts';
 import { graphqlEnumValue } from './model-formats.ts';
 import { DateTimeScalar, JSONScalar } from './scalars.ts';
+import type { SubscriptionSlots } from './subscription-limits.ts';
 import { subscriptionResolvers } from './subscriptions.ts';
 
 interface PageArgs {
@@ -67,7 +68,7 @@ const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : n
 type Raw = Record<string, unknown>;
 const obj = (v: unknown): Raw | null => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Raw) : null);
 
-export function buildResolvers(runtime: Runtime, queries: JobQueries) {
+export function buildResolvers(runtime: Runtime, queries: JobQueries, slots: SubscriptionSlots) {
   const { models, datasets, jobs } = runtime.services;
   const jobsOf = (key: 'modelId' | 'datasetId') => (parent: { id: string }, a: JobFilterArgs) => listJobs(runtime, { ...a, [key]: parent.id });
   return {
@@ -97,7 +98,7 @@ export function buildResolvers(runtime: Runtime, queries: JobQueries) {
         return id;
       },
     },
-    Subscription: subscriptionResolvers(runtime.services, queries),
+    Subscription: subscriptionResolvers(runtime.services, queries, slots),
     Model: {
       archiveUrl: (m: ModelDto) => `/v1/models/${m.id}/archive`,
       sourceFormat: (m: ModelDto) => graphqlEnumValue(m.sourceFormat),
@@ -111,7 +112,8 @@ export function buildResolvers(runtime: Runtime, queries: JobQueries) {
     Job: {
       inputs: (j: JobDto) => j,
       events: (j: JobDto, a: { after?: string | null; first: number; types?: JobDto['type'][] | null }) => {
-        if (a.after && !/^\d+$/.test(a.after)) throw new AppError('VALIDATION_FAILED', 'after: must be an event id', { field: 'after' });
+        if (a.after && !(/^\d{1,19}$/.test(a.after) && BigInt(a.after) < 2n ** 63n))
+          throw new AppError('VALIDATION_FAILED', 'after: must be an event id', { field: 'after' });
         return runtime.jobEvents.list(j.id, { afterId: orUndefined(a.after), limit: a.first, types: orUndefined(a.types) as never });
       },
     },

@@ -4,22 +4,34 @@
 import type { JobQueries } from '../jobs/queries.ts';
 import type { Services } from '../runtime.ts';
 import { TERMINAL_STATUSES, type JobEventDto } from '../schemas/job.ts';
+import type { SlotContext, SubscriptionSlots } from './subscription-limits.ts';
 
 /**
  * An iterator over `run`'s generator whose return() (the client unsubscribed or disconnected) aborts at once,
  * even while the generator is waiting for the next event — a plain generator would only stop at its next yield.
  */
-function abortable<T>(run: (signal: AbortSignal) => AsyncGenerator<T>): AsyncIterableIterator<T> {
+function abortable<T>(run: (signal: AbortSignal) => AsyncGenerator<T>, release: () => void): AsyncIterableIterator<T> {
   const controller = new AbortController();
   const gen = run(controller.signal);
   return {
-    next: () => gen.next(),
+    async next() {
+      try {
+        const r = await gen.next();
+        if (r.done) release();
+        return r;
+      } catch (err) {
+        release();
+        throw err;
+      }
+    },
     async return() {
+      release();
       controller.abort();
       void gen.return(undefined).catch(() => {});
       return { done: true, value: undefined };
     },
     async throw(err) {
+      release();
       controller.abort();
       return gen.throw(err);
     },
@@ -36,43 +48,56 @@ interface PointData {
   value: number;
 }
 
-export function subscriptionResolvers(services: Services, queries: JobQueries) {
+/** Runs `start` holding a subscription slot; the slot goes back when the subscription ends or `start` fails. */
+async function withSlot<T>(slots: SubscriptionSlots, ctx: SlotContext, start: (release: () => void) => Promise<T>): Promise<T> {
+  const release = slots.acquire(ctx);
+  try {
+    return await start(release);
+  } catch (err) {
+    release();
+    throw err;
+  }
+}
+
+export function subscriptionResolvers(services: Services, queries: JobQueries, slots: SubscriptionSlots) {
   const { jobs } = services;
   return {
     jobUpdated: {
-      async subscribe(_root: unknown, { id }: { id: string }) {
-        // Resume point first, then the snapshot: an event in between only causes one more (fresh) snapshot.
-        const afterId = await queries.lastEventId(id);
-        const first = await jobs.get(id);
-        return abortable(async function* (signal) {
-          yield { jobUpdated: first };
-          if (TERMINAL_STATUSES.includes(first.status)) return;
-          for await (const e of await jobs.events(id, { afterId, signal })) {
-            if (e.type === 'state' || e.type === 'progress') yield { jobUpdated: await jobs.get(id) };
-          }
-        });
-      },
+      subscribe: (_root: unknown, { id }: { id: string }, ctx: SlotContext) =>
+        withSlot(slots, ctx, async (release) => {
+          // Resume point first, then the snapshot: an event in between only causes one more (fresh) snapshot.
+          const afterId = await queries.lastEventId(id);
+          const first = await jobs.get(id);
+          return abortable(async function* (signal) {
+            yield { jobUpdated: first };
+            if (TERMINAL_STATUSES.includes(first.status)) return;
+            for await (const e of await jobs.events(id, { afterId, signal })) {
+              if (e.type === 'state' || e.type === 'progress') yield { jobUpdated: await jobs.get(id) };
+            }
+          }, release);
+        }),
     },
     jobMetrics: {
-      async subscribe(_root: unknown, { id, names, fromStep }: { id: string; names?: string[] | null; fromStep?: number | null }) {
-        const job = await jobs.get(id);
-        const replay = fromStep !== undefined && fromStep !== null;
-        const afterId = replay ? undefined : await queries.lastEventId(id);
-        const ended = !replay && TERMINAL_STATUSES.includes(job.status);
-        const wanted = (p: PointData) => (!names || names.includes(p.name)) && (!replay || p.step >= fromStep);
-        const toBatch = (e: JobEventDto) => ({
-          jobId: id,
-          points: ((e.data.points ?? []) as PointData[]).filter(wanted).map((p) => ({ ...p, epoch: p.epoch ?? null, time: e.time })),
-        });
-        return abortable(async function* (signal) {
-          if (ended) return;
-          for await (const e of await jobs.events(id, { afterId, signal })) {
-            if (e.type !== 'metric') continue;
-            const batch = toBatch(e);
-            if (batch.points.length) yield { jobMetrics: batch };
-          }
-        });
-      },
+      subscribe: (_root: unknown, { id, names, fromStep }: { id: string; names?: string[] | null; fromStep?: number | null }, ctx: SlotContext) =>
+        withSlot(slots, ctx, async (release) => {
+          const job = await jobs.get(id);
+          const replay = fromStep !== undefined && fromStep !== null;
+          const afterId = replay ? undefined : await queries.lastEventId(id);
+          const ended = !replay && TERMINAL_STATUSES.includes(job.status);
+          const wanted = (p: PointData) => (!names || names.includes(p.name)) && (!replay || p.step >= fromStep);
+          const toBatch = (e: JobEventDto) => ({
+            jobId: id,
+            points: ((e.data.points ?? []) as PointData[]).filter(wanted).map((p) => ({ ...p, epoch: p.epoch ?? null, time: e.time })),
+          });
+          return abortable(async function* (signal) {
+            if (ended) return;
+            for await (const e of await jobs.events(id, { afterId, signal })) {
+              if (e.type !== 'metric') continue;
+              const batch = toBatch(e);
+              if (batch.points.length) yield { jobMetrics: batch };
+            }
+          }, release);
+        }),
     },
   };
 }

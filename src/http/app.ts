@@ -13,6 +13,7 @@ import { securityPlugin } from '../security/plugin.ts';
 import { Dataset, DatasetPage } from '../schemas/dataset.ts';
 import { Job, JobPage } from '../schemas/job.ts';
 import { Model, ModelPage } from '../schemas/model.ts';
+import { clientErrorHandler, registerUrlLimit } from './client-errors.ts';
 import { dashboardPlugin } from './dashboard.ts';
 import { docsPlugin } from './openapi.ts';
 import { registerProblemHandler } from './problem.ts';
@@ -33,6 +34,7 @@ export async function buildApp(runtime: Runtime, opts: AppOptions = {}) {
       return typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : crypto.randomUUID();
     },
     bodyLimit: 1024 * 1024,
+    clientErrorHandler,
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -40,6 +42,7 @@ export async function buildApp(runtime: Runtime, opts: AppOptions = {}) {
     reply.header('x-request-id', req.id);
   });
   registerProblemHandler(app);
+  registerUrlLimit(app);
 
   for (const schema of [Problem, Model, ModelPage, Dataset, DatasetPage, Job, JobPage]) app.addSchema(schema);
   // Plugins whose hooks apply to the whole app come before the routes: the OpenAPI collector; API keys, rate

@@ -24,6 +24,10 @@ function toAppError(err: FastifyError): AppError {
     return new AppError('VALIDATION_FAILED', `body: ${err.message}`);
   }
   if (err.statusCode === 429) return new AppError('RATE_LIMITED', err.message);
+  // busboy's parse errors carry no code: a multipart body that does not parse is the client's fault.
+  if (/^(Multipart: |Malformed part header|Unexpected end of (form|multipart data)|Part terminated early)/.test(err.message ?? '')) {
+    return new AppError('INVALID_UPLOAD', `malformed multipart body: ${err.message}`);
+  }
   // The client went away mid-request (its upload is cleaned up); no server fault to log as one.
   if (code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || err.name === 'PrematureCloseError') {
     return new AppError('INVALID_UPLOAD', `request aborted by the client: ${err.message}`);

@@ -46,6 +46,9 @@ function canonical(v: unknown): string {
   return JSON.stringify(v ?? null);
 }
 
+/** Cursor parts must fit their columns (int4 step, int8 id): an out-of-range value is a bad cursor, not a 500. */
+const isInt32 = (v: unknown) => Number.isInteger(v) && (v as number) >= -(2 ** 31) && (v as number) < 2 ** 31;
+const isBigintId = (v: unknown) => typeof v === 'string' && /^\d{1,19}$/.test(v) && BigInt(v) < 2n ** 63n;
 const encodeKey = (parts: unknown[]) => Buffer.from(JSON.stringify(parts)).toString('base64url');
 function decodeKey(raw: string | undefined, check: (parts: unknown[]) => boolean): unknown[] | null {
   if (!raw) return null;
@@ -181,13 +184,13 @@ export class JobService {
   async metrics(id: string, q: MetricQuery): Promise<MetricPageDto> {
     await this.get(id);
     const limit = q.limit ?? 1000;
-    const after = decodeKey(q.cursor, (p) => p.length === 2 && Number.isInteger(p[0]) && typeof p[1] === 'string') as [number, string] | null;
+    const after = decodeKey(q.cursor, (p) => p.length === 2 && isInt32(p[0]) && isBigintId(p[1])) as [number, string] | null;
     const rows = await this.deps.db.metricPoint.findMany({
       where: {
         jobId: id,
         ...(q.name !== undefined ? { name: q.name } : {}),
         AND: [
-          q.fromStep !== undefined ? { step: { gte: q.fromStep } } : {},
+          q.fromStep !== undefined ? { step: { gte: Math.min(q.fromStep, 2 ** 31 - 1) } } : {}, // no step lies beyond int4
           after ? { OR: [{ step: { gt: after[0] } }, { step: after[0], id: { gt: BigInt(after[1]) } }] } : {},
         ],
       },
@@ -206,7 +209,7 @@ export class JobService {
   async logs(id: string, q: LogQuery): Promise<LogPageDto> {
     await this.get(id);
     const limit = q.limit ?? 1000;
-    const after = decodeKey(q.cursor, (p) => p.length === 1 && typeof p[0] === 'string' && /^\d+$/.test(p[0])) as [string] | null;
+    const after = decodeKey(q.cursor, (p) => p.length === 1 && isBigintId(p[0])) as [string] | null;
     const events = await this.deps.events.list(id, { afterId: after?.[0], limit: limit + 1, types: ['log'] });
     const page = events.slice(0, limit);
     return {
@@ -224,7 +227,7 @@ export class JobService {
   /** The job's event feed (replay after `afterId`, then live) ending with the job; see JobEvents.stream. */
   async events(id: string, opts: { afterId?: string; signal?: AbortSignal } = {}): Promise<AsyncGenerator<JobEventDto>> {
     await this.get(id);
-    if (opts.afterId !== undefined && !/^\d+$/.test(opts.afterId)) {
+    if (opts.afterId !== undefined && !isBigintId(opts.afterId)) {
       throw new AppError('VALIDATION_FAILED', 'Last-Event-ID must be an event id from this stream', { field: 'last-event-id' });
     }
     return this.deps.events.stream(id, opts);
