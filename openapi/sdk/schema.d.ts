@@ -1505,7 +1505,7 @@ export interface paths {
         };
         /**
          * Download a model converted to another format
-         * @description The model (an upload or any job result) written as `tfjs` (TF.js Layers model (model.json + weight shards)), `onnx` (ONNX (.onnx, opset 7-21, external data files alongside)). ONNX graphs (opset 13) take NHWC input unless the model was imported from an NCHW graph (then NCHW, like the original); `layout` overrides that. Quantized models keep their uint8 weights behind DequantizeLinear (`quantized=qdq`) or are written as dequantized float32 (`quantized=float`). A structured-pruned model exports its smaller graph. ETag identifies the export; If-None-Match answers 304. 422 UNSUPPORTED_OPERATOR names every layer the format cannot express.
+         * @description The model (an upload or any job result) written as `tfjs` (TF.js Layers model (model.json + weight shards)), `keras` (Keras 3 (.keras)), `h5` (Keras HDF5 (.h5)), `onnx` (ONNX (.onnx, opset 7-21, external data files alongside)). ONNX graphs (opset 13) take NHWC input unless the model was imported from an NCHW graph (then NCHW, like the original); `layout` overrides that. Quantized models keep their uint8 weights behind DequantizeLinear (`quantized=qdq`) or are written as dequantized float32 (`quantized=float`). A structured-pruned model exports its smaller graph. ETag identifies the export; If-None-Match answers 304. 422 UNSUPPORTED_OPERATOR names every layer the format cannot express.
          */
         get: operations["exportModel"];
         put?: never;
@@ -1733,7 +1733,7 @@ export interface operations {
         parameters: {
             query: {
                 /** @description Export format */
-                format: "tfjs" | "onnx";
+                format: "tfjs" | "keras" | "h5" | "onnx";
                 /** @description ONNX only: layout of image inputs */
                 layout?: "NHWC" | "NCHW";
                 /** @description ONNX only: how quantized weights are written (default qdq) */

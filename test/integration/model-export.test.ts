@@ -1,5 +1,5 @@
 // GET /v1/models/{id}/export over HTTP: an uploaded ONNX graph comes back as ONNX that ONNX Runtime runs to the
-// original's outputs (NCHW in, like the original), a TF.js upload as a zip and as NHWC ONNX; ETag, Content-Length and
+// original's outputs (NCHW in, like the original), a TF.js upload as a zip, ONNX, .keras and .h5; ETag, Content-Length and
 // a file name; If-None-Match → 304; an unknown format → 400; a missing model → 404.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -62,7 +62,7 @@ await forEachTarget('model export', (target) => {
     assert.ok(maxScaledDiff(await runOrt(nhwc.body, nchwToNhwc(x, N, 1, 28, 28), [28, 28, 1], N), original) < 1e-4);
   });
 
-  test('TF.js upload → tfjs zip (model.json + shards, no source/) and NHWC-free ONNX of an MLP', async () => {
+  test('TF.js upload → tfjs zip (model.json + shards, no source/), ONNX of an MLP, .keras and .h5', async () => {
     const { modelJson, shards } = await tinyModelFiles();
     let req = ctx.http.post('/v1/models').field('name', 'mlp').attach('files', modelJson, 'model.json');
     for (const s of shards) req = req.attach('files', s.data, s.name);
@@ -76,6 +76,14 @@ await forEachTarget('model export', (target) => {
     const y = await runOrt(onnx.body, x, [784], 4);
     assert.equal(y.length, 40);
     for (let i = 0; i < 4; i++) assert.ok(Math.abs(y.subarray(i * 10, i * 10 + 10).reduce((a, b) => a + b, 0) - 1) < 1e-5, 'softmax rows');
+    // Keras 3 .keras (a zip with config.json, metadata.json, model.weights.h5) and Keras 2 .h5 (HDF5 signature).
+    const keras = await download(`/v1/models/${m.id}/export?format=keras`).expect(200);
+    assert.match(keras.headers['content-disposition'], /filename="mlp\.keras"/);
+    assert.deepEqual(await zipEntries(keras.body), ['config.json', 'metadata.json', 'model.weights.h5']);
+    const h5 = await download(`/v1/models/${m.id}/export?format=h5`).expect(200);
+    assert.equal(h5.headers['content-type'], 'application/x-hdf5');
+    assert.match(h5.headers['content-disposition'], /filename="mlp\.h5"/);
+    assert.deepEqual([...h5.body.subarray(0, 8)], [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
   });
 
   test('unknown format → 400; missing model → 404', async () => {

@@ -2,6 +2,7 @@
 // (model.save_weights) uploaded with the architecture JSON from model.to_json(). Recognised by the HDF5 signature.
 import { importKerasH5 } from '../keras/import-h5.ts';
 import { isObject } from '../keras/config.ts';
+import { exportKerasH5 } from '../keras/export.ts';
 import { isHdf5 } from './signatures.ts';
 import type { DetectFile, ModelFormat } from './types.ts';
 
@@ -21,5 +22,5 @@ export const kerasH5Format = {
     return [h5[0], ...arch.slice(0, 1)];
   },
   import: (files) => importKerasH5(files),
-  export: null,
+  export: (artifacts, opts) => exportKerasH5(artifacts, opts),
 } as const satisfies ModelFormat<'keras-h5', 'h5'>;

@@ -1,6 +1,7 @@
 // Keras 3 native format (.keras): a zip of config.json, metadata.json and model.weights.h5. Recognised by its
 // entries (from a .keras file), or by the same three files when the zip was uploaded as .zip and expanded.
 import { importKerasZip } from '../keras/import-keras.ts';
+import { exportKeras } from '../keras/export.ts';
 import { isHdf5, isZip } from './signatures.ts';
 import type { ModelFormat } from './types.ts';
 
@@ -22,5 +23,5 @@ export const kerasFormat = {
     return metadata ? [config, weights, metadata] : [config, weights];
   },
   import: (files, ctx) => importKerasZip(files, ctx),
-  export: null,
+  export: (artifacts, opts) => exportKeras(artifacts, opts),
 } as const satisfies ModelFormat<'keras', 'keras'>;
