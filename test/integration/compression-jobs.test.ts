@@ -17,6 +17,7 @@ type Measure = {
   sizeBytes: number;
   gzipBytes: number;
   latencyMs: { batch1: { p50: number; p95: number }; batch256: { p50: number; p95: number } };
+  onnxRuntimeLatencyMs: { batch1: { p50: number; p95: number }; batch256: { p50: number; p95: number } } | null;
 };
 type Report = {
   before: Measure;
@@ -127,10 +128,21 @@ await forEachTarget('compression jobs', (target) => {
   function assertContractReport(report: Report, extraKeys: string[] = []) {
     assert.deepEqual(Object.keys(report).sort(), ['after', 'before', 'layers', ...extraKeys].sort());
     for (const m of [report.before, report.after]) {
-      assert.deepEqual(Object.keys(m).sort(), ['accuracy', 'gzipBytes', 'latencyMs', 'nonzeroParams', 'params', 'sizeBytes', 'split']);
+      assert.deepEqual(Object.keys(m).sort(), [
+        'accuracy',
+        'gzipBytes',
+        'latencyMs',
+        'nonzeroParams',
+        'onnxRuntimeLatencyMs',
+        'params',
+        'sizeBytes',
+        'split',
+      ]);
       assert.equal(m.split, m.accuracy === null ? null : 'test', 'the split is named next to the accuracy');
       assert.ok(m.sizeBytes > 0 && m.gzipBytes > 0 && m.params > 0);
       for (const b of [m.latencyMs.batch1, m.latencyMs.batch256]) assert.ok(b.p50 > 0 && b.p95 >= b.p50, JSON.stringify(b));
+      // Every model these jobs make exports to ONNX, so ONNX Runtime's latency is there too.
+      for (const b of [m.onnxRuntimeLatencyMs!.batch1, m.onnxRuntimeLatencyMs!.batch256]) assert.ok(b.p50 > 0 && b.p95 >= b.p50, JSON.stringify(b));
     }
     for (const l of report.layers) assert.deepEqual(Object.keys(l).sort(), ['name', 'nonzeroParams', 'params', 'sparsity']);
   }

@@ -13,6 +13,7 @@ import { importKerasZip } from '../../src/formats/keras/import-keras.ts';
 import type { ImportResult } from '../../src/formats/models/types.ts';
 import { exportOnnx } from '../../src/formats/onnx/export.ts';
 import { importOnnx } from '../../src/formats/onnx/import.ts';
+import { onnxRuntimeLatency } from '../../src/formats/onnx/latency.ts';
 import { initBackend } from '../../src/ml/backend.ts';
 import { quantizeWeights } from '../../src/ml/compress/quantize/affine.ts';
 import { loadModelFromArtifacts, serializeModel } from '../../src/ml/model-io.ts';
@@ -203,4 +204,25 @@ describe('quantized weights', () => {
       }
     });
   }
+});
+
+describe('ONNX Runtime latency (compression reports)', () => {
+  test('p50/p95 at batch 1 and 256 for an exportable model (live or artifacts); null for one with an LSTM', async () => {
+    const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [784], units: 32, activation: 'relu' }), tf.layers.dense({ units: 10 })] });
+    try {
+      for (const source of [model, (await serializeModel(model)).artifacts]) {
+        const l = await onnxRuntimeLatency(source, 3, 1);
+        assert.ok(l);
+        for (const b of [l.batch1, l.batch256]) assert.ok(b.p50 > 0 && b.p95 >= b.p50, JSON.stringify(b));
+      }
+    } finally {
+      model.dispose();
+    }
+    const rnn = tf.sequential({ layers: [tf.layers.lstm({ inputShape: [5, 4], units: 3 }), tf.layers.dense({ units: 2 })] });
+    try {
+      assert.equal(await onnxRuntimeLatency(rnn, 3, 1), null);
+    } finally {
+      rnn.dispose();
+    }
+  });
 });

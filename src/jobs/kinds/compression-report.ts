@@ -1,7 +1,8 @@
 // The report every compression job (prune, distill, quantize, pipeline) returns and stores on its result model:
 // `{ before: M, after: M, layers: [{ name, params, nonzeroParams, sparsity }] }` with
 // M = { accuracy, split, params, nonzeroParams, sizeBytes, gzipBytes, latencyMs } (issue 5's API contract; `split`,
-// the data the accuracy was measured on, added by issue 16).
+// the data the accuracy was measured on, added by issue 16; `onnxRuntimeLatencyMs` by issue 14).
+import { onnxRuntimeLatency, type OnnxLatency } from '../../formats/onnx/latency.ts';
 import { tf } from '../../ml/tf.ts';
 import { measureModel, modelInputShape, type EvalSplitName, type ModelMeasure, type SplitTensors } from './support.ts';
 
@@ -15,6 +16,8 @@ export interface Measure {
   sizeBytes: number;
   gzipBytes: number;
   latencyMs: ModelMeasure['latencyMs'];
+  /** The model exported to ONNX and run in ONNX Runtime (QDQ weights when quantized); null when it cannot be exported. */
+  onnxRuntimeLatencyMs: OnnxLatency | null;
 }
 
 export type LayerRow = ModelMeasure['layers'][number];
@@ -41,8 +44,9 @@ export function syntheticSplit(model: tf.LayersModel, rows = 256): SplitTensors 
 export async function measure(model: tf.LayersModel | tf.io.ModelArtifacts, data: SplitTensors, split: EvalSplitName | null): Promise<Measured> {
   const full = await measureModel(model, data);
   const { params, nonzeroParams, sizeBytes, gzipBytes, latencyMs } = full;
+  const onnxRuntimeLatencyMs = await onnxRuntimeLatency(model);
   return {
-    m: { accuracy: split === null ? null : full.accuracy, split, params, nonzeroParams, sizeBytes, gzipBytes, latencyMs },
+    m: { accuracy: split === null ? null : full.accuracy, split, params, nonzeroParams, sizeBytes, gzipBytes, latencyMs, onnxRuntimeLatencyMs },
     layers: full.layers.filter((l) => l.params > 0),
   };
 }
