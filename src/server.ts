@@ -1,11 +1,12 @@
 // `npm start`: database (embedded PGlite unless DATABASE_URL), migrations, object store, built-in datasets,
-// the HTTP API, and in embedded mode an in-process worker. SIGINT/SIGTERM close everything in order.
+// the HTTP API, and in embedded mode a worker in a child process (jobs never run on the API's event loop).
+// SIGINT/SIGTERM close everything in order.
 import fs from 'node:fs/promises';
 import type { Config } from './config.ts';
 import { buildApp } from './http/app.ts';
 import { createRuntime, type Runtime } from './runtime.ts';
 import type { WorkerLog } from './worker/job-run.ts';
-import { Worker } from './worker/worker.ts';
+import { WorkerSupervisor } from './worker/supervisor.ts';
 
 export async function serve(config: Config) {
   await fs.mkdir(config.tmpDir, { recursive: true });
@@ -41,10 +42,13 @@ export async function serve(config: Config) {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 }
 
-/** MODELPRESS_IN_PROCESS_WORKER (default: on in embedded mode) makes this process run jobs too. */
-async function startBackgroundServices(runtime: Runtime, log: WorkerLog) {
-  if (!runtime.config.worker.inProcess) return { stop: async () => {} };
-  const worker = new Worker(runtime, { log });
-  await worker.start();
-  return { stop: () => worker.stop({ graceMs: 5000 }) };
+/**
+ * MODELPRESS_IN_PROCESS_WORKER (default: on in embedded mode) makes `npm start` run jobs too, in a worker child
+ * process it supervises (restarted if it dies), so a training job never blocks a request.
+ */
+export async function startBackgroundServices(runtime: Runtime, log: WorkerLog, env?: Record<string, string | undefined>) {
+  if (!runtime.config.worker.inProcess) return { supervisor: null, stop: async () => {} };
+  const supervisor = new WorkerSupervisor({ databaseUrl: runtime.databaseUrl, concurrency: runtime.config.worker.concurrency, log, env });
+  await supervisor.start();
+  return { supervisor, stop: () => supervisor.stop() };
 }
