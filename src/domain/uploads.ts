@@ -146,6 +146,22 @@ async function storeZipEntries(file: string, opts: ReceiveOptions): Promise<Stor
       zip.readEntry();
     });
     const fileEntries = entries.filter((e) => !e.fileName.endsWith('/') && !/(^|\/)(__MACOSX|\.DS_Store)/.test(e.fileName));
+    // Budgets from the central directory, before a single entry is written (a 20k-entry zip stored 20k objects
+    // before its 413; a 2 MB zip expanded to 2 GB before its 422).
+    if (fileEntries.length > opts.limits.maxFiles) {
+      throw new AppError('PAYLOAD_TOO_LARGE', `zip holds ${fileEntries.length} files; at most ${opts.limits.maxFiles} are accepted`, {
+        limitFiles: opts.limits.maxFiles,
+      });
+    }
+    const declared = fileEntries.reduce((sum, e) => sum + e.uncompressedSize, 0);
+    const tooBig = fileEntries.find((e) => e.uncompressedSize > opts.limits.maxFileBytes);
+    if (tooBig || declared > opts.limits.maxRequestBytes) {
+      throw new AppError('PAYLOAD_TOO_LARGE', `zip expands to ${declared} bytes, beyond the upload limits`, {
+        expandedBytes: declared,
+        limitBytes: opts.limits.maxRequestBytes,
+        limitFileBytes: opts.limits.maxFileBytes,
+      });
+    }
     const names = fileEntries.map((e) => sanitizeUploadPath(e.fileName));
     const prefix = commonFolder(names);
     for (const [i, entry] of fileEntries.entries()) {

@@ -109,3 +109,43 @@ export function checkWeightFiles(model: LayersModelJson, modelJsonPath: string, 
   }
   return { params };
 }
+
+const shapeKey = (shape: readonly number[]) => `[${shape.join(',')}]`;
+
+/**
+ * The manifest must hold exactly the weights the topology builds (compared as a multiset of shapes: tfjs' scoped
+ * names are not known without building weights). A tiny manifest under a huge topology is refused here.
+ */
+export function checkManifestShapes(model: LayersModelJson, topologyShapes: number[][]): void {
+  const want = new Map<string, number>();
+  for (const s of topologyShapes) want.set(shapeKey(s), (want.get(shapeKey(s)) ?? 0) + 1);
+  for (const g of model.weightsManifest) {
+    for (const w of g.weights) {
+      const k = shapeKey(w.shape);
+      const n = want.get(k) ?? 0;
+      if (n === 0) {
+        throw new AppError('WEIGHTS_MISMATCH', `weight ${w.name} ${k} in the manifest matches no weight of the topology`, {
+          weight: w.name,
+          shape: w.shape,
+        });
+      }
+      want.set(k, n - 1);
+    }
+  }
+  const missing = [...want].find(([, n]) => n > 0);
+  if (missing) {
+    throw new AppError('MISSING_WEIGHTS', `the topology has a weight of shape ${missing[0]} that the weights manifest does not hold`, {
+      shape: missing[0],
+    });
+  }
+}
+
+/** Every uploaded file must be model.json, a shard its manifest names, or an original kept under source/. */
+export function checkNoStrayFiles(model: LayersModelJson, modelJsonPath: string, files: UploadedFileRef[]): void {
+  const dir = path.dirname(modelJsonPath);
+  const named = new Set(model.weightsManifest.flatMap((g) => g.paths.map((p) => path.normalize(dir === '.' ? p : path.join(dir, p)))));
+  const stray = files.find((f) => f.path !== modelJsonPath && !named.has(f.path) && !f.path.startsWith('source/'));
+  if (stray) {
+    throw new AppError('INVALID_MODEL', `unexpected file ${stray.path}: not model.json and not named by its weightsManifest`, { path: stray.path });
+  }
+}

@@ -11,7 +11,8 @@ import { objectKeys, type ObjectStore } from '../../storage/object-store.ts';
 import { archiveName, zipObjects } from '../archive.ts';
 import { afterCursor, decodeCursor, nameFilter, newestFirst, toPage } from '../pagination.ts';
 import { receiveUpload, type StoredFile, type UploadPart } from '../uploads.ts';
-import { checkWeightFiles, parseModelJson } from './manifest.ts';
+import { checkManifestShapes, checkNoStrayFiles, checkWeightFiles, parseModelJson } from './manifest.ts';
+import { checkFiniteWeights } from './finite-weights.ts';
 import { convertUpload, isSourcePath, type ModelSource } from './import.ts';
 import { summarizeModel } from './summary.ts';
 import { formatByExportName } from '../../formats/models/registry.ts';
@@ -120,14 +121,19 @@ export class ModelService {
       });
     }
     const modelJson = parseModelJson(await store.getBuffer(modelJsonFile.objectKey));
-    const { params } = checkWeightFiles(modelJson, modelJsonFile.path, files);
+    // The topology decides the size (shape-only build, no weights created); the manifest must then match it.
+    const manifestParams = checkWeightFiles(modelJson, modelJsonFile.path, files).params;
+    const summary = await summarizeModel(modelJson);
+    const params = Math.max(summary.params, manifestParams);
     if (params > config.limits.maxParams) {
       throw new AppError('RESOURCE_LIMIT', `model has ${params} parameters; the limit is ${config.limits.maxParams}`, {
         params,
         limit: config.limits.maxParams,
       });
     }
-    const summary = await summarizeModel(modelJson);
+    checkManifestShapes(modelJson, summary.weightShapes);
+    checkNoStrayFiles(modelJson, modelJsonFile.path, files);
+    await checkFiniteWeights(modelJson, modelJsonFile.path, files, store);
     // Paths are stored relative to model.json, the layout tfjs loaders expect.
     const prefix = modelJsonFile.path.slice(0, -'model.json'.length);
     const name = lineage.name || 'model';

@@ -1,32 +1,112 @@
-// Layer summary of an uploaded model, computed by tfjs-layers itself from the topology (so shapes and
-// parameter counts are exactly what tfjs will build). Weights are not loaded; the model is disposed at once.
+// Layer summary of an uploaded model, computed by tfjs-layers itself from the topology (so shapes and parameter
+// counts are exactly what tfjs will build) without creating a single weight: while the layers are deserialized,
+// Layer.addWeight is swapped for a shape-only stand-in, so no initializer runs (an Orthogonal LSTM kernel took 38 s)
+// and no buffer is allocated (a Dense 30000×30000 would be 3.6 GB). The swap is safe in a process that also trains:
+// modelFromJSON without weights builds the whole model synchronously, and the original is back before anything else
+// runs. A topology with more than MAX_LAYERS layers is refused before that (tfjs recurses per layer).
 import * as tf from '@tensorflow/tfjs';
 import { AppError } from '../../errors.ts';
-import { withZeroInitializers } from '../../ml/zero-initializers.ts';
 import type { LayersModelJson } from './manifest.ts';
+
+/** Layers (nested models and wrapped layers included) a topology may have. */
+export const MAX_LAYERS = 1000;
 
 export interface ModelSummary {
   inputShape: (number | null)[];
   outputShape: (number | null)[];
   layers: { name: string; className: string; params: number; outputShape: tf.Shape | tf.Shape[] }[];
   params: number;
+  /** The shape of every weight the model owns (its weights manifest must hold exactly these). */
+  weightShapes: number[][];
+}
+
+type AddWeight = (this: ShapeOnlyLayer, name: string, shape: number[], dtype?: string, ...rest: unknown[]) => unknown;
+interface ShapeOnlyLayer {
+  name: string;
+  _addedWeightNames: string[];
+  _trainableWeights: unknown[];
+  _nonTrainableWeights: unknown[];
+}
+
+/** The prototype that defines addWeight (tfjs-layers' Layer), found from a layer instance. */
+function layerPrototype(): { addWeight: AddWeight } {
+  let p = Object.getPrototypeOf(tf.layers.activation({ activation: 'linear' })) as object | null;
+  while (p && !Object.prototype.hasOwnProperty.call(p, 'addWeight')) p = Object.getPrototypeOf(p) as object | null;
+  if (!p) throw new Error('tfjs-layers Layer.addWeight not found');
+  return p as { addWeight: AddWeight };
+}
+
+/** Stand-in for Layer.addWeight: records name, shape and trainability like a LayerVariable, allocates nothing. */
+const shapeOnlyAddWeight: AddWeight = function (name, shape, dtype, _initializer, _regularizer, trainable) {
+  if (this._addedWeightNames.includes(name)) throw new Error(`Duplicate weight name ${name} for layer ${this.name}`);
+  this._addedWeightNames.push(name);
+  // Names are not scoped as tfjs would (its name-scope stack is private): only shapes are compared to the manifest.
+  const weight = {
+    name: `${this.name}/${name}`,
+    originalName: `${this.name}/${name}`,
+    shape,
+    dtype: dtype ?? 'float32',
+    trainable: trainable !== false,
+    read: () => {
+      throw new Error('shape-only weight');
+    },
+    write: () => {
+      throw new Error('shape-only weight');
+    },
+    dispose: () => {},
+  };
+  if (trainable !== false) this._trainableWeights.push(weight);
+  else this._nonTrainableWeights.push(weight);
+  return weight;
+};
+
+/** Counts layer configs: entries of every `layers` array and every wrapped `layer`, at any depth. */
+export function countLayers(node: unknown, budget = MAX_LAYERS + 1): number {
+  let n = 0;
+  const stack: unknown[] = [node];
+  while (stack.length && n < budget) {
+    const v = stack.pop();
+    if (Array.isArray(v)) {
+      for (const x of v) stack.push(x);
+    } else if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (k === 'layers' && Array.isArray(x)) n += x.length;
+        if (k === 'layer' && x && typeof x === 'object') n++;
+        if (x && typeof x === 'object') stack.push(x);
+      }
+    }
+  }
+  return n;
+}
+
+function buildShapeOnly(topology: LayersModelJson['modelTopology']): Promise<tf.LayersModel> {
+  const proto = layerPrototype();
+  const original = proto.addWeight;
+  proto.addWeight = shapeOnlyAddWeight;
+  try {
+    // Synchronous up to the (absent) weight loading: the whole model is built before this call returns.
+    return tf.models.modelFromJSON({ modelTopology: topology as tf.io.ModelJSON['modelTopology'] });
+  } finally {
+    proto.addWeight = original;
+  }
 }
 
 export async function summarizeModel(model: LayersModelJson): Promise<ModelSummary> {
+  const layerCount = countLayers(model.modelTopology);
+  if (layerCount > MAX_LAYERS) {
+    throw new AppError('RESOURCE_LIMIT', `the model has more than ${MAX_LAYERS} layers`, { limit: MAX_LAYERS, what: 'layers' });
+  }
   let built: tf.LayersModel;
   try {
-    built = await tf.models.modelFromJSON({ modelTopology: withZeroInitializers(model.modelTopology) as tf.io.ModelJSON['modelTopology'] });
+    built = await buildShapeOnly(model.modelTopology);
   } catch (err) {
     throw new AppError('INVALID_MODEL', `modelTopology cannot be built by TF.js Layers: ${(err as Error).message}`);
   }
-  try {
-    return {
-      inputShape: built.inputs[0].shape,
-      outputShape: built.outputs[0].shape,
-      layers: built.layers.map((l) => ({ name: l.name, className: l.getClassName(), params: l.countParams(), outputShape: l.outputShape })),
-      params: built.countParams(),
-    };
-  } finally {
-    built.dispose();
-  }
+  return {
+    inputShape: built.inputs[0].shape,
+    outputShape: built.outputs[0].shape,
+    layers: built.layers.map((l) => ({ name: l.name, className: l.getClassName(), params: l.countParams(), outputShape: l.outputShape })),
+    params: built.countParams(),
+    weightShapes: built.weights.map((w) => w.shape as number[]),
+  };
 }

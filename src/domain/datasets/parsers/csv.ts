@@ -100,16 +100,20 @@ async function readSplit(
   return { header, x: await spool.finish(keys.length), keys: keys.toInt32Array() };
 }
 
+/** Linear in the number of columns (a 60k-column header took 27 s with indexOf scans). */
 function mapColumns(file: SourceFile, trainHeader: string[], header: string[], labelColumn: string) {
-  const duplicate = header.find((name, i) => header.indexOf(name) !== i);
-  if (duplicate !== undefined) throw invalidDataset(`${file.path}: column "${duplicate}" appears twice in the header`);
-  const labelAt = header.indexOf(labelColumn);
+  const at = new Map<string, number>();
+  for (const [i, name] of header.entries()) {
+    if (at.has(name)) throw invalidDataset(`${file.path}: column "${name}" appears twice in the header`);
+    at.set(name, i);
+  }
+  const labelAt = at.get(labelColumn) ?? -1;
   if (labelAt < 0) throw invalidDataset(`${file.path}: no label column "${labelColumn}" in the header`, { column: labelColumn });
   if (header.length < 2) throw invalidDataset(`${file.path}: no feature columns besides "${labelColumn}"`);
-  if (header.length !== trainHeader.length || header.some((name) => !trainHeader.includes(name))) {
+  if (header.length !== trainHeader.length || trainHeader.some((name) => !at.has(name))) {
     throw invalidDataset(`${file.path}: its columns differ from the training file's`);
   }
   // Feature order is the training header's, so a test file may order its columns differently.
-  const columnOf = trainHeader.filter((name) => name !== labelColumn).map((name) => header.indexOf(name));
+  const columnOf = trainHeader.filter((name) => name !== labelColumn).map((name) => at.get(name)!);
   return { columnOf, labelAt };
 }
