@@ -11,7 +11,7 @@ import { JobService } from './jobs/service.ts';
 import { JobQueue } from './queue/job-queue.ts';
 import { createNotificationSource } from './queue/notifications.ts';
 import { SqlPool } from './queue/pool.ts';
-import { GuardedJobService } from './security/job-guards.ts';
+import { jobResourceGuard } from './security/job-guards.ts';
 import { createObjectStore } from './storage/create-store.ts';
 import type { ObjectStore } from './storage/object-store.ts';
 
@@ -69,7 +69,7 @@ export async function createRuntime(config: Config, opts: { joinEmbedded?: boole
     const services: Services = {
       models: new ModelService(deps),
       datasets: new DatasetService(deps),
-      jobs: new GuardedJobService({ db, queue, events: jobEvents }, config.jobLimits), // resource guards at creation
+      jobs: new JobService({ db, queue, events: jobEvents, admit: jobResourceGuard(db, config.jobLimits) }), // resource guards at creation
     };
     return {
       config,

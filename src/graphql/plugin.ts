@@ -12,6 +12,7 @@ import type { Runtime } from '../runtime.ts';
 import { graphqlAuth } from '../security/graphql-auth.ts';
 import { formatErrors } from './errors.ts';
 import { checkCost, checkDocumentShape, MAX_DEPTH, MAX_TOKENS } from './limits.ts';
+import { jobTypeEnumSdl } from './job-types.ts';
 import { buildLoaders } from './loaders.ts';
 import { modelFormatEnumSdl } from './model-formats.ts';
 import { guardGraphqlRequest } from './request-guard.ts';
@@ -36,7 +37,7 @@ const graphql: FastifyPluginAsync<{ runtime: Runtime }> = async (app, { runtime 
   // Malformed GraphQL-over-HTTP requests become 4xx GraphQL errors here, before mercurius handles them.
   app.addHook('preValidation', guardGraphqlRequest);
   await app.register(mercurius, {
-    schema: SCHEMA + modelFormatEnumSdl(), // ModelSourceFormat from the model-format registry
+    schema: SCHEMA + modelFormatEnumSdl() + jobTypeEnumSdl(), // ModelSourceFormat and JobType from their registries
     resolvers: buildResolvers(runtime, queries, slots) as never,
     loaders: buildLoaders(runtime.services, queries),
     graphiql: true,

@@ -19,13 +19,17 @@ import {
 } from '../schemas/job.ts';
 import { toJobDto } from './dto.ts';
 import type { JobEvents } from './events.ts';
-import type { ValidationFacts } from './kind.ts';
+import type { JobInputs, ValidationFacts } from './kind.ts';
 import { getKind, normalizeParams, validateKind } from './registry.ts';
+
+/** A check every new job passes (params normalized) before anything is stored, e.g. the resource guards; throws to refuse. */
+export type AdmitJob = (job: { type: string; params: Record<string, unknown>; inputs: JobInputs }) => Promise<void>;
 
 export interface JobServiceDeps {
   db: Db;
   queue: JobQueue;
   events: JobEvents;
+  admit?: AdmitJob;
 }
 
 const INPUTS = [
@@ -74,6 +78,7 @@ export class JobService {
     const kind = getKind(input.type);
     const params = normalizeParams(input.type, input.params ?? {});
     const inputs = { modelId: input.modelId ?? null, teacherModelId: input.teacherModelId ?? null, datasetId: input.datasetId ?? null };
+    await this.deps.admit?.({ type: input.type, params, inputs });
     const priority = input.priority ?? 0;
     const key = opts.idempotencyKey;
     if (key) {

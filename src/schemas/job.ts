@@ -1,15 +1,16 @@
-// Job resource schemas (TypeBox): request validation, response serialization, TS types and OpenAPI.
+// Job resource schemas (TypeBox): request validation, response serialization, TS types and OpenAPI. The job
+// types are the job-kind registry's, read when this module loads (kinds register before that).
 import { Type, type Static, type TSchema } from 'typebox';
+import { jobTypes } from '../jobs/registry.ts';
 import { Id, Page } from './common.ts';
 
-export const JOB_TYPES = ['train', 'evaluate', 'prune', 'distill', 'quantize', 'pipeline', 'noop'] as const;
 export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'canceled'] as const;
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'canceled'];
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 const DateTime = Type.String({ format: 'date-time' });
-const JobTypeSchema = Type.Enum(JOB_TYPES, { description: 'Job kind' });
+const JobTypeSchema = Type.Enum(jobTypes(), { description: 'Job kind' });
 const JobStatusSchema = Type.Enum(JOB_STATUSES);
 
 export const JobProgress = Type.Object({

@@ -2,6 +2,7 @@
 // metric writes, logs, cancellation), and the final state. Every state write goes through JobQueue, keyed by the
 // run's owner (workerId, attempt), so a worker presumed dead can never overwrite the run that replaced it.
 import { AppError, isAppError } from '../errors.ts';
+import { jobIO } from '../jobs/io.ts';
 import type { JobContext, JobProgress, MetricInput } from '../jobs/kind.ts';
 import { getKind } from '../jobs/registry.ts';
 import type { ClaimedJob, RunOwner } from '../queue/job-queue.ts';
@@ -62,9 +63,7 @@ export class JobRun {
     let outcome: { result?: { resultModelIds: string[]; report: Record<string, unknown> | null }; error?: unknown };
     try {
       if (job.attempts > 1) await this.resetEarlierAttempts();
-      const kind = getKind(job.type);
-      if (!kind.run) throw new AppError('JOB_FAILED', `job kind "${job.type}" is not implemented yet`);
-      outcome = { result: await kind.run(this.context(), job.params) };
+      outcome = { result: await getKind(job.type).run(this.context(), job.params) };
     } catch (error) {
       outcome = { error };
     } finally {
@@ -85,9 +84,7 @@ export class JobRun {
       jobId: job.id,
       attempt: job.attempts,
       inputs: job.inputs,
-      services: rt.services,
-      store: rt.store,
-      config: rt.config,
+      ...jobIO({ ...rt.services, store: rt.store }, job.id),
       backend: this.backend,
       signal: this.controller.signal,
       progress: (p) => {

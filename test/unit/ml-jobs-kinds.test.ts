@@ -5,9 +5,10 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { loadConfig } from '../../src/config.ts';
 import { isAppError } from '../../src/errors.ts';
+import { jobIO } from '../../src/jobs/io.ts';
 import type { JobContext, JobProgress, MetricInput } from '../../src/jobs/kind.ts';
 import { evaluateKind } from '../../src/jobs/kinds/evaluate.ts';
-import { assertCompatible, loadEvalSplit, loadModel, measureModel, saveModel } from '../../src/jobs/kinds/support.ts';
+import { assertCompatible, loadEvalSplit, measureModel } from '../../src/jobs/kinds/support.ts';
 import { trainKind } from '../../src/jobs/kinds/train.ts';
 import { normalizeParams } from '../../src/jobs/registry.ts';
 import { initBackend } from '../../src/ml/backend.ts';
@@ -46,13 +47,12 @@ function context(
 ): Recorded {
   const controller = new AbortController();
   const r: Recorded = { controller, progress: [], metrics: [], ctx: undefined as never };
+  const jobId = crypto.randomUUID();
   r.ctx = {
-    jobId: crypto.randomUUID(),
+    jobId,
     attempt: 1,
     inputs: { modelId: null, teacherModelId: null, datasetId: null, ...inputs },
-    services: rt.services,
-    store: rt.store,
-    config: rt.config,
+    ...jobIO({ ...rt.services, store: rt.store }, jobId),
     backend: tf.getBackend(),
     signal: controller.signal,
     progress: (p) => {
@@ -128,7 +128,7 @@ test('evaluate: an uploaded-style flat MLP ([784]) runs on MNIST [28,28,1] by re
   const mlp = tf.sequential({
     layers: [tf.layers.dense({ inputShape: [784], units: 8, activation: 'relu' }), tf.layers.dense({ units: 10, activation: 'softmax' })],
   });
-  const saved = await saveModel(context({}).ctx, mlp, { name: 'flat-mlp' });
+  const saved = await context({}).ctx.models.save(mlp, { name: 'flat-mlp' });
   mlp.dispose();
   const before = tf.memory().numTensors;
   const r = context({ modelId: saved.id, datasetId: mnistId });
@@ -146,7 +146,7 @@ test('evaluate: an uploaded-style flat MLP ([784]) runs on MNIST [28,28,1] by re
   assert.ok(rep.latencyMs.batch1.p50 > 0 && rep.latencyMs.batch256.p95 >= rep.latencyMs.batch256.p50);
 
   // measureModel on the same model gives the same accuracy, from a live model or its artifacts.
-  const model = await loadModel(r.ctx, saved.id);
+  const model = await r.ctx.models.load(saved.id);
   const { data } = await loadEvalSplit(r.ctx, mnistId, { limit: 500, model });
   const m = await measureModel(model, data, { latency: false });
   assert.equal(m.accuracy, rep.accuracy);

@@ -12,7 +12,7 @@ import type { LossFn } from '../../ml/train.ts';
 import type { JobContext, JobKind, JobResult } from '../kind.ts';
 import { compressionReport, measure, type Measure } from './compression-report.ts';
 import { DistillParams } from './distill.params.ts';
-import { assertCompatible, disposeData, evalSetOf, fitToModel, loadData, loadModel, modelInputShape, runTraining, saveModel } from './support.ts';
+import { assertCompatible, disposeData, evalSetOf, fitToModel, loadData, modelInputShape, runTraining } from './support.ts';
 
 const DEFAULT_WIDTH_MULTIPLIER = 0.5;
 
@@ -38,7 +38,7 @@ export async function narrowedStudent(teacher: tf.LayersModel, widthMultiplier: 
 }
 
 async function studentFor(ctx: JobContext, teacher: tf.LayersModel, params: DistillParams, numClasses: number): Promise<tf.LayersModel> {
-  if (ctx.inputs.modelId) return loadModel(ctx, ctx.inputs.modelId);
+  if (ctx.inputs.modelId) return ctx.models.load(ctx.inputs.modelId);
   const spec = params.student;
   if (spec === undefined || (typeof spec === 'object' && 'widthMultiplier' in spec)) {
     return narrowedStudent(teacher, spec?.widthMultiplier ?? DEFAULT_WIDTH_MULTIPLIER);
@@ -84,13 +84,13 @@ export interface DistillReport {
 
 export async function runDistill(ctx: JobContext, params: DistillParams): Promise<JobResult> {
   const teacherId = ctx.inputs.teacherModelId!;
-  const teacherDto = await ctx.services.models.get(teacherId);
-  const teacher = await loadModel(ctx, teacherId);
+  const teacherDto = await ctx.models.get(teacherId);
+  const teacher = await ctx.models.load(teacherId);
   const owned: tf.LayersModel[] = [teacher];
   try {
     // Frozen: trainModel's optimizer then leaves the teacher's variables out of the gradient.
     teacher.trainable = false;
-    const { numClasses } = await ctx.services.datasets.get(ctx.inputs.datasetId!);
+    const { numClasses } = await ctx.datasets.get(ctx.inputs.datasetId!);
     const student = await studentFor(ctx, teacher, params, numClasses);
     owned.push(student);
     student.trainable = true;
@@ -123,7 +123,7 @@ export async function runDistill(ctx: JobContext, params: DistillParams): Promis
       ctx.log(
         `distilled ${teacherDto.name}: teacher accuracy ${teacherM.m.accuracy}, student ${after.m.accuracy}${baseline ? `, hard-label baseline ${baseline.accuracy}` : ''}`,
       );
-      const saved = await saveModel(ctx, student, { name: `${teacherDto.name}-distilled`, parentModelId: teacherId, report: { ...report } });
+      const saved = await ctx.models.save(student, { name: `${teacherDto.name}-distilled`, parentModelId: teacherId, report: { ...report } });
       ctx.progress({ fraction: 1 });
       return { resultModelIds: [saved.id], report: { ...report } };
     } finally {
@@ -138,6 +138,9 @@ export const distillKind: JobKind<typeof DistillParams> = {
   type: 'distill',
   paramsSchema: DistillParams,
   requires: { teacherModel: true, dataset: true },
+  trains: true,
+  epochParams: ['epochs'],
+  pipelineStep: { input: 'teacherModel' },
   validate(params) {
     const spec = params.student;
     if (typeof spec === 'object' && 'layers' in spec) validateArchitecture(spec, 'params.student');

@@ -7,17 +7,19 @@ import { modelStats } from '../../ml/model-stats.ts';
 import { tf } from '../../ml/tf.ts';
 import type { JobKind } from '../kind.ts';
 import { EvaluateParams } from './evaluate.params.ts';
-import { loadEvalSplit, loadModel, noTestSplit, yieldToEventLoop } from './support.ts';
+import { loadEvalSplit, noTestSplit, yieldToEventLoop } from './support.ts';
 
 export const evaluateKind: JobKind<typeof EvaluateParams> = {
   type: 'evaluate',
   paramsSchema: EvaluateParams,
   requires: { model: true, dataset: true },
+  trains: false,
+  pipelineStep: { input: 'model' },
   validate(params, _inputs, facts, field) {
     if ((params.split ?? 'test') === 'test' && facts.dataset && facts.dataset.testExamples === 0) throw noTestSplit(facts.dataset.name, field);
   },
   async run(ctx, params) {
-    const model = await loadModel(ctx, ctx.inputs.modelId!);
+    const model = await ctx.models.load(ctx.inputs.modelId!);
     try {
       const { split, data } = await loadEvalSplit(ctx, ctx.inputs.datasetId!, { limit: params.limit, model, split: params.split ?? 'test' });
       try {

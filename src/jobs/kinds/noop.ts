@@ -18,6 +18,7 @@ export const noopKind: JobKind<typeof NoopParams> = {
   type: 'noop',
   paramsSchema: NoopParams,
   requires: {},
+  trains: false,
   async run(ctx, params) {
     const { steps, durationMs } = params;
     const stepMs = steps > 0 ? durationMs / steps : durationMs;

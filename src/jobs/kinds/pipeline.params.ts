@@ -1,22 +1,24 @@
 // Params of `pipeline` jobs (API contract of issue 5): ordered steps, each step's output model the next one's
-// input. Each step's params are validated (defaults applied) against that step kind's schema by the registry.
+// input. The step types are the registered kinds that declare `pipelineStep` (the registry passes them in), and
+// each step's params are validated (defaults applied) against that step kind's schema.
 import { Type, type Static } from 'typebox';
 
-export const PIPELINE_STEP_TYPES = ['train', 'evaluate', 'prune', 'distill', 'quantize'] as const;
-
-export const PipelineParams = Type.Object(
-  {
-    steps: Type.Array(
-      Type.Object(
-        {
-          type: Type.Enum(PIPELINE_STEP_TYPES),
-          params: Type.Record(Type.String(), Type.Unknown(), { default: {} }),
-        },
-        { additionalProperties: false },
+export function pipelineParamsSchema(stepTypes: readonly string[]) {
+  return Type.Object(
+    {
+      steps: Type.Array(
+        Type.Object(
+          {
+            type: Type.Enum(stepTypes),
+            params: Type.Record(Type.String(), Type.Unknown(), { default: {} }),
+          },
+          { additionalProperties: false },
+        ),
+        { minItems: 1, maxItems: 20 },
       ),
-      { minItems: 1, maxItems: 20 },
-    ),
-  },
-  { additionalProperties: false },
-);
-export type PipelineParams = Static<typeof PipelineParams>;
+    },
+    { additionalProperties: false },
+  );
+}
+export type PipelineParamsSchema = ReturnType<typeof pipelineParamsSchema>;
+export type PipelineParams = Static<PipelineParamsSchema>;

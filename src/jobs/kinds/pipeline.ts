@@ -1,11 +1,22 @@
-// `pipeline`: ordered steps (train | evaluate | prune | distill | quantize), each run by its own kind with the
-// previous step's output model as input (a distill step takes it as the teacher). Every intermediate model is kept,
-// with lineage (parentModelId = the step's input) and its step report; progress spans all steps; cancellation
-// stops the pipeline at the running step's next batch (models of finished steps stay).
-import { AppError } from '../../errors.ts';
-import type { JobContext, JobInputs, JobKind, JobResult } from '../kind.ts';
+// `pipeline`: ordered steps (any kind that declares `pipelineStep`: train, evaluate, prune, distill, quantize, …),
+// each run by its own kind with the previous step's output model as the input the step kind names (a distill step
+// takes it as the teacher). Every intermediate model is kept, with lineage (parentModelId = the step's input) and its
+// step report; progress spans all steps; cancellation stops the pipeline at the running step's next batch (models
+// of finished steps stay). The registry builds this kind with a view of itself (KindLookup), so the pipeline knows
+// no kind by name and imports no registry.
+import type { JobContext, JobInputs, JobKind, JobResult, ResourceDemand, ResourceFacts, ValidationFacts } from '../kind.ts';
 import type { Measure } from './compression-report.ts';
-import { PipelineParams } from './pipeline.params.ts';
+import { pipelineParamsSchema, type PipelineParams, type PipelineParamsSchema } from './pipeline.params.ts';
+
+/** What the pipeline needs of the registry: its step kinds and the registry's per-kind operations. */
+export interface KindLookup {
+  get(type: string): JobKind;
+  /** The kinds that may be steps (`pipelineStep` declared), in registry order. */
+  stepTypes(): string[];
+  normalize(type: string, params: unknown, field: string): Record<string, unknown>;
+  validate(type: string, params: Record<string, unknown>, inputs: JobInputs, facts: ValidationFacts, field: string): Promise<void>;
+  demand(type: string, params: Record<string, unknown>, facts: ResourceFacts, field: string): ResourceDemand;
+}
 
 export interface PipelineStepReport {
   type: string;
@@ -24,8 +35,10 @@ export interface PipelineReport {
   steps: PipelineStepReport[];
 }
 
-function stepInputs(type: string, current: string, datasetId: string | null): JobInputs {
-  return type === 'distill' ? { modelId: null, teacherModelId: current, datasetId } : { modelId: current, teacherModelId: null, datasetId };
+function stepInputs(kind: JobKind, current: string, datasetId: string | null): JobInputs {
+  return kind.pipelineStep?.input === 'teacherModel'
+    ? { modelId: null, teacherModelId: current, datasetId }
+    : { modelId: current, teacherModelId: null, datasetId };
 }
 
 /** The step's view of the job: its own inputs, progress mapped onto its slice, metrics and logs tagged with it. */
@@ -43,17 +56,14 @@ function stepContext(ctx: JobContext, index: number, count: number, type: string
 const hasMeasures = (r: Record<string, unknown> | null): r is Record<string, unknown> & { before: Measure; after: Measure; layers: unknown[] } =>
   r !== null && typeof r.before === 'object' && typeof r.after === 'object';
 
-export async function runPipeline(ctx: JobContext, params: PipelineParams): Promise<JobResult> {
-  // Imported here, not at the top: the registry imports this module.
-  const { getKind } = await import('../registry.ts');
+async function runPipeline(kinds: KindLookup, ctx: JobContext, params: PipelineParams): Promise<JobResult> {
   const steps: PipelineStepReport[] = [];
   const resultModelIds: string[] = [];
   let current = ctx.inputs.modelId!;
   for (const [i, step] of params.steps.entries()) {
     ctx.throwIfCanceled();
-    const kind = getKind(step.type);
-    if (!kind.run) throw new AppError('JOB_FAILED', `pipeline step ${i + 1}: job kind "${step.type}" is not implemented yet`);
-    const inputs = stepInputs(step.type, current, ctx.inputs.datasetId);
+    const kind = kinds.get(step.type);
+    const inputs = stepInputs(kind, current, ctx.inputs.datasetId);
     ctx.log(`step ${i + 1}/${params.steps.length}: ${step.type} of model ${current}`, 'info', { step: i + 1, type: step.type, modelId: current });
     const result = await kind.run(stepContext(ctx, i, params.steps.length, step.type, inputs), step.params);
     const produced = result.resultModelIds[0] ?? null;
@@ -74,14 +84,32 @@ export async function runPipeline(ctx: JobContext, params: PipelineParams): Prom
   return { resultModelIds, report: { ...report } };
 }
 
-export const pipelineKind: JobKind<typeof PipelineParams> = {
-  type: 'pipeline',
-  paramsSchema: PipelineParams,
-  requires: { model: true, dataset: true },
-  /** Each step's own checks, with fields inside the step. */
-  async validate(params, inputs, facts, field) {
-    const { validateKind } = await import('../registry.ts');
-    for (const [i, step] of params.steps.entries()) await validateKind(step.type, step.params, inputs, facts, `${field}.steps[${i}].params`);
-  },
-  run: runPipeline,
-};
+/** The pipeline kind over the registry's step kinds. Its params schema is built on first read (the step list is final then). */
+export function createPipelineKind(kinds: KindLookup): JobKind<PipelineParamsSchema> {
+  let schema: PipelineParamsSchema | undefined;
+  return {
+    type: 'pipeline',
+    get paramsSchema() {
+      return (schema ??= pipelineParamsSchema(kinds.stepTypes()));
+    },
+    requires: { model: true, dataset: true },
+    trains: false,
+    /** Each step's params with their kind's defaults, fields inside the step. */
+    normalize(params, field) {
+      return {
+        ...params,
+        steps: params.steps.map((s, i) => ({ ...s, params: kinds.normalize(s.type, s.params, `${field}.steps[${i}].params`) })),
+      };
+    },
+    /** Each step's own checks, with fields inside the step. */
+    async validate(params, inputs, facts, field) {
+      for (const [i, step] of params.steps.entries()) await kinds.validate(step.type, step.params, inputs, facts, `${field}.steps[${i}].params`);
+    },
+    /** The largest step's memory (measured on the job's input model), every step's epochs. */
+    estimate(params, facts, field) {
+      const demands = params.steps.map((s, i) => kinds.demand(s.type, s.params, facts, `${field}.steps[${i}].params`));
+      return { bytes: Math.max(0, ...demands.map((d) => d.bytes)), epochs: demands.flatMap((d) => d.epochs) };
+    },
+    run: (ctx, params) => runPipeline(kinds, ctx, params),
+  };
+}

@@ -18,7 +18,7 @@ import type { tf } from '../../ml/tf.ts';
 import type { JobContext, JobKind, JobResult } from '../kind.ts';
 import { compressionReport, measure } from './compression-report.ts';
 import { PruneParams } from './prune.params.ts';
-import { disposeData, evalSetOf, loadData, loadModel, runTraining, saveModel, type SplitTensors } from './support.ts';
+import { disposeData, evalSetOf, loadData, runTraining, type SplitTensors } from './support.ts';
 
 /** Masks are recomputed every N steps: ~20 times over the fine-tuning, at most every 100 steps. */
 export function defaultFrequency(totalSteps: number): number {
@@ -119,8 +119,8 @@ async function structuredPruneAndTune(ctx: JobContext, model: tf.LayersModel, tr
 
 export async function runPrune(ctx: JobContext, params: PruneParams): Promise<JobResult> {
   const modelId = ctx.inputs.modelId!;
-  const source = await ctx.services.models.get(modelId);
-  const model = await loadModel(ctx, modelId);
+  const source = await ctx.models.get(modelId);
+  const model = await ctx.models.load(modelId);
   let pruned: tf.LayersModel = model;
   try {
     const data = await loadData(ctx, ctx.inputs.datasetId!, { limit: params.limit, model });
@@ -135,7 +135,7 @@ export async function runPrune(ctx: JobContext, params: PruneParams): Promise<Jo
       const after = await measure(pruned, evalSet.data, evalSet.split);
       const report = compressionReport(before, after);
       ctx.progress({ fraction: 0.95 });
-      const saved = await saveModel(ctx, pruned, { name: `${source.name}-pruned`, parentModelId: modelId, report: { ...report } });
+      const saved = await ctx.models.save(pruned, { name: `${source.name}-pruned`, parentModelId: modelId, report: { ...report } });
       ctx.log(
         `pruned ${source.name}: ${before.m.nonzeroParams} → ${after.m.nonzeroParams} nonzero parameters, accuracy ${before.m.accuracy} → ${after.m.accuracy}`,
       );
@@ -154,5 +154,8 @@ export const pruneKind: JobKind<typeof PruneParams> = {
   type: 'prune',
   paramsSchema: PruneParams,
   requires: { model: true, dataset: true },
+  trains: true,
+  epochParams: ['fineTuneEpochs'],
+  pipelineStep: { input: 'model' },
   run: runPrune,
 };

@@ -3,17 +3,17 @@
 // zeros stay exact, so a pruned model's sparsity survives into the gzip size. Accuracy is measured when the job
 // names a dataset.
 import { quantizeWeights } from '../../ml/compress/index.ts';
-import { loadArtifactsFromStore, loadModelFromArtifacts } from '../../ml/model-io.ts';
+import { loadModelFromArtifacts } from '../../ml/model-io.ts';
 import { tf } from '../../ml/tf.ts';
 import type { JobContext, JobKind, JobResult } from '../kind.ts';
 import { compressionReport, measure, syntheticSplit } from './compression-report.ts';
 import { QuantizeParams } from './quantize.params.ts';
-import { disposeSplits, loadEvalSplit, saveModel, type EvalSplitName, type SplitTensors } from './support.ts';
+import { disposeSplits, loadEvalSplit, type EvalSplitName, type SplitTensors } from './support.ts';
 
 export async function runQuantize(ctx: JobContext, params: QuantizeParams): Promise<JobResult> {
   const modelId = ctx.inputs.modelId!;
-  const source = await ctx.services.models.get(modelId);
-  const artifacts = await loadArtifactsFromStore(ctx.store, await ctx.services.models.storedFiles(modelId));
+  const source = await ctx.models.get(modelId);
+  const artifacts = await ctx.models.loadArtifacts(modelId);
   const model = await loadModelFromArtifacts(artifacts);
   let evalSet: SplitTensors | null = null;
   try {
@@ -39,7 +39,7 @@ export async function runQuantize(ctx: JobContext, params: QuantizeParams): Prom
     const after = await measure(quantized, evalSet, split);
     const report = compressionReport(before, after);
     ctx.progress({ fraction: 0.9 });
-    const saved = await saveModel(ctx, quantized, { name: `${source.name}-${params.dtype}`, parentModelId: modelId, report: { ...report } });
+    const saved = await ctx.models.save(quantized, { name: `${source.name}-${params.dtype}`, parentModelId: modelId, report: { ...report } });
     ctx.progress({ fraction: 1 });
     return { resultModelIds: [saved.id], report: { ...report } };
   } finally {
@@ -52,5 +52,7 @@ export const quantizeKind: JobKind<typeof QuantizeParams> = {
   type: 'quantize',
   paramsSchema: QuantizeParams,
   requires: { model: true },
+  trains: false,
+  pipelineStep: { input: 'model' },
   run: runQuantize,
 };

@@ -1,16 +1,15 @@
-// Shared by every ML job kind (train, evaluate, prune, distill, quantize, pipeline): models and datasets in and
-// out of the store, input compatibility, the "M" measure of a model, and training hooks that report progress,
-// metrics and cancellation the same way for every training-like kind.
+// Shared by every ML job kind (train, evaluate, prune, distill, quantize, pipeline): dataset splits as tensors (read
+// through the job's DatasetIO), input compatibility, the "M" measure of a model, and training hooks that report
+// progress, metrics and cancellation the same way for every training-like kind.
 import { AppError } from '../../errors.ts';
-import { loadSplit, takeRows, type SplitTensors } from '../../ml/dataset.ts';
+import { takeRows, type SplitTensors } from '../../ml/dataset.ts';
 import { evaluateModel, type LatencyStats } from '../../ml/evaluate.ts';
 import { holdOut } from '../../ml/holdout.ts';
-import { loadModelFromArtifacts, loadModelFromStore, modelArtifactsToFiles, modelToFiles } from '../../ml/model-io.ts';
+import { loadModelFromArtifacts } from '../../ml/model-io.ts';
 import { modelStats, type LayerStats } from '../../ml/model-stats.ts';
 import { tf } from '../../ml/tf.ts';
 import { trainModel, type EpochLog, type TrainHooks, type TrainOptions, type TrainResult } from '../../ml/train.ts';
 import type { DatasetDto } from '../../schemas/dataset.ts';
-import type { ModelDto } from '../../schemas/model.ts';
 import type { JobContext } from '../kind.ts';
 
 export type { SplitTensors };
@@ -24,11 +23,6 @@ export interface LoadedData {
 
 const isArtifacts = (m: tf.LayersModel | tf.io.ModelArtifacts): m is tf.io.ModelArtifacts => !(m instanceof tf.LayersModel);
 const count = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-
-/** Loads a stored model (caller disposes it). */
-export async function loadModel(ctx: JobContext, modelId: string): Promise<tf.LayersModel> {
-  return loadModelFromStore(ctx.store, await ctx.services.models.storedFiles(modelId));
-}
 
 /** Disposes every split's tensors (null/undefined entries are skipped). */
 export function disposeSplits(...splits: (SplitTensors | null | undefined)[]): void {
@@ -95,14 +89,13 @@ export interface LoadDataOptions {
  * model's input shape (e.g. MNIST [28,28,1] for an MLP taking [784]). Caller disposes (disposeData).
  */
 export async function loadData(ctx: JobContext, datasetId: string, opts: LoadDataOptions = {}): Promise<LoadedData> {
-  const keys = await ctx.services.datasets.tensorKeys(datasetId);
-  const { dataset } = keys;
+  const source = await ctx.datasets.open(datasetId);
+  const { dataset } = source;
   const target = opts.model ? assertCompatible(opts.model, dataset) : null;
-  const base = { normalization: dataset.normalization ?? { scale: 1, offset: 0 }, numClasses: dataset.numClasses };
-  const train = await loadSplit(ctx.store, keys.train, { ...base, limit: opts.limit });
+  const train = await source.load('train', { limit: opts.limit });
   let test: SplitTensors | null = null;
   try {
-    if (keys.test && !opts.skipTest) test = await loadSplit(ctx.store, keys.test, { ...base, limit: opts.testLimit });
+    if (source.hasTest && !opts.skipTest) test = await source.load('test', { limit: opts.testLimit });
     if (target) {
       reshapeSplit(train, target);
       if (test) reshapeSplit(test, target);
@@ -127,22 +120,21 @@ export async function loadEvalSplit(
   datasetId: string,
   opts: { limit?: number; model?: tf.LayersModel; split?: EvalSplitName } = {},
 ): Promise<{ dataset: DatasetDto; split: EvalSplitName; data: SplitTensors }> {
-  const keys = await ctx.services.datasets.tensorKeys(datasetId);
-  const { dataset } = keys;
+  const source = await ctx.datasets.open(datasetId);
+  const { dataset } = source;
   const target = opts.model ? assertCompatible(opts.model, dataset) : null;
-  const split = opts.split ?? (keys.test ? 'test' : 'train');
-  if (split === 'test' && !keys.test) throw noTestSplit(dataset.name);
-  const base = { normalization: dataset.normalization ?? { scale: 1, offset: 0 }, numClasses: dataset.numClasses };
+  const split = opts.split ?? (source.hasTest ? 'test' : 'train');
+  if (split === 'test' && !source.hasTest) throw noTestSplit(dataset.name);
   let data: SplitTensors;
   if (split === 'validation') {
-    const all = await loadSplit(ctx.store, keys.train, base);
+    const all = await source.load('train');
     try {
       data = takeSplitRows(all, holdOut(all.n).validation.subarray(0, opts.limit));
     } finally {
       disposeSplits(all);
     }
   } else {
-    data = await loadSplit(ctx.store, split === 'test' ? keys.test! : keys.train, { ...base, limit: opts.limit });
+    data = await source.load(split, { limit: opts.limit });
   }
   if (target) reshapeSplit(data, target);
   return { dataset, split, data };
@@ -167,23 +159,6 @@ export function evalSetOf(ctx: JobContext, data: LoadedData): { split: EvalSplit
   if (data.test) return { split: 'test', data: data.test };
   ctx.log(`dataset ${data.dataset.name} has no test split: accuracy is measured on the train split`, 'warn');
   return { split: 'train', data: data.train };
-}
-
-export interface SaveModelOptions {
-  name: string;
-  parentModelId?: string | null;
-  report?: Record<string, unknown> | null;
-}
-
-/** Stores a model (live, or artifacts e.g. quantized) as a new Model produced by this job. */
-export async function saveModel(ctx: JobContext, model: tf.LayersModel | tf.io.ModelArtifacts, opts: SaveModelOptions): Promise<ModelDto> {
-  const files = isArtifacts(model) ? modelArtifactsToFiles(model) : await modelToFiles(model);
-  return ctx.services.models.createFromFiles(files, {
-    name: opts.name,
-    producedByJobId: ctx.jobId,
-    parentModelId: opts.parentModelId ?? null,
-    report: opts.report ?? null,
-  });
 }
 
 /** The "M" of a compression report (issue 5), plus loss and the per-layer figures. */

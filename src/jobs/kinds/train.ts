@@ -6,7 +6,7 @@ import { buildModel, validateArchitecture, type ArchitectureSpec, type PresetNam
 import { evaluateModel } from '../../ml/evaluate.ts';
 import type { tf } from '../../ml/tf.ts';
 import type { JobKind } from '../kind.ts';
-import { disposeData, historySummary, loadData, loadModel, runTraining, saveModel } from './support.ts';
+import { disposeData, historySummary, loadData, runTraining } from './support.ts';
 import { TrainParams } from './train.params.ts';
 
 /** tfjs's momentum optimizer is built with this coefficient by the training loop. */
@@ -16,6 +16,9 @@ export const trainKind: JobKind<typeof TrainParams> = {
   type: 'train',
   paramsSchema: TrainParams,
   requires: { dataset: true },
+  trains: true,
+  epochParams: ['epochs'],
+  pipelineStep: { input: 'model' },
   validate(params) {
     const fail = (field: string, message: string) => new AppError('INVALID_JOB_PARAMS', `${field}: ${message}`, { field });
     if (typeof params.architecture === 'object') validateArchitecture(params.architecture, 'params.architecture');
@@ -33,10 +36,10 @@ export const trainKind: JobKind<typeof TrainParams> = {
     const architecture = (params.architecture ?? 'lenet-300-100') as PresetName | ArchitectureSpec;
     let model: tf.LayersModel;
     let name: string;
-    const dataset = await ctx.services.datasets.get(datasetId);
+    const dataset = await ctx.datasets.get(datasetId);
     if (parentModelId) {
-      name = `${(await ctx.services.models.get(parentModelId)).name}-trained`;
-      model = await loadModel(ctx, parentModelId);
+      name = `${(await ctx.models.get(parentModelId)).name}-trained`;
+      model = await ctx.models.load(parentModelId);
     } else {
       name = `${dataset.name}-${typeof architecture === 'string' ? architecture : 'custom'}-trained`;
       model = buildModel(architecture, dataset.featureShape, dataset.numClasses, { seed: params.seed });
@@ -75,7 +78,7 @@ export const trainKind: JobKind<typeof TrainParams> = {
           ...historySummary(result),
           test: test && data.test ? { accuracy: test.accuracy, loss: test.loss, examples: data.test.n } : null,
         };
-        const saved = await saveModel(ctx, model, { name, parentModelId, report });
+        const saved = await ctx.models.save(model, { name, parentModelId, report });
         ctx.progress({ fraction: 1, epoch: result.epochsRun, step: result.steps, etaSeconds: 0 });
         return { resultModelIds: [saved.id], report };
       } finally {
