@@ -7,7 +7,7 @@ export type { JobRow };
 export function toJobDto(r: JobRow): JobDto {
   return {
     id: r.id,
-    type: r.type as JobDto['type'],
+    type: r.type,
     status: r.status as JobDto['status'],
     priority: r.priority,
     params: (r.params ?? {}) as Record<string, unknown>,
