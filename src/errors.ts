@@ -16,6 +16,7 @@ export const ErrorCodes = {
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large' },
   URI_TOO_LONG: { status: 414, title: 'URI too long' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
+  RANGE_NOT_SATISFIABLE: { status: 416, title: 'Range not satisfiable' },
   INVALID_MODEL: { status: 422, title: 'Not a valid model' },
   WEIGHTS_MISMATCH: { status: 422, title: 'Weight files do not match the manifest' },
   MISSING_WEIGHTS: { status: 422, title: 'A weight file named by the manifest is missing' },

@@ -1,7 +1,8 @@
 // The one place errors become HTTP responses: RFC 9457 problem+json carrying the stable AppError code.
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { AppError, ErrorCodes, type ErrorCode, isAppError } from '../errors.ts';
-import { validationField } from '../schemas/validation-field.ts';
+import { validationField, validationMessage } from '../schemas/validation-field.ts';
+import { collectRoutes } from './method-not-allowed.ts';
 
 const PROBLEM_BASE = 'https://modelpress.dev/problems/';
 
@@ -11,7 +12,8 @@ function toAppError(err: FastifyError): AppError {
   if (err.validation) {
     const first = err.validation[0];
     const field = first ? validationField(err.validationContext, first) : (err.validationContext ?? '');
-    return new AppError('VALIDATION_FAILED', `${field || 'request'}: ${first?.message ?? err.message}`, { field, errors: err.validation });
+    const message = first ? validationMessage(err.validation) : err.message;
+    return new AppError('VALIDATION_FAILED', `${field || 'request'}: ${message}`, { field, errors: err.validation });
   }
   const code = err.code ?? '';
   if (code === 'FST_ERR_CTP_BODY_TOO_LARGE' || code === 'FST_REQ_FILE_TOO_LARGE' || code === 'FST_FILES_LIMIT' || code === 'FST_PARTS_LIMIT') {
@@ -52,7 +54,9 @@ export function problemBody(e: AppError, instance?: string, requestId?: string) 
   };
 }
 
+/** Registers the error and not-found handlers; call before any route is added (405 needs the route table). */
 export function registerProblemHandler(app: FastifyInstance) {
+  const allowedMethods = collectRoutes(app);
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const e = toAppError(err);
     if (e.status >= 500) req.log.error({ err: (e.cause as Error) ?? e }, 'request failed');
@@ -63,9 +67,14 @@ export function registerProblemHandler(app: FastifyInstance) {
       .send(problemBody(e, req.url, req.id));
   });
   app.setNotFoundHandler((req, reply) => {
-    const e = new AppError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`);
+    const path = req.url.split('?')[0];
+    const allow = allowedMethods(path);
+    const e = allow.length
+      ? new AppError('METHOD_NOT_ALLOWED', `${req.method} is not supported on ${path}; use ${allow.join(', ')}`, { allow })
+      : new AppError('NOT_FOUND', `no route ${req.method} ${path}`);
+    if (allow.length) reply.header('allow', allow.join(', '));
     reply
-      .status(404)
+      .status(e.status)
       .type('application/problem+json')
       .send(problemBody(e, req.url, req.id));
   });

@@ -1,6 +1,7 @@
 // Shared JSON schemas (TypeBox): the single source for request validation, response serialization,
 // TypeScript types and the OpenAPI document.
 import { Type, type Static, type TSchema } from 'typebox';
+import { ErrorCodes, type ErrorCode } from '../errors.ts';
 
 export const Id = Type.String({ format: 'uuid', description: 'Resource id (UUID)' });
 export const IdParams = Type.Object({ id: Id });
@@ -47,3 +48,17 @@ export const errorResponses = (...statuses: number[]) =>
       { description: 'Problem details (RFC 9457)', content: { 'application/problem+json': { schema: { $ref: 'Problem#' } } } },
     ]),
   );
+
+/** An example problem document for a status (the first error code with that status), for the OpenAPI document. */
+export function problemExample(status: number): Problem {
+  const code = (Object.keys(ErrorCodes) as ErrorCode[]).find((c) => ErrorCodes[c].status === status) ?? 'INTERNAL';
+  return {
+    type: `https://modelpress.dev/problems/${code.toLowerCase().replace(/_/g, '-')}`,
+    title: ErrorCodes[code].title,
+    status,
+    detail: status === 400 ? 'body.type: must be equal to one of the allowed values: train, evaluate, prune' : ErrorCodes[code].title,
+    code,
+    instance: '/v1/jobs',
+    requestId: 'c0ffee00-0000-4000-8000-000000000000',
+  };
+}

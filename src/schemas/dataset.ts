@@ -3,6 +3,7 @@
 import { Type, type Static } from 'typebox';
 import { datasetFormats } from '../domain/datasets/formats/registry.ts';
 import { FileInfo, Page } from './common.ts';
+import { datasetExample } from './examples.ts';
 
 export const DatasetFormat = Type.Union(datasetFormats().map((f) => Type.Literal(f.name)));
 
@@ -23,7 +24,7 @@ export const Dataset = Type.Object(
     files: Type.Array(Type.Object({ ...FileInfo.properties, role: Type.String() })),
     createdAt: Type.String({ format: 'date-time' }),
   },
-  { $id: 'Dataset' },
+  { $id: 'Dataset', examples: [datasetExample] },
 );
 export type DatasetDto = Static<typeof Dataset>;
 

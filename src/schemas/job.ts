@@ -3,6 +3,7 @@
 import { Type, type Static, type TSchema } from 'typebox';
 import { jobTypes } from '../jobs/registry.ts';
 import { Id, Page } from './common.ts';
+import { createJobExample, jobExample } from './examples.ts';
 
 export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'canceled'] as const;
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'canceled'];
@@ -42,7 +43,7 @@ export const Job = Type.Object(
     startedAt: Nullable(DateTime),
     finishedAt: Nullable(DateTime),
   },
-  { $id: 'Job' },
+  { $id: 'Job', examples: [jobExample] },
 );
 export type JobDto = Static<typeof Job>;
 
@@ -59,7 +60,7 @@ export const CreateJobBody = Type.Object(
     datasetId: Type.Optional(Id),
     priority: Type.Optional(priority),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [createJobExample] },
 );
 export type CreateJobInput = Static<typeof CreateJobBody>;
 

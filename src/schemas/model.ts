@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox';
 import { SOURCE_FORMATS } from '../formats/models/registry.ts';
 import { FileInfo, Page, Shape } from './common.ts';
+import { modelExample } from './examples.ts';
 
 export const LayerSummary = Type.Object({
   name: Type.String(),
@@ -40,7 +41,7 @@ export const Model = Type.Object(
     importNotes: Type.Array(Type.String(), { description: 'What the import changed (e.g. a fixed batch size made free)' }),
     createdAt: Type.String({ format: 'date-time' }),
   },
-  { $id: 'Model' },
+  { $id: 'Model', examples: [modelExample] },
 );
 export type ModelDto = Static<typeof Model>;
 

@@ -28,3 +28,25 @@ export function validationField(prefix: string | undefined, error: LocatedError)
   for (const s of segments) field += /^\d+$/.test(s) ? `[${s}]` : field ? `.${s}` : s;
   return field;
 }
+
+interface MessagedError extends LocatedError {
+  message?: string;
+}
+
+/**
+ * The message of the first error, with the allowed values spelled out where the schema has a closed set: `enum`
+ * (Ajv and TypeBox report only "must be equal to one of the allowed values") and a union of constants (reported
+ * as one "must be equal to constant" per branch, then anyOf), e.g. "must be one of: float16, uint8, uint16".
+ */
+export function validationMessage(errors: readonly MessagedError[]): string {
+  const first = errors[0];
+  if (!first) return 'invalid';
+  const params = (first.params ?? {}) as { allowedValues?: unknown[] };
+  if (first.keyword === 'enum' && Array.isArray(params.allowedValues)) return `must be one of: ${params.allowedValues.map(String).join(', ')}`;
+  if (first.keyword === 'const') {
+    const branches = errors.filter((e) => e.instancePath === first.instancePath && e.keyword === 'const');
+    const allowed = branches.map((e) => (e.params as { allowedValue?: unknown } | undefined)?.allowedValue).filter((v) => v !== undefined);
+    if (allowed.length > 1) return `must be one of: ${allowed.map(String).join(', ')}`;
+  }
+  return first.message ?? 'invalid';
+}

@@ -23,6 +23,7 @@ export const keyRoutes: FastifyPluginAsync<{ keys: ApiKeyService }> = async (fas
     '/keys',
     {
       schema: {
+        operationId: 'createApiKey',
         tags,
         summary: 'Create an API key (admin)',
         description: 'Returns the plain key once, in `key`; only its sha256 is stored. Send it as `Authorization: Bearer <key>`.',
@@ -31,20 +32,35 @@ export const keyRoutes: FastifyPluginAsync<{ keys: ApiKeyService }> = async (fas
       },
     },
     async (req, reply) => {
-      reply.status(201);
-      return keys.create(req.body);
+      const created = await keys.create(req.body);
+      return reply.status(201).header('location', `/v1/keys/${created.apiKey.id}`).send(created);
     },
   );
   app.get(
     '/keys',
     {
-      schema: { tags, summary: 'List API keys (admin)', response: { 200: Type.Object({ items: Type.Array(ApiKey) }), ...errorResponses(401, 403) } },
+      schema: {
+        operationId: 'listApiKeys',
+        tags,
+        summary: 'List API keys (admin)',
+        description: 'Every key with its prefix, scope and last use; never the key itself.',
+        response: { 200: Type.Object({ items: Type.Array(ApiKey) }), ...errorResponses(401, 403) },
+      },
     },
     async () => ({ items: await keys.list() }),
   );
   app.delete(
     '/keys/:id',
-    { schema: { tags, summary: 'Revoke an API key (admin)', params: IdParams, response: { 200: ApiKey, ...errorResponses(400, 401, 403, 404) } } },
+    {
+      schema: {
+        operationId: 'revokeApiKey',
+        tags,
+        summary: 'Revoke an API key (admin)',
+        description: 'The key stops working at once; the revoked key is returned with revokedAt set.',
+        params: IdParams,
+        response: { 200: ApiKey, ...errorResponses(400, 401, 403, 404) },
+      },
+    },
     async (req) => keys.revoke(req.params.id),
   );
 };

@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { AppError } from '../errors.ts';
 import { HashingLimitStream, STREAM_BUFFER_BYTES, toReadable } from './hashing.ts';
 import { assertDeletablePrefix, assertValidKey, assertValidPrefix, objectNotFound } from './keys.ts';
-import type { ObjectInfo, ObjectStore, PutResult } from './object-store.ts';
+import type { ByteRange, ObjectInfo, ObjectStore, PutResult } from './object-store.ts';
 
 const isNotFound = (e: unknown) => {
   const code = (e as NodeJS.ErrnoException).code;
@@ -56,7 +56,7 @@ export class FsObjectStore implements ObjectStore {
     return meter.result();
   }
 
-  async get(key: string): Promise<Readable> {
+  async get(key: string, range?: ByteRange): Promise<Readable> {
     const file = this.pathOf(key);
     try {
       // Opening first turns a missing key into NOT_FOUND here instead of a later stream error.
@@ -65,7 +65,7 @@ export class FsObjectStore implements ObjectStore {
         await handle.close();
         throw objectNotFound(key);
       }
-      return handle.createReadStream();
+      return handle.createReadStream(range ? { start: range.start, end: range.end } : {});
     } catch (e) {
       throw isNotFound(e) ? objectNotFound(key) : e;
     }

@@ -12,11 +12,18 @@ export interface ObjectInfo {
   sizeBytes: number;
 }
 
+/** An inclusive byte range, as in HTTP `Range: bytes=start-end`. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
 export interface ObjectStore {
   readonly kind: 'fs' | 's3';
   /** Streams `body` into `key`, computing size and sha256 on the way; `maxBytes` aborts with PAYLOAD_TOO_LARGE. */
   put(key: string, body: Readable | Buffer, opts?: { maxBytes?: number; contentType?: string }): Promise<PutResult>;
-  get(key: string): Promise<Readable>;
+  /** Streams the object, or one inclusive byte range of it (HTTP Range requests). */
+  get(key: string, range?: ByteRange): Promise<Readable>;
   /** Reads a whole (small) object; callers must only use it for bounded objects such as model.json. */
   getBuffer(key: string): Promise<Buffer>;
   stat(key: string): Promise<ObjectInfo | null>;

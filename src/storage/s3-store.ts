@@ -12,7 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { AppError } from '../errors.ts';
 import { HashingLimitStream, toReadable } from './hashing.ts';
 import { assertDeletablePrefix, assertValidKey, assertValidPrefix, objectNotFound } from './keys.ts';
-import type { ObjectInfo, ObjectStore, PutResult } from './object-store.ts';
+import type { ByteRange, ObjectInfo, ObjectStore, PutResult } from './object-store.ts';
 
 export interface S3StoreConfig {
   endPoint: string;
@@ -84,9 +84,10 @@ export class S3ObjectStore implements ObjectStore {
     return meter.result();
   }
 
-  async get(key: string): Promise<Readable> {
+  async get(key: string, range?: ByteRange): Promise<Readable> {
     assertValidKey(key);
     try {
+      if (range) return await this.client.getPartialObject(this.bucket, key, range.start, range.end - range.start + 1);
       return await this.client.getObject(this.bucket, key);
     } catch (e) {
       throw isMissing(e) ? objectNotFound(key) : e;

@@ -53,7 +53,7 @@ await forEachTarget('jobs API', (target) => {
     assert.deepEqual(events[0], {
       id: events[0].id,
       event: 'state',
-      data: { jobId: job.id, time: events[0].data.time, status: 'queued', attempts: 0 },
+      data: { type: 'state', jobId: job.id, time: events[0].data.time, status: 'queued', attempts: 0 },
     });
     const states = events.filter((e) => e.event === 'state').map((e) => e.data.status);
     assert.deepEqual(states, ['queued', 'running', 'succeeded']);

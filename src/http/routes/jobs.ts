@@ -4,6 +4,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import type { Services } from '../../runtime.ts';
 import { errorResponses, IdParams } from '../../schemas/common.ts';
+import { nextLink } from '../pagination.ts';
 import { CreateJobBody, IdempotencyHeaders, JobListQuery, LogPage, LogQuery, MetricPage, MetricQuery } from '../../schemas/job.ts';
 
 const tags = ['jobs'];
@@ -18,6 +19,7 @@ export const jobRoutes: FastifyPluginAsync<{ services: Services }> = async (fast
     '/jobs',
     {
       schema: {
+        operationId: 'createJob',
         tags,
         summary: 'Create a job',
         description:
@@ -40,18 +42,33 @@ export const jobRoutes: FastifyPluginAsync<{ services: Services }> = async (fast
     '/jobs',
     {
       schema: {
+        operationId: 'listJobs',
         tags,
         summary: 'List jobs, newest first',
+        description: 'One page of jobs, filtered by status, type, model or dataset; follow nextCursor (or the Link rel="next" header).',
         querystring: JobListQuery,
         response: { 200: { $ref: 'JobPage#' }, ...errorResponses(400) },
       },
     },
-    async (req) => jobs.list(req.query),
+    async (req, reply) => {
+      const page = await jobs.list(req.query);
+      nextLink(req, reply, page.nextCursor);
+      return page;
+    },
   );
 
   app.get(
     '/jobs/:id',
-    { schema: { tags, summary: 'Get a job', params: IdParams, response: { 200: job, ...errorResponses(400, 404) } } },
+    {
+      schema: {
+        operationId: 'getJob',
+        tags,
+        summary: 'Get a job',
+        description: 'Status, progress, params (defaults applied), result model ids, report and error of one job.',
+        params: IdParams,
+        response: { 200: job, ...errorResponses(400, 404) },
+      },
+    },
     async (req) => jobs.get(req.params.id),
   );
 
@@ -59,6 +76,7 @@ export const jobRoutes: FastifyPluginAsync<{ services: Services }> = async (fast
     '/jobs/:id/cancel',
     {
       schema: {
+        operationId: 'cancelJob',
         tags,
         summary: 'Cancel a job',
         description:
@@ -74,6 +92,7 @@ export const jobRoutes: FastifyPluginAsync<{ services: Services }> = async (fast
     '/jobs/:id/retry',
     {
       schema: {
+        operationId: 'retryJob',
         tags,
         summary: 'Retry a failed or canceled job',
         description: 'Queues a new attempt of the same job (same params and inputs). 409 INVALID_STATE unless the job failed or was canceled.',
@@ -88,6 +107,7 @@ export const jobRoutes: FastifyPluginAsync<{ services: Services }> = async (fast
     '/jobs/:id/metrics',
     {
       schema: {
+        operationId: 'listJobMetrics',
         tags,
         summary: 'Metric time series of a job',
         description: 'Points ordered by step; filter one series with `name` (e.g. loss, val_accuracy) and start at `fromStep`.',
@@ -96,40 +116,53 @@ export const jobRoutes: FastifyPluginAsync<{ services: Services }> = async (fast
         response: { 200: MetricPage, ...errorResponses(400, 404) },
       },
     },
-    async (req) => jobs.metrics(req.params.id, req.query),
+    async (req, reply) => {
+      const page = await jobs.metrics(req.params.id, req.query);
+      nextLink(req, reply, page.nextCursor);
+      return page;
+    },
   );
 
   app.get(
     '/jobs/:id/logs',
     {
       schema: {
+        operationId: 'listJobLogs',
         tags,
         summary: 'Log lines of a job, oldest first',
+        description: 'One page of log lines, oldest first; follow nextCursor (or the Link rel="next" header).',
         params: IdParams,
         querystring: LogQuery,
         response: { 200: LogPage, ...errorResponses(400, 404) },
       },
     },
-    async (req) => jobs.logs(req.params.id, req.query),
+    async (req, reply) => {
+      const page = await jobs.logs(req.params.id, req.query);
+      nextLink(req, reply, page.nextCursor);
+      return page;
+    },
   );
 
   app.get(
     '/jobs/:id/events',
     {
       schema: {
+        operationId: 'streamJobEvents',
         tags,
         summary: 'Live event stream of a job (Server-Sent Events)',
         description:
           'Replays the stored events, then streams new ones; ends after the job reaches succeeded, failed or canceled. Each message has ' +
-          '`id` (resume with the Last-Event-ID header or ?lastEventId=), `event` (state | progress | metric | log) and `data` (JSON: ' +
-          'state {status, attempts, error?, resultModelIds?}, progress {fraction, epoch, step, etaSeconds}, metric {points: [{name, step, epoch, value}]}, ' +
-          'log {level, message, data}, each with jobId and time).',
+          '`id` (resume with the Last-Event-ID header or ?lastEventId=), `event` (state | progress | metric | log) and `data`: one JSON ' +
+          'JobStreamEvent whose `type` repeats the event name.',
         params: IdParams,
         headers: Type.Object({ 'last-event-id': Type.Optional(Type.String({ pattern: '^\\d+$' })) }),
         querystring: Type.Object({ lastEventId: Type.Optional(Type.String({ pattern: '^\\d+$' })) }),
         produces: ['text/event-stream'],
         response: {
-          200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: Type.String() } } },
+          200: {
+            description: "A text/event-stream; each message's data is a JobStreamEvent",
+            content: { 'text/event-stream': { schema: { $ref: 'JobStreamEvent#' } } },
+          },
           ...errorResponses(400, 404),
         },
       },
@@ -152,7 +185,7 @@ export const jobRoutes: FastifyPluginAsync<{ services: Services }> = async (fast
       const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), KEEPALIVE_MS);
       try {
         for await (const e of events) {
-          res.write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify({ jobId: e.jobId, time: e.time, ...e.data })}\n\n`);
+          res.write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify({ type: e.type, jobId: e.jobId, time: e.time, ...e.data })}\n\n`);
         }
       } catch (err) {
         req.log.warn({ err }, 'job event stream failed');
