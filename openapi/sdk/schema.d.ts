@@ -765,6 +765,8 @@ export interface components {
                 sha256: string;
                 sizeBytes: number;
             }[];
+            /** @description Multiply-adds per example; null for models stored before FLOPs were counted */
+            flops: number | null;
             /** @enum {string} */
             format: "tfjs-layers";
             id: string;
@@ -774,6 +776,8 @@ export interface components {
             inputShape: (number | null)[];
             layers: {
                 className: string;
+                /** @description Multiply-adds per example (absent on models stored before FLOPs were counted) */
+                flops?: number;
                 name: string;
                 /** @description Output shape (nested for layers with several outputs) */
                 outputShape: unknown;

@@ -140,12 +140,14 @@ export function buildResolvers(runtime: Runtime, queries: JobQueries, slots: Sub
       nonzeroParams: (m: Raw) => num(m.nonzeroParams),
       sizeBytes: (m: Raw) => num(m.sizeBytes),
       gzipBytes: (m: Raw) => num(m.gzipBytes),
+      flops: (m: Raw) => num(m.flops),
       latencyMs: (m: Raw) => m.latencyMs ?? null,
     },
     LayerReport: {
       params: (l: Raw) => num(l.params),
       nonzeroParams: (l: Raw) => num(l.nonzeroParams),
       sparsity: (l: Raw) => num(l.sparsity),
+      flops: (l: Raw) => num(l.flops),
     },
   };
 }

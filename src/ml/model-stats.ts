@@ -1,7 +1,8 @@
 // Size and sparsity figures of a model: parameter counts (total, non-zero, per layer), raw bytes as stored
-// (weight bytes + model.json) and the gzip size of the files tfjs would write.
+// (weight bytes + model.json), the gzip size of the files tfjs would write, and FLOPs (multiply-adds per example).
 import { gzipSync } from 'node:zlib';
 import { loadModelFromArtifacts, modelArtifactsToFiles, serializeModel } from './model-io.ts';
+import { layerFlops } from './flops.ts';
 import { tf } from './tf.ts';
 
 export interface LayerStats {
@@ -11,6 +12,8 @@ export interface LayerStats {
   nonzeroParams: number;
   /** Fraction of zero parameters (0 for layers without parameters). */
   sparsity: number;
+  /** Multiply-adds per example (src/ml/flops.ts). */
+  flops: number;
   outputShape: (number | null)[] | (number | null)[][];
 }
 
@@ -19,6 +22,8 @@ export interface ModelStats {
   nonzeroParams: number;
   sizeBytes: number;
   gzipBytes: number;
+  /** Multiply-adds per example of the whole model. */
+  flops: number;
   layers: LayerStats[];
 }
 
@@ -47,6 +52,7 @@ export async function modelStats(input: tf.LayersModel | tf.io.ModelArtifacts): 
         params,
         nonzeroParams: nonzero,
         sparsity: params === 0 ? 0 : 1 - nonzero / params,
+        flops: layerFlops(layer),
         outputShape: layer.outputShape,
       });
     }
@@ -55,6 +61,7 @@ export async function modelStats(input: tf.LayersModel | tf.io.ModelArtifacts): 
       nonzeroParams: layers.reduce((s, l) => s + l.nonzeroParams, 0),
       sizeBytes,
       gzipBytes,
+      flops: layers.reduce((s, l) => s + l.flops, 0),
       layers,
     };
   } finally {

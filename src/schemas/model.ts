@@ -7,6 +7,7 @@ export const LayerSummary = Type.Object({
   name: Type.String(),
   className: Type.String(),
   params: Type.Integer(),
+  flops: Type.Optional(Type.Integer({ description: 'Multiply-adds per example (absent on models stored before FLOPs were counted)' })),
   outputShape: Type.Unknown({ description: 'Output shape (nested for layers with several outputs)' }),
 });
 
@@ -16,6 +17,7 @@ export const Model = Type.Object(
     name: Type.String(),
     format: Type.Literal('tfjs-layers'),
     params: Type.Integer(),
+    flops: Type.Union([Type.Integer(), Type.Null()], { description: 'Multiply-adds per example; null for models stored before FLOPs were counted' }),
     sizeBytes: Type.Integer(),
     inputShape: Shape,
     outputShape: Shape,

@@ -14,6 +14,7 @@ type Measure = {
   split: string | null;
   params: number;
   nonzeroParams: number;
+  flops: number;
   sizeBytes: number;
   gzipBytes: number;
   latencyMs: { batch1: { p50: number; p95: number }; batch256: { p50: number; p95: number } };
@@ -22,13 +23,14 @@ type Measure = {
 type Report = {
   before: Measure;
   after: Measure;
-  layers: { name: string; params: number; nonzeroParams: number; sparsity: number }[];
+  layers: { name: string; params: number; nonzeroParams: number; sparsity: number; flops: number }[];
   [k: string]: unknown;
 };
 type ModelJson = {
   id: string;
   name: string;
   params: number;
+  flops: number | null;
   parentModelId: string | null;
   producedByJobId: string | null;
   report: Report | null;
@@ -130,6 +132,7 @@ await forEachTarget('compression jobs', (target) => {
     for (const m of [report.before, report.after]) {
       assert.deepEqual(Object.keys(m).sort(), [
         'accuracy',
+        'flops',
         'gzipBytes',
         'latencyMs',
         'nonzeroParams',
@@ -138,13 +141,14 @@ await forEachTarget('compression jobs', (target) => {
         'sizeBytes',
         'split',
       ]);
+      assert.ok(m.flops > 0, 'FLOPs (multiply-adds per example) reported');
       assert.equal(m.split, m.accuracy === null ? null : 'test', 'the split is named next to the accuracy');
       assert.ok(m.sizeBytes > 0 && m.gzipBytes > 0 && m.params > 0);
       for (const b of [m.latencyMs.batch1, m.latencyMs.batch256]) assert.ok(b.p50 > 0 && b.p95 >= b.p50, JSON.stringify(b));
       // Every model these jobs make exports to ONNX, so ONNX Runtime's latency is there too.
       for (const b of [m.onnxRuntimeLatencyMs!.batch1, m.onnxRuntimeLatencyMs!.batch256]) assert.ok(b.p50 > 0 && b.p95 >= b.p50, JSON.stringify(b));
     }
-    for (const l of report.layers) assert.deepEqual(Object.keys(l).sort(), ['name', 'nonzeroParams', 'params', 'sparsity']);
+    for (const l of report.layers) assert.deepEqual(Object.keys(l).sort(), ['flops', 'name', 'nonzeroParams', 'params', 'sparsity']);
   }
 
   test(
@@ -213,6 +217,8 @@ await forEachTarget('compression jobs', (target) => {
     assert.ok(result.params < 0.6 * source.params, `params ${source.params} → ${result.params}`);
     assert.equal(report.after.params, result.params);
     assert.equal(report.before.params, source.params);
+    assert.ok(report.after.flops < 0.6 * report.before.flops, `FLOPs ${report.before.flops} → ${report.after.flops}`);
+    assert.equal(result.flops, report.after.flops, 'the model summary counts the same FLOPs as the report');
     assert.deepEqual(
       report.layers.map((l) => l.params),
       [784 * 150 + 150, 150 * 50 + 50, 50 * 10 + 10],

@@ -40,6 +40,8 @@ await forEachTarget('models API', (target) => {
       ['Dense', 'Dense'],
     );
     assert.equal(m.layers[0].params, 784 * 16 + 16);
+    assert.equal(m.layers[0].flops, 784 * 16, 'multiply-adds per example');
+    assert.equal(m.flops, 784 * 16 + 16 * 10);
     assert.equal(m.sizeBytes, files.modelJson.length + files.shards[0].data.length);
     const shard = m.files.find((f: { path: string }) => f.path === 'group1-shard1of1.bin');
     assert.equal(shard.sha256, sha(files.shards[0].data));

@@ -14,7 +14,7 @@ import { receiveUpload, type StoredFile, type UploadPart } from '../uploads.ts';
 import { checkManifestShapes, checkNoStrayFiles, checkWeightFiles, parseModelJson } from './manifest.ts';
 import { checkFiniteWeights } from './finite-weights.ts';
 import { convertUpload, isSourcePath, type ModelSource } from './import.ts';
-import { summarizeModel } from './summary.ts';
+import { modelFlopsOf, summarizeModel } from './summary.ts';
 import { formatByExportName } from '../../formats/models/registry.ts';
 import { exportInWorker } from '../../formats/models/converter.ts';
 import type { ExportOptions, ExportResult, TensorLayout } from '../../formats/models/types.ts';
@@ -44,6 +44,7 @@ export function toModelDto(row: ModelRow): ModelDto {
     inputShape: row.inputShape as ModelDto['inputShape'],
     outputShape: row.outputShape as ModelDto['outputShape'],
     layers: row.layers as ModelDto['layers'],
+    flops: modelFlopsOf(row.layers as ModelDto['layers']),
     files: row.files.map((f) => ({ path: f.path, sizeBytes: Number(f.sizeBytes), sha256: f.sha256 })).sort((a, b) => a.path.localeCompare(b.path)),
     producedByJobId: row.producedByJobId,
     parentModelId: row.parentModelId,

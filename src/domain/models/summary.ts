@@ -3,9 +3,11 @@
 // Layer.addWeight is swapped for a shape-only stand-in, so no initializer runs (an Orthogonal LSTM kernel took 38 s)
 // and no buffer is allocated (a Dense 30000×30000 would be 3.6 GB). The swap is safe in a process that also trains:
 // modelFromJSON without weights builds the whole model synchronously, and the original is back before anything else
-// runs. A topology with more than MAX_LAYERS layers is refused before that (tfjs recurses per layer).
+// runs. A topology with more than MAX_LAYERS layers is refused before that (tfjs recurses per layer). Each layer
+// also gets its FLOPs (multiply-adds per example, src/ml/flops.ts), from shapes alone.
 import * as tf from '@tensorflow/tfjs';
 import { AppError } from '../../errors.ts';
+import { layerFlops } from '../../ml/flops.ts';
 import type { LayersModelJson } from './manifest.ts';
 
 /** Layers (nested models and wrapped layers included) a topology may have. */
@@ -14,7 +16,7 @@ export const MAX_LAYERS = 1000;
 export interface ModelSummary {
   inputShape: (number | null)[];
   outputShape: (number | null)[];
-  layers: { name: string; className: string; params: number; outputShape: tf.Shape | tf.Shape[] }[];
+  layers: { name: string; className: string; params: number; flops: number; outputShape: tf.Shape | tf.Shape[] }[];
   params: number;
   /** The shape of every weight the model owns (its weights manifest must hold exactly these). */
   weightShapes: number[][];
@@ -105,8 +107,19 @@ export async function summarizeModel(model: LayersModelJson): Promise<ModelSumma
   return {
     inputShape: built.inputs[0].shape,
     outputShape: built.outputs[0].shape,
-    layers: built.layers.map((l) => ({ name: l.name, className: l.getClassName(), params: l.countParams(), outputShape: l.outputShape })),
+    layers: built.layers.map((l) => ({
+      name: l.name,
+      className: l.getClassName(),
+      params: l.countParams(),
+      flops: layerFlops(l),
+      outputShape: l.outputShape,
+    })),
     params: built.countParams(),
     weightShapes: built.weights.map((w) => w.shape as number[]),
   };
+}
+
+/** Total multiply-adds per example of a stored layer summary; null when it predates per-layer FLOPs. */
+export function modelFlopsOf(layers: readonly { flops?: number }[]): number | null {
+  return layers.every((l) => typeof l.flops === 'number') ? layers.reduce((s, l) => s + l.flops!, 0) : null;
 }

@@ -1,7 +1,8 @@
 // The report every compression job (prune, distill, quantize, pipeline) returns and stores on its result model:
-// `{ before: M, after: M, layers: [{ name, params, nonzeroParams, sparsity }] }` with
-// M = { accuracy, split, params, nonzeroParams, sizeBytes, gzipBytes, latencyMs } (issue 5's API contract; `split`,
-// the data the accuracy was measured on, added by issue 16; `onnxRuntimeLatencyMs` by issue 14).
+// `{ before: M, after: M, layers: [{ name, params, nonzeroParams, sparsity, flops }] }` with
+// M = { accuracy, split, params, nonzeroParams, sizeBytes, gzipBytes, flops, latencyMs } (issue 5's API contract; `split`,
+// the data the accuracy was measured on, added by issue 16; `onnxRuntimeLatencyMs` by issue 14; `flops`
+// (multiply-adds per example, also per layer) by issue 13).
 import { onnxRuntimeLatency, type OnnxLatency } from '../../formats/onnx/latency.ts';
 import { tf } from '../../ml/tf.ts';
 import { measureModel, modelInputShape, type EvalSplitName, type ModelMeasure, type SplitTensors } from './support.ts';
@@ -15,6 +16,8 @@ export interface Measure {
   nonzeroParams: number;
   sizeBytes: number;
   gzipBytes: number;
+  /** Multiply-adds per example. */
+  flops: number;
   latencyMs: ModelMeasure['latencyMs'];
   /** The model exported to ONNX and run in ONNX Runtime (QDQ weights when quantized); null when it cannot be exported. */
   onnxRuntimeLatencyMs: OnnxLatency | null;
@@ -43,11 +46,21 @@ export function syntheticSplit(model: tf.LayersModel, rows = 256): SplitTensors 
 /** Measures a live model or artifacts on `data` from split `split`; null (synthetic data) reports accuracy as null. */
 export async function measure(model: tf.LayersModel | tf.io.ModelArtifacts, data: SplitTensors, split: EvalSplitName | null): Promise<Measured> {
   const full = await measureModel(model, data);
-  const { params, nonzeroParams, sizeBytes, gzipBytes, latencyMs } = full;
+  const { params, nonzeroParams, sizeBytes, gzipBytes, flops, latencyMs } = full;
   const onnxRuntimeLatencyMs = await onnxRuntimeLatency(model);
   return {
-    m: { accuracy: split === null ? null : full.accuracy, split, params, nonzeroParams, sizeBytes, gzipBytes, latencyMs, onnxRuntimeLatencyMs },
-    layers: full.layers.filter((l) => l.params > 0),
+    m: {
+      accuracy: split === null ? null : full.accuracy,
+      split,
+      params,
+      nonzeroParams,
+      sizeBytes,
+      gzipBytes,
+      flops,
+      latencyMs,
+      onnxRuntimeLatencyMs,
+    },
+    layers: full.layers.filter((l) => l.params > 0 || l.flops > 0),
   };
 }
 

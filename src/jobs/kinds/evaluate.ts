@@ -1,7 +1,7 @@
 // `evaluate`: accuracy, loss, confusion matrix and per-class accuracy on the dataset's test split (or the split the
 // params name: a dataset without a test split is refused unless "train" or "validation" is asked for, so train
-// accuracy is never published as test accuracy), inference latency p50/p95 at batch 1 and 256, parameter counts and
-// size raw and gzip. The report names its split next to the accuracy.
+// accuracy is never published as test accuracy), inference latency p50/p95 at batch 1 and 256, parameter counts,
+// size raw and gzip, and FLOPs (multiply-adds per example). The report names its split next to the accuracy.
 import { evaluateModel } from '../../ml/evaluate.ts';
 import { modelStats } from '../../ml/model-stats.ts';
 import { tf } from '../../ml/tf.ts';
@@ -43,6 +43,7 @@ export const evaluateKind: JobKind<typeof EvaluateParams> = {
             nonzeroParams: stats.nonzeroParams,
             sizeBytes: stats.sizeBytes,
             gzipBytes: stats.gzipBytes,
+            flops: stats.flops,
             latencyMs: ev.latencyMs!,
             examples: data.n,
           },

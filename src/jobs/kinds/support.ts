@@ -169,8 +169,10 @@ export interface ModelMeasure {
   nonzeroParams: number;
   sizeBytes: number;
   gzipBytes: number;
+  /** Multiply-adds per example. */
+  flops: number;
   latencyMs: { batch1: LatencyStats; batch256: LatencyStats };
-  layers: Pick<LayerStats, 'name' | 'params' | 'nonzeroParams' | 'sparsity'>[];
+  layers: Pick<LayerStats, 'name' | 'params' | 'nonzeroParams' | 'sparsity' | 'flops'>[];
 }
 
 export interface MeasureOptions {
@@ -199,8 +201,9 @@ export async function measureModel(
         nonzeroParams: stats.nonzeroParams,
         sizeBytes: stats.sizeBytes,
         gzipBytes: stats.gzipBytes,
+        flops: stats.flops,
         latencyMs: ev.latencyMs ?? { batch1: zero, batch256: zero },
-        layers: stats.layers.map(({ name, params, nonzeroParams, sparsity }) => ({ name, params, nonzeroParams, sparsity })),
+        layers: stats.layers.map(({ name, params, nonzeroParams, sparsity, flops }) => ({ name, params, nonzeroParams, sparsity, flops })),
       };
     } finally {
       if (x !== data.x) x.dispose();
