@@ -5,7 +5,12 @@
 //   npx tsx bench/compression.ts [--workers 2] [--limit 60000] [--mlp-epochs 8] [--lenet5-epochs 3]
 //     [--prune-epochs 4] [--lenet5-prune-epochs 3] [--sparsity 0.92] [--lenet5-sparsity 0.9] [--lenet5-scope global]
 //     [--prune-lr 5e-4] [--teacher-epochs 4] [--teacher-limit 60000] [--student-units 100] [--student-limit N]
-//     [--distill-epochs 4] [--temperature 2] [--alpha 0.5] [--only mlp,lenet5,distill] [--backend wasm]
+//     [--distill-epochs 4] [--temperature 2] [--alpha 0.5] [--only mlp,lenet5,distill,auto-mlp,auto-lenet5] [--trials 12]
+//     [--backend wasm]
+// auto-*: issue 16's rows, all job params at their defaults unless named: a dense model trained with validationSplit
+// 0.1 and seed 16 (so it never saw the rows autocompress holds out: src/ml/holdout.ts), then autocompress
+// {maxAccuracyDrop: 0.3, objective: "size", budget: {trials}}, a prune with only {sparsity: 0.9}, and uint8
+// quantization of that pruned model post-training vs with QAT ({qat: {}}).
 // The teacher is a 1200-1200 MLP with dropout 0.2; the student (and its hard-label baseline) train on the first
 // --student-limit examples (default: --teacher-limit).
 // Each worker process runs one job at a time on one core (tfjs wasm has no threads under Node).
@@ -36,6 +41,7 @@ const { values: opt } = parseArgs({
     temperature: { type: 'string', default: '2' },
     alpha: { type: 'string', default: '0.5' },
     only: { type: 'string', default: 'mlp,lenet5,distill' },
+    trials: { type: 'string', default: '12' },
     backend: { type: 'string', default: 'wasm' },
   },
 });
@@ -163,6 +169,44 @@ async function compressRow(
   };
 }
 
+/** Issue 16's rows for one architecture: autocompress, defaults-only prune at 90%, uint8 PTQ vs QAT. */
+async function autoRows(label: string, datasetId: string, architecture: string, epochs: number) {
+  const trained = await runJob(`${label} train (hold-out unseen)`, {
+    type: 'train',
+    datasetId,
+    params: { architecture, epochs, validationSplit: 0.1, seed: 16 },
+  });
+  const dense = trained.resultModelIds[0];
+  const t0 = performance.now();
+  const auto = await runJob(`${label} autocompress`, {
+    type: 'autocompress',
+    modelId: dense,
+    datasetId,
+    params: { maxAccuracyDrop: 0.3, objective: 'size', budget: { trials: num('trials') } },
+  });
+  const autoMin = (performance.now() - t0) / 60000;
+  const pruned = await runJob(`${label} prune defaults`, { type: 'prune', modelId: dense, datasetId, params: { sparsity: 0.9 } });
+  const ptq = await runJob(`${label} uint8 PTQ`, { type: 'quantize', modelId: pruned.resultModelIds[0], datasetId, params: { dtype: 'uint8' } });
+  const qat = await runJob(`${label} uint8 QAT`, {
+    type: 'quantize',
+    modelId: pruned.resultModelIds[0],
+    datasetId,
+    params: { dtype: 'uint8', qat: {} },
+  });
+  const r = auto.report as Report & {
+    chosen: { steps: { method: string; level: unknown }[]; accuracy: number };
+    search: { trials: { run: number } };
+  };
+  const steps = r.chosen.steps.map((st) => `${st.method} ${String(st.level)}`).join(' → ') || 'none';
+  const pp = (a: Measure, b: Measure) => (100 * (a.accuracy - b.accuracy)).toFixed(2);
+  return [
+    `| ${label} autocompress (maxAccuracyDrop 0.3, size, ${r.search.trials.run} trials, ${autoMin.toFixed(0)} min) | ${pct(r.before.accuracy)} | ${pct(r.after.accuracy)} | ${pp(r.before, r.after)} pp | ${kb(r.before.sizeBytes)} → ${kb(r.after.gzipBytes)} gzip: **${(r.before.sizeBytes / r.after.gzipBytes).toFixed(1)}×** | ${steps} |`,
+    `| ${label} prune {sparsity: 0.9} only | ${pct(pruned.report.before.accuracy)} | ${pct(pruned.report.after.accuracy)} | ${pp(pruned.report.before, pruned.report.after)} pp | ${kb(pruned.report.before.sizeBytes)} → ${kb(pruned.report.after.gzipBytes)} gzip | ${pct(1 - pruned.report.after.nonzeroParams / pruned.report.after.params)} zeros |`,
+    `| ${label} pruned → uint8 post-training | ${pct(ptq.report.before.accuracy)} | ${pct(ptq.report.after.accuracy)} | ${pp(ptq.report.before, ptq.report.after)} pp | ${kb(ptq.report.after.gzipBytes)} gzip | |`,
+    `| ${label} pruned → uint8 QAT (1 epoch) | ${pct(qat.report.before.accuracy)} | ${pct(qat.report.after.accuracy)} | ${pp(qat.report.before, qat.report.after)} pp | ${kb(qat.report.after.gzipBytes)} gzip | |`,
+  ];
+}
+
 /** A 1200-1200 MLP teacher, then a distill job (student: one hidden layer) with the hard-label baseline. */
 async function distillRow(datasetId: string) {
   const limit = num('teacher-limit');
@@ -219,7 +263,7 @@ try {
     } catch {
       /* starting */
     }
-    if (i > 600) throw new Error('server did not start');
+    if (i > 3000) throw new Error('server did not start');
     await new Promise((r) => setTimeout(r, 200));
   }
   // Only now: a worker started before the server's embedded database is up would open the same data dir itself.
@@ -228,7 +272,9 @@ try {
   const mnist = datasets.items.find((d) => d.name === 'mnist');
   if (!mnist) throw new Error('built-in mnist not registered');
   const t0 = performance.now();
-  const [mlp, lenet5, distill] = await Promise.all([
+  const [autoMlp, autoLenet5, mlp, lenet5, distill] = await Promise.all([
+    only.has('auto-mlp') ? autoRows('LeNet-300-100', mnist.id, 'lenet-300-100', num('mlp-epochs')) : null,
+    only.has('auto-lenet5') ? autoRows('LeNet-5', mnist.id, 'lenet-5', num('lenet5-epochs')) : null,
     only.has('mlp')
       ? compressRow('LeNet-300-100', mnist.id, 'lenet-300-100', num('mlp-epochs'), num('sparsity'), String(opt.scope), num('prune-epochs'))
       : null,
@@ -249,6 +295,11 @@ try {
     `\ncompression on MNIST (train ${opt.limit} examples, test 10,000), backend ${opt.backend}, ${opt.workers} workers, ${((performance.now() - t0) / 60000).toFixed(1)} min`,
   );
   console.log(`command: npx tsx bench/compression.ts ${process.argv.slice(2).join(' ')}\n`);
+  if (autoMlp || autoLenet5) {
+    console.log('| row (test split, 10,000) | before | after | loss | size: dense fp32 raw → final | chosen |\n|---|---|---|---|---|---|');
+    for (const line of [...(autoMlp ?? []), ...(autoLenet5 ?? [])]) console.log(line);
+    console.log('');
+  }
   const rows = [mlp, lenet5].filter((r) => r !== null);
   if (rows.length > 0) {
     console.log('| model | dense acc | after prune | sparsity | after prune+quantize | size fp32 → final (gzip) |');

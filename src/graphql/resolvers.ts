@@ -132,6 +132,12 @@ export function buildResolvers(runtime: Runtime, queries: JobQueries, slots: Sub
         return params && nonzero !== null ? 1 - nonzero / params : null;
       },
       layers: (r: Raw) => (Array.isArray(r.layers) ? r.layers.filter((l): l is Raw => !!obj(l) && typeof (l as Raw).name === 'string') : []),
+      frontier: (r: Raw) =>
+        Array.isArray(r.frontier) ? r.frontier.filter((c): c is Raw => !!obj(c) && typeof (c as Raw).modelId === 'string') : null,
+      chosen: (r: Raw) => {
+        const c = obj(r.chosen);
+        return c && typeof c.modelId === 'string' ? c : null;
+      },
     },
     ModelMeasure: {
       accuracy: (m: Raw) => num(m.accuracy),

@@ -9,12 +9,15 @@ import { Value } from 'typebox/value';
 import { AppError } from '../errors.ts';
 import { validationField } from '../schemas/validation-field.ts';
 import type { JobInputs, JobKind, ResourceDemand, ResourceFacts, ValidationFacts } from './kind.ts';
+import { autocompressKind } from './kinds/autocompress.ts';
+import { clusterKind } from './kinds/cluster.ts';
 import { distillKind } from './kinds/distill.ts';
 import { evaluateKind } from './kinds/evaluate.ts';
 import { noopKind } from './kinds/noop.ts';
 import { createPipelineKind, type KindLookup } from './kinds/pipeline.ts';
 import { pruneKind } from './kinds/prune.ts';
 import { quantizeKind } from './kinds/quantize.ts';
+import { sensitivityKind } from './kinds/sensitivity.ts';
 import { trainKind } from './kinds/train.ts';
 
 export type { JobKind };
@@ -104,5 +107,16 @@ const lookup: KindLookup = {
   demand: estimateDemand,
 };
 
-const BUILT_IN: JobKind[] = [trainKind, evaluateKind, pruneKind, distillKind, quantizeKind, createPipelineKind(lookup), noopKind];
+const BUILT_IN: JobKind[] = [
+  trainKind,
+  evaluateKind,
+  pruneKind,
+  distillKind,
+  quantizeKind,
+  clusterKind,
+  sensitivityKind,
+  autocompressKind,
+  createPipelineKind(lookup),
+  noopKind,
+];
 for (const kind of BUILT_IN) registerJobKind(kind);

@@ -308,8 +308,25 @@ await forEachTarget('compression jobs', (target) => {
       },
     });
     assert.equal(tf.memory().numTensors, tensorsBefore);
-    const report = job.report as Report & { teacher: Measure; baseline: Measure };
-    assertContractReport(report, ['teacher', 'baseline']);
+    const report = job.report as Report & {
+      teacher: Measure;
+      baseline: Measure;
+      comparison: { role: string; accuracy: number }[];
+      gapClosed: number;
+    };
+    assertContractReport(report, ['teacher', 'baseline', 'comparison', 'gapClosed']);
+    assert.deepEqual(
+      report.comparison.map((r) => [r.role, r.accuracy]),
+      [
+        ['teacher', report.teacher.accuracy],
+        ['baseline', report.baseline.accuracy],
+        ['student', report.after.accuracy],
+      ],
+    );
+    assert.ok(
+      Math.abs(report.gapClosed - (report.after.accuracy! - report.baseline.accuracy!) / (report.teacher.accuracy! - report.baseline.accuracy!)) <
+        1e-9,
+    );
     assertClose(report.teacher, report.before); // before is the teacher: the model being compressed
     assert.equal(report.after.params, 784 * 32 + 32 + 32 * 10 + 10);
     assert.ok(
@@ -346,7 +363,13 @@ await forEachTarget('compression jobs', (target) => {
     );
     assert.ok(models.every((m) => m.producedByJobId === job.id));
     const report = job.report as Report & { steps: { type: string; inputModelId: string; modelId: string; report: Report }[] };
-    assertContractReport(report, ['steps']);
+    assertContractReport(report, ['steps', 'summary']);
+    const summary = (report as unknown as { summary: { rows: { step: number; modelId: string }[]; totals: { sizeRatio: number } } }).summary;
+    assert.deepEqual(
+      summary.rows.map((r) => r.modelId),
+      [denseId, ...job.resultModelIds],
+    );
+    assert.ok(Math.abs(summary.totals.sizeRatio - report.before.sizeBytes / report.after.gzipBytes) < 1e-9);
     assert.deepEqual(
       report.steps.map((s) => s.type),
       ['distill', 'prune', 'quantize'],
@@ -364,6 +387,112 @@ await forEachTarget('compression jobs', (target) => {
     const names = new Set((await ctx.http.get(`/v1/jobs/${job.id}/metrics?limit=1000`).expect(200)).body.items.map((m: { name: string }) => m.name));
     assert.ok(names.has('step1_distill.loss') && names.has('step2_prune.loss'), `metric names ${[...names].join(', ')}`);
   });
+
+  test(
+    'pipeline sensitivity → prune → cluster → quantize (QAT): the scan passes its input on, zeros survive clustering, uint8 manifest',
+    { skip: !heavy },
+    async () => {
+      const tensorsBefore = tf.memory().numTensors;
+      const job = await runJob({
+        type: 'pipeline',
+        modelId: denseId,
+        datasetId,
+        params: {
+          steps: [
+            { type: 'sensitivity', params: { sparsities: [0.5, 0.9], limit: 300 } },
+            { type: 'prune', params: { sparsity: 0.8, fineTuneEpochs: 1, limit: 1000 } },
+            { type: 'cluster', params: { bits: 4, limit: 1000 } },
+            { type: 'quantize', params: { dtype: 'uint8', limit: 1000, qat: { limit: 1000 } } },
+          ],
+        },
+      });
+      assert.equal(tf.memory().numTensors, tensorsBefore);
+      const report = job.report as Report & { steps: { type: string; inputModelId: string; modelId: string | null; report: Report }[] };
+      assert.deepEqual(
+        report.steps.map((s) => [s.type, s.inputModelId === denseId, s.modelId === null]),
+        [
+          ['sensitivity', true, true],
+          ['prune', true, false],
+          ['cluster', false, false],
+          ['quantize', false, false],
+        ],
+      );
+      assert.equal(job.resultModelIds.length, 3);
+      const scan = (report.steps[0].report as unknown as { split: string; scan: { layers: { accuracy: number[] }[] } }).scan;
+      assert.equal(scan.layers.length, 3);
+      assert.ok(scan.layers.every((l) => l.accuracy.length === 2));
+      const metrics = (await ctx.http.get(`/v1/jobs/${job.id}/metrics?limit=1000`).expect(200)).body.items as { name: string; step: number }[];
+      assert.ok(metrics.some((m) => m.name.startsWith('step1_sensitivity.sensitivity.') && m.step === 900));
+      const [pruned, clustered, quantized] = await Promise.all(job.resultModelIds.map(download));
+      const p = rawFloat32(pruned);
+      const c = rawFloat32(clustered);
+      for (const [name, values] of p) {
+        if (!name.endsWith('/kernel')) continue;
+        const after = c.get(name)!;
+        assert.ok(new Set(after).size <= 16, `${name}: ${new Set(after).size} values`);
+        for (let i = 0; i < values.length; i++) if (Object.is(values[i], 0)) assert.ok(Object.is(after[i], 0), `${name}[${i}] stays 0`);
+      }
+      assert.ok(quantized.weightSpecs.every((s) => s.quantization?.dtype === 'uint8'));
+      const q = report.steps[3].report as Report & { qat: { storedAs: string } };
+      assert.equal(q.qat.storedAs, 'uint8');
+      assert.ok(report.after.gzipBytes < report.steps[1].report.after.gzipBytes, 'cluster + uint8 shrink the pruned model further');
+    },
+  );
+
+  test(
+    'autocompress over REST and GraphQL: small budget, every candidate a model, frontier/chosen/before/after per the contract',
+    { skip: !heavy },
+    async () => {
+      const tensorsBefore = tf.memory().numTensors;
+      const job = await runJob({
+        type: 'autocompress',
+        modelId: denseId,
+        datasetId,
+        params: { maxAccuracyDrop: 2, objective: 'size', budget: { trials: 3 }, limit: 1500, validationLimit: 300, fineTuneEpochs: 1 },
+      });
+      assert.equal(tf.memory().numTensors, tensorsBefore);
+      type Entry = {
+        modelId: string;
+        accuracy: number;
+        params: number;
+        nonzeroParams: number;
+        sizeBytes: number;
+        gzipBytes: number;
+        flops: number;
+        latencyMs: unknown;
+      };
+      const report = job.report as unknown as Report & { frontier: Entry[]; chosen: Entry; candidates: Entry[] };
+      assertContractReport(report, ['frontier', 'chosen', 'candidates', 'search']);
+      const keys = ['accuracy', 'flops', 'gzipBytes', 'latencyMs', 'modelId', 'nonzeroParams', 'params', 'sizeBytes'];
+      for (const e of [...report.frontier, report.chosen]) for (const k of keys) assert.ok(k in e, `entry has ${k}`);
+      assert.equal(job.resultModelIds[0], report.chosen.modelId);
+      assert.ok(report.frontier.some((e) => e.modelId === report.chosen.modelId));
+      assert.equal(report.candidates.length, 4, 'the original and 3 trials');
+      for (const c of report.candidates.slice(1)) {
+        const m = await getModel(c.modelId);
+        assert.equal(m.producedByJobId, job.id);
+        assert.equal(m.report!.after.split, 'validation');
+      }
+      assert.equal(report.after.gzipBytes, report.chosen.gzipBytes);
+      assert.equal(report.candidates[0].flops, 2 * (784 * 300 + 300 * 100 + 100 * 10));
+      const gql = await ctx.http
+        .post('/graphql')
+        .send({ query: `{ job(id: "${job.id}") { type status report { chosen { modelId gzipBytes flops steps } frontier { modelId accuracy } } } }` })
+        .expect(200);
+      assert.equal(gql.body.errors, undefined, JSON.stringify(gql.body.errors));
+      assert.equal(gql.body.data.job.type, 'autocompress');
+      assert.deepEqual(gql.body.data.job.report.chosen, {
+        modelId: report.chosen.modelId,
+        gzipBytes: report.chosen.gzipBytes,
+        flops: report.chosen.flops,
+        steps: (report.chosen as unknown as { steps: unknown }).steps,
+      });
+      assert.deepEqual(
+        gql.body.data.job.report.frontier.map((e: Entry) => e.modelId),
+        report.frontier.map((e) => e.modelId),
+      );
+    },
+  );
 
   test('cancel stops a running pipeline within a batch; no tensors leak', async () => {
     const tensorsBefore = tf.memory().numTensors;

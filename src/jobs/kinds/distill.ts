@@ -54,7 +54,7 @@ async function cloneModel(model: tf.LayersModel): Promise<tf.LayersModel> {
 }
 
 /** The distillation loss for trainModel on the student's logits; teacher logits are computed per batch. */
-function distillLoss(teacher: tf.LayersModel, teacherLogits: tf.LayersModel, params: DistillParams): LossFn {
+export function distillLoss(teacher: tf.LayersModel, teacherLogits: tf.LayersModel, params: Pick<DistillParams, 'temperature' | 'alpha'>): LossFn {
   return (labels, studentLogits, x) =>
     distillationLoss({
       studentLogits: studentLogits as tf.Tensor2D,
@@ -80,6 +80,25 @@ export interface DistillReport {
   layers: ReturnType<typeof compressionReport>['layers'];
   teacher: Measure;
   baseline?: Measure;
+  /** Teacher, hard-label baseline (when trained) and distilled student side by side, for tables. */
+  comparison: { role: 'teacher' | 'baseline' | 'student'; accuracy: number | null; params: number; gzipBytes: number }[];
+  /** (student − baseline) / (teacher − baseline) accuracy: the share of the gap distillation closed; null without a baseline. */
+  gapClosed: number | null;
+}
+
+/** The side-by-side rows and the gap closed of a distill report. */
+export function distillComparison(teacher: Measure, student: Measure, baseline?: Measure): Pick<DistillReport, 'comparison' | 'gapClosed'> {
+  const row = (role: DistillReport['comparison'][number]['role'], m: Measure) => ({
+    role,
+    accuracy: m.accuracy,
+    params: m.params,
+    gzipBytes: m.gzipBytes,
+  });
+  const gap = baseline && teacher.accuracy !== null && baseline.accuracy !== null ? teacher.accuracy - baseline.accuracy : null;
+  return {
+    comparison: [row('teacher', teacher), ...(baseline ? [row('baseline', baseline)] : []), row('student', student)],
+    gapClosed: gap && student.accuracy !== null && baseline?.accuracy != null ? (student.accuracy - baseline.accuracy) / gap : null,
+  };
 }
 
 export async function runDistill(ctx: JobContext, params: DistillParams): Promise<JobResult> {
@@ -103,6 +122,7 @@ export async function runDistill(ctx: JobContext, params: DistillParams): Promis
       if (baselineStudent) owned.push(baselineStudent);
       ctx.progress({ fraction: 0.05 });
       const distillEnd = params.baseline ? 0.5 : 0.9;
+      ctx.log(`training the distilled student: soft targets at T=${params.temperature}, alpha=${params.alpha}, ${params.epochs} epoch(s)`);
       // The view shares the student's variables: training it trains the student.
       await runTraining(
         ctx,
@@ -115,13 +135,21 @@ export async function runDistill(ctx: JobContext, params: DistillParams): Promis
       );
       let baseline: Measure | undefined;
       if (baselineStudent) {
+        ctx.log(
+          `training the hard-label baseline: the same student and initial weights on labels alone, ${params.epochs} epoch(s) (metrics baseline_*)`,
+        );
         await runTraining(ctx, baselineStudent, data.train, trainOptions(params), { progressRange: [distillEnd, 0.9], metricPrefix: 'baseline_' });
         baseline = (await measure(baselineStudent, evalSet, split)).m;
       }
       const after = await measure(student, evalSet, split);
-      const report: DistillReport = { ...compressionReport(teacherM, after), teacher: teacherM.m, ...(baseline ? { baseline } : {}) };
+      const report: DistillReport = {
+        ...compressionReport(teacherM, after),
+        teacher: teacherM.m,
+        ...(baseline ? { baseline } : {}),
+        ...distillComparison(teacherM.m, after.m, baseline),
+      };
       ctx.log(
-        `distilled ${teacherDto.name}: teacher accuracy ${teacherM.m.accuracy}, student ${after.m.accuracy}${baseline ? `, hard-label baseline ${baseline.accuracy}` : ''}`,
+        `distilled ${teacherDto.name} (${split} split): teacher accuracy ${teacherM.m.accuracy}${baseline ? `, hard-label baseline ${baseline.accuracy}` : ''}, distilled student ${after.m.accuracy}${report.gapClosed === null ? '' : ` (${(100 * report.gapClosed).toFixed(0)}% of the teacher–baseline gap closed)`}`,
       );
       const saved = await ctx.models.save(student, { name: `${teacherDto.name}-distilled`, parentModelId: teacherId, report: { ...report } });
       ctx.progress({ fraction: 1 });

@@ -6,6 +6,7 @@
 // no kind by name and imports no registry.
 import type { JobContext, JobInputs, JobKind, JobResult, ResourceDemand, ResourceFacts, ValidationFacts } from '../kind.ts';
 import type { Measure } from './compression-report.ts';
+import { pipelineSummary, type PipelineSummary } from './pipeline-summary.ts';
 import { pipelineParamsSchema, type PipelineParams, type PipelineParamsSchema } from './pipeline.params.ts';
 
 /** What the pipeline needs of the registry: its step kinds and the registry's per-kind operations. */
@@ -33,6 +34,8 @@ export interface PipelineReport {
   after: Measure | null;
   layers: unknown[];
   steps: PipelineStepReport[];
+  /** Readable: the original model, then one row per step (model, accuracy, sizes), and totals original → final. */
+  summary: PipelineSummary;
 }
 
 function stepInputs(kind: JobKind, current: string, datasetId: string | null): JobInputs {
@@ -79,7 +82,14 @@ async function runPipeline(kinds: KindLookup, ctx: JobContext, params: PipelineP
     after: measured.at(-1)?.after ?? null,
     layers: measured.at(-1)?.layers ?? [],
     steps,
+    summary: pipelineSummary(ctx.inputs.modelId!, steps),
   };
+  const { totals } = report.summary;
+  if (totals.sizeRatio !== null) {
+    ctx.log(
+      `original → final: ${totals.sizeRatio.toFixed(1)}× smaller (fp32 raw → gzip; ${totals.gzipRatio!.toFixed(1)}× gzip → gzip), accuracy ${totals.accuracyChangePp === null ? 'n/a' : `${totals.accuracyChangePp >= 0 ? '+' : ''}${totals.accuracyChangePp.toFixed(2)} pp`}`,
+    );
+  }
   ctx.progress({ fraction: 1 });
   return { resultModelIds, report: { ...report } };
 }

@@ -1,0 +1,273 @@
+// The candidate generators of `autocompress`: one stage per method, each turning a base model (the best accepted
+// candidate so far, as artifacts) into a new candidate at one level. Levels are ordered from mild to aggressive, so a
+// stage can bisect them (src/jobs/kinds/autocompress.ts). Pure training/compression: saving and measuring are the
+// kind's.
+import {
+  allocateSparsity,
+  FakeQuantTrainer,
+  GradualPruner,
+  applyMasks,
+  logitsModel,
+  pruningPlan,
+  quantizeWeights,
+  structuredPrune,
+  type SensitivityScan,
+} from '../../ml/compress/index.ts';
+import { takeRows } from '../../ml/dataset.ts';
+import { loadModelFromArtifacts, serializeModel } from '../../ml/model-io.ts';
+import type { tf } from '../../ml/tf.ts';
+import type { JobContext } from '../kind.ts';
+import type { AutocompressMethod, AutocompressParams } from './autocompress.params.ts';
+import { clusterAndTune } from './cluster.ts';
+import { distillLoss, narrowedStudent } from './distill.ts';
+import { pruningSchedule } from './prune.ts';
+import { scanModel } from './sensitivity.ts';
+import { runTraining, type SplitTensors } from './support.ts';
+
+/** What a candidate did, step by step from the original model. */
+export interface StepDesc {
+  method: AutocompressMethod;
+  level: number | string;
+}
+
+export interface Produced {
+  /** A live model (caller disposes) or artifacts (a quantized model). */
+  model: tf.LayersModel | tf.io.ModelArtifacts;
+  /** Extra facts for the candidate's report (allocation, clusters, …). */
+  details?: Record<string, unknown>;
+}
+
+export interface StageEnv {
+  ctx: JobContext;
+  params: AutocompressParams;
+  /** Tuning rows (the train split minus the validation hold-out). */
+  tune: SplitTensors;
+  /** The rows decisions are made on (the validation hold-out). */
+  validation: SplitTensors;
+  /** The original model (the distillation teacher). */
+  original: tf.LayersModel;
+  /** Progress range of the running trial. */
+  range: [number, number];
+}
+
+export interface Stage {
+  method: AutocompressMethod;
+  /** Mild → aggressive. */
+  levels: (number | string)[];
+  /** true: bisect the levels for the most aggressive accepted one; false: try in order, stop at the first accepted. */
+  bisect: boolean;
+  run(env: StageEnv, base: tf.io.ModelArtifacts, level: number | string): Promise<Produced>;
+}
+
+const trainOpts = (p: AutocompressParams, epochs: number) => ({
+  epochs,
+  batchSize: p.batchSize,
+  optimizer: 'adam' as const,
+  learningRate: p.learningRate,
+  validationSplit: 0,
+  seed: p.seed,
+});
+
+/** Scan rows: enough to rank layers, few enough to stay cheap. */
+const SCAN_ROWS = 2000;
+const CALIBRATION_ROWS = 1024;
+
+/** Magnitude pruning with per-layer sparsities allocated from a sensitivity scan of the stage's base (scanned once). */
+function pruneStage(): Stage {
+  const scans = new WeakMap<tf.io.ModelArtifacts, SensitivityScan>();
+  return {
+    method: 'prune',
+    levels: [0.5, 0.7, 0.8, 0.9, 0.93, 0.95, 0.96, 0.97, 0.98],
+    bisect: true,
+    async run(env, base, level) {
+      const model = await loadModelFromArtifacts(base);
+      try {
+        let scan = scans.get(base);
+        if (!scan) {
+          const rows = Int32Array.from({ length: Math.min(SCAN_ROWS, env.validation.n) }, (_, i) => i);
+          const x = takeRows(env.validation.x, rows);
+          const y = takeRows(env.validation.y, rows);
+          try {
+            scan = await scanModel(env.ctx, model, { x, y, labels: env.validation.labels.subarray(0, rows.length), n: rows.length }, {}, [
+              env.range[0],
+              env.range[0],
+            ]);
+          } finally {
+            x.dispose();
+            y.dispose();
+          }
+          scans.set(base, scan);
+        }
+        const allocation = allocateSparsity(scan, Number(level), { maxSparsity: 0.98 });
+        const byWeight = Object.fromEntries(scan.layers.map((l) => [l.weight, allocation.sparsities[l.name]]));
+        const calibration = takeRows(
+          env.tune.x,
+          Int32Array.from({ length: Math.min(CALIBRATION_ROWS, env.tune.n) }, (_, i) => i),
+        );
+        try {
+          const plan = pruningPlan(model, {
+            scope: 'global',
+            score: 'activation',
+            maxLayerSparsity: 0.98,
+            excludeLayers: [],
+            calibration,
+            allocation: byWeight,
+          });
+          const totalSteps = Math.max(1, env.params.fineTuneEpochs * Math.ceil(env.tune.n / env.params.batchSize));
+          const pruner = new GradualPruner(
+            model,
+            pruningSchedule({ sparsity: Number(level), schedule: { type: 'polynomial_decay' } }, totalSteps),
+            plan,
+          );
+          if (env.params.fineTuneEpochs > 0) {
+            pruner.beforeBatch();
+            await runTraining(env.ctx, model, env.tune, trainOpts(env.params, env.params.fineTuneEpochs), {
+              progressRange: env.range,
+              afterBatch: () => {
+                pruner.afterBatch();
+                pruner.beforeBatch();
+              },
+            });
+          }
+          applyMasks(model, pruner.masksAt(Number(level), Number(level)));
+        } finally {
+          calibration.dispose();
+        }
+        return { model, details: { allocation: allocation.sparsities, tolerance: allocation.tolerance, scan } };
+      } catch (e) {
+        model.dispose();
+        throw e;
+      }
+    },
+  };
+}
+
+/** Whole units / filters removed (a physically smaller, faster model), then fine-tuning. */
+function structuredStage(): Stage {
+  return {
+    method: 'structured',
+    levels: [0.25, 0.5, 0.625, 0.75, 0.875],
+    bisect: true,
+    async run(env, base, level) {
+      const model = await loadModelFromArtifacts(base);
+      try {
+        const { model: smaller, removed } = await structuredPrune(model, { fraction: Number(level), norm: 'l1' });
+        try {
+          if (env.params.fineTuneEpochs > 0)
+            await runTraining(env.ctx, smaller, env.tune, trainOpts(env.params, env.params.fineTuneEpochs), { progressRange: env.range });
+        } catch (e) {
+          smaller.dispose();
+          throw e;
+        }
+        return { model: smaller, details: { removed: Object.fromEntries(Object.entries(removed).map(([k, v]) => [k, v.length])) } };
+      } finally {
+        model.dispose();
+      }
+    },
+  };
+}
+
+/** k-means weight sharing with 2^bits values per kernel (zeros stay zero), centroid fine-tuning. */
+function clusterStage(): Stage {
+  return {
+    method: 'cluster',
+    levels: [8, 6, 5, 4, 3],
+    bisect: true,
+    async run(env, base, level) {
+      const model = await loadModelFromArtifacts(base);
+      try {
+        const kernels = await clusterAndTune(
+          env.ctx,
+          model,
+          env.tune,
+          {
+            clusters: 2 ** Number(level),
+            fineTuneEpochs: env.params.clusterEpochs,
+            batchSize: env.params.batchSize,
+            learningRate: 1e-4,
+            seed: env.params.seed,
+          },
+          env.range,
+        );
+        return { model, details: { bits: level, kernels } };
+      } catch (e) {
+        model.dispose();
+        throw e;
+      }
+    },
+  };
+}
+
+/** uint8 weights in the stock manifest: post-training first, quantization-aware fine-tuning when that loses too much. */
+function quantizeStage(): Stage {
+  return {
+    method: 'quantize',
+    levels: ['uint8', 'uint8-qat'],
+    bisect: false,
+    async run(env, base, level) {
+      let artifacts = base;
+      if (level === 'uint8-qat') {
+        const model = await loadModelFromArtifacts(base);
+        try {
+          const trainer = new FakeQuantTrainer(model, 'tensor');
+          trainer.quantize();
+          await runTraining(
+            env.ctx,
+            model,
+            env.tune,
+            { ...trainOpts(env.params, 1), learningRate: 1e-4 },
+            { progressRange: env.range, afterBatch: () => trainer.afterBatch() },
+          );
+          trainer.finish();
+          artifacts = (await serializeModel(model)).artifacts;
+        } finally {
+          model.dispose();
+        }
+      }
+      const q = quantizeWeights(artifacts.weightSpecs ?? [], artifacts.weightData ?? new ArrayBuffer(0), 'uint8');
+      return { model: { ...artifacts, weightSpecs: q.specs, weightData: q.data } };
+    },
+  };
+}
+
+/** Knowledge distillation from the original model into its architecture narrowed by the level (width multiplier). */
+function distillStage(): Stage {
+  return {
+    method: 'distill',
+    levels: [0.75, 0.5, 0.25],
+    bisect: true,
+    async run(env, _base, level) {
+      const student = await narrowedStudent(env.original, Number(level));
+      // Frozen while it teaches: only the student's variables take optimizer steps.
+      const wasTrainable = env.original.trainable;
+      env.original.trainable = false;
+      try {
+        const epochs = Math.max(1, env.params.fineTuneEpochs);
+        const lossFn = distillLoss(env.original, logitsModel(env.original), { temperature: 4, alpha: 0.9 });
+        await runTraining(
+          env.ctx,
+          logitsModel(student),
+          env.tune,
+          { ...trainOpts(env.params, epochs), learningRate: 1e-3, lossFn },
+          { progressRange: env.range },
+        );
+        return { model: student, details: { widthMultiplier: level, temperature: 4, alpha: 0.9, epochs } };
+      } catch (e) {
+        student.dispose();
+        throw e;
+      } finally {
+        env.original.trainable = wasTrainable;
+      }
+    },
+  };
+}
+
+const FACTORIES: Record<AutocompressMethod, () => Stage> = {
+  prune: pruneStage,
+  structured: structuredStage,
+  cluster: clusterStage,
+  quantize: quantizeStage,
+  distill: distillStage,
+};
+
+export const stageFor = (method: AutocompressMethod): Stage => FACTORIES[method]();
