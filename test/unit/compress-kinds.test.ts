@@ -20,7 +20,6 @@ import { createRuntime, type Runtime } from '../../src/runtime.ts';
 import { targetEnv } from '../helpers/harness.ts';
 
 /** A job report read as loose JSON (the kinds return Record<string, unknown>). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- test-side reading of nested report JSON
 type Loose = Record<string, any>;
 
 let rt: Runtime;
