@@ -113,10 +113,10 @@ const BUILT_IN: JobKind[] = [
   pruneKind,
   distillKind,
   quantizeKind,
+  createPipelineKind(lookup),
+  noopKind,
   clusterKind,
   sensitivityKind,
   autocompressKind,
-  createPipelineKind(lookup),
-  noopKind,
 ];
 for (const kind of BUILT_IN) registerJobKind(kind);
