@@ -433,7 +433,7 @@ export interface paths {
                     modelId?: string;
                     status?: "queued" | "running" | "succeeded" | "failed" | "canceled";
                     /** @description Job kind */
-                    type?: "train" | "evaluate" | "prune" | "distill" | "quantize" | "cluster" | "sensitivity" | "autocompress" | "pipeline" | "noop";
+                    type?: "train" | "evaluate" | "prune" | "distill" | "quantize" | "pipeline" | "noop" | "cluster" | "sensitivity" | "autocompress";
                 };
                 header?: never;
                 path?: never;
@@ -510,7 +510,7 @@ export interface paths {
                          * @description Job kind
                          * @enum {unknown}
                          */
-                        type: "train" | "evaluate" | "prune" | "distill" | "quantize" | "cluster" | "sensitivity" | "autocompress" | "pipeline" | "noop";
+                        type: "train" | "evaluate" | "prune" | "distill" | "quantize" | "pipeline" | "noop" | "cluster" | "sensitivity" | "autocompress";
                     };
                 };
             };
@@ -1651,7 +1651,7 @@ export interface components {
              * @description Job kind
              * @enum {unknown}
              */
-            type: "train" | "evaluate" | "prune" | "distill" | "quantize" | "cluster" | "sensitivity" | "autocompress" | "pipeline" | "noop";
+            type: "train" | "evaluate" | "prune" | "distill" | "quantize" | "pipeline" | "noop" | "cluster" | "sensitivity" | "autocompress";
             workerId: string | null;
         };
         JobPage: {
