@@ -130,7 +130,7 @@ await forEachTarget('a job kind registered by a test', (target) => {
     const { body } = await gql(ctx)(`{ __type(name: "JobType") { enumValues { name } } }`);
     assert.deepEqual(
       body.data.__type.enumValues.map((v: { name: string }) => v.name),
-      ['train', 'evaluate', 'prune', 'distill', 'quantize', 'pipeline', 'noop', 'scale'],
+      ['train', 'evaluate', 'prune', 'distill', 'quantize', 'pipeline', 'noop', 'cluster', 'sensitivity', 'autocompress', 'scale'],
     );
   });
 });
