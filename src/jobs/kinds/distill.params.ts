@@ -1,4 +1,4 @@
-// Params of `distill` jobs (API contract of issue 5). The kind itself (distill.ts) arrives with the compression work.
+// Params of `distill` jobs (API contract of issue 5); the kind is distill.ts.
 import { Type, type Static } from 'typebox';
 import { ArchitectureParam } from './train.params.ts';
 

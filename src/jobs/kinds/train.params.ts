@@ -1,4 +1,4 @@
-// Params of `train` jobs (API contract of issue 4). The kind itself (train.ts) arrives with the ML engine.
+// Params of `train` jobs (API contract of issue 4); the kind is train.ts.
 import { Type, type Static } from 'typebox';
 
 const strict = { additionalProperties: false } as const;
