@@ -44,7 +44,6 @@ export function zipBuffer(entries: { name: string; data: Buffer }[]): Promise<Bu
 }
 
 /** supertest parser that buffers a binary response body (`.buffer(true).parse(binaryParser)`). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function binaryParser(res: any, cb: (err: Error | null, body: Buffer) => void) {
   const chunks: Buffer[] = [];
   res.on('data', (c: Buffer) => chunks.push(c));

@@ -15,7 +15,7 @@ export const SOURCE_FORMATS = MODEL_FORMATS.map((f): SourceFormatName => f.name)
 
 type Exportable = Extract<(typeof MODEL_FORMATS)[number], { export: NonNullable<ModelFormat['export']> }>;
 export type ExportFormatName = Exportable['exportName'];
-export const EXPORT_FORMATS = MODEL_FORMATS.filter((f) => f.export !== null).map((f) => f.exportName) as ExportFormatName[];
+export const EXPORT_FORMATS = MODEL_FORMATS.filter((f) => f.export !== null).map((f) => f.exportName);
 
 export function formatByName(name: string): ModelFormat {
   const f = MODEL_FORMATS.find((x) => x.name === name);
