@@ -165,7 +165,7 @@ export function loadConfig(env: Env = process.env): Config {
       inProcess: bool(env, 'MODELPRESS_IN_PROCESS_WORKER', !databaseUrl),
       concurrency: int(env, 'MODELPRESS_WORKER_CONCURRENCY', 1, 1, 64),
       heartbeatSeconds: int(env, 'MODELPRESS_JOB_HEARTBEAT_SECONDS', 10, 1),
-      expireSeconds: int(env, 'MODELPRESS_JOB_EXPIRE_SECONDS', 30, 1),
+      expireSeconds: int(env, 'MODELPRESS_JOB_EXPIRE_SECONDS', 60, 1),
       pollIntervalSeconds: int(env, 'MODELPRESS_QUEUE_POLL_SECONDS', 2, 1),
       lostRetries: int(env, 'MODELPRESS_JOB_LOST_RETRIES', 3, 0, 100),
     },

@@ -705,6 +705,7 @@ export interface components {
          *       "name": "mnist-mlp",
          *       "format": "tfjs-layers",
          *       "params": 101770,
+         *       "flops": 101632,
          *       "sizeBytes": 409412,
          *       "inputShape": [
          *         null,
@@ -719,6 +720,7 @@ export interface components {
          *           "name": "dense_1",
          *           "className": "Dense",
          *           "params": 100480,
+         *           "flops": 100352,
          *           "outputShape": [
          *             null,
          *             128
@@ -728,6 +730,7 @@ export interface components {
          *           "name": "dense_2",
          *           "className": "Dense",
          *           "params": 1290,
+         *           "flops": 1280,
          *           "outputShape": [
          *             null,
          *             10

@@ -12,12 +12,13 @@ export const modelExample = {
   name: 'mnist-mlp',
   format: 'tfjs-layers',
   params: 101770,
+  flops: 101632,
   sizeBytes: 409412,
   inputShape: [null, 784],
   outputShape: [null, 10],
   layers: [
-    { name: 'dense_1', className: 'Dense', params: 100480, outputShape: [null, 128] },
-    { name: 'dense_2', className: 'Dense', params: 1290, outputShape: [null, 10] },
+    { name: 'dense_1', className: 'Dense', params: 100480, flops: 100352, outputShape: [null, 128] },
+    { name: 'dense_2', className: 'Dense', params: 1290, flops: 1280, outputShape: [null, 10] },
   ],
   files: [
     { path: 'model.json', sizeBytes: 2332, sha256: SHA },
