@@ -9,6 +9,7 @@ export type Model = components['schemas']['Model'];
 export type Dataset = components['schemas']['Dataset'];
 export type Job = components['schemas']['Job'];
 export type Problem = components['schemas']['Problem'];
+/** One of the per-kind bodies (CreateJobRequest: a oneOf discriminated by `type`, params typed per kind). */
 export type CreateJobBody = paths['/v1/jobs']['post']['requestBody']['content']['application/json'];
 export type DatasetFormat = NonNullable<paths['/v1/datasets']['post']['requestBody']['content']['multipart/form-data']['format']>;
 export type JobStatus = Job['status'];

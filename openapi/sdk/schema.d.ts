@@ -429,6 +429,591 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description Create a autocompress job */
+        CreateAutocompressJob: {
+            /**
+             * Format: uuid
+             * @description Resource id (UUID)
+             */
+            datasetId?: string;
+            /**
+             * Format: uuid
+             * @description Resource id (UUID)
+             */
+            modelId?: string;
+            /** @description Parameters of a autocompress job; omitted ones take their defaults */
+            params?: {
+                /** @default 128 */
+                batchSize?: number;
+                /** @default {} */
+                budget?: {
+                    /** @description No new candidate starts after this */
+                    minutes?: number;
+                    /** @description Candidates trained and measured at most (default 12) */
+                    trials?: number;
+                };
+                /**
+                 * @description Centroid fine-tuning epochs of every clustering candidate
+                 * @default 1
+                 */
+                clusterEpochs?: number;
+                /**
+                 * @description Fine-tuning epochs of every pruning / distillation candidate
+                 * @default 3
+                 */
+                fineTuneEpochs?: number;
+                /** @default 0.0005 */
+                learningRate?: number;
+                /** @description Use only the first N training examples (tuning rows and the validation hold-out) */
+                limit?: number;
+                /**
+                 * @description Largest accepted accuracy drop in percentage points, measured on a validation hold-out of the train split
+                 * @default 0.5
+                 */
+                maxAccuracyDrop?: number;
+                /** @description Methods searched, in this order of stages (default: size → prune, cluster, quantize; latency/flops → structured, quantize). distill = a student of half, then a quarter the width */
+                methods?: ("distill" | "structured" | "prune" | "cluster" | "quantize")[];
+                /**
+                 * @description What the chosen model minimises: size = gzip bytes of its files, latency = batch-1 p50 ms, flops = per example
+                 * @default size
+                 */
+                objective?: "size" | "latency" | "flops";
+                seed?: number;
+                /**
+                 * @description Decide on at most N rows of the validation hold-out
+                 * @default 5000
+                 */
+                validationLimit?: number;
+            };
+            /**
+             * @description Higher runs first
+             * @default 0
+             */
+            priority?: number;
+            /**
+             * Format: uuid
+             * @description Resource id (UUID)
+             */
+            teacherModelId?: string;
+            /**
+             * @description Job kind (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            type: "autocompress";
+        };
+        /** @description Create a cluster job */
+        CreateClusterJob: {
+            /**
+             * Format: uuid
+             * @description Resource id (UUID)
+             */
+            datasetId?: string;
+            /**
+             * Format: uuid
+             * @description Resource id (UUID)
+             */
+            modelId?: string;
+            /** @description Parameters of a cluster job; omitted ones take their defaults */
+            params?: {
+                /** @default 128 */
+                batchSize?: number;
+                /** @description Index bits per weight: 2^bits values per kernel (default 5) */
+                bits?: number;
+                /** @description Values per kernel (instead of bits) */
+                clusters?: number;
+                /** @description Layer names left unclustered */
+                excludeLayers?: string[];
+                /**
+                 * @description Centroid fine-tuning epochs (gradients shared per cluster)
+                 * @default 1
+                 */
+                fineTuneEpochs?: number;
+                /** @default 0.0001 */
+                learningRate?: number;
+                /** @description Use only the first N training examples */
+                limit?: number;
+                seed?: number;
+            };
+            /**
+             * @description Higher runs first
+             * @default 0
+             */
+            priority?: number;
+            /**
+             * Format: uuid
+             * @description Resource id (UUID)
+             */
+            teacherModelId?: string;
+            /**
+             * @description Job kind (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            type: "cluster";
+        };
+        /** @description Create a distill job */
+        CreateDistillJob: {
+            /**
+             * Format: uuid
+             * @description Resource id (UUID)
+             */
+            datasetId?: string;
+            /**
+             * Format: uuid
+             * @description Resource id (UUID)
+             */
+            modelId?: string;
+            /** @description Parameters of a distill job; omitted ones take their defaults */
+            params?: {
+                /**
+                 * @description Weight of the soft-target term; 1 = soft targets only
+                 * @default 0.9
+                 */
+                alpha?: number;
+                /**
+                 * @description Also train the same student on hard labels only, for comparison
+                 * @default false
+                 */
+                baseline?: boolean;
+                /** @default 128 */
+                batchSize?: number;
+                /** @default 3 */
+                epochs?: number;
+                /** @default 0.001 */
+                learningRate?: number;
+                /** @description Use only the first N training examples */
+                limit?: number;
+                seed?: number;
+                /** @description Student: a preset or spec, or the teacher narrowed by widthMultiplier (default 0.5); ignored when modelId names an uploaded student */
+                student?: ("lenet-300-100" | "lenet-5" | {
+                    layers: {
+                        type: string;
+                    }[];
+                }) | {
+                    widthMultiplier: number;
+                };
+                /** @default 4 */
+                temperature?: number;
+            };
+            /**
+             * @description Higher runs first
+             * @default 0
+             */
+            priority?: number;
+            /**
+             * Format: uuid
+             * @description Resource id (UUID)
+             */
+            teacherModelId?: string;
+            /**
+             * @description Job kind (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            type: "distill";
+        };
+        /** @description Create a evaluate job */
+        CreateEvaluateJob: {
+            /**
+             * Format: uuid
+             * @description Resource id (UUID)
+             */
+            datasetId?: string;
+            /**
+             * Format: uuid
+             * @description Resource id (UUID)
+             */
+            modelId?: string;
+            /** @description Parameters of a evaluate job; omitted ones take their defaults */
+            params?: {
+                /** @description Evaluate on the first N examples of the split only */
+                limit?: number;
+                /** @description The split to score (default "test"). A dataset without a test split is refused unless "train" or "validation" (the seeded 10% hold-out of the train split) is given explicitly */
+                split?: "test" | "train" | "validation";
+            };
+            /**
+             * @description Higher runs first
+             * @default 0
+             */
+            priority?: number;
+            /**
+             * Format: uuid
+             * @description Resource id (UUID)
+             */
+            teacherModelId?: string;
+            /**
+             * @description Job kind (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            type: "evaluate";
+        };
+        /**
+         * @description A job to create: `type` selects the kind and with it the schema of `params`
+         * @example {
+         *       "type": "prune",
+         *       "modelId": "5f0c2a7e-8b1d-4c3e-9a2f-6d7e8f9a0b1c",
+         *       "datasetId": "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+         *       "params": {
+         *         "sparsity": 0.5
+         *       }
+         *     }
+         */
+        CreateJobRequest: components["schemas"]["CreateTrainJob"] | components["schemas"]["CreateEvaluateJob"] | components["schemas"]["CreatePruneJob"] | components["schemas"]["CreateDistillJob"] | components["schemas"]["CreateQuantizeJob"] | components["schemas"]["CreatePipelineJob"] | components["schemas"]["CreateNoopJob"] | components["schemas"]["CreateClusterJob"] | components["schemas"]["CreateSensitivityJob"] | components["schemas"]["CreateAutocompressJob"];
+        /** @description Create a noop job */
+        CreateNoopJob: {
+            /**
+             * Format: uuid
+             * @description Resource id (UUID)
+             */
+            datasetId?: string;
+            /**
+             * Format: uuid
+             * @description Resource id (UUID)
+             */
+            modelId?: string;
+            /** @description Parameters of a noop job; omitted ones take their defaults */
+            params?: {
+                /**
+                 * @description Total sleep, spread over the steps
+                 * @default 0
+                 */
+                durationMs?: number;
+                /** @description Fail with JOB_FAILED at this step */
+                failAt?: number;
+                /** @default 1 */
+                steps?: number;
+            };
+            /**
+             * @description Higher runs first
+             * @default 0
+             */
+            priority?: number;
+            /**
+             * Format: uuid
+             * @description Resource id (UUID)
+             */
+            teacherModelId?: string;
+            /**
+             * @description Job kind (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            type: "noop";
+        };
+        /** @description Create a pipeline job */
+        CreatePipelineJob: {
+            /**
+             * Format: uuid
+             * @description Resource id (UUID)
+             */
+            datasetId?: string;
+            /**
+             * Format: uuid
+             * @description Resource id (UUID)
+             */
+            modelId?: string;
+            /** @description Parameters of a pipeline job; omitted ones take their defaults */
+            params?: {
+                steps: {
+                    /** @default {} */
+                    params?: {
+                        [key: string]: unknown;
+                    };
+                    /** @enum {unknown} */
+                    type: "train" | "evaluate" | "prune" | "distill" | "quantize" | "cluster" | "sensitivity";
+                }[];
+            };
+            /**
+             * @description Higher runs first
+             * @default 0
+             */
+            priority?: number;
+            /**
+             * Format: uuid
+             * @description Resource id (UUID)
+             */
+            teacherModelId?: string;
+            /**
+             * @description Job kind (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            type: "pipeline";
+        };
+        /** @description Create a prune job */
+        CreatePruneJob: {
+            /**
+             * Format: uuid
+             * @description Resource id (UUID)
+             */
+            datasetId?: string;
+            /**
+             * Format: uuid
+             * @description Resource id (UUID)
+             */
+            modelId?: string;
+            /** @description Parameters of a prune job; omitted ones take their defaults */
+            params?: {
+                /** @default 128 */
+                batchSize?: number;
+                /** @description Layer names left dense; replaces the default protection: the last Dense layer (the classifier) and the first prunable layer when it holds < 10% of the prunable weights */
+                excludeLayers?: string[];
+                /** @default 3 */
+                fineTuneEpochs?: number;
+                /** @description Structured pruning: ranks coupled channel groups by the L1/L2 norm of their weights or by batch-norm |gamma| (bn; groups without a batch norm use L2). Default: `norm` */
+                importance?: "l1" | "l2" | "bn";
+                /** @default 0.0005 */
+                learningRate?: number;
+                /** @description Use only the first N training examples */
+                limit?: number;
+                /**
+                 * @description Global scope: no layer is pruned beyond this, so each keeps at least 1 − maxLayerSparsity of its weights
+                 * @default 0.98
+                 */
+                maxLayerSparsity?: number;
+                /** @default magnitude */
+                method?: "magnitude" | "structured";
+                /**
+                 * @description Structured pruning: ranks units/filters by this norm
+                 * @default l1
+                 */
+                norm?: "l1" | "l2";
+                /**
+                 * @default {
+                 *       "type": "polynomial_decay"
+                 *     }
+                 */
+                schedule?: {
+                    /** @description First pruning step (default 0) */
+                    beginStep?: number;
+                    /** @description Last pruning step (default: end of fine-tuning) */
+                    endStep?: number;
+                    /** @description Recompute masks every N steps (default: total steps / 20, at most 100) */
+                    frequency?: number;
+                    /** @enum {string} */
+                    type: "constant";
+                } | {
+                    /** @description First pruning step (default 0) */
+                    beginStep?: number;
+                    /** @description Step at which the final sparsity is reached (default: the pruning step about two thirds into fine-tuning) */
+                    endStep?: number;
+                    /** @description Recompute masks every N steps (default: total steps / 20, at most 100) */
+                    frequency?: number;
+                    /** @description Default 0 */
+                    initialSparsity?: number;
+                    /** @description Default 3 */
+                    power?: number;
+                    /** @enum {string} */
+                    type: "polynomial_decay";
+                };
+                /**
+                 * @description global: one threshold over every pruned layer (each capped at maxLayerSparsity), so robust layers give more; layer: each layer at `sparsity`
+                 * @default global
+                 */
+                scope?: "layer" | "global";
+                /**
+                 * @description Weight importance: activation = |w| × RMS of its input over a calibration batch (Wanda; prunes weights of inputs that are never active first), magnitude = |w|
+                 * @default activation
+                 */
+                score?: "activation" | "magnitude";
+                seed?: number;
+                /**
+                 * @description Final target sparsity (structured: fraction of units/filters removed)
+                 * @default 0.8
+                 */
+                sparsity?: number;
+            };
+            /**
+             * @description Higher runs first
+             * @default 0
+             */
+            priority?: number;
+            /**
+             * Format: uuid
+             * @description Resource id (UUID)
+             */
+            teacherModelId?: string;
+            /**
+             * @description Job kind (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            type: "prune";
+        };
+        /** @description Create a quantize job */
+        CreateQuantizeJob: {
+            /**
+             * Format: uuid
+             * @description Resource id (UUID)
+             */
+            datasetId?: string;
+            /**
+             * Format: uuid
+             * @description Resource id (UUID)
+             */
+            modelId?: string;
+            /** @description Parameters of a quantize job; omitted ones take their defaults */
+            params?: {
+                /** @default uint8 */
+                dtype?: "float16" | "uint8" | "uint16";
+                /** @description Measure accuracy on the first N test examples only */
+                limit?: number;
+                /** @description Quantization-aware fine-tuning before quantizing (uint8 only; needs a dataset): fake-quantized weights with a straight-through estimator */
+                qat?: {
+                    /** @default 128 */
+                    batchSize?: number;
+                    /**
+                     * @description Fine-tuning epochs against fake-quantized weights
+                     * @default 1
+                     */
+                    epochs?: number;
+                    /**
+                     * @description tensor: the grid the uint8 manifest stores; channel: per-output-channel grids (ONNX QDQ), stored as float32 on-grid values
+                     * @default tensor
+                     */
+                    granularity?: "tensor" | "channel";
+                    /** @default 0.0001 */
+                    learningRate?: number;
+                    /** @description Fine-tune on the first N training examples only */
+                    limit?: number;
+                    seed?: number;
+                };
+            };
+            /**
+             * @description Higher runs first
+             * @default 0
+             */
+            priority?: number;
+            /**
+             * Format: uuid
+             * @description Resource id (UUID)
+             */
+            teacherModelId?: string;
+            /**
+             * @description Job kind (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            type: "quantize";
+        };
+        /** @description Create a sensitivity job */
+        CreateSensitivityJob: {
+            /**
+             * Format: uuid
+             * @description Resource id (UUID)
+             */
+            datasetId?: string;
+            /**
+             * Format: uuid
+             * @description Resource id (UUID)
+             */
+            modelId?: string;
+            /** @description Parameters of a sensitivity job; omitted ones take their defaults */
+            params?: {
+                /** @description Layers to scan (default: every Dense/Conv kernel, the classifier included) */
+                layers?: string[];
+                /**
+                 * @description Measure on the first N examples of the split
+                 * @default 2000
+                 */
+                limit?: number;
+                /**
+                 * @description Sparsities each layer is pruned to (alone, by magnitude) and measured at
+                 * @default [
+                 *       0.5,
+                 *       0.7,
+                 *       0.8,
+                 *       0.9,
+                 *       0.95,
+                 *       0.98
+                 *     ]
+                 */
+                sparsities?: number[];
+                /**
+                 * @description Data the accuracy is measured on: by default the seeded 10% hold-out of the train split, so decisions never see the test split
+                 * @default validation
+                 */
+                split?: "validation" | "test" | "train";
+                /** @description Also allocate per-layer sparsities reaching this overall figure with the smallest common accuracy tolerance */
+                targetSparsity?: number;
+            };
+            /**
+             * @description Higher runs first
+             * @default 0
+             */
+            priority?: number;
+            /**
+             * Format: uuid
+             * @description Resource id (UUID)
+             */
+            teacherModelId?: string;
+            /**
+             * @description Job kind (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            type: "sensitivity";
+        };
+        /** @description Create a train job */
+        CreateTrainJob: {
+            /**
+             * Format: uuid
+             * @description Resource id (UUID)
+             */
+            datasetId?: string;
+            /**
+             * Format: uuid
+             * @description Resource id (UUID)
+             */
+            modelId?: string;
+            /** @description Parameters of a train job; omitted ones take their defaults */
+            params?: {
+                /** @description Preset name or { layers: [...] } spec; ignored when modelId continues an uploaded model (default lenet-300-100) */
+                architecture?: "lenet-300-100" | "lenet-5" | {
+                    layers: {
+                        type: string;
+                    }[];
+                };
+                /** @default 128 */
+                batchSize?: number;
+                earlyStopping?: {
+                    /** @default val_loss */
+                    metric?: "val_loss" | "val_accuracy" | "loss" | "accuracy";
+                    /** @default 0 */
+                    minDelta?: number;
+                    /** @default 3 */
+                    patience?: number;
+                };
+                /** @default 1 */
+                epochs?: number;
+                /** @default 0.001 */
+                learningRate?: number;
+                /** @description Per-epoch decay: lr / (1 + decay × epoch) */
+                learningRateDecay?: number;
+                /** @description Use only the first N training examples */
+                limit?: number;
+                /**
+                 * @description Step-level loss metric every N steps
+                 * @default 10
+                 */
+                metricsEverySteps?: number;
+                /** @description For optimizer "momentum" (default 0.9) */
+                momentum?: number;
+                /** @default adam */
+                optimizer?: "sgd" | "momentum" | "adam";
+                seed?: number;
+                /** @default 0.1 */
+                validationSplit?: number;
+            };
+            /**
+             * @description Higher runs first
+             * @default 0
+             */
+            priority?: number;
+            /**
+             * Format: uuid
+             * @description Resource id (UUID)
+             */
+            teacherModelId?: string;
+            /**
+             * @description Job kind (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            type: "train";
+        };
         /**
          * @example {
          *       "id": "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
@@ -2017,40 +2602,7 @@ export interface operations {
                  *       }
                  *     }
                  */
-                "application/json": {
-                    /**
-                     * Format: uuid
-                     * @description Resource id (UUID)
-                     */
-                    datasetId?: string;
-                    /**
-                     * Format: uuid
-                     * @description Resource id (UUID)
-                     */
-                    modelId?: string;
-                    /**
-                     * @description Per-type parameters (see each kind)
-                     * @default {}
-                     */
-                    params?: {
-                        [key: string]: unknown;
-                    };
-                    /**
-                     * @description Higher runs first
-                     * @default 0
-                     */
-                    priority?: number;
-                    /**
-                     * Format: uuid
-                     * @description Resource id (UUID)
-                     */
-                    teacherModelId?: string;
-                    /**
-                     * @description Job kind
-                     * @enum {unknown}
-                     */
-                    type: "train" | "evaluate" | "prune" | "distill" | "quantize" | "pipeline" | "noop" | "cluster" | "sensitivity" | "autocompress";
-                };
+                "application/json": components["schemas"]["CreateJobRequest"];
             };
         };
         responses: {

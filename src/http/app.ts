@@ -12,6 +12,7 @@ import { Problem } from '../schemas/common.ts';
 import { securityPlugin } from '../security/plugin.ts';
 import { Dataset, DatasetPage } from '../schemas/dataset.ts';
 import { Job, JobPage } from '../schemas/job.ts';
+import { CREATE_JOB_SCHEMAS } from '../schemas/job-create.ts';
 import { JOB_STREAM_EVENTS } from '../schemas/job-events.ts';
 import { Model, ModelPage } from '../schemas/model.ts';
 import { clientErrorHandler, registerUrlLimit } from './client-errors.ts';
@@ -45,7 +46,8 @@ export async function buildApp(runtime: Runtime, opts: AppOptions = {}) {
   registerProblemHandler(app);
   registerUrlLimit(app);
 
-  for (const schema of [Problem, Model, ModelPage, Dataset, DatasetPage, Job, JobPage, ...JOB_STREAM_EVENTS]) app.addSchema(schema);
+  for (const schema of [Problem, Model, ModelPage, Dataset, DatasetPage, Job, JobPage, ...JOB_STREAM_EVENTS, ...CREATE_JOB_SCHEMAS])
+    app.addSchema(schema);
   // Plugins whose hooks apply to the whole app come before the routes: the OpenAPI collector; API keys, rate
   // limits, CORS, security headers, timeouts; /metrics and its latency hook; the GraphQL cache's invalidation.
   await app.register(docsPlugin);

@@ -10,6 +10,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import { problemExample } from '../schemas/common.ts';
+import { createJobExample } from '../schemas/examples.ts';
 import { requiredScope } from '../security/scopes.ts';
 
 export const API_VERSION = '1.0.0';
@@ -97,7 +98,9 @@ export function documentOperation(schema: Json, method: string, url: string): Js
     responses['401'] = problemResponse(401);
     responses['403'] = problemResponse(403);
   }
-  return { ...schema, response: responses, security: scope ? [{ [BEARER_SCHEME]: [] }] : [] };
+  // createJob documents its body as the oneOf of the kinds' variants (schemas/job-create.ts); it validates with CreateJobBody.
+  const body = operationId === 'createJob' ? { body: { $ref: 'CreateJobRequest#' } } : {};
+  return { ...schema, ...body, response: responses, security: scope ? [{ [BEARER_SCHEME]: [] }] : [] };
 }
 
 const docs: FastifyPluginAsync = async (app) => {
@@ -139,6 +142,14 @@ const docs: FastifyPluginAsync = async (app) => {
       const method = Array.isArray(route.method) ? route.method[0] : route.method;
       if (!schema || schema.hide) return { schema, url };
       return { schema: documentOperation(schema as Json, method, url), url };
+    },
+    // A $ref body loses its example on the way to the document: put createJob's back on its media type.
+    transformObject: (doc) => {
+      if (!('openapiObject' in doc)) return doc.swaggerObject;
+      const post = doc.openapiObject.paths?.['/v1/jobs']?.post as { requestBody?: { content?: Record<string, Json> } } | undefined;
+      const json = post?.requestBody?.content?.['application/json'];
+      if (json) json.example = createJobExample;
+      return doc.openapiObject;
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });

@@ -70,3 +70,41 @@ test('operations: unique verb-noun operationIds, bearer security with 401/403/42
   const events = doc.paths['/v1/jobs/{id}/events'].get.responses['200'].content?.['text/event-stream'].schema;
   assert.equal(events?.$ref, '#/components/schemas/JobStreamEvent');
 });
+
+test('createJob body: oneOf discriminated by type, one variant per registered kind with its own params schema', async () => {
+  const { jobKindSchemas } = await import('../../src/jobs/registry.ts');
+  const { requestView } = await import('../../src/schemas/job-create.ts');
+  type Schema = Record<string, unknown> & { properties?: Record<string, Schema>; required?: string[] };
+  const doc = (await generateOpenApi()) as {
+    components: { schemas: Record<string, Schema> };
+    paths: Record<string, Record<string, { requestBody: { content: Record<string, { schema: { $ref: string }; example: { type: string } }> } }>>;
+  };
+  const media = doc.paths['/v1/jobs'].post.requestBody.content['application/json'];
+  assert.equal(media.schema.$ref, '#/components/schemas/CreateJobRequest');
+  const request = doc.components.schemas.CreateJobRequest as {
+    oneOf: { $ref: string }[];
+    discriminator: { propertyName: string; mapping: Record<string, string> };
+  };
+  const kinds = jobKindSchemas();
+  assert.equal(request.discriminator.propertyName, 'type');
+  assert.deepEqual(
+    Object.keys(request.discriminator.mapping),
+    kinds.map((k) => k.type),
+  );
+  assert.deepEqual(request.oneOf.map((r) => r.$ref).sort(), Object.values(request.discriminator.mapping).sort());
+  for (const { type, paramsSchema } of kinds) {
+    const variant = doc.components.schemas[request.discriminator.mapping[type].split('/').pop()!];
+    assert.deepEqual(variant.properties?.type.enum, [type], `${type}: type is its constant`);
+    assert.deepEqual(variant.required, ['type'], `${type}: only type is required`);
+    // The kind's own params schema, as a request sees it (defaulted properties may be omitted).
+    const params = variant.properties.params;
+    const own = requestView(JSON.parse(JSON.stringify(paramsSchema))) as Schema;
+    assert.match(String(params.description), new RegExp(type));
+    assert.deepEqual(Object.keys(params.properties ?? {}), Object.keys(own.properties ?? {}), `${type}: params from the registry`);
+    assert.deepEqual(params.required, own.required, `${type}: required params are those without a default`);
+  }
+  const prune = doc.components.schemas.CreatePruneJob.properties!.params;
+  assert.equal(prune.required, undefined, 'prune: every param has a default or is optional');
+  assert.equal(prune.additionalProperties, false);
+  assert.equal(media.example.type, 'prune');
+});
