@@ -54,5 +54,3 @@ export function zipObjects(store: ObjectStore, name: string, files: ArchivedFile
     },
   };
 }
-
-export const archiveName = (name: string, fallback: string) => `${name.replace(/[^\w.-]+/g, '_') || fallback}.zip`;

@@ -6,24 +6,34 @@ export interface Cursor {
   id: string;
 }
 
-export const encodeCursor = (c: Cursor) => Buffer.from(JSON.stringify([c.createdAt.toISOString(), c.id])).toString('base64url');
+/**
+ * The one cursor encoding of the API: base64url of a JSON array of the last row's sort key parts — (createdAt, id)
+ * for resources, (step, id) for metric points, (id) for log events.
+ */
+export const encodeKey = (parts: unknown[]) => Buffer.from(JSON.stringify(parts)).toString('base64url');
+
+/** A cursor's key parts, null without one; BAD_CURSOR unless it is one this API returned and `check` accepts its parts. */
+export function decodeKey(raw: string | undefined, check: (parts: unknown[]) => boolean): unknown[] | null {
+  if (!raw) return null;
+  try {
+    const parts = raw.length > 512 ? null : (JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as unknown);
+    if (Array.isArray(parts) && check(parts)) return parts as unknown[];
+  } catch {
+    // not base64url JSON: the same answer as wrong parts
+  }
+  throw new AppError('BAD_CURSOR', 'cursor is not one this API returned', { cursor: raw });
+}
+
+export const encodeCursor = (c: Cursor) => encodeKey([c.createdAt.toISOString(), c.id]);
 
 /** Instants a cursor may hold: what the database stores (a forged year 275760 would fail in the driver, as a 500). */
 const MIN_TIME = Date.UTC(1970, 0, 1);
 const MAX_TIME = Date.UTC(9999, 11, 31);
+const isInstant = (at: unknown) => typeof at === 'string' && new Date(at).getTime() >= MIN_TIME && new Date(at).getTime() <= MAX_TIME;
 
 export function decodeCursor(raw: string | undefined): Cursor | null {
-  if (!raw) return null;
-  try {
-    if (raw.length > 512) throw new Error('cursor too long');
-    const [at, id] = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as [string, string];
-    const createdAt = new Date(at);
-    const t = createdAt.getTime();
-    if (typeof at !== 'string' || typeof id !== 'string' || id.length > 64 || !(t >= MIN_TIME && t <= MAX_TIME)) throw new Error('bad cursor');
-    return { createdAt, id };
-  } catch {
-    throw new AppError('BAD_CURSOR', 'cursor is not one this API returned', { cursor: raw });
-  }
+  const parts = decodeKey(raw, ([at, id]) => isInstant(at) && typeof id === 'string' && id.length <= 64);
+  return parts && { createdAt: new Date(parts[0] as string), id: parts[1] as string };
 }
 
 /** Prisma `where` fragment selecting rows strictly after the cursor in (createdAt desc, id desc) order. */

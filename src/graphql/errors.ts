@@ -6,6 +6,7 @@
 import { GraphQLError, type ExecutionResult } from 'graphql';
 import type { MercuriusContext } from 'mercurius';
 import { AppError, ErrorCodes, isAppError, type ErrorCode } from '../errors.ts';
+import { describeValidation, type LocatedError } from '../schemas/validation-field.ts';
 
 type Formatted = {
   message: string;
@@ -29,12 +30,18 @@ const CODE_BY_STATUS: Record<number, ErrorCode> = {
 };
 
 /** An ajv validation entry (mercurius puts them in MER_ERR_GQL_VALIDATION.errors): `{ instancePath, message }`. */
-const isAjvEntry = (e: unknown): e is { instancePath?: string; message?: string } =>
-  !!e && typeof e === 'object' && !(e instanceof Error) && 'keyword' in e;
+const isAjvEntry = (e: unknown): e is LocatedError & { message?: string } =>
+  !!e && typeof e === 'object' && !(e instanceof Error) && 'keyword' in e && typeof (e as LocatedError).instancePath === 'string';
+
+/** An ajv entry as VALIDATION_FAILED, spelled as REST spells it ("body.query: must be string"). */
+function validationError(entry: LocatedError & { message?: string }): AppError {
+  const { field, text } = describeValidation('body', [entry]);
+  return new AppError('VALIDATION_FAILED', text, { field });
+}
 
 function clientError(err: unknown): AppError | null {
   if (!err || typeof err !== 'object') return null;
-  if (isAjvEntry(err)) return new AppError('VALIDATION_FAILED', `body${err.instancePath ?? ''}: ${err.message ?? 'invalid'}`);
+  if (isAjvEntry(err)) return validationError(err);
   const { statusCode, validation } = err as { statusCode?: unknown; validation?: unknown };
   if (Array.isArray(validation) && validation[0]) return clientError(validation[0]);
   if (typeof statusCode !== 'number' || statusCode < 400 || statusCode >= 500) return null;
@@ -57,7 +64,10 @@ function codeOf(err: GraphQLError): AppError | 'internal' {
 
 function toGraphQLError(err: unknown): GraphQLError {
   if (err instanceof GraphQLError) return err;
-  if (isAjvEntry(err)) return new GraphQLError(`body${err.instancePath ?? ''}: ${err.message ?? 'invalid'}`, { originalError: clientError(err)! });
+  if (isAjvEntry(err)) {
+    const original = validationError(err);
+    return new GraphQLError(original.message, { originalError: original });
+  }
   const e = err instanceof Error ? err : new Error(String(err));
   return new GraphQLError(e.message, { originalError: e });
 }

@@ -8,7 +8,7 @@ import type { Runtime } from '../runtime.ts';
 import type { DatasetDto } from '../schemas/dataset.ts';
 import { CreateJobBody, type CreateJobInput, type JobDto, type JobListQuery } from '../schemas/job.ts';
 import type { ModelDto } from '../schemas/model.ts';
-import { validationField } from '../schemas/validation-field.ts';
+import { describeValidation } from '../schemas/validation-field.ts';
 import { graphqlEnumValue } from './model-formats.ts';
 import { DateTimeScalar, JSONScalar } from './scalars.ts';
 import type { SubscriptionSlots } from './subscription-limits.ts';
@@ -58,8 +58,8 @@ function checkCreateJob(input: Record<string, unknown>): CreateJobInput {
   const body = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== null && v !== undefined));
   const first = Value.Check(CreateJobBody, body) ? null : [...Value.Errors(CreateJobBody, body)][0];
   if (first) {
-    const field = validationField('input', first);
-    throw new AppError('VALIDATION_FAILED', `${field}: ${first.message}`, { field });
+    const { field, text } = describeValidation('input', [first]);
+    throw new AppError('VALIDATION_FAILED', text, { field });
   }
   return body as CreateJobInput;
 }

@@ -1,7 +1,7 @@
 // The one place errors become HTTP responses: RFC 9457 problem+json carrying the stable AppError code.
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { AppError, ErrorCodes, type ErrorCode, isAppError } from '../errors.ts';
-import { validationField, validationMessage } from '../schemas/validation-field.ts';
+import { describeValidation } from '../schemas/validation-field.ts';
 import { collectRoutes } from './method-not-allowed.ts';
 
 const PROBLEM_BASE = 'https://modelpress.dev/problems/';
@@ -10,10 +10,11 @@ const PROBLEM_BASE = 'https://modelpress.dev/problems/';
 function toAppError(err: FastifyError): AppError {
   if (isAppError(err)) return err;
   if (err.validation) {
-    const first = err.validation[0];
-    const field = first ? validationField(err.validationContext, first) : (err.validationContext ?? '');
-    const message = first ? validationMessage(err.validation) : err.message;
-    return new AppError('VALIDATION_FAILED', `${field || 'request'}: ${message}`, { field, errors: err.validation });
+    const { field, text } = describeValidation(err.validationContext, err.validation);
+    return new AppError('VALIDATION_FAILED', err.validation.length > 0 ? text : `${field || 'request'}: ${err.message}`, {
+      field,
+      errors: err.validation,
+    });
   }
   const code = err.code ?? '';
   if (code === 'FST_ERR_CTP_BODY_TOO_LARGE' || code === 'FST_REQ_FILE_TOO_LARGE' || code === 'FST_FILES_LIMIT' || code === 'FST_PARTS_LIMIT') {

@@ -3,7 +3,7 @@
 // JobQueue, which commits the Job row change and its event together; the NOTIFY of the event wakes the workers.
 import crypto from 'node:crypto';
 import type { Db } from '../db/prisma.ts';
-import { afterCursor, decodeCursor, newestFirst, toPage } from '../domain/pagination.ts';
+import { afterCursor, decodeCursor, decodeKey, encodeKey, newestFirst, toPage } from '../domain/pagination.ts';
 import { AppError } from '../errors.ts';
 import type { JobQueue } from '../queue/job-queue.ts';
 import {
@@ -53,17 +53,6 @@ function canonical(v: unknown): string {
 /** Cursor parts must fit their columns (int4 step, int8 id): an out-of-range value is a bad cursor, not a 500. */
 const isInt32 = (v: unknown) => Number.isInteger(v) && (v as number) >= -(2 ** 31) && (v as number) < 2 ** 31;
 const isBigintId = (v: unknown) => typeof v === 'string' && /^\d{1,19}$/.test(v) && BigInt(v) < 2n ** 63n;
-const encodeKey = (parts: unknown[]) => Buffer.from(JSON.stringify(parts)).toString('base64url');
-function decodeKey(raw: string | undefined, check: (parts: unknown[]) => boolean): unknown[] | null {
-  if (!raw) return null;
-  try {
-    const parts = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as unknown[];
-    if (Array.isArray(parts) && check(parts)) return parts;
-  } catch {
-    // fall through
-  }
-  throw new AppError('BAD_CURSOR', 'cursor is not one this API returned', { cursor: raw });
-}
 
 const isUniqueViolation = (err: unknown) => (err as { code?: string })?.code === '23505';
 

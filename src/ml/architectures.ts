@@ -4,6 +4,7 @@
 import { Type, type Static, type TSchema } from 'typebox';
 import { Value } from 'typebox/value';
 import { AppError } from '../errors.ts';
+import { validationField } from '../schemas/validation-field.ts';
 import { tf } from './tf.ts';
 
 const ACTIVATIONS = [
@@ -111,13 +112,6 @@ export const PRESETS: Record<PresetName, ArchitectureSpec> = {
 };
 
 const invalid = (field: string, message: string) => new AppError('INVALID_JOB_PARAMS', `${field}: ${message}`, { field });
-const pointerToField = (prefix: string, pointer: string) =>
-  prefix +
-  pointer
-    .split('/')
-    .filter(Boolean)
-    .map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`))
-    .join('');
 
 /**
  * Checks `spec` against ArchitectureSpecSchema, one layer at a time so the error names the failing field
@@ -137,12 +131,10 @@ export function validateArchitecture(spec: unknown, field = 'architecture'): ass
     if (!schema) throw invalid(`${at}.type`, `must be one of ${LAYER_TYPES.join(', ')}`);
     const first = Value.Errors(schema, layer)[0];
     if (first) {
-      const params = first.params as { additionalProperties?: string[]; requiredProperties?: string[] };
+      const params = first.params as { additionalProperties?: string[] };
       const unknownKey = first.keyword === 'additionalProperties' ? params.additionalProperties?.[0] : undefined;
       if (unknownKey) throw invalid(`${at}.${unknownKey}`, 'unknown property');
-      const missingKey = first.keyword === 'required' ? params.requiredProperties?.[0] : undefined;
-      if (missingKey) throw invalid(`${pointerToField(at, first.instancePath)}.${missingKey}`, 'is required');
-      throw invalid(pointerToField(at, first.instancePath), first.message);
+      throw invalid(validationField(at, first), first.keyword === 'required' ? 'is required' : first.message);
     }
   });
 }

@@ -17,13 +17,17 @@ export interface LayerStats {
   outputShape: (number | null)[] | (number | null)[][];
 }
 
-export interface ModelStats {
+/** A model's size figures: the one declaration that model stats, job measures and compression reports share. */
+export interface SizeFigures {
   params: number;
   nonzeroParams: number;
   sizeBytes: number;
   gzipBytes: number;
   /** Multiply-adds per example of the whole model. */
   flops: number;
+}
+
+export interface ModelStats extends SizeFigures {
   layers: LayerStats[];
 }
 

@@ -29,7 +29,7 @@ export function validationField(prefix: string | undefined, error: LocatedError)
   return field;
 }
 
-interface MessagedError extends LocatedError {
+export interface MessagedError extends LocatedError {
   message?: string;
 }
 
@@ -49,4 +49,13 @@ export function validationMessage(errors: readonly MessagedError[]): string {
     if (allowed.length > 1) return `must be one of: ${allowed.map(String).join(', ')}`;
   }
   return first.message ?? 'invalid';
+}
+
+/**
+ * What a VALIDATION_FAILED error says, the same in REST and GraphQL: the first error's field and
+ * `"<field>: <message>"`, e.g. { field: "input.params.epochs", text: "input.params.epochs: must be >= 1" }.
+ */
+export function describeValidation(prefix: string | undefined, errors: readonly MessagedError[]): { field: string; text: string } {
+  const field = errors[0] ? validationField(prefix, errors[0]) : (prefix ?? '');
+  return { field, text: `${field || 'request'}: ${validationMessage(errors)}` };
 }

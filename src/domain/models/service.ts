@@ -7,8 +7,8 @@ import type { Db, Prisma } from '../../db/prisma.ts';
 import { AppError, notFound } from '../../errors.ts';
 import type { ModelDto, ModelListQuery } from '../../schemas/model.ts';
 import { objectKeys, type ObjectStore } from '../../storage/object-store.ts';
-import { archiveName, zipObjects, type Archive } from '../archive.ts';
-import { openStoredFile, type OpenedFile } from '../downloads.ts';
+import type { Archive } from '../archive.ts';
+import { archiveOf, inOrderAsked, listFiles, openFileOf, removedOnFailure, type OpenedFile } from '../stored-files.ts';
 import { afterCursor, decodeCursor, nameFilter, newestFirst, toPage } from '../pagination.ts';
 import { receiveUpload, type StoredFile, type UploadPart } from '../uploads.ts';
 import { checkManifestShapes, checkNoStrayFiles, checkWeightFiles, parseModelJson } from './manifest.ts';
@@ -45,7 +45,7 @@ export function toModelDto(row: ModelRow): ModelDto {
     outputShape: row.outputShape as ModelDto['outputShape'],
     layers: row.layers as ModelDto['layers'],
     flops: modelFlopsOf(row.layers as ModelDto['layers']),
-    files: row.files.map((f) => ({ path: f.path, sizeBytes: Number(f.sizeBytes), sha256: f.sha256 })).sort((a, b) => a.path.localeCompare(b.path)),
+    files: listFiles(row.files),
     producedByJobId: row.producedByJobId,
     parentModelId: row.parentModelId,
     report: (row.report as ModelDto['report']) ?? null,
@@ -74,7 +74,7 @@ export class ModelService {
   async upload(parts: AsyncIterable<UploadPart>): Promise<ModelDto> {
     const id = crypto.randomUUID();
     const { store, config } = this.deps;
-    try {
+    return removedOnFailure(store, objectKeys.modelPrefix(id), async () => {
       const { fields, files } = await receiveUpload(parts, {
         store,
         keyFor: (fileId) => objectKeys.modelFile(id, fileId),
@@ -83,27 +83,21 @@ export class ModelService {
         tmpDir: config.tmpDir,
       });
       const converted = await convertUpload(files, { store, config, keyFor: (fileId) => objectKeys.modelFile(id, fileId) });
-      return await this.register(id, converted.files, { name: fields.name?.trim() || '', source: converted.source });
-    } catch (err) {
-      await store.deletePrefix(objectKeys.modelPrefix(id)).catch(() => {});
-      throw err;
-    }
+      return this.register(id, converted.files, { name: fields.name?.trim() || '', source: converted.source });
+    });
   }
 
   /** Stores files produced by a job (already in memory: model.json + shards) as a new model with lineage. */
   async createFromFiles(files: { path: string; data: Buffer }[], lineage: ModelLineage): Promise<ModelDto> {
     const id = crypto.randomUUID();
-    try {
+    return removedOnFailure(this.deps.store, objectKeys.modelPrefix(id), async () => {
       const stored: StoredFile[] = [];
       for (const f of files) {
         const objectKey = objectKeys.modelFile(id, crypto.randomUUID());
         stored.push({ path: f.path, objectKey, ...(await this.deps.store.put(objectKey, f.data)) });
       }
-      return await this.register(id, stored, lineage);
-    } catch (err) {
-      await this.deps.store.deletePrefix(objectKeys.modelPrefix(id)).catch(() => {});
-      throw err;
-    }
+      return this.register(id, stored, lineage);
+    });
   }
 
   private async register(id: string, files: StoredFile[], lineage: ModelLineage): Promise<ModelDto> {
@@ -209,16 +203,12 @@ export class ModelService {
   }
 
   async openFile(id: string, filePath: string): Promise<OpenedFile> {
-    const row = await this.row(id);
-    const f = row.files.find((x) => x.path === filePath);
-    if (!f) throw new AppError('NOT_FOUND', `model ${id} has no file ${JSON.stringify(filePath)}`, { resource: 'file', path: filePath });
-    return openStoredFile(this.deps.store, f);
+    return openFileOf(this.deps.store, 'model', await this.row(id), filePath);
   }
 
   /** A zip of the model's files, streamed entry by entry from the store. */
   async archive(id: string): Promise<Archive> {
-    const row = await this.row(id);
-    return zipObjects(this.deps.store, archiveName(row.name, 'model'), row.files);
+    return archiveOf(this.deps.store, 'model', await this.row(id));
   }
 
   /**
@@ -252,8 +242,7 @@ export class ModelService {
   async getMany(ids: readonly string[]): Promise<(ModelDto | null)[]> {
     if (ids.length === 0) return [];
     const rows = await this.deps.db.model.findMany({ where: { id: { in: [...new Set(ids)] } }, include: { files: true } });
-    const byId = new Map(rows.map((r) => [r.id, toModelDto(r)]));
-    return ids.map((id) => byId.get(id) ?? null);
+    return inOrderAsked(ids, rows, toModelDto);
   }
 
   /** For each model id: its ancestors' ids (parent first), at most `max` generations, in one recursive query. */

@@ -5,7 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type, type Static, type TSchema } from 'typebox';
 import type { Archive } from '../../domain/archive.ts';
-import type { OpenedFile } from '../../domain/downloads.ts';
+import type { OpenedFile } from '../../domain/stored-files.ts';
 import type { ByteRange } from '../../storage/object-store.ts';
 import type { UploadPart } from '../../domain/uploads.ts';
 import { AppError, isAppError } from '../../errors.ts';

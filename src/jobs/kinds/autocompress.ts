@@ -10,6 +10,7 @@ import { chooseWithin, paretoFront } from '../../ml/compress/index.ts';
 import { modelFlops } from '../../ml/compress/search/flops.ts';
 import { holdOut } from '../../ml/holdout.ts';
 import { loadModelFromArtifacts, serializeModel } from '../../ml/model-io.ts';
+import type { SizeFigures } from '../../ml/model-stats.ts';
 import { tf } from '../../ml/tf.ts';
 import { AppError } from '../../errors.ts';
 import type { JobContext, JobKind, JobResult } from '../kind.ts';
@@ -19,17 +20,12 @@ import { compressionReport, measure, type Measure } from './compression-report.t
 import { disposeData, disposeSplits, loadData, measureModel, takeSplitRows, type ModelMeasure, type SplitTensors } from './support.ts';
 
 /** One candidate as the contract's frontier lists it (validation figures), plus how it was made. */
-export interface CandidateEntry {
+export interface CandidateEntry extends SizeFigures {
   modelId: string;
   trial: number;
   steps: StepDesc[];
   /** Accuracy on the validation hold-out. */
   accuracy: number;
-  params: number;
-  nonzeroParams: number;
-  sizeBytes: number;
-  gzipBytes: number;
-  flops: number;
   latencyMs: ModelMeasure['latencyMs'];
   /** The objective's value (smaller is better). */
   cost: number;

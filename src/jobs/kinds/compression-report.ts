@@ -4,20 +4,15 @@
 // the data the accuracy was measured on, added by issue 16; `onnxRuntimeLatencyMs` by issue 14; `flops`
 // (multiply-adds per example, also per layer) by issue 13).
 import { onnxRuntimeLatency, type OnnxLatency } from '../../formats/onnx/latency.ts';
+import type { SizeFigures } from '../../ml/model-stats.ts';
 import { tf } from '../../ml/tf.ts';
 import { measureModel, modelInputShape, type EvalSplitName, type ModelMeasure, type SplitTensors } from './support.ts';
 
-export interface Measure {
+export interface Measure extends SizeFigures {
   /** null when there was no data to measure it on (a quantize job without a dataset). */
   accuracy: number | null;
   /** The split `accuracy` was measured on; null with `accuracy`. */
   split: EvalSplitName | null;
-  params: number;
-  nonzeroParams: number;
-  sizeBytes: number;
-  gzipBytes: number;
-  /** Multiply-adds per example. */
-  flops: number;
   latencyMs: ModelMeasure['latencyMs'];
   /** The model exported to ONNX and run in ONNX Runtime (QDQ weights when quantized); null when it cannot be exported. */
   onnxRuntimeLatencyMs: OnnxLatency | null;

@@ -6,7 +6,7 @@ import { takeRows, type SplitTensors } from '../../ml/dataset.ts';
 import { evaluateModel, type LatencyStats } from '../../ml/evaluate.ts';
 import { holdOut } from '../../ml/holdout.ts';
 import { loadModelFromArtifacts } from '../../ml/model-io.ts';
-import { modelStats, type LayerStats } from '../../ml/model-stats.ts';
+import { modelStats, type LayerStats, type SizeFigures } from '../../ml/model-stats.ts';
 import { tf } from '../../ml/tf.ts';
 import { trainModel, type EpochLog, type TrainHooks, type TrainOptions, type TrainResult } from '../../ml/train.ts';
 import type { DatasetDto } from '../../schemas/dataset.ts';
@@ -162,15 +162,9 @@ export function evalSetOf(ctx: JobContext, data: LoadedData): { split: EvalSplit
 }
 
 /** The "M" of a compression report (issue 5), plus loss and the per-layer figures. */
-export interface ModelMeasure {
+export interface ModelMeasure extends SizeFigures {
   accuracy: number;
   loss: number;
-  params: number;
-  nonzeroParams: number;
-  sizeBytes: number;
-  gzipBytes: number;
-  /** Multiply-adds per example. */
-  flops: number;
   latencyMs: { batch1: LatencyStats; batch256: LatencyStats };
   layers: Pick<LayerStats, 'name' | 'params' | 'nonzeroParams' | 'sparsity' | 'flops'>[];
 }
