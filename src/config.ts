@@ -26,6 +26,8 @@ export interface Config {
     lostRetries: number;
   };
   backend: 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+  /** Timed runs per latency figure (tfjs p50/p95 at batch 1 and 256; ONNX Runtime uses at most 10). */
+  latencyRuns: number;
   registerBuiltins: boolean;
   /** GraphQL query response cache TTL; 0 disables it (entries are also invalidated by every job event and write). */
   graphqlCacheMs: number;
@@ -170,6 +172,7 @@ export function loadConfig(env: Env = process.env): Config {
       lostRetries: int(env, 'MODELPRESS_JOB_LOST_RETRIES', 3, 0, 100),
     },
     backend: oneOf(env, 'MODELPRESS_BACKEND', ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const, 'auto'),
+    latencyRuns: int(env, 'MODELPRESS_LATENCY_RUNS', 30, 1, 1000),
     registerBuiltins: bool(env, 'MODELPRESS_BUILTIN_DATASETS', true),
     graphqlCacheMs: int(env, 'MODELPRESS_GRAPHQL_CACHE_MS', 1000, 0, 3_600_000),
     subscriptionLimits: {

@@ -20,7 +20,7 @@ export interface EvaluationResult {
 
 export interface EvaluateOptions {
   batchSize?: number;
-  /** Also measure predict() latency for batches of 1 and 256 (3 warm-ups, 30 timed runs each). */
+  /** Also measure predict() latency for batches of 1 and 256 (3 warm-ups, 30 timed runs each by default: setLatencyRuns). */
   latency?: boolean;
 }
 
@@ -30,7 +30,18 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** Wall time of predict + read-back on `batchSize` rows (rows repeat when the set is smaller). */
-async function measureLatency(model: tf.LayersModel, x: tf.Tensor, batchSize: number, warmups = 3, runs = 30): Promise<LatencyStats> {
+/** Timed runs (after min(3, runs) warm-ups) per latency figure, this process (config MODELPRESS_LATENCY_RUNS). */
+let latencyRuns = 30;
+
+/** Sets the timed runs per latency figure (tfjs; ONNX Runtime latency takes at most 10 of them). */
+export function setLatencyRuns(runs: number): void {
+  latencyRuns = Math.max(1, Math.floor(runs));
+}
+
+/** The configured timed runs per latency figure. */
+export const getLatencyRuns = () => latencyRuns;
+
+async function measureLatency(model: tf.LayersModel, x: tf.Tensor, batchSize: number, warmups = Math.min(3, latencyRuns), runs = latencyRuns): Promise<LatencyStats> {
   const input = tf.tidy(() =>
     tf.gather(
       x,

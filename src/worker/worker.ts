@@ -16,9 +16,10 @@ export interface WorkerOptions {
 let workersInProcess = 0;
 
 /** The tfjs backend of this process, initialised once; 'cpu' names it when the ML engine cannot load. */
-async function initComputeBackend(pref: Runtime['config']['backend'], log: WorkerLog): Promise<string> {
+async function initComputeBackend(pref: Runtime['config']['backend'], latencyRuns: number, log: WorkerLog): Promise<string> {
   try {
-    const { initBackend } = await import('../ml/backend.ts');
+    const [{ initBackend }, { setLatencyRuns }] = await Promise.all([import('../ml/backend.ts'), import('../ml/evaluate.ts')]);
+    setLatencyRuns(latencyRuns);
     return await initBackend(pref);
   } catch (err) {
     log.warn({ err }, 'tfjs backend could not be initialised; recording "cpu"');
@@ -71,7 +72,7 @@ export class Worker {
   }
 
   async start(): Promise<void> {
-    this.backend = await initComputeBackend(this.rt.config.backend, this.log);
+    this.backend = await initComputeBackend(this.rt.config.backend, this.rt.config.latencyRuns, this.log);
     this.unsubscribe = this.rt.jobEvents.subscribe((n) => this.onNotification(n));
     // A dead worker's job is requeued at most this long after its lease ran out.
     const { expireSeconds, pollIntervalSeconds } = this.rt.config.worker;

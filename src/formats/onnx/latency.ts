@@ -3,7 +3,7 @@
 // which tfjs's own latency does not (it dequantizes and runs dense). One intra-op thread, like the tfjs figure.
 import * as ort from 'onnxruntime-node';
 import { isAppError } from '../../errors.ts';
-import type { LatencyStats } from '../../ml/evaluate.ts';
+import { getLatencyRuns, type LatencyStats } from '../../ml/evaluate.ts';
 import { serializeModel } from '../../ml/model-io.ts';
 import type { tf } from '../../ml/tf.ts';
 import { exportOnnx } from './export.ts';
@@ -35,7 +35,11 @@ async function time(session: ort.InferenceSession, perExample: number[], batch: 
  * p50/p95 milliseconds of one ONNX Runtime run at batch 1 and 256; null when the model has layers ONNX export does
  * not cover (UNSUPPORTED_OPERATOR) — the report then says so by the null rather than failing the job.
  */
-export async function onnxRuntimeLatency(source: tf.LayersModel | tf.io.ModelArtifacts, runs = 10, warmups = 2): Promise<OnnxLatency | null> {
+export async function onnxRuntimeLatency(
+  source: tf.LayersModel | tf.io.ModelArtifacts,
+  runs = Math.min(10, getLatencyRuns()),
+  warmups = Math.min(2, runs),
+): Promise<OnnxLatency | null> {
   const artifacts = 'predict' in source ? (await serializeModel(source)).artifacts : source;
   let bytes: Buffer;
   try {
