@@ -41,7 +41,13 @@ export function setLatencyRuns(runs: number): void {
 /** The configured timed runs per latency figure. */
 export const getLatencyRuns = () => latencyRuns;
 
-async function measureLatency(model: tf.LayersModel, x: tf.Tensor, batchSize: number, warmups = Math.min(3, latencyRuns), runs = latencyRuns): Promise<LatencyStats> {
+async function measureLatency(
+  model: tf.LayersModel,
+  x: tf.Tensor,
+  batchSize: number,
+  warmups = Math.min(3, latencyRuns),
+  runs = latencyRuns,
+): Promise<LatencyStats> {
   const input = tf.tidy(() =>
     tf.gather(
       x,
