@@ -73,7 +73,7 @@ function textModel(): tf.LayersModel {
       })
       .apply(input),
   );
-  x = st(tf.layers.bidirectional({ name: 'bilstm', layer: tf.layers.lstm({ units: 8 }) as tf.RNN, mergeMode: 'concat' }).apply(x));
+  x = st(tf.layers.bidirectional({ name: 'bilstm', layer: tf.layers.lstm({ units: 8 }), mergeMode: 'concat' }).apply(x));
   x = st(tf.layers.dense({ name: 'hidden', units: 16, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 8 }) }).apply(x));
   x = st(tf.layers.dropout({ name: 'drop', rate: 0.1 }).apply(x));
   const out = st(
