@@ -15,7 +15,21 @@ export interface Config {
   s3: null | { endPoint: string; port: number; useSSL: boolean; accessKey: string; secretKey: string; bucket: string; region: string };
   objectsDir: string;
   tmpDir: string;
-  limits: { maxFileBytes: number; maxRequestBytes: number; maxFiles: number; maxModelJsonBytes: number; maxExamples: number; maxParams: number };
+  limits: {
+    maxFileBytes: number;
+    maxRequestBytes: number;
+    maxFiles: number;
+    maxModelJsonBytes: number;
+    maxExamples: number;
+    maxParams: number;
+    /** Dataset tensors (features + labels, all splits) after decoding, in elements and bytes. */
+    maxDatasetElements: number;
+    maxDatasetBytes: number;
+    /** Decoded dataset bytes per uploaded byte (above a 64 MiB floor): refuses decompression bombs. */
+    maxExpansionRatio: number;
+    /** Pixels of one uploaded image, from its header before decoding. */
+    maxImagePixels: number;
+  };
   worker: {
     inProcess: boolean;
     concurrency: number;
@@ -24,6 +38,8 @@ export interface Config {
     pollIntervalSeconds: number;
     /** Runs in a row that may lose their worker before the job fails. */
     lostRetries: number;
+    /** A worker process whose RSS is above this after a job recycles itself (0: never). */
+    maxRssBytes: number;
   };
   backend: 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
   /** Timed runs per latency figure (tfjs p50/p95 at batch 1 and 256; ONNX Runtime uses at most 10). */
@@ -44,6 +60,10 @@ export interface SecurityConfig {
   corsOrigins: string[];
   /** Requests per minute per API key (per IP without one); 0 disables. */
   rateLimitPerMinute: number;
+  /** Requests per minute per IP that fail authentication (no key where needed, unknown key); 0 disables. */
+  rateLimitUnauthenticatedPerMinute: number;
+  /** How long an unknown API key is remembered (no database lookup for it meanwhile). */
+  negativeKeyCacheSeconds: number;
   metrics: 'on' | 'off' | 'auth';
   /** Idle/total time a request may take before the socket is closed (uploads of big files need long). */
   requestTimeoutMs: number;
@@ -162,6 +182,10 @@ export function loadConfig(env: Env = process.env): Config {
       maxModelJsonBytes: bytes(env, 'MODELPRESS_MAX_MODEL_JSON_BYTES', 16 * 1024 ** 2),
       maxExamples: int(env, 'MODELPRESS_MAX_EXAMPLES', 10_000_000, 1),
       maxParams: int(env, 'MODELPRESS_MAX_PARAMS', 200_000_000, 1),
+      maxDatasetElements: int(env, 'MODELPRESS_MAX_DATASET_ELEMENTS', 1_000_000_000, 1),
+      maxDatasetBytes: bytes(env, 'MODELPRESS_MAX_DATASET_BYTES', 4 * 1024 ** 3),
+      maxExpansionRatio: int(env, 'MODELPRESS_MAX_EXPANSION_RATIO', 100, 1),
+      maxImagePixels: int(env, 'MODELPRESS_MAX_IMAGE_PIXELS', 4096 * 4096, 1),
     },
     worker: {
       inProcess: bool(env, 'MODELPRESS_IN_PROCESS_WORKER', !databaseUrl),
@@ -170,6 +194,8 @@ export function loadConfig(env: Env = process.env): Config {
       expireSeconds: int(env, 'MODELPRESS_JOB_EXPIRE_SECONDS', 60, 1),
       pollIntervalSeconds: int(env, 'MODELPRESS_QUEUE_POLL_SECONDS', 2, 1),
       lostRetries: int(env, 'MODELPRESS_JOB_LOST_RETRIES', 3, 0, 100),
+      // Default: what one job may hold (MODELPRESS_JOB_MAX_TENSOR_BYTES) plus 2 GiB for the runtime itself.
+      maxRssBytes: bytes(env, 'MODELPRESS_WORKER_MAX_RSS', bytes(env, 'MODELPRESS_JOB_MAX_TENSOR_BYTES', 4 * 1024 ** 3) + 2 * 1024 ** 3),
     },
     backend: oneOf(env, 'MODELPRESS_BACKEND', ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const, 'auto'),
     latencyRuns: int(env, 'MODELPRESS_LATENCY_RUNS', 30, 1, 1000),
@@ -186,6 +212,8 @@ export function loadConfig(env: Env = process.env): Config {
         .map((o) => o.trim())
         .filter(Boolean),
       rateLimitPerMinute: int(env, 'MODELPRESS_RATE_LIMIT', 1200, 0),
+      rateLimitUnauthenticatedPerMinute: int(env, 'MODELPRESS_RATE_LIMIT_UNAUTHENTICATED', 120, 0),
+      negativeKeyCacheSeconds: int(env, 'MODELPRESS_NEGATIVE_KEY_CACHE_SECONDS', 30, 0, 3600),
       metrics: oneOf(env, 'MODELPRESS_METRICS', ['on', 'off', 'auth'] as const, 'on'),
       requestTimeoutMs: int(env, 'MODELPRESS_REQUEST_TIMEOUT_SECONDS', 600, 0) * 1000,
     },

@@ -4,6 +4,7 @@
 // A kind declares everything the rest of the service derives from it: its params schema (REST/GraphQL validation,
 // OpenAPI), its inputs, whether it trains and what it needs (resource guards), whether it may be a pipeline step.
 import type { TSchema, Static } from 'typebox';
+import type { ArchitectureSpec, PresetName } from '../ml/architectures.ts';
 import type { SplitTensors } from '../ml/dataset.ts';
 import type { tf } from '../ml/tf.ts';
 import type { DatasetDto } from '../schemas/dataset.ts';
@@ -92,10 +93,17 @@ export interface ValidationFacts {
   dataset: { name: string; trainExamples: number; testExamples: number } | null;
 }
 
-/** Stored facts of a job's inputs that resource estimates read (0 for an input the job does not name). */
+/**
+ * Facts of a job's models and dataset that resource estimates read (0 for an input the job does not name). The
+ * model's are those of the model the job will build when it has no input model (kind.builds), measured without
+ * weights; otherwise from the stored rows. No tensor is read.
+ */
 export interface ResourceFacts {
   modelParams: number;
   teacherParams: number;
+  /** Floats of all layer outputs per example (activation memory, ×batch size). */
+  modelActivations: number;
+  teacherActivations: number;
   /** float32 bytes of the dataset's feature tensors plus labels. */
   datasetBytes: number;
 }
@@ -124,8 +132,15 @@ export interface JobKind<S extends TSchema = TSchema> {
    */
   readonly pipelineStep?: { input: 'model' | 'teacherModel' };
   /**
-   * What a job needs, from its params and the stored facts of its inputs; without it, the registry's default:
-   * model params × (16 bytes when it trains, else 8) + teacher params × 4 + dataset bytes, and `epochParams`.
+   * The model the job builds instead of loading one (a train job's preset or layer spec, a distill job's student),
+   * given its inputs; `teacher` for a student narrowed from the teacher (never larger). The resource guard measures
+   * it (shape-only) for the params limit and the estimate. `field` names the param in errors.
+   */
+  builds?(params: Static<S>, inputs: JobInputs): { architecture: ArchitectureSpec | PresetName; field: string } | 'teacher' | null;
+  /**
+   * What a job needs, from its params and the facts of its inputs; without it, the registry's default: model params
+   * × (16 bytes when it trains, else 8) + teacher params × 4 + dataset bytes + activations (batchSize × 4 bytes ×
+   * the model's activation floats, twice when training, plus the teacher's), and `epochParams`.
    * `field` is where the params sit (as in validate).
    */
   estimate?(params: Static<S>, facts: ResourceFacts, field: string): ResourceDemand;

@@ -9,6 +9,7 @@ import { Value } from 'typebox/value';
 import { AppError } from '../errors.ts';
 import { validationField } from '../schemas/validation-field.ts';
 import type { JobInputs, JobKind, ResourceDemand, ResourceFacts, ValidationFacts } from './kind.ts';
+import { activationBytes } from './resource-estimate.ts';
 import { autocompressKind } from './kinds/autocompress.ts';
 import { clusterKind } from './kinds/cluster.ts';
 import { distillKind } from './kinds/distill.ts';
@@ -93,7 +94,7 @@ export function estimateDemand(type: string, params: Record<string, unknown>, fa
   const epochs = (kind.epochParams ?? [])
     .filter((name) => typeof params[name] === 'number')
     .map((name) => ({ field: `${field}.${name}`, value: params[name] as number }));
-  return { bytes: facts.modelParams * perParam + facts.teacherParams * 4 + facts.datasetBytes, epochs };
+  return { bytes: facts.modelParams * perParam + facts.teacherParams * 4 + facts.datasetBytes + activationBytes(params, facts, kind.trains), epochs };
 }
 
 const lookup: KindLookup = {

@@ -7,6 +7,7 @@ import type { JobContext, JobProgress, MetricInput } from '../jobs/kind.ts';
 import { getKind } from '../jobs/registry.ts';
 import type { ClaimedJob, RunOwner } from '../queue/job-queue.ts';
 import type { Runtime } from '../runtime.ts';
+import { isResourceExhaustion } from './resource-failure.ts';
 
 export interface WorkerLog {
   info(obj: object, msg?: string): void;
@@ -22,6 +23,8 @@ export type AbortReason = 'cancel' | 'shutdown' | 'lost' | 'timeout';
 export class JobRun {
   private readonly controller = new AbortController();
   private reason: AbortReason | null = null;
+  /** The run failed because the process ran out of memory (see resource-failure.ts): the worker recycles. */
+  exhausted = false;
   private writes: Promise<void> = Promise.resolve();
   private progress: JobProgress | null = null;
   private metricBuffer: MetricInput[] = [];
@@ -196,8 +199,19 @@ export class JobRun {
     } else {
       status = 'failed';
       const e = this.reason === 'timeout' ? this.timeoutError() : outcome.error;
-      error = isAppError(e) ? { code: e.code, message: e.message } : { code: 'JOB_FAILED', message: e instanceof Error ? e.message : String(e) };
-      if (!isAppError(e)) this.log.error({ err: e, jobId: job.id }, 'job failed');
+      if (this.reason !== 'timeout' && isResourceExhaustion(e)) {
+        // The process's memory is exhausted or leaked: the job fails clearly and the worker recycles its process.
+        this.exhausted = true;
+        const detail = e instanceof Error ? e.message : String(e);
+        error = {
+          code: 'RESOURCE_LIMIT',
+          message: `the job ran out of memory on its worker (${detail.slice(0, 200)}); the worker process is restarted`,
+        };
+        this.log.error({ err: e, jobId: job.id }, 'job ran out of memory');
+      } else {
+        error = isAppError(e) ? { code: e.code, message: e.message } : { code: 'JOB_FAILED', message: e instanceof Error ? e.message : String(e) };
+        if (!isAppError(e)) this.log.error({ err: e, jobId: job.id }, 'job failed');
+      }
     }
     const result = outcome.result ?? { resultModelIds: [], report: null };
     const owned = await rt.queue.finish(this.owner, { status, error, resultModelIds: result.resultModelIds, report: result.report });

@@ -2,12 +2,14 @@
 // worker` against this process's database (the embedded PGlite socket), so training never stalls a request.
 // Job events, progress and metrics reach the API through the database as from any worker; the child's log lines
 // are re-emitted through this process's logger. A child that dies (crash, OOM, SIGKILL) is started again; its
-// running job is requeued by the new child's lease sweep. stop() sends SIGTERM (the child finishes or requeues
+// running job is requeued by the new child's lease sweep. A child that exits with RECYCLE_EXIT_CODE (a job ran out
+// of memory; that job is already failed with RESOURCE_LIMIT) is replaced at once. stop() sends SIGTERM (the child finishes or requeues
 // its jobs within its grace period) and waits for the exit.
 import { spawn, type ChildProcess } from 'node:child_process';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { WorkerLog } from './job-run.ts';
+import { RECYCLE_EXIT_CODE } from './resource-failure.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
@@ -78,6 +80,11 @@ export class WorkerSupervisor {
     child.on('exit', (code, signal) => {
       if (this.child === child) this.child = null;
       if (this.stopping) return;
+      if (code === RECYCLE_EXIT_CODE) {
+        log.warn({ code }, 'worker process recycled itself (a job ran out of memory); starting a fresh one');
+        this.spawn();
+        return;
+      }
       const delay = Math.min(RESTART_MS[1], RESTART_MS[0] * 2 ** this.crashes++);
       log.error({ code, signal, restartInMs: delay }, 'worker process exited unexpectedly; restarting it');
       this.restartTimer = setTimeout(() => {

@@ -11,6 +11,14 @@ import { JobRun, type WorkerLog } from './job-run.ts';
 export interface WorkerOptions {
   concurrency?: number;
   log?: WorkerLog;
+  /**
+   * Called once when this process should be replaced: a job ran out of memory (its backend heap is unusable or
+   * leaked), or the RSS after a job is above maxRssBytes. The worker has stopped claiming; the owner stops it and
+   * exits (the supervisor or the process manager starts a fresh one). Without it the worker only logs.
+   */
+  onRecycle?: (reason: string) => void;
+  /** RSS above which the process recycles after a job (default config.worker.maxRssBytes; 0 disables). */
+  maxRssBytes?: number;
 }
 
 let workersInProcess = 0;
@@ -57,6 +65,7 @@ export class Worker {
   private maybeMore = true;
   private unsubscribe: (() => void) | null = null;
   private housekeeping: NodeJS.Timeout | null = null;
+  private recycling = false;
 
   constructor(
     private readonly rt: Runtime,
@@ -64,6 +73,30 @@ export class Worker {
   ) {
     this.concurrency = Math.max(1, opts.concurrency ?? rt.config.worker.concurrency);
     this.log = opts.log ?? consoleLog;
+    this.onRecycle = opts.onRecycle;
+    this.maxRssBytes = opts.maxRssBytes ?? rt.config.worker.maxRssBytes;
+  }
+
+  private readonly onRecycle: WorkerOptions['onRecycle'];
+  private readonly maxRssBytes: number;
+
+  /** After each run: a run that exhausted memory, or a process grown past maxRssBytes, recycles the process. */
+  private checkHealth(run: JobRun) {
+    if (this.recycling || this.stopping) return;
+    const rss = process.memoryUsage().rss;
+    const reason = run.exhausted
+      ? `job ${run.jobId} ran out of memory`
+      : this.maxRssBytes > 0 && rss > this.maxRssBytes
+        ? `RSS ${Math.round(rss / 1024 ** 2)} MiB is above the worker limit of ${Math.round(this.maxRssBytes / 1024 ** 2)} MiB`
+        : null;
+    if (!reason) return;
+    if (!this.onRecycle) {
+      this.log.error({ workerId: this.id, rss }, `${reason}; this in-process worker cannot recycle its process`);
+      return;
+    }
+    this.recycling = true;
+    this.log.error({ workerId: this.id, rss }, `${reason}: recycling the worker process`);
+    this.onRecycle(reason);
   }
 
   /** Number of jobs claimed or running now. */
@@ -119,7 +152,7 @@ export class Worker {
     const pollMs = this.rt.config.worker.pollIntervalSeconds * 1000;
     while (!this.stopping) {
       this.woken = false;
-      const free = this.concurrency - this.tasks.size;
+      const free = this.recycling ? 0 : this.concurrency - this.tasks.size;
       if (free > 0) {
         try {
           const claimed = await this.rt.queue.claim(this.id, this.backend, free);
@@ -151,7 +184,8 @@ export class Worker {
       .finally(() => {
         this.runs.delete(job.id);
         this.tasks.delete(task);
-        if (this.maybeMore) this.poke();
+        this.checkHealth(run);
+        if (this.maybeMore && !this.recycling) this.poke();
       });
     this.tasks.add(task);
   }

@@ -1,7 +1,8 @@
 // `npm start`'s worker runs in a supervised child process, never on the API's event loop (issue 15): a train job
 // and 1 MiB uploads run together and both finish, the uploads within 5× their idle time measured in the same
 // test; a cancel reaches the job in the other process; SIGKILL of the worker process → the supervisor starts a
-// new one, whose lease sweep requeues the job, which then succeeds (attempts 2).
+// new one, whose lease sweep requeues the job, which then succeeds (attempts 2); a job that runs out of memory
+// fails with RESOURCE_LIMIT, the worker process recycles itself, and the next job succeeds on the fresh one.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startBackgroundServices } from '../../src/server.ts';
@@ -15,6 +16,8 @@ const ENV = {
   MODELPRESS_JOB_HEARTBEAT_SECONDS: '1',
   MODELPRESS_JOB_EXPIRE_SECONDS: '4',
   MODELPRESS_QUEUE_POLL_SECONDS: '1',
+  // Admits the out-of-memory test's 4 GiB allocation (the guard would refuse it at create otherwise).
+  MODELPRESS_JOB_MAX_TENSOR_BYTES: '8g',
 };
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
@@ -95,5 +98,34 @@ describe('[embedded] npm start: the worker is a supervised child process', () =>
     assert.equal(done.attempts, 2);
     assert.ok(done.workerId?.includes(`:${sup.pid}:`), `finished by the restarted worker (${done.workerId})`);
     assert.ok(logs.includes('worker process exited unexpectedly; restarting it'));
+  });
+
+  test('a job that runs out of memory fails with RESOURCE_LIMIT; the process recycles and the next job succeeds', async () => {
+    const sup = bg.supervisor!;
+    const victim = sup.pid!;
+    const restarted = sup.nextStart();
+    // 4 GiB + 16 MiB of float32 on the wasm backend: beyond its 32-bit heap (the allocation wraps and fails; the
+    // wrapped part stays allocated), found in milliseconds without touching real memory.
+    const oom = (
+      await ctx.http
+        .post('/v1/jobs')
+        .send({ type: 'noop', params: { allocateBytes: 4 * 1024 ** 3 + 16 * 1024 ** 2 } })
+        .expect(201)
+    ).body;
+    const failed = await waitForJob(ctx, oom.id, finished, 60_000);
+    assert.equal(failed.status, 'failed', JSON.stringify(failed));
+    assert.equal(failed.error?.code, 'RESOURCE_LIMIT', JSON.stringify(failed.error));
+    await restarted;
+    assert.notEqual(sup.pid, victim, 'a fresh worker process');
+    const next = (
+      await ctx.http
+        .post('/v1/jobs')
+        .send({ type: 'noop', params: { allocateBytes: 1024 ** 2, steps: 1 } })
+        .expect(201)
+    ).body;
+    const done = await waitForJob(ctx, next.id, finished, 60_000);
+    assert.equal(done.status, 'succeeded', JSON.stringify(done));
+    assert.ok(done.workerId?.includes(`:${sup.pid}:`), `run by the fresh worker (${done.workerId})`);
+    assert.ok(logs.includes('worker process recycled itself (a job ran out of memory); starting a fresh one'), logs.join('\n'));
   });
 });

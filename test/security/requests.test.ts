@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
 import WebSocket from 'ws';
+import { npyBytes } from '../fixtures/datasets/helpers.ts';
 import { gql } from '../helpers/graphql.ts';
 import { forEachTarget, startTestApp, type TestContext } from '../helpers/harness.ts';
 import { assertGraphqlError, assertNothingLeft, assertProblem, underProbe } from '../helpers/hostile.ts';
@@ -241,5 +242,48 @@ await forEachTarget('hostile requests', (target) => {
       assert.equal(bigHeaders.body.code, 'HEADERS_TOO_LARGE');
     });
     await assertNothingLeft(ctx);
+  });
+
+  test('job estimates cannot be bypassed: spec-built params and activations × batch are refused at create', async () => {
+    const npy = (dtype: 'uint8' | 'int32', shape: number[]) => {
+      const n = shape.reduce((a, b) => a * b, 1);
+      return npyBytes(
+        dtype,
+        shape,
+        Array.from({ length: n }, (_, i) => i % 2),
+      );
+    };
+    const dataset = await ctx.http
+      .post('/v1/datasets')
+      .attach('files', npy('uint8', [4, 28, 28]), 'x.npy')
+      .attach('files', npy('int32', [4]), 'y.npy')
+      .expect(201);
+    const create = async (params: Record<string, unknown>) => {
+      const res = await ctx.http.post('/v1/jobs').send({ type: 'train', datasetId: dataset.body.id, params });
+      return { status: res.status, headers: res.headers as Record<string, string>, body: res.body as { code?: string; details?: any } };
+    };
+    const jobsBefore = await ctx.runtime.db.job.count();
+    await underProbe(ctx, 'job estimates', async () => {
+      // Two Dense 40000: 1.6e9 parameters, counted from a shape-only build (the spec used to count 0).
+      const dense = await create({
+        architecture: {
+          layers: [
+            { type: 'dense', units: 40000 },
+            { type: 'dense', units: 40000 },
+          ],
+        },
+      });
+      assertProblem(dense, 422, 'RESOURCE_LIMIT');
+      assert.equal(dense.body.details.field, 'params.architecture');
+      assert.equal(dense.body.details.params, 1_631_520_002); // 784·40000 + 40000 + 40000² + 40000 + 40000·2 + 2
+      // 2 M parameters, but 200,704 activation floats per example × batch 65536 × 2 (training) ≈ 105 GB.
+      const conv = await create({ architecture: { layers: [{ type: 'conv2d', filters: 256, kernelSize: 3, padding: 'same' }] }, batchSize: 65536 });
+      assertProblem(conv, 422, 'RESOURCE_LIMIT');
+      assert.ok(conv.body.details.activationsPerExample >= 200_704, JSON.stringify(conv.body.details));
+      // A preset (the default lenet-300-100) passes.
+      assert.equal((await create({ epochs: 1 })).status, 201);
+    });
+    // The last test of the file: the dataset and the queued job stay (no worker runs here).
+    assert.equal(await ctx.runtime.db.job.count(), jobsBefore + 1, 'only the preset job was queued');
   });
 });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { npyReadable } from '../../formats/npy.ts';
 import { detectFormat, findDatasetFormat } from './formats/registry.ts';
-import { ExampleBudget, invalidDataset } from './parsers/limits.ts';
+import { ExampleBudget, invalidDataset, type IngestLimits } from './parsers/limits.ts';
 import type { ParseContext, ParsedSplit, SourceFile } from './parsers/types.ts';
 
 export type TensorRole = 'train-x' | 'train-y' | 'test-x' | 'test-y';
@@ -18,6 +18,8 @@ export interface IngestOptions {
   labelColumn?: string;
   tmpDir: string;
   maxExamples?: number;
+  /** Expansion budget (elements, decoded bytes, image pixels); unlimited when absent. */
+  limits?: IngestLimits;
 }
 export interface DatasetMeta {
   format: string;
@@ -40,7 +42,10 @@ export async function ingestDataset(files: SourceFile[], opts: IngestOptions, wr
   const ctx: ParseContext = {
     workDir,
     labelColumn: opts.labelColumn ?? 'label',
-    budget: new ExampleBudget(opts.maxExamples),
+    budget: new ExampleBudget(
+      { maxExamples: opts.maxExamples, ...opts.limits },
+      files.reduce((sum, f) => sum + f.sizeBytes, 0),
+    ),
     defer: (release) => {
       releases.push(release);
     },

@@ -91,7 +91,18 @@ export class DatasetService {
     const tensors: (StoredFile & { role: TensorRole })[] = [];
     const meta: DatasetMeta = await ingestDataset(
       sources,
-      { format: opts.format, labelColumn: opts.labelColumn, tmpDir: config.tmpDir, maxExamples: config.limits.maxExamples },
+      {
+        format: opts.format,
+        labelColumn: opts.labelColumn,
+        tmpDir: config.tmpDir,
+        maxExamples: config.limits.maxExamples,
+        limits: {
+          maxElements: config.limits.maxDatasetElements,
+          maxDecodedBytes: config.limits.maxDatasetBytes,
+          maxExpansionRatio: config.limits.maxExpansionRatio,
+          maxImagePixels: config.limits.maxImagePixels,
+        },
+      },
       async (role, npy) => {
         const objectKey = objectKeys.datasetFile(id, `${role}.npy`);
         tensors.push({ role, path: `${role}.npy`, objectKey, ...(await store.put(objectKey, npy)) });

@@ -1,13 +1,11 @@
 // Layer summary of an uploaded model, computed by tfjs-layers itself from the topology (so shapes and parameter
-// counts are exactly what tfjs will build) without creating a single weight: while the layers are deserialized,
-// Layer.addWeight is swapped for a shape-only stand-in, so no initializer runs (an Orthogonal LSTM kernel took 38 s)
-// and no buffer is allocated (a Dense 30000×30000 would be 3.6 GB). The swap is safe in a process that also trains:
-// modelFromJSON without weights builds the whole model synchronously, and the original is back before anything else
-// runs. A topology with more than MAX_LAYERS layers is refused before that (tfjs recurses per layer). Each layer
-// also gets its FLOPs (multiply-adds per example, src/ml/flops.ts), from shapes alone.
+// counts are exactly what tfjs will build) without creating a single weight (src/ml/shape-only.ts: no initializer
+// runs, nothing is allocated). A topology with more than MAX_LAYERS layers is refused before that (tfjs recurses
+// per layer). Each layer also gets its FLOPs (multiply-adds per example, src/ml/flops.ts), from shapes alone.
 import * as tf from '@tensorflow/tfjs';
 import { AppError } from '../../errors.ts';
 import { layerFlops } from '../../ml/flops.ts';
+import { withShapeOnlyWeights } from '../../ml/shape-only.ts';
 import type { LayersModelJson } from './manifest.ts';
 
 /** Layers (nested models and wrapped layers included) a topology may have. */
@@ -21,46 +19,6 @@ export interface ModelSummary {
   /** The shape of every weight the model owns (its weights manifest must hold exactly these). */
   weightShapes: number[][];
 }
-
-type AddWeight = (this: ShapeOnlyLayer, name: string, shape: number[], dtype?: string, ...rest: unknown[]) => unknown;
-interface ShapeOnlyLayer {
-  name: string;
-  _addedWeightNames: string[];
-  _trainableWeights: unknown[];
-  _nonTrainableWeights: unknown[];
-}
-
-/** The prototype that defines addWeight (tfjs-layers' Layer), found from a layer instance. */
-function layerPrototype(): { addWeight: AddWeight } {
-  let p = Object.getPrototypeOf(tf.layers.activation({ activation: 'linear' })) as object | null;
-  while (p && !Object.prototype.hasOwnProperty.call(p, 'addWeight')) p = Object.getPrototypeOf(p) as object | null;
-  if (!p) throw new Error('tfjs-layers Layer.addWeight not found');
-  return p as { addWeight: AddWeight };
-}
-
-/** Stand-in for Layer.addWeight: records name, shape and trainability like a LayerVariable, allocates nothing. */
-const shapeOnlyAddWeight: AddWeight = function (name, shape, dtype, _initializer, _regularizer, trainable) {
-  if (this._addedWeightNames.includes(name)) throw new Error(`Duplicate weight name ${name} for layer ${this.name}`);
-  this._addedWeightNames.push(name);
-  // Names are not scoped as tfjs would (its name-scope stack is private): only shapes are compared to the manifest.
-  const weight = {
-    name: `${this.name}/${name}`,
-    originalName: `${this.name}/${name}`,
-    shape,
-    dtype: dtype ?? 'float32',
-    trainable: trainable !== false,
-    read: () => {
-      throw new Error('shape-only weight');
-    },
-    write: () => {
-      throw new Error('shape-only weight');
-    },
-    dispose: () => {},
-  };
-  if (trainable !== false) this._trainableWeights.push(weight);
-  else this._nonTrainableWeights.push(weight);
-  return weight;
-};
 
 /** Counts layer configs: entries of every `layers` array and every wrapped `layer`, at any depth. */
 export function countLayers(node: unknown, budget = MAX_LAYERS + 1): number {
@@ -82,15 +40,8 @@ export function countLayers(node: unknown, budget = MAX_LAYERS + 1): number {
 }
 
 function buildShapeOnly(topology: LayersModelJson['modelTopology']): Promise<tf.LayersModel> {
-  const proto = layerPrototype();
-  const original = proto.addWeight;
-  proto.addWeight = shapeOnlyAddWeight;
-  try {
-    // Synchronous up to the (absent) weight loading: the whole model is built before this call returns.
-    return tf.models.modelFromJSON({ modelTopology: topology as tf.io.ModelJSON['modelTopology'] });
-  } finally {
-    proto.addWeight = original;
-  }
+  // Synchronous up to the (absent) weight loading: the whole model is built before this call returns.
+  return withShapeOnlyWeights(() => tf.models.modelFromJSON({ modelTopology: topology as tf.io.ModelJSON['modelTopology'] }));
 }
 
 export async function summarizeModel(model: LayersModelJson): Promise<ModelSummary> {

@@ -166,6 +166,12 @@ export const distillKind: JobKind<typeof DistillParams> = {
   type: 'distill',
   paramsSchema: DistillParams,
   requires: { teacherModel: true, dataset: true },
+  builds(params, inputs) {
+    if (inputs.modelId) return null;
+    const spec = params.student;
+    if (spec === undefined || (typeof spec === 'object' && 'widthMultiplier' in spec)) return 'teacher';
+    return { architecture: spec as PresetName | ArchitectureSpec, field: 'params.student' };
+  },
   trains: true,
   epochParams: ['epochs'],
   pipelineStep: { input: 'teacherModel' },

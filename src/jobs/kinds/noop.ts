@@ -1,5 +1,6 @@
 // `noop`: sleeps through `steps` steps, reporting progress and a synthetic loss each step. Used by the tests and
-// the queue benchmark; honours cancellation between steps (and during a step's sleep).
+// the queue benchmark; honours cancellation between steps (and during a step's sleep). `allocateBytes` makes it
+// allocate one tensor first (the worker's out-of-memory recycling is tested with one beyond wasm's 4 GB).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Type } from 'typebox';
 import { AppError } from '../../errors.ts';
@@ -10,6 +11,9 @@ export const NoopParams = Type.Object(
     durationMs: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 0, description: 'Total sleep, spread over the steps' }),
     steps: Type.Integer({ minimum: 0, maximum: 100_000, default: 1 }),
     failAt: Type.Optional(Type.Integer({ minimum: 1, description: 'Fail with JOB_FAILED at this step' })),
+    allocateBytes: Type.Optional(
+      Type.Integer({ minimum: 0, description: 'Allocate a float32 tensor of this many bytes on the compute backend first (memory-limit tests)' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -19,8 +23,13 @@ export const noopKind: JobKind<typeof NoopParams> = {
   paramsSchema: NoopParams,
   requires: {},
   trains: false,
+  estimate: (params) => ({ bytes: params.allocateBytes ?? 0, epochs: [] }),
   async run(ctx, params) {
     const { steps, durationMs } = params;
+    if (params.allocateBytes) {
+      const { tf } = await import('../../ml/tf.ts');
+      tf.zeros([Math.ceil(params.allocateBytes / 4)]).dispose();
+    }
     const stepMs = steps > 0 ? durationMs / steps : durationMs;
     const t0 = Date.now();
     if (steps === 0 && durationMs > 0) await sleep(durationMs, undefined, { signal: ctx.signal }).catch(() => ctx.throwIfCanceled());

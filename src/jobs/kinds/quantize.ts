@@ -8,6 +8,7 @@ import { loadModelFromArtifacts, serializeModel } from '../../ml/model-io.ts';
 import type { tf } from '../../ml/tf.ts';
 import { AppError } from '../../errors.ts';
 import type { JobContext, JobKind, JobResult } from '../kind.ts';
+import { activationBytes } from '../resource-estimate.ts';
 import { compressionReport, measure, syntheticSplit } from './compression-report.ts';
 import { QuantizeParams, type QatParams } from './quantize.params.ts';
 import { disposeData, disposeSplits, loadData, loadEvalSplit, runTraining, type EvalSplitName, type SplitTensors } from './support.ts';
@@ -103,7 +104,7 @@ export const quantizeKind: JobKind<typeof QuantizeParams> = {
   /** Inference only, unless QAT fine-tunes the model first (then gradients and optimizer state too, and its epochs). */
   estimate(params, facts, field) {
     return {
-      bytes: facts.modelParams * (params.qat ? 16 : 8) + facts.datasetBytes,
+      bytes: facts.modelParams * (params.qat ? 16 : 8) + facts.datasetBytes + activationBytes(params, facts, Boolean(params.qat)),
       epochs: params.qat ? [{ field: `${field}.qat.epochs`, value: params.qat.epochs }] : [],
     };
   },

@@ -19,6 +19,8 @@ export const trainKind: JobKind<typeof TrainParams> = {
   trains: true,
   epochParams: ['epochs'],
   pipelineStep: { input: 'model' },
+  builds: (params, inputs) =>
+    inputs.modelId ? null : { architecture: (params.architecture ?? 'lenet-300-100') as PresetName | ArchitectureSpec, field: 'params.architecture' },
   validate(params) {
     const fail = (field: string, message: string) => new AppError('INVALID_JOB_PARAMS', `${field}: ${message}`, { field });
     if (typeof params.architecture === 'object') validateArchitecture(params.architecture, 'params.architecture');

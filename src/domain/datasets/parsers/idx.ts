@@ -1,5 +1,7 @@
 // IDX (MNIST style): train-images-idx3-ubyte + train-labels-idx1-ubyte, optionally t10k-* for the test split,
 // each optionally gzipped. Big-endian headers: magic 0x00000803 + n, rows, cols (uint8 images) / 0x00000801 + n.
+// Only unsigned-byte data (type 0x08) is accepted, so non-finite values cannot occur; the header's counts are
+// charged to the expansion budget before any data is read.
 import { pipeline, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { ByteReader } from './byte-reader.ts';
@@ -50,19 +52,30 @@ export const parseIdx: DatasetParser = async (files, ctx) => {
   };
 };
 
-/** The file's bytes, gunzipped when its name ends in .gz; zlib failures become INVALID_DATASET. */
-async function openIdx(file: SourceFile): Promise<ByteReader> {
+/**
+ * The file's bytes, gunzipped when its name ends in .gz; zlib failures become INVALID_DATASET. The gunzip output is
+ * capped by the expansion budget as it streams (the readers also stop at the header's byte count).
+ */
+async function openIdx(file: SourceFile, ctx: ParseContext): Promise<ByteReader> {
   const src = await file.open();
-  const stream: Readable = /\.gz$/i.test(file.path) ? pipeline(src, createGunzip(), () => {}) : src;
-  return new ByteReader(mapZlibErrors(stream, file.path), file.path);
+  const gz = /\.gz$/i.test(file.path);
+  const stream: Readable = gz ? pipeline(src, createGunzip(), () => {}) : src;
+  return new ByteReader(capped(stream, file.path, gz ? ctx : undefined), file.path);
 }
 
-async function* mapZlibErrors(stream: Readable, path: string): AsyncGenerator<Buffer> {
+async function* capped(stream: Readable, path: string, ctx: ParseContext | undefined): AsyncGenerator<Buffer> {
+  let total = 0;
   try {
-    yield* stream;
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      total += chunk.length;
+      ctx?.budget.checkDecodedBytes(total, path);
+      yield chunk;
+    }
   } catch (err) {
     if (/^Z_/.test((err as { code?: string }).code ?? '')) throw invalidDataset(`${path}: not valid gzip data (${(err as Error).message})`);
     throw err;
+  } finally {
+    stream.destroy();
   }
 }
 
@@ -76,8 +89,8 @@ async function readHeader(reader: ByteReader, file: SourceFile, magic: number, d
 }
 
 async function readSplit(files: Required<IdxFiles>, labels: LabelDictionary, ctx: ParseContext, split: Split, trainShape: number[] | undefined) {
-  const keys = await readLabels(files.labels, labels);
-  const images = await openIdx(files.images);
+  const keys = await readLabels(files.labels, labels, ctx);
+  const images = await openIdx(files.images, ctx);
   try {
     const [n, rows, cols] = await readHeader(images, files.images, IMAGES_MAGIC, 3);
     const featureShape = [rows, cols, 1];
@@ -87,6 +100,7 @@ async function readSplit(files: Required<IdxFiles>, labels: LabelDictionary, ctx
     }
     if (n !== keys.length) throw invalidDataset(`${files.images.path} holds ${n} images but ${files.labels.path} ${keys.length} labels`);
     ctx.budget.take(n);
+    ctx.budget.expand(n * rows * cols, 1, files.images.path);
     const spool = await RowSpool.create(ctx, `${split}-x.u8`);
     for await (const chunk of images.exact(n * rows * cols, 1)) await spool.append(chunk);
     const x: SpooledFeatures = await spool.finish(n);
@@ -96,10 +110,13 @@ async function readSplit(files: Required<IdxFiles>, labels: LabelDictionary, ctx
   }
 }
 
-async function readLabels(file: SourceFile, labels: LabelDictionary): Promise<Int32Array> {
-  const reader = await openIdx(file);
+async function readLabels(file: SourceFile, labels: LabelDictionary, ctx: ParseContext): Promise<Int32Array> {
+  const reader = await openIdx(file, ctx);
   try {
     const [n] = await readHeader(reader, file, LABELS_MAGIC, 1);
+    // Labels are held in memory: their count is checked before one is read.
+    ctx.budget.checkExamples(n, file.path);
+    ctx.budget.expand(n, 4, file.path);
     const keyOfByte = new Int32Array(256).fill(-1); // avoids a string lookup per label
     const keys = new IntList();
     for await (const chunk of reader.exact(n, 1)) {

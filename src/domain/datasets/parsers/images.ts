@@ -1,10 +1,11 @@
 // Image folders in a zip: <class>/<file>.png|jpg|jpeg, optionally under one common top folder and/or train/ and
 // test/ folders. Every image is resized to the first image's size; 1 channel if every image is grayscale, else
-// 3 (alpha dropped). Pixels are spooled as RGB and reduced to one channel on output when all were gray.
+// 3 (alpha dropped). Pixels are spooled as RGB and reduced to one channel on output when all were gray. Image sizes
+// are read from headers and charged to the expansion budget before any image is decoded.
 import type { Readable } from 'node:stream';
 import sharp from 'sharp';
 import type { Entry } from 'yauzl';
-import { isAppError } from '../../../errors.ts';
+import { AppError, isAppError } from '../../../errors.ts';
 import { ByteReader } from './byte-reader.ts';
 import { IntList, sortClassNames } from './labels.ts';
 import { invalidDataset } from './limits.ts';
@@ -37,11 +38,17 @@ export const parseImageZip: DatasetParser = async (files, ctx) => {
   const classIndex = new Map(classNames.map((name, i) => [name, i]));
 
   const splits = new Map<Split, { spool: RowSpool; labels: IntList }>();
+  // Every image is resized to the first one's size, so the decoded pixels (spooled as RGB) are known from that
+  // image's header before anything is decoded.
+  const first = await readEntry(images[0].entry, await zip.open(images[0].entry));
+  const firstSize = await headerSize(first, images[0].entry.fileName, ctx.budget.maxImagePixels);
+  ctx.budget.expand(images.length * firstSize.width * firstSize.height * 3, 1, files[0].path);
+
   let size: Size | undefined;
   let allGray = true;
-  for (const image of images) {
-    const bytes = await readEntry(image.entry, await zip.open(image.entry));
-    const decoded = await decode(bytes, image.entry.fileName, size);
+  for (const [i, image] of images.entries()) {
+    const bytes = i === 0 ? first : await readEntry(image.entry, await zip.open(image.entry));
+    const decoded = await decode(bytes, image.entry.fileName, size, ctx.budget.maxImagePixels);
     size ??= decoded.size;
     allGray &&= decoded.gray;
     let split = splits.get(image.split);
@@ -103,12 +110,33 @@ async function readEntry(entry: Entry, stream: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** Raw RGB pixels (gray replicated into 3 channels), resized to `size` when given and different. */
-async function decode(bytes: Buffer, name: string, size: Size | undefined): Promise<{ rgb: Buffer; gray: boolean; size: Size }> {
+/** Width and height from the image's header (nothing decoded); PAYLOAD_TOO_LARGE above maxPixels. */
+async function headerSize(bytes: Buffer, name: string, maxPixels: number): Promise<Size> {
+  let meta: Awaited<ReturnType<ReturnType<typeof sharp>['metadata']>>;
   try {
-    const meta = await sharp(bytes, { failOn: 'error' }).metadata();
+    meta = await sharp(bytes, { failOn: 'error' }).metadata();
+  } catch (err) {
+    throw invalidDataset(`cannot decode image ${name}: ${(err as Error).message}`, { entry: name });
+  }
+  const { width = 0, height = 0 } = meta;
+  if (width * height > maxPixels) {
+    throw new AppError('PAYLOAD_TOO_LARGE', `image ${name} is ${width}x${height}, more than ${maxPixels} pixels`, {
+      limit: 'imagePixels',
+      maxImagePixels: maxPixels,
+      entry: name,
+    });
+  }
+  return { width, height };
+}
+
+/** Raw RGB pixels (gray replicated into 3 channels), resized to `size` when given and different. */
+async function decode(bytes: Buffer, name: string, size: Size | undefined, maxPixels: number): Promise<{ rgb: Buffer; gray: boolean; size: Size }> {
+  await headerSize(bytes, name, maxPixels);
+  const limitInputPixels = Number.isFinite(maxPixels) ? maxPixels : true;
+  try {
+    const meta = await sharp(bytes, { failOn: 'error', limitInputPixels }).metadata();
     const gray = (meta.channels ?? 3) <= 2;
-    let image = sharp(bytes, { failOn: 'error' });
+    let image = sharp(bytes, { failOn: 'error', limitInputPixels });
     if (size && (meta.width !== size.width || meta.height !== size.height)) image = image.resize(size.width, size.height, { fit: 'fill' });
     const { data, info } = await image
       .removeAlpha()

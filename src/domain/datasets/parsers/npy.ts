@@ -17,6 +17,9 @@ export interface NpyArraySource {
   open(): Promise<Readable>;
 }
 
+/** numpy writes headers of well under 1 KiB; a padded one is a way to make the parser buffer and scan junk. */
+const MAX_HEADER_BYTES = 16 * 1024;
+
 type Slot = 'xTrain' | 'yTrain' | 'xTest' | 'yTest';
 const SLOT_BY_NAME: Record<string, Slot> = { x: 'xTrain', x_train: 'xTrain', y: 'yTrain', y_train: 'yTrain', x_test: 'xTest', y_test: 'yTest' };
 
@@ -40,6 +43,11 @@ export async function readNpyArrays(sources: NpyArraySource[], ctx: ParseContext
   const hasTest = slots.has('xTest');
   if (hasTest) checkSplit(slots, headers, 'xTest', 'yTest', featureShape, ctx);
   const dtype = [...headers].every(([slot, h]) => slot.startsWith('y') || h.dtype === 'uint8') ? 'uint8' : 'float32';
+  // The expansion budget is charged from the headers, before any array is read or spooled.
+  for (const [slot, h] of headers) {
+    const elements = h.shape.reduce((a, b) => a * b, 1);
+    ctx.budget.expand(elements, slot.startsWith('y') ? 4 : dtype === 'uint8' ? 1 : 4, slots.get(slot)!.name);
+  }
 
   const trainLabels = await readLabels(slots.get('yTrain')!);
   const testLabels = hasTest ? await readLabels(slots.get('yTest')!) : undefined;
@@ -70,7 +78,7 @@ async function readHeader(reader: ByteReader, name: string): Promise<NpyHeader> 
       prefix = Buffer.concat([prefix, await reader.read(2, 'npy header')]);
       length = npyHeaderLength(prefix)!;
     }
-    if (length > 1 << 20) throw invalidDataset('header too large');
+    if (length > MAX_HEADER_BYTES) throw invalidDataset(`header of ${length} bytes (at most ${MAX_HEADER_BYTES})`);
     return parseNpyHeader(Buffer.concat([prefix, await reader.read(length - prefix.length, 'npy header')]));
   } catch (err) {
     if (err instanceof AppError) throw invalidDataset(`${name}: ${err.message}`);
@@ -112,7 +120,8 @@ function checkSplit(
   ctx.budget.take(x.shape[0]);
 }
 
-function toFloat32(dtype: NpyDtype, chunk: Buffer): Uint8Array {
+/** Converts to float32; NaN and ±Infinity (also float64 values beyond float32's range) are refused, as in CSV. */
+function toFloat32(dtype: NpyDtype, chunk: Buffer, name: string, offset: number): Uint8Array {
   const values = npyTypedArray(dtype, chunk);
   const out = new Float32Array(values.length);
   if (values instanceof BigInt64Array)
@@ -120,6 +129,13 @@ function toFloat32(dtype: NpyDtype, chunk: Buffer): Uint8Array {
       out[i] = Number(v);
     });
   else out.set(values);
+  if (dtype === 'float32' || dtype === 'float64') {
+    for (let i = 0; i < out.length; i++) {
+      if (!Number.isFinite(out[i])) {
+        throw invalidDataset(`${name}: element ${offset + i} is ${values[i]}, not a finite float32 number`, { array: name, element: offset + i });
+      }
+    }
+  }
   return new Uint8Array(out.buffer);
 }
 
@@ -128,8 +144,10 @@ async function spoolFeatures(source: NpyArraySource, dtype: 'uint8' | 'float32',
   try {
     const header = await readHeader(reader, source.name);
     const spool = await RowSpool.create(ctx, `${split}-x.${dtype}`);
+    let offset = 0;
     for await (const chunk of reader.exact(header.dataBytes, DTYPE_BYTES[header.dtype])) {
-      await spool.append(dtype === 'uint8' ? chunk : toFloat32(header.dtype, chunk));
+      await spool.append(dtype === 'uint8' ? chunk : toFloat32(header.dtype, chunk, source.name, offset));
+      offset += chunk.length / DTYPE_BYTES[header.dtype];
     }
     return await spool.finish(header.shape[0]);
   } finally {
@@ -161,6 +179,7 @@ async function readLabels(source: NpyArraySource): Promise<{ ids: Int32Array; nu
           maxId = Math.max(maxId, value);
           continue;
         }
+        if (!Number.isFinite(value)) throw invalidDataset(`${source.name}: one-hot value ${value} at row ${ids.length} is not finite`);
         if (value > best) [best, bestAt] = [value, column];
         if (++column === width) {
           ids.push(bestAt);
