@@ -362,7 +362,11 @@ export interface paths {
         delete: operations["deleteModel"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Change a model's name or declared input preprocessing
+         * @description Sets `preprocessing` (what the model expects as input: scale/offset, per-channel mean/std, layout), used by every later evaluate and job on this model; `null` clears it. Results of earlier jobs keep what they inherited.
+         */
+        patch: operations["updateModel"];
         trace?: never;
     };
     "/v1/models/{id}/archive": {
@@ -1340,6 +1344,7 @@ export interface components {
          *       "sourceFormat": "tfjs-layers",
          *       "sourceVersion": null,
          *       "sourceLayout": null,
+         *       "preprocessing": null,
          *       "sourceInputShape": null,
          *       "importNotes": [],
          *       "createdAt": "2026-11-30T02:00:00.000Z"
@@ -1376,6 +1381,21 @@ export interface components {
             outputShape: (number | null)[];
             params: number;
             parentModelId: string | null;
+            /** @description What the model expects as input: evaluate and every job feed the dataset this way (null: the dataset's normalization, 0-1 for image bytes). Job results inherit it */
+            preprocessing: {
+                /** @description Layout of the input the model (its original file) expects: NHWC or NCHW images, or flat vectors. Dataset images (stored NHWC) are transposed for a stored model that takes channels-first input and reshaped when only flat vs image shape differs. Models imported from NCHW ONNX graphs are converted to NHWC, so their NCHW is informative (exports take NCHW again) */
+                layout?: "NHWC" | "NCHW" | "flat";
+                /** @description Per channel (one value for all channels), subtracted after scale/offset: input = (raw · scale + offset − mean[c]) / std[c] */
+                mean?: number[];
+                /** @description Added after scale (default: the dataset normalization’s offset, 0 for built-ins) */
+                offset?: number;
+                /** @description declared by a client, or detected from the file (an NCHW ONNX graph; a leading Keras Rescaling layer means raw 0-255 input) */
+                origin: "declared" | "detected";
+                /** @description input = raw · scale + offset, where raw is the dataset's stored value (0-255 for image bytes). Default: the dataset's own normalization (1/255 for bytes, 1 for float features). A model trained on 0-255 pixels declares 1 */
+                scale?: number;
+                /** @description Per channel divisor (with mean; default 1) */
+                std?: number[];
+            } | null;
             producedByJobId: string | null;
             /** @description Compression report for models produced by a job */
             report: {
@@ -4152,6 +4172,11 @@ export interface operations {
                     files: Blob[];
                     /** @description Display name */
                     name?: string;
+                    /**
+                     * @description JSON: what the model expects as input, e.g. {"scale":1} for a model trained on 0-255 pixels, {"scale":0.00392156862745098,"mean":[0.1307],"std":[0.3081]} for torchvision-style normalization, {"layout":"NCHW"}; fields as in Model.preprocessing. Absent: detected where the file says it (a leading Rescaling layer → raw 0-255 input; an NCHW ONNX graph → NCHW), else the dataset normalization is fed
+                     * @example {"scale":1,"offset":0}
+                     */
+                    preprocessing?: string;
                 };
             };
         };
@@ -4560,6 +4585,157 @@ export interface operations {
                      *       "status": 409,
                      *       "detail": "Conflict",
                      *       "code": "CONFLICT",
+                     *       "instance": "/v1/jobs",
+                     *       "requestId": "c0ffee00-0000-4000-8000-000000000000"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded (RATE_LIMITED); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description Seconds until the limit resets */
+                    "retry-after"?: number;
+                    /** @description Requests allowed per minute for this key (or client address) */
+                    "x-ratelimit-limit"?: number;
+                    /** @description Requests left in the current window */
+                    "x-ratelimit-remaining"?: number;
+                    /** @description Seconds until the window resets */
+                    "x-ratelimit-reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://modelpress.dev/problems/rate-limited",
+                     *       "title": "Too many requests",
+                     *       "status": 429,
+                     *       "detail": "Too many requests",
+                     *       "code": "RATE_LIMITED",
+                     *       "instance": "/v1/jobs",
+                     *       "requestId": "c0ffee00-0000-4000-8000-000000000000"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updateModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (UUID) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Display name */
+                    name?: string;
+                    /** @description What the model expects as input; null clears it (the dataset's normalization is fed) */
+                    preprocessing?: {
+                        /** @description Layout of the input the model (its original file) expects: NHWC or NCHW images, or flat vectors. Dataset images (stored NHWC) are transposed for a stored model that takes channels-first input and reshaped when only flat vs image shape differs. Models imported from NCHW ONNX graphs are converted to NHWC, so their NCHW is informative (exports take NCHW again) */
+                        layout?: "NHWC" | "NCHW" | "flat";
+                        /** @description Per channel (one value for all channels), subtracted after scale/offset: input = (raw · scale + offset − mean[c]) / std[c] */
+                        mean?: number[];
+                        /** @description Added after scale (default: the dataset normalization’s offset, 0 for built-ins) */
+                        offset?: number;
+                        /** @description input = raw · scale + offset, where raw is the dataset's stored value (0-255 for image bytes). Default: the dataset's own normalization (1/255 for bytes, 1 for float features). A model trained on 0-255 pixels declares 1 */
+                        scale?: number;
+                        /** @description Per channel divisor (with mean; default 1) */
+                        std?: number[];
+                    } | null;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Model"];
+                };
+            };
+            /** @description Invalid request (VALIDATION_FAILED names the field; enum errors list the allowed values) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://modelpress.dev/problems/validation-failed",
+                     *       "title": "Request validation failed",
+                     *       "status": 400,
+                     *       "detail": "body.type: must be equal to one of the allowed values: train, evaluate, prune",
+                     *       "code": "VALIDATION_FAILED",
+                     *       "instance": "/v1/jobs",
+                     *       "requestId": "c0ffee00-0000-4000-8000-000000000000"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No API key, or an invalid or revoked one (UNAUTHENTICATED) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://modelpress.dev/problems/unauthenticated",
+                     *       "title": "Authentication required",
+                     *       "status": 401,
+                     *       "detail": "Authentication required",
+                     *       "code": "UNAUTHENTICATED",
+                     *       "instance": "/v1/jobs",
+                     *       "requestId": "c0ffee00-0000-4000-8000-000000000000"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's scope does not cover this operation (FORBIDDEN) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://modelpress.dev/problems/forbidden",
+                     *       "title": "Not allowed",
+                     *       "status": 403,
+                     *       "detail": "Not allowed",
+                     *       "code": "FORBIDDEN",
+                     *       "instance": "/v1/jobs",
+                     *       "requestId": "c0ffee00-0000-4000-8000-000000000000"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://modelpress.dev/problems/not-found",
+                     *       "title": "Resource not found",
+                     *       "status": 404,
+                     *       "detail": "Resource not found",
+                     *       "code": "NOT_FOUND",
                      *       "instance": "/v1/jobs",
                      *       "requestId": "c0ffee00-0000-4000-8000-000000000000"
                      *     }

@@ -2,6 +2,7 @@
 // (Job.model, Model.producedBy …) are batched loaders (loaders.ts); subscriptions are in subscriptions.ts.
 import { Value } from 'typebox/value';
 import { decodeCursor, encodeCursor } from '../domain/pagination.ts';
+import { parsePreprocessing } from '../schemas/preprocessing.ts';
 import { AppError } from '../errors.ts';
 import type { JobQueries } from '../jobs/queries.ts';
 import type { Runtime } from '../runtime.ts';
@@ -93,6 +94,13 @@ export function buildResolvers(runtime: Runtime, queries: JobQueries, slots: Sub
         await models.delete(id);
         return id;
       },
+      updateModel: (_: unknown, { id, input }: { id: string; input: { name?: string | null; preprocessing?: unknown } }) =>
+        models.update(id, {
+          ...(input.name !== undefined && input.name !== null ? { name: input.name } : {}),
+          ...(input.preprocessing !== undefined
+            ? { preprocessing: input.preprocessing === null ? null : parsePreprocessing(input.preprocessing, 'input.preprocessing') }
+            : {}),
+        }),
       deleteDataset: async (_: unknown, { id }: { id: string }) => {
         await datasets.delete(id);
         return id;

@@ -9,6 +9,7 @@ import type { SplitTensors } from '../ml/dataset.ts';
 import type { tf } from '../ml/tf.ts';
 import type { DatasetDto } from '../schemas/dataset.ts';
 import type { ModelDto } from '../schemas/model.ts';
+import type { AppliedPreprocessing } from '../schemas/preprocessing.ts';
 
 /** A kind's name: the `type` of its jobs in REST, GraphQL and the database (lowerCamel: a valid GraphQL enum value). */
 export type JobType = string;
@@ -56,14 +57,17 @@ export interface ModelIO {
 export interface DatasetTensors {
   readonly dataset: DatasetDto;
   readonly hasTest: boolean;
-  /** The split's float32 x (normalized) and one-hot y, the first `limit` rows; the caller disposes them. */
+  /** What the splits are fed as: the model's declared preprocessing over the dataset normalization. */
+  readonly preprocessing: AppliedPreprocessing;
+  /** The split's float32 x (preprocessed) and one-hot y, the first `limit` rows; the caller disposes them. */
   load(split: 'train' | 'test', opts?: { limit?: number }): Promise<SplitTensors>;
 }
 
 /** A job's access to stored datasets. */
 export interface DatasetIO {
   get(id: string): Promise<DatasetDto>;
-  open(id: string): Promise<DatasetTensors>;
+  /** With `modelId`, the splits come preprocessed as that model expects (see src/jobs/io.ts). */
+  open(id: string, opts?: { modelId?: string | null }): Promise<DatasetTensors>;
 }
 
 export interface JobContext {

@@ -16,6 +16,8 @@ export interface LoadSplitOptions {
   /** Only the first `limit` examples. */
   limit?: number;
   normalization: Normalization;
+  /** Per-channel standardization after normalization: (x − mean[c]) / std[c], c the last axis of image examples. */
+  channels?: { mean: number[]; std: number[] } | null;
   numClasses: number;
 }
 
@@ -83,7 +85,22 @@ export async function loadSplit(store: ObjectStore, objectKeys: { x: string; y: 
   const raw = npyTypedArray(xs.header.dtype, xs.data) as Exclude<ReturnType<typeof npyTypedArray>, BigInt64Array>;
   const features = new Float32Array(raw.length);
   const { scale, offset } = normalization;
-  for (let i = 0; i < raw.length; i++) features[i] = raw[i] * scale + offset;
+  if (opts.channels) {
+    const featureShape = xs.header.shape.slice(1);
+    const c = featureShape.length >= 3 ? featureShape[featureShape.length - 1] : 1;
+    const { mean, std } = opts.channels;
+    const at = (v: number[], k: number) => (v.length === 1 ? v[0] : v[k]);
+    if ((mean.length !== 1 && mean.length !== c) || (std.length !== 1 && std.length !== c)) {
+      throw new AppError('INCOMPATIBLE_INPUTS', `preprocessing gives ${mean.length} means and ${std.length} stds; the examples have ${c} channels`, {
+        channels: c,
+      });
+    }
+    const shift = Float32Array.from({ length: c }, (_, k) => at(mean, k));
+    const div = Float32Array.from({ length: c }, (_, k) => at(std, k));
+    for (let i = 0; i < raw.length; i++) features[i] = (raw[i] * scale + offset - shift[i % c]) / div[i % c];
+  } else {
+    for (let i = 0; i < raw.length; i++) features[i] = raw[i] * scale + offset;
+  }
 
   const rawLabels = npyTypedArray(ys.header.dtype, ys.data);
   if (ys.header.dtype === 'float32' || ys.header.dtype === 'float64' || ys.header.dtype === 'bool') {

@@ -30,6 +30,7 @@ export const modelExample = {
   sourceFormat: 'tfjs-layers',
   sourceVersion: null,
   sourceLayout: null,
+  preprocessing: null,
   sourceInputShape: null,
   importNotes: [],
   createdAt: CREATED,

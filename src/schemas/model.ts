@@ -2,6 +2,7 @@ import { Type, type Static } from 'typebox';
 import { SOURCE_FORMATS } from '../formats/models/registry.ts';
 import { FileInfo, Page, Shape } from './common.ts';
 import { modelExample } from './examples.ts';
+import { Preprocessing, PreprocessingInput } from './preprocessing.ts';
 
 export const LayerSummary = Type.Object({
   name: Type.String(),
@@ -40,6 +41,10 @@ export const Model = Type.Object(
       description: 'Image layout the original expected (NCHW graphs are converted to NHWC models); null for non-image inputs',
     }),
     sourceInputShape: Type.Union([Shape, Type.Null()], { description: 'Input shape the original declared, in its own layout' }),
+    preprocessing: Type.Union([Preprocessing, Type.Null()], {
+      description:
+        "What the model expects as input: evaluate and every job feed the dataset this way (null: the dataset's normalization, 0-1 for image bytes). Job results inherit it",
+    }),
     importNotes: Type.Array(Type.String(), { description: 'What the import changed (e.g. a fixed batch size made free)' }),
     createdAt: Type.String({ format: 'date-time' }),
   },
@@ -56,3 +61,17 @@ export const ModelListQuery = Type.Object({
   parentModelId: Type.Optional(Type.String({ format: 'uuid' })),
 });
 export type ModelListQuery = Static<typeof ModelListQuery>;
+
+/** PATCH /v1/models/{id}: the fields a client may change. */
+export const ModelPatch = Type.Object(
+  {
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Display name' })),
+    preprocessing: Type.Optional(
+      Type.Union([PreprocessingInput, Type.Null()], {
+        description: "What the model expects as input; null clears it (the dataset's normalization is fed)",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type ModelPatch = Static<typeof ModelPatch>;

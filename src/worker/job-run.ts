@@ -32,6 +32,7 @@ export class JobRun {
   private flushTimer: NodeJS.Timeout | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
   private readonly owner: RunOwner;
+  private readonly io: ReturnType<typeof jobIO>;
 
   constructor(
     private readonly rt: Runtime,
@@ -41,6 +42,7 @@ export class JobRun {
     private readonly log: WorkerLog,
   ) {
     this.owner = { jobId: job.id, workerId, attempt: job.attempts };
+    this.io = jobIO({ ...rt.services, store: rt.store }, job.id);
   }
 
   get jobId() {
@@ -87,7 +89,8 @@ export class JobRun {
       jobId: job.id,
       attempt: job.attempts,
       inputs: job.inputs,
-      ...jobIO({ ...rt.services, store: rt.store }, job.id),
+      models: this.io.models,
+      datasets: this.io.datasets,
       backend: this.backend,
       signal: this.controller.signal,
       progress: (p) => {
@@ -214,6 +217,9 @@ export class JobRun {
       }
     }
     const result = outcome.result ?? { resultModelIds: [], report: null };
+    // Every kind's report says what its dataset tensors were fed as (the model's preprocessing), unless it did itself.
+    const fed = this.io.preprocessing();
+    if (result.report && fed && !('preprocessing' in result.report)) result.report = { ...result.report, preprocessing: fed };
     const owned = await rt.queue.finish(this.owner, { status, error, resultModelIds: result.resultModelIds, report: result.report });
     if (!owned) await this.discard(result.resultModelIds);
   }

@@ -3,9 +3,11 @@
 // routes and GraphQL resolvers both call this.
 import crypto from 'node:crypto';
 import type { Config } from '../../config.ts';
-import type { Db, Prisma } from '../../db/prisma.ts';
+import { Prisma, type Db } from '../../db/prisma.ts';
 import { AppError, notFound } from '../../errors.ts';
-import type { ModelDto, ModelListQuery } from '../../schemas/model.ts';
+import type { ModelDto, ModelListQuery, ModelPatch } from '../../schemas/model.ts';
+import { parsePreprocessing, type Preprocessing } from '../../schemas/preprocessing.ts';
+import { declared, detectPreprocessing } from './preprocessing.ts';
 import { objectKeys, type ObjectStore } from '../../storage/object-store.ts';
 import type { Archive } from '../archive.ts';
 import { archiveOf, inOrderAsked, listFiles, openFileOf, removedOnFailure, type OpenedFile } from '../stored-files.ts';
@@ -52,6 +54,7 @@ export function toModelDto(row: ModelRow): ModelDto {
     sourceFormat: row.sourceFormat as ModelDto['sourceFormat'],
     sourceVersion: row.sourceVersion,
     sourceLayout: row.sourceLayout as ModelDto['sourceLayout'],
+    preprocessing: (row.preprocessing as Preprocessing | null) ?? null,
     sourceInputShape: details?.inputShape ?? null,
     importNotes: details?.notes ?? [],
     createdAt: row.createdAt.toISOString(),
@@ -65,12 +68,29 @@ export interface ModelLineage {
   report?: Record<string, unknown> | null;
   /** What the upload was converted from; job results inherit their parent's. */
   source?: ModelSource;
+  /** Declared at upload; absent: detected (uploads) or the parent's (job results). */
+  preprocessing?: Preprocessing | null;
+  /** Whether this is an upload (detect preprocessing) rather than a job result (inherit). */
+  upload?: boolean;
+}
+
+/** A job result keeps what its parent was converted from (so exports default to the original's layout). */
+function inheritedSource(
+  parent: { sourceFormat: string; sourceVersion: string | null; sourceLayout: string | null; sourceDetails: unknown } | null,
+): ModelSource {
+  if (!parent) return { format: 'tfjs-layers', version: null, layout: null, details: null };
+  return {
+    format: parent.sourceFormat as ModelSource['format'],
+    version: parent.sourceVersion,
+    layout: parent.sourceLayout as ModelSource['layout'],
+    details: parent.sourceDetails as ModelSource['details'] | null,
+  };
 }
 
 export class ModelService {
   constructor(private readonly deps: { db: Db; store: ObjectStore; config: Config }) {}
 
-  /** Multipart upload: model.json + shards, or one zip holding them; a `name` field. */
+  /** Multipart upload: model.json + shards, or one zip holding them; `name` and `preprocessing` (JSON) fields. */
   async upload(parts: AsyncIterable<UploadPart>): Promise<ModelDto> {
     const id = crypto.randomUUID();
     const { store, config } = this.deps;
@@ -82,8 +102,9 @@ export class ModelService {
         expandZips: true,
         tmpDir: config.tmpDir,
       });
+      const pre = fields.preprocessing?.trim() ? declared(parsePreprocessing(fields.preprocessing)) : undefined;
       const converted = await convertUpload(files, { store, config, keyFor: (fileId) => objectKeys.modelFile(id, fileId) });
-      return this.register(id, converted.files, { name: fields.name?.trim() || '', source: converted.source });
+      return this.register(id, converted.files, { name: fields.name?.trim() || '', source: converted.source, preprocessing: pre, upload: true });
     });
   }
 
@@ -132,7 +153,14 @@ export class ModelService {
     // Paths are stored relative to model.json, the layout tfjs loaders expect.
     const prefix = modelJsonFile.path.slice(0, -'model.json'.length);
     const name = lineage.name || 'model';
-    const source = lineage.source ?? (await this.inheritedSource(lineage.parentModelId));
+    const parent = lineage.parentModelId ? await db.model.findUnique({ where: { id: lineage.parentModelId } }) : null;
+    const source = lineage.source ?? inheritedSource(parent);
+    const preprocessing =
+      lineage.preprocessing !== undefined
+        ? lineage.preprocessing
+        : lineage.upload
+          ? detectPreprocessing(source, summary.layers)
+          : ((parent?.preprocessing as Preprocessing | null | undefined) ?? null);
     const row = await db.model.create({
       data: {
         id,
@@ -150,6 +178,7 @@ export class ModelService {
         sourceVersion: source.version,
         sourceLayout: source.layout,
         sourceDetails: source.details ?? undefined,
+        preprocessing: preprocessing ?? undefined,
         files: {
           create: files.map((f) => ({
             path: f.path.startsWith(prefix) && !isSourcePath(f.path) ? f.path.slice(prefix.length) : f.path,
@@ -164,16 +193,16 @@ export class ModelService {
     return toModelDto(row);
   }
 
-  /** A job result keeps what its parent was converted from (so exports default to the original's layout). */
-  private async inheritedSource(parentId: string | null | undefined): Promise<ModelSource> {
-    const parent = parentId ? await this.deps.db.model.findUnique({ where: { id: parentId } }) : null;
-    if (!parent) return { format: 'tfjs-layers', version: null, layout: null, details: null };
-    return {
-      format: parent.sourceFormat as ModelSource['format'],
-      version: parent.sourceVersion,
-      layout: parent.sourceLayout as ModelSource['layout'],
-      details: parent.sourceDetails as ModelSource['details'] | null,
-    };
+  /** PATCH: a new name and/or preprocessing (null clears it). VALIDATION_FAILED names a bad field. */
+  async update(id: string, patch: ModelPatch): Promise<ModelDto> {
+    await this.row(id);
+    const data: Prisma.ModelUpdateInput = {};
+    if (patch.name !== undefined) data.name = patch.name;
+    if (patch.preprocessing !== undefined) {
+      data.preprocessing = patch.preprocessing === null ? Prisma.DbNull : declared(parsePreprocessing(patch.preprocessing));
+    }
+    const row = await this.deps.db.model.update({ where: { id }, data, include: { files: true } });
+    return toModelDto(row);
   }
 
   private async row(id: string): Promise<ModelRow> {

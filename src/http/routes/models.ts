@@ -4,7 +4,7 @@ import type { Services } from '../../runtime.ts';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { EXPORT_FORMATS, MODEL_FORMATS } from '../../formats/models/registry.ts';
 import { errorResponses, IdParams } from '../../schemas/common.ts';
-import { ModelListQuery } from '../../schemas/model.ts';
+import { ModelListQuery, ModelPatch } from '../../schemas/model.ts';
 import { registerFileResourceRoutes } from './file-resource.ts';
 
 /** An attachment header with an ASCII fallback and the UTF-8 name (RFC 6266), as file downloads send it. */
@@ -25,11 +25,40 @@ export const modelRoutes: FastifyPluginAsync<{ services: Services }> = async (ap
       'Other formats are converted to a trainable TF.js Layers model on upload; the original is kept under `source/`. ' +
       'Files stream to the object store; nothing is kept if validation fails ' +
       '(422 INVALID_MODEL, MISSING_WEIGHTS, WEIGHTS_MISMATCH, UNSUPPORTED_OPERATOR naming every layer or operator that cannot be converted; 413 over the size limits).',
-    uploadFields: { name: Type.Optional(Type.String({ description: 'Display name' })) },
+    uploadFields: {
+      name: Type.Optional(Type.String({ description: 'Display name' })),
+      preprocessing: Type.Optional(
+        Type.String({
+          description:
+            'JSON: what the model expects as input, e.g. {"scale":1} for a model trained on 0-255 pixels, {"scale":0.00392156862745098,"mean":[0.1307],"std":[0.3081]} ' +
+            'for torchvision-style normalization, {"layout":"NCHW"}; fields as in Model.preprocessing. Absent: detected where the file says it ' +
+            '(a leading Rescaling layer → raw 0-255 input; an NCHW ONNX graph → NCHW), else the dataset normalization is fed',
+          examples: ['{"scale":1,"offset":0}'],
+        }),
+      ),
+    },
     service: services.models,
   });
 
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
+  typed.patch(
+    '/models/:id',
+    {
+      schema: {
+        tags: ['models'],
+        operationId: 'updateModel',
+        summary: "Change a model's name or declared input preprocessing",
+        description:
+          'Sets `preprocessing` (what the model expects as input: scale/offset, per-channel mean/std, layout), used by every later evaluate ' +
+          'and job on this model; `null` clears it. Results of earlier jobs keep what they inherited.',
+        params: IdParams,
+        body: ModelPatch,
+        response: { 200: { $ref: 'Model#' }, ...errorResponses(400, 404) },
+      },
+    },
+    async (req) => services.models.update(req.params.id, req.body),
+  );
+
   typed.get(
     '/models/:id/export',
     {

@@ -21,7 +21,11 @@ export const evaluateKind: JobKind<typeof EvaluateParams> = {
   async run(ctx, params) {
     const model = await ctx.models.load(ctx.inputs.modelId!);
     try {
-      const { split, data } = await loadEvalSplit(ctx, ctx.inputs.datasetId!, { limit: params.limit, model, split: params.split ?? 'test' });
+      const { split, data, preprocessing } = await loadEvalSplit(ctx, ctx.inputs.datasetId!, {
+        limit: params.limit,
+        model,
+        split: params.split ?? 'test',
+      });
       try {
         ctx.throwIfCanceled();
         ctx.progress({ fraction: 0.1 });
@@ -46,6 +50,7 @@ export const evaluateKind: JobKind<typeof EvaluateParams> = {
             flops: stats.flops,
             latencyMs: ev.latencyMs!,
             examples: data.n,
+            preprocessing,
           },
         };
       } finally {

@@ -10,6 +10,7 @@ import { modelStats, type LayerStats, type SizeFigures } from '../../ml/model-st
 import { tf } from '../../ml/tf.ts';
 import { trainModel, type EpochLog, type TrainHooks, type TrainOptions, type TrainResult } from '../../ml/train.ts';
 import type { DatasetDto } from '../../schemas/dataset.ts';
+import type { AppliedPreprocessing } from '../../schemas/preprocessing.ts';
 import type { JobContext } from '../kind.ts';
 
 export type { SplitTensors };
@@ -23,6 +24,9 @@ export interface LoadedData {
 
 const isArtifacts = (m: tf.LayersModel | tf.io.ModelArtifacts): m is tf.io.ModelArtifacts => !(m instanceof tf.LayersModel);
 const count = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** The model whose declared preprocessing the job's dataset tensors follow: its model, else its teacher. */
+export const inputModelId = (ctx: JobContext): string | null => ctx.inputs.modelId ?? ctx.inputs.teacherModelId ?? null;
 
 /** Disposes every split's tensors (null/undefined entries are skipped). */
 export function disposeSplits(...splits: (SplitTensors | null | undefined)[]): void {
@@ -89,7 +93,7 @@ export interface LoadDataOptions {
  * model's input shape (e.g. MNIST [28,28,1] for an MLP taking [784]). Caller disposes (disposeData).
  */
 export async function loadData(ctx: JobContext, datasetId: string, opts: LoadDataOptions = {}): Promise<LoadedData> {
-  const source = await ctx.datasets.open(datasetId);
+  const source = await ctx.datasets.open(datasetId, { modelId: inputModelId(ctx) });
   const { dataset } = source;
   const target = opts.model ? assertCompatible(opts.model, dataset) : null;
   const train = await source.load('train', { limit: opts.limit });
@@ -119,8 +123,8 @@ export async function loadEvalSplit(
   ctx: JobContext,
   datasetId: string,
   opts: { limit?: number; model?: tf.LayersModel; split?: EvalSplitName } = {},
-): Promise<{ dataset: DatasetDto; split: EvalSplitName; data: SplitTensors }> {
-  const source = await ctx.datasets.open(datasetId);
+): Promise<{ dataset: DatasetDto; split: EvalSplitName; data: SplitTensors; preprocessing: AppliedPreprocessing }> {
+  const source = await ctx.datasets.open(datasetId, { modelId: inputModelId(ctx) });
   const { dataset } = source;
   const target = opts.model ? assertCompatible(opts.model, dataset) : null;
   const split = opts.split ?? (source.hasTest ? 'test' : 'train');
@@ -137,7 +141,7 @@ export async function loadEvalSplit(
     data = await source.load(split, { limit: opts.limit });
   }
   if (target) reshapeSplit(data, target);
-  return { dataset, split, data };
+  return { dataset, split, data, preprocessing: source.preprocessing };
 }
 
 /** INVALID_JOB_PARAMS for a job that would score a dataset without a test split without saying which split. */
