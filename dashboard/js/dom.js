@@ -76,9 +76,14 @@ export const fmtTime = (iso) => (iso ? new Date(iso).toLocaleString() : '—');
 
 export const shortId = (id) => (id ? id.slice(0, 8) : '—');
 
-export const FINISHED = new Set(['succeeded', 'failed', 'canceled']);
+/** GraphQL enum values are UPPER_CASE (RUNNING, PRUNE); the dashboard shows, and keeps in URLs, the REST spelling. */
+export const enumLabel = (value) => (typeof value === 'string' ? value.toLowerCase() : value);
+/** A REST spelling (from a URL or a form) as the GraphQL enum value. */
+export const enumValue = (label) => (typeof label === 'string' ? label.toUpperCase() : label);
 
-export const statusBadge = (status) => h('span', { class: `badge status-${status}` }, status);
+export const FINISHED = new Set(['SUCCEEDED', 'FAILED', 'CANCELED']);
+
+export const statusBadge = (status) => h('span', { class: `badge status-${enumLabel(status)}` }, enumLabel(status));
 
 /** An accessible progress bar (role=progressbar, aria-valuenow in percent). */
 export function progressBar(fraction, label) {

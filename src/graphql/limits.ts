@@ -109,7 +109,8 @@ function selectionCost(w: Walk, set: SelectionSetNode, parent: GraphQLObjectType
     const named = getNamedType(field.type);
     const isRow = ROW_TYPES.has(named.name);
     const isSizedRead = field.args.some((a) => MULTIPLIERS.has(a.name));
-    const isConnectionItems = parent.name.endsWith('Connection');
+    // A connection's items and its edges' nodes are the page's rows (one query, already counted at the connection).
+    const isConnectionItems = parent.name.endsWith('Connection') || parent.name.endsWith('Edge');
     if (isRow && isListOf(field) && !isSizedRead && !isConnectionItems) size = UNSIZED_LIST;
     const rowsHere = mult * size;
     const key = `${parent.name}.${name}`;

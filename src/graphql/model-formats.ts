@@ -1,10 +1,9 @@
-// GraphQL enums of the model-format registry, generated when the schema is built (schema.graphql uses them but
-// does not list their values). GraphQL names cannot hold '-', so the REST value "keras-h5" is `keras_h5` here.
+// The GraphQL ModelSourceFormat enum of the model-format registry, generated when the schema is built
+// (schema.graphql uses it but does not list its values). Values are UPPER_CASE bound to the REST names
+// (enums.ts): KERAS_H5 is "keras-h5", TFJS_LAYERS is "tfjs-layers".
 import { SOURCE_FORMATS } from '../formats/models/registry.ts';
+import { enumSdl, type EnumBindings } from './enums.ts';
 
-export const graphqlEnumValue = (name: string) => name.replace(/-/g, '_');
-
-export function modelFormatEnumSdl(): string {
-  const values = SOURCE_FORMATS.map((f) => `  ${graphqlEnumValue(f)}`).join('\n');
-  return `\n"Format a model was uploaded in (REST spells '_' as '-': keras_h5 is \\"keras-h5\\")."\nenum ModelSourceFormat {\n${values}\n}\n`;
+export function modelFormatEnumSdl(bindings: EnumBindings): string {
+  return enumSdl(bindings, 'ModelSourceFormat', 'Format a model was uploaded in.', SOURCE_FORMATS, (f) => `Uploaded as ${f} (\`${f}\` in REST).`);
 }

@@ -3,7 +3,6 @@
 // routes; it only reads and acts through runtime.services, like REST. A named plugin that stays encapsulated
 // (its hooks and mercurius' decorators do not leak) and needs the security plugin (API keys for queries and
 // WebSockets) and the response cache plugin.
-import fs from 'node:fs';
 import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import mercurius from 'mercurius';
@@ -12,16 +11,14 @@ import type { Runtime } from '../runtime.ts';
 import { graphqlAuth } from '../security/graphql-auth.ts';
 import { formatErrors } from './errors.ts';
 import { checkCost, checkDocumentShape, MAX_DEPTH, MAX_TOKENS } from './limits.ts';
-import { jobTypeEnumSdl } from './job-types.ts';
 import { buildLoaders } from './loaders.ts';
-import { modelFormatEnumSdl } from './model-formats.ts';
 import { guardGraphqlRequest } from './request-guard.ts';
 import { buildResolvers } from './resolvers.ts';
+import { buildGraphqlSchema } from './schema.ts';
 import { SOCKET_SLOTS, SubscriptionSlots } from './subscription-limits.ts';
 import { SECURITY_PLUGIN } from '../security/plugin.ts';
 import { GRAPHQL_CACHE_PLUGIN } from './response-cache.ts';
 
-const SCHEMA = fs.readFileSync(new URL('./schema.graphql', import.meta.url), 'utf8');
 /** WebSocket keep-alive, so idle subscriptions survive proxies. */
 const KEEP_ALIVE_MS = 15_000;
 
@@ -37,7 +34,7 @@ const graphql: FastifyPluginAsync<{ runtime: Runtime }> = async (app, { runtime 
   // Malformed GraphQL-over-HTTP requests become 4xx GraphQL errors here, before mercurius handles them.
   app.addHook('preValidation', guardGraphqlRequest);
   await app.register(mercurius, {
-    schema: SCHEMA + modelFormatEnumSdl() + jobTypeEnumSdl(), // ModelSourceFormat and JobType from their registries
+    schema: buildGraphqlSchema(), // schema.graphql + the registries' enums and typed job params, enums bound to REST strings
     resolvers: buildResolvers(runtime, queries, slots) as never,
     loaders: buildLoaders(runtime.services, queries),
     graphiql: true,

@@ -10,7 +10,7 @@ import type { DatasetDto } from '../schemas/dataset.ts';
 import { CreateJobBody, type CreateJobInput, type JobDto, type JobListQuery } from '../schemas/job.ts';
 import type { ModelDto } from '../schemas/model.ts';
 import { describeValidation } from '../schemas/validation-field.ts';
-import { graphqlEnumValue } from './model-formats.ts';
+import { paramsFromInput, typedParamKinds } from './job-params.ts';
 import { DateTimeScalar, JSONScalar } from './scalars.ts';
 import type { SubscriptionSlots } from './subscription-limits.ts';
 import { subscriptionResolvers } from './subscriptions.ts';
@@ -54,9 +54,29 @@ async function listJobs(runtime: Runtime, a: JobFilterArgs) {
   return { items, nextCursor: items.length < page.items.length ? null : page.nextCursor };
 }
 
+/**
+ * The typed params field of the input (e.g. `prune`) as REST `params`: at most one typed field, the one of `type`,
+ * and not beside `params` (VALIDATION_FAILED naming the field otherwise).
+ */
+function withTypedParams(input: Record<string, unknown>): Record<string, unknown> {
+  const given = typedParamKinds().filter(({ type }) => input[type] !== null && input[type] !== undefined);
+  const rest = Object.fromEntries(Object.entries(input).filter(([k]) => !typedParamKinds().some((t) => t.type === k)));
+  if (!given.length) return rest;
+  const wrong = given.find(({ type }) => type !== input.type) ?? (input.params !== null && input.params !== undefined ? given[0] : null);
+  if (wrong) {
+    const field = `input.${wrong.type}`;
+    const why =
+      wrong.type !== input.type
+        ? `params of a ${wrong.type} job given for type ${String(input.type)}`
+        : 'give either params or typed params, not both';
+    throw new AppError('VALIDATION_FAILED', `${field}: ${why}`, { field });
+  }
+  return { ...rest, params: paramsFromInput(input[given[0].type]) };
+}
+
 /** The same body validation as POST /v1/jobs (TypeBox CreateJobBody), reported as VALIDATION_FAILED on `input.<field>`. */
 function checkCreateJob(input: Record<string, unknown>): CreateJobInput {
-  const body = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== null && v !== undefined));
+  const body = Object.fromEntries(Object.entries(withTypedParams(input)).filter(([, v]) => v !== null && v !== undefined));
   const first = Value.Check(CreateJobBody, body) ? null : [...Value.Errors(CreateJobBody, body)][0];
   if (first) {
     const { field, text } = describeValidation('input', [first]);
@@ -64,6 +84,23 @@ function checkCreateJob(input: Record<string, unknown>): CreateJobInput {
   }
   return body as CreateJobInput;
 }
+
+interface Page<T extends { id: string; createdAt: string }> {
+  items: T[];
+  nextCursor: string | null;
+}
+const cursorOf = (n: { id: string; createdAt: string }) => encodeCursor({ createdAt: new Date(n.createdAt), id: n.id });
+
+/** Relay fields of a `{ items, nextCursor }` page: each item's cursor is the one `after` takes (nextCursor is the last one's). */
+const connection = {
+  edges: (p: Page<{ id: string; createdAt: string }>) => p.items.map((node) => ({ cursor: cursorOf(node), node })),
+  pageInfo: (p: Page<{ id: string; createdAt: string }>) => ({
+    hasNextPage: p.nextCursor !== null,
+    hasPreviousPage: false,
+    startCursor: p.items.length ? cursorOf(p.items[0]) : null,
+    endCursor: p.items.length ? cursorOf(p.items[p.items.length - 1]) : null,
+  }),
+};
 
 const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 type Raw = Record<string, unknown>;
@@ -107,9 +144,11 @@ export function buildResolvers(runtime: Runtime, queries: JobQueries, slots: Sub
       },
     },
     Subscription: subscriptionResolvers(runtime.services, queries, slots),
+    ModelConnection: connection,
+    DatasetConnection: connection,
+    JobConnection: connection,
     Model: {
       archiveUrl: (m: ModelDto) => `/v1/models/${m.id}/archive`,
-      sourceFormat: (m: ModelDto) => graphqlEnumValue(m.sourceFormat),
       jobs: jobsOf('modelId'),
     },
     Dataset: {

@@ -164,7 +164,7 @@ describe('dashboard in headless Chromium', { skip }, () => {
   });
 
   test('a running job: the progress bar reaches 100% and the loss chart gains points live', async () => {
-    const created = await gql(ctx)(`mutation { createJob(input: { type: noop, params: { steps: 25, durationMs: 5000 } }) { id } }`);
+    const created = await gql(ctx)(`mutation { createJob(input: { type: NOOP, params: { steps: 25, durationMs: 5000 } }) { id } }`);
     const id = created.body.data.createJob.id;
     await page.goto(`${ctx.baseUrl}/#/jobs/${id}`);
     const samples = await watchJobPage(page, 60_000);
@@ -200,7 +200,7 @@ describe('dashboard in headless Chromium', { skip }, () => {
     try {
       const noWs = await context.newPage();
       noWs.on('pageerror', (e) => pageErrors.push(`pageerror (no WebSocket): ${e.message}`));
-      const created = await gql(ctx)(`mutation { createJob(input: { type: noop, params: { steps: 10, durationMs: 3000 } }) { id } }`);
+      const created = await gql(ctx)(`mutation { createJob(input: { type: NOOP, params: { steps: 10, durationMs: 3000 } }) { id } }`);
       await noWs.goto(`${ctx.baseUrl}/#/jobs/${created.body.data.createJob.id}`);
       const samples = await watchJobPage(noWs, 60_000);
       assert.equal(samples.at(-1)!.status, 'succeeded');
@@ -212,7 +212,7 @@ describe('dashboard in headless Chromium', { skip }, () => {
   });
 
   test('cancel and retry from the job page', async () => {
-    const created = await gql(ctx)(`mutation { createJob(input: { type: noop, params: { steps: 200, durationMs: 60000 } }) { id } }`);
+    const created = await gql(ctx)(`mutation { createJob(input: { type: NOOP, params: { steps: 200, durationMs: 60000 } }) { id } }`);
     await page.goto(`${ctx.baseUrl}/#/jobs/${created.body.data.createJob.id}`);
     await page.getByRole('button', { name: 'Cancel job' }).click();
     await page.locator('.job-head .badge', { hasText: 'canceled' }).waitFor({ timeout: 30_000 });
@@ -274,7 +274,7 @@ describe('dashboard in headless Chromium', { skip }, () => {
     await page.goto(`${ctx.baseUrl}/#/jobs`);
     const table = page.getByRole('table', { name: 'Jobs' });
     await table.locator('tbody tr').first().waitFor();
-    const created = await gql(ctx)(`mutation { createJob(input: { type: noop, params: { steps: 20, durationMs: 10000 } }) { id } }`);
+    const created = await gql(ctx)(`mutation { createJob(input: { type: NOOP, params: { steps: 20, durationMs: 10000 } }) { id } }`);
     const id: string = created.body.data.createJob.id;
     const row = table.locator(`tbody tr[data-job-id="${id}"]`);
     await row.waitFor(); // the list refreshes every few seconds

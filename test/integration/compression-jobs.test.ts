@@ -480,7 +480,7 @@ await forEachTarget('compression jobs', (target) => {
         .send({ query: `{ job(id: "${job.id}") { type status report { chosen { modelId gzipBytes flops steps } frontier { modelId accuracy } } } }` })
         .expect(200);
       assert.equal(gql.body.errors, undefined, JSON.stringify(gql.body.errors));
-      assert.equal(gql.body.data.job.type, 'autocompress');
+      assert.equal(gql.body.data.job.type, 'AUTOCOMPRESS');
       assert.deepEqual(gql.body.data.job.report.chosen, {
         modelId: report.chosen.modelId,
         gzipBytes: report.chosen.gzipBytes,

@@ -24,7 +24,7 @@ await forEachTarget('GraphQL subscriptions', (target) => {
 
   test('jobUpdated and jobMetrics stream progress of a noop job run by another process, then complete', async () => {
     const q = gql(ctx);
-    const created = await q(`mutation { createJob(input: { type: noop, params: { steps: ${STEPS}, durationMs: 1800 } }) { id status } }`);
+    const created = await q(`mutation { createJob(input: { type: NOOP, params: { steps: ${STEPS}, durationMs: 1800 } }) { id status } }`);
     assert.equal(created.body.errors, undefined, JSON.stringify(created.body.errors));
     const id = created.body.data.createJob.id;
 
@@ -45,9 +45,9 @@ await forEachTarget('GraphQL subscriptions', (target) => {
     const states = jobs.map((m) => m.data.jobUpdated);
     assert.ok(states.every((j) => j.id === id));
     const last = states[states.length - 1];
-    assert.equal(last.status, 'succeeded');
+    assert.equal(last.status, 'SUCCEEDED');
     assert.deepEqual(last.progress, { fraction: 1, step: STEPS });
-    const running = states.filter((j) => j.status === 'running');
+    const running = states.filter((j) => j.status === 'RUNNING');
     assert.ok(running.length >= 2, `running updates: ${JSON.stringify(states)}`);
     assert.ok(
       running.some((j) => j.progress.fraction > 0 && j.progress.fraction < 1),
@@ -80,11 +80,11 @@ await forEachTarget('GraphQL subscriptions', (target) => {
     missing.close();
 
     const q = gql(ctx);
-    const created = await q(`mutation { createJob(input: { type: noop, params: { steps: 1 } }) { id } }`);
+    const created = await q(`mutation { createJob(input: { type: NOOP, params: { steps: 1 } }) { id } }`);
     const id = created.body.data.createJob.id;
     const done = await waitForJob(ctx, id, finished);
     const sub = await wsSubscribe(ctx.baseUrl, `subscription($id: ID!) { jobUpdated(id: $id) { status } }`, { id });
-    assert.deepEqual(await sub.done, [{ data: { jobUpdated: { status: done.status } } }]);
+    assert.deepEqual(await sub.done, [{ data: { jobUpdated: { status: done.status.toUpperCase() } } }]);
     sub.close();
   });
 });

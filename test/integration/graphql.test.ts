@@ -74,7 +74,7 @@ await forEachTarget('GraphQL API', (target) => {
     assert.ok(r.body.data.dataset.files.some((f: { role: string }) => f.role === 'train-x'));
     const restJob = (await ctx.http.get(`/v1/jobs/${jobIds[0]}`).expect(200)).body;
     assert.deepEqual(r.body.data.job.params, restJob.params);
-    assert.equal(r.body.data.job.status, restJob.status);
+    assert.equal(r.body.data.job.status, restJob.status.toUpperCase()); // UPPER_CASE in GraphQL, lower case in REST
   });
 
   test('a missing node is NOT_FOUND, the REST code', async () => {
@@ -103,14 +103,14 @@ await forEachTarget('GraphQL API', (target) => {
   test('jobs filters: status, type, model, dataset, created range', async () => {
     const canceled = jobIds.slice(0, 3);
     for (const id of canceled) await ctx.runtime.services.jobs.cancel(id);
-    const byStatus = await q(`{ jobs(status: canceled) { items { id status } } }`);
+    const byStatus = await q(`{ jobs(status: CANCELED) { items { id status } } }`);
     assert.deepEqual(byStatus.body.data.jobs.items.map((j: { id: string }) => j.id).sort(), [...canceled].sort());
     const withModel = await q(`query($m: ID!) { jobs(modelId: $m, first: 200) { items { modelId } } }`, { m: modelA });
     assert.equal(withModel.body.data.jobs.items.length, jobIds.length / 2);
     assert.ok(withModel.body.data.jobs.items.every((j: { modelId: string }) => j.modelId === modelA));
     const withDataset = await q(`query($d: ID!) { jobs(datasetId: $d, first: 200) { items { datasetId } } }`, { d: datasetId });
     assert.equal(withDataset.body.data.jobs.items.length, jobIds.length / 3);
-    const none = await q(`{ jobs(type: train) { items { id } nextCursor } }`);
+    const none = await q(`{ jobs(type: TRAIN) { items { id } nextCursor } }`);
     assert.deepEqual(none.body.data.jobs, { items: [], nextCursor: null });
 
     // created range: jobs[10] (inclusive) … jobs[20] (exclusive), paged by 4
@@ -257,7 +257,9 @@ await forEachTarget('GraphQL API', (target) => {
       { input: { type: 'noop', priority: 5000 }, code: 'VALIDATION_FAILED' },
     ];
     for (const c of cases) {
-      const r = await q(`mutation($input: CreateJobInput!) { createJob(input: $input) { id } }`, { input: c.input });
+      const r = await q(`mutation($input: CreateJobInput!) { createJob(input: $input) { id } }`, {
+        input: { ...c.input, type: String(c.input.type).toUpperCase() },
+      });
       const rest = await ctx.http.post('/v1/jobs').send(c.input);
       const e = r.body.errors?.[0];
       assert.equal(e?.extensions.code, c.code, `${JSON.stringify(c.input)}: ${JSON.stringify(r.body)}`);
@@ -274,13 +276,13 @@ await forEachTarget('GraphQL API', (target) => {
 
   test('createJob (idempotent), cancelJob, retryJob, with INVALID_STATE where REST has it', async () => {
     const create = `mutation($input: CreateJobInput!, $key: String) { createJob(input: $input, idempotencyKey: $key) { id status params priority model { id } } }`;
-    const input = { type: 'noop', params: { steps: 2 }, modelId: modelA, priority: 7 };
+    const input = { type: 'NOOP', params: { steps: 2 }, modelId: modelA, priority: 7 };
     const a = await q(create, { input, key: 'gql-key-1' });
     assert.equal(a.body.errors, undefined, JSON.stringify(a.body.errors));
     const job = a.body.data.createJob;
     assert.deepEqual(
       { ...job, id: undefined },
-      { id: undefined, status: 'queued', params: { steps: 2, durationMs: 0 }, priority: 7, model: { id: modelA } },
+      { id: undefined, status: 'QUEUED', params: { steps: 2, durationMs: 0 }, priority: 7, model: { id: modelA } },
     );
     const again = await q(create, { input, key: 'gql-key-1' });
     assert.equal(again.body.data.createJob.id, job.id);
@@ -293,12 +295,103 @@ await forEachTarget('GraphQL API', (target) => {
     assert.equal(bad.body.errors[0].extensions.code, 'INVALID_STATE');
     assert.equal(bad.status, 409);
     const c = await q(cancel, { id: job.id });
-    assert.deepEqual(c.body.data.cancelJob, { id: job.id, status: 'canceled', error: { code: 'JOB_CANCELED' } });
+    assert.deepEqual(c.body.data.cancelJob, { id: job.id, status: 'CANCELED', error: { code: 'JOB_CANCELED' } });
     const twice = await q(cancel, { id: job.id });
     assert.equal(twice.body.errors[0].extensions.code, 'INVALID_STATE');
     assert.equal((await ctx.http.post(`/v1/jobs/${job.id}/cancel`).expect(409)).body.code, 'INVALID_STATE');
     const r = await q(retry, { id: job.id });
-    assert.equal(r.body.data.retryJob.status, 'queued');
+    assert.equal(r.body.data.retryJob.status, 'QUEUED');
+  });
+
+  test('Relay connections: edges { cursor node } and pageInfo walk the same pages as items and nextCursor', async () => {
+    const seen: string[] = [];
+    let after: string | null = null;
+    let pages = 0;
+    do {
+      const r = await q(
+        `query($after: String) { jobs(first: 25, after: $after) {
+          items { id } nextCursor edges { cursor node { id } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }`,
+        { after },
+      );
+      assert.equal(r.body.errors, undefined, JSON.stringify(r.body.errors));
+      const page = r.body.data.jobs;
+      assert.deepEqual(
+        page.edges.map((e: { node: { id: string } }) => e.node),
+        page.items,
+      );
+      assert.equal(page.pageInfo.hasNextPage, page.nextCursor !== null);
+      assert.equal(page.pageInfo.hasPreviousPage, false);
+      assert.equal(page.pageInfo.startCursor, page.edges[0]?.cursor ?? null);
+      assert.equal(page.pageInfo.endCursor, page.edges.at(-1)?.cursor ?? null);
+      if (page.pageInfo.hasNextPage) assert.equal(page.pageInfo.endCursor, page.nextCursor);
+      seen.push(...page.edges.map((e: { node: { id: string } }) => e.node.id));
+      after = page.pageInfo.hasNextPage ? page.pageInfo.endCursor : null;
+      pages++;
+    } while (after);
+    const rest = (await ctx.http.get('/v1/jobs?limit=200').expect(200)).body.items.map((j: { id: string }) => j.id);
+    assert.deepEqual(seen, rest);
+    assert.equal(pages, Math.ceil(rest.length / 25));
+    // An edge cursor resumes right after its node.
+    const first = await q(`{ jobs(first: 3) { edges { cursor node { id } } } }`);
+    const edges = first.body.data.jobs.edges;
+    const next = await q(`query($a: String) { jobs(first: 1, after: $a) { edges { node { id } } } }`, { a: edges[1].cursor });
+    assert.equal(next.body.data.jobs.edges[0].node.id, edges[2].node.id);
+    const models = await q(`{ models(first: 1) { edges { node { id } } pageInfo { hasNextPage } } datasets { pageInfo { endCursor } } }`);
+    assert.equal(models.body.errors, undefined, JSON.stringify(models.body.errors));
+    assert.equal(models.body.data.models.edges.length, 1);
+    // Nodes under edges cost what items cost: the page-size multiplier still applies.
+    const costly = await q(`{ jobs(first: 200) { edges { node { model { jobs(first: 200) { edges { node { id } } } } } } } }`);
+    assert.equal(costly.body.errors[0].extensions.code, 'RESOURCE_LIMIT');
+  });
+
+  test('UPPER_CASE enums over the REST strings: arguments, results and the registries', async () => {
+    const r = await q(
+      `query($m: ID!) { model(id: $m) { sourceFormat } jobs(first: 1, type: NOOP) { items { type status events(types: [STATE]) { type } } } }`,
+      { m: modelA },
+    );
+    assert.equal(r.body.errors, undefined, JSON.stringify(r.body.errors));
+    assert.equal(r.body.data.model.sourceFormat, 'TFJS_LAYERS');
+    const job = r.body.data.jobs.items[0];
+    assert.equal(job.type, 'NOOP');
+    assert.match(job.status, /^[A-Z]+$/);
+    assert.ok(job.events.every((e: { type: string }) => e.type === 'STATE'));
+    const lower = await q(`{ jobs(status: queued) { items { id } } }`);
+    assert.equal(lower.status, 400);
+    const intro = await q(`{ __type(name: "ModelSourceFormat") { enumValues { name description } } }`);
+    const values = intro.body.data.__type.enumValues;
+    assert.ok(values.some((v: { name: string; description: string }) => v.name === 'KERAS_H5' && v.description.includes('keras-h5')));
+  });
+
+  test("createJob with typed params: the kind's input type, enums as REST strings, the same validation as REST", async () => {
+    const create = `mutation($input: CreateJobInput!) { createJob(input: $input) { id type params } }`;
+    const typed = await q(create, { input: { type: 'NOOP', noop: { steps: 3, durationMs: 0 } } });
+    assert.equal(typed.body.errors, undefined, JSON.stringify(typed.body.errors));
+    assert.deepEqual(typed.body.data.createJob.params, { steps: 3, durationMs: 0 });
+    await ctx.runtime.services.jobs.cancel(typed.body.data.createJob.id);
+    // Enum params arrive as REST strings (the job's params are stored as REST has them).
+    const prune = await q(
+      `mutation($m: ID!, $d: ID!) { createJob(input: {
+      type: PRUNE, modelId: $m, datasetId: $d, prune: { sparsity: 0.5, method: STRUCTURED, norm: L2, fineTuneEpochs: 0, limit: 4 } }) { id params } }`,
+      { m: modelA, d: datasetId },
+    );
+    assert.equal(prune.body.errors, undefined, JSON.stringify(prune.body.errors));
+    const p = prune.body.data.createJob.params;
+    assert.deepEqual([p.method, p.norm, p.sparsity, p.scope], ['structured', 'l2', 0.5, 'global']);
+    await ctx.runtime.services.jobs.cancel(prune.body.data.createJob.id);
+    const rest = await ctx.http.get(`/v1/jobs/${prune.body.data.createJob.id}`).expect(200);
+    assert.deepEqual(rest.body.params, p);
+    // Schema errors as in REST, on the same field; misuse of the typed fields is VALIDATION_FAILED naming it.
+    const bad = await q(create, { input: { type: 'NOOP', noop: { steps: -1 } } });
+    assert.deepEqual([bad.body.errors[0].extensions.code, bad.body.errors[0].extensions.details.field], ['INVALID_JOB_PARAMS', 'params.steps']);
+    const wrongKind = await q(create, { input: { type: 'NOOP', prune: { sparsity: 0.5 } } });
+    assert.deepEqual(
+      [wrongKind.body.errors[0].extensions.code, wrongKind.body.errors[0].extensions.details.field],
+      ['VALIDATION_FAILED', 'input.prune'],
+    );
+    const both = await q(create, { input: { type: 'NOOP', params: { steps: 1 }, noop: { steps: 1 } } });
+    assert.deepEqual([both.body.errors[0].extensions.code, both.body.errors[0].extensions.details.field], ['VALIDATION_FAILED', 'input.noop']);
+    const wrongEnum = await q(create, { input: { type: 'PRUNE', prune: { method: 'magnitude' } } });
+    assert.equal(wrongEnum.status, 400);
   });
 
   test('deleteModel and deleteDataset', async () => {

@@ -65,17 +65,17 @@ await forEachTarget('a job kind registered by a test', (target) => {
       [created.id],
     );
 
-    const { body } = await gql(ctx)(`query ($id: ID!) { job(id: $id) { type status resultModelIds } jobs(type: scale) { items { id } } }`, {
+    const { body } = await gql(ctx)(`query ($id: ID!) { job(id: $id) { type status resultModelIds } jobs(type: SCALE) { items { id } } }`, {
       id: created.id,
     });
     assert.equal(body.errors, undefined, JSON.stringify(body.errors));
-    assert.deepEqual(body.data.job, { type: 'scale', status: 'succeeded', resultModelIds: [resultId] });
+    assert.deepEqual(body.data.job, { type: 'SCALE', status: 'SUCCEEDED', resultModelIds: [resultId] });
     assert.deepEqual(body.data.jobs.items, [{ id: created.id }]);
   });
 
   test('created over GraphQL; its params validated against the kind schema, the failing field named', async () => {
     const q = gql(ctx);
-    const { body } = await q(`mutation ($m: ID) { createJob(input: { type: scale, modelId: $m, params: { factor: 0.5 } }) { id type params } }`, {
+    const { body } = await q(`mutation ($m: ID) { createJob(input: { type: SCALE, modelId: $m, params: { factor: 0.5 } }) { id type params } }`, {
       m: modelId,
     });
     assert.equal(body.errors, undefined, JSON.stringify(body.errors));
@@ -130,7 +130,7 @@ await forEachTarget('a job kind registered by a test', (target) => {
     const { body } = await gql(ctx)(`{ __type(name: "JobType") { enumValues { name } } }`);
     assert.deepEqual(
       body.data.__type.enumValues.map((v: { name: string }) => v.name),
-      ['train', 'evaluate', 'prune', 'distill', 'quantize', 'pipeline', 'noop', 'cluster', 'sensitivity', 'autocompress', 'scale'],
+      ['TRAIN', 'EVALUATE', 'PRUNE', 'DISTILL', 'QUANTIZE', 'PIPELINE', 'NOOP', 'CLUSTER', 'SENSITIVITY', 'AUTOCOMPRESS', 'SCALE'],
     );
   });
 });

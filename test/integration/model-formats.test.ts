@@ -67,7 +67,7 @@ await forEachTarget('model formats: upload', (target) => {
       .post('/graphql')
       .send({ query: `{ model(id: "${m.id}") { sourceFormat sourceVersion sourceLayout importNotes } }` })
       .expect(200);
-    assert.deepEqual(gql.body.data.model, { sourceFormat: 'keras_h5', sourceVersion: '2.6.0', sourceLayout: 'NHWC', importNotes: [] });
+    assert.deepEqual(gql.body.data.model, { sourceFormat: 'KERAS_H5', sourceVersion: '2.6.0', sourceLayout: 'NHWC', importNotes: [] });
   });
 
   test('Keras 3 .keras, detected by content even when named .bin; and as an expanded .zip', { skip }, async () => {

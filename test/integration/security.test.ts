@@ -135,9 +135,9 @@ await forEachTarget('security', (target) => {
     const q = await gq(key.read, `{ model(id: "${id}") { id } }`);
     assert.equal(q.status, 200);
     assert.equal(q.body.data.model.id, id);
-    const mut = await gq(key.read, `mutation { createJob(input: { type: noop, params: { steps: 1 } }) { id } }`);
+    const mut = await gq(key.read, `mutation { createJob(input: { type: NOOP, params: { steps: 1 } }) { id } }`);
     assert.equal(mut.body.errors?.[0]?.extensions?.code, 'FORBIDDEN');
-    const mutOk = await gq(key.write, `mutation { createJob(input: { type: noop, params: { steps: 1 } }) { id } }`);
+    const mutOk = await gq(key.write, `mutation { createJob(input: { type: NOOP, params: { steps: 1 } }) { id } }`);
     assert.equal(mutOk.body.errors, undefined, JSON.stringify(mutOk.body.errors));
 
     // Admin routes

@@ -1,7 +1,7 @@
 // Dataset page: examples, splits, example shape, classes, files, jobs that read it, and for image datasets a grid
 // of the first training images, decoded from the canonical train-x.npy (only its first rows are downloaded).
 import { fileUrl, gql } from '../api.js';
-import { dl, errorBox, fill, fmtBytes, fmtInt, fmtTime, h, shortId, statusBadge } from '../dom.js';
+import { dl, enumLabel, errorBox, fill, fmtBytes, fmtInt, fmtTime, h, shortId, statusBadge } from '../dom.js';
 import { fetchNpyRows, imageCanvas, isImageShape, labelsOf } from '../npy.js';
 
 const DATASET = `query Dataset($id: ID!) { dataset(id: $id) { id name format examples featureShape dtype numClasses classNames
@@ -78,7 +78,14 @@ export async function datasetPage({ main, scope, params: [id] }) {
             'ul',
             {},
             d.jobs.items.map((j) =>
-              h('li', {}, h('a', { href: `#/jobs/${j.id}` }, `${j.type} ${shortId(j.id)}`), ' ', statusBadge(j.status), ` ${fmtTime(j.createdAt)}`),
+              h(
+                'li',
+                {},
+                h('a', { href: `#/jobs/${j.id}` }, `${enumLabel(j.type)} ${shortId(j.id)}`),
+                ' ',
+                statusBadge(j.status),
+                ` ${fmtTime(j.createdAt)}`,
+              ),
             ),
           )
         : h('p', { class: 'muted' }, 'None yet.'),

@@ -4,6 +4,7 @@ import { gql, liveOrPoll } from '../api.js';
 import { MetricChart, metricLabel } from '../charts.js';
 import {
   dl,
+  enumLabel,
   errorBox,
   fill,
   FINISHED,
@@ -38,7 +39,7 @@ export async function jobPage({ main, scope, params: [id] }) {
   const { job } = await gql(FULL, { id });
   if (!scope.alive) return;
 
-  const title = h('h1', {}, `${job.type} job `, h('span', { class: 'mono' }, shortId(job.id)));
+  const title = h('h1', {}, `${enumLabel(job.type)} job `, h('span', { class: 'mono' }, shortId(job.id)));
   const status = h('span');
   const progress = progressBar(0, 'Job progress');
   const progressNote = h('span', { class: 'muted' });
@@ -81,7 +82,7 @@ export async function jobPage({ main, scope, params: [id] }) {
     current = { ...current, ...j };
     const c = current;
     fill(status, statusBadge(c.status), c.cancelRequested && !FINISHED.has(c.status) ? ' cancel requested' : '');
-    setProgress(progress, c.status === 'succeeded' ? 1 : c.progress.fraction);
+    setProgress(progress, c.status === 'SUCCEEDED' ? 1 : c.progress.fraction);
     const p = c.progress;
     progressNote.textContent = [
       p.epoch && `epoch ${p.epoch}`,
@@ -91,11 +92,11 @@ export async function jobPage({ main, scope, params: [id] }) {
       .filter(Boolean)
       .join(' · ');
     cancel.disabled = FINISHED.has(c.status) || c.cancelRequested;
-    retry.disabled = !(c.status === 'failed' || c.status === 'canceled');
+    retry.disabled = !(c.status === 'FAILED' || c.status === 'CANCELED');
     fill(
       facts,
       dl([
-        ['Status', c.status],
+        ['Status', enumLabel(c.status)],
         ['Backend', c.backend],
         ['Worker', c.workerId],
         ['Attempts', String(c.attempts)],

@@ -2,7 +2,20 @@
 // Active rows update live through jobUpdated subscriptions; the list itself is refreshed every few seconds to
 // pick up new jobs (and is the only source of updates when WebSockets are unavailable).
 import { gql, subscribe } from '../api.js';
-import { fill, FINISHED, fmtDuration, fmtTime, h, jobDuration, progressBar, setProgress, shortId, statusBadge } from '../dom.js';
+import {
+  enumLabel,
+  enumValue,
+  fill,
+  FINISHED,
+  fmtDuration,
+  fmtTime,
+  h,
+  jobDuration,
+  progressBar,
+  setProgress,
+  shortId,
+  statusBadge,
+} from '../dom.js';
 
 const STATUSES = ['queued', 'running', 'succeeded', 'failed', 'canceled'];
 const TYPES = ['train', 'evaluate', 'prune', 'distill', 'quantize', 'pipeline', 'noop'];
@@ -87,7 +100,7 @@ export async function jobsPage({ main, scope, query }) {
         'tr',
         { dataset: { jobId: job.id } },
         h('td', {}, h('a', { href: `#/jobs/${job.id}`, class: 'mono' }, shortId(job.id))),
-        h('td', {}, job.type),
+        h('td', {}, enumLabel(job.type)),
         cells.status,
         cells.progress,
         cells.backend,
@@ -102,7 +115,7 @@ export async function jobsPage({ main, scope, query }) {
     const c = row.cells;
     fill(c.status, statusBadge(job.status), job.error ? h('span', { class: 'sr-only' }, ` ${job.error.code}`) : null);
     if (job.error) c.status.title = `${job.error.code}: ${job.error.message}`;
-    setProgress(c.progress.firstElementChild, job.status === 'succeeded' ? 1 : job.progress.fraction);
+    setProgress(c.progress.firstElementChild, job.status === 'SUCCEEDED' ? 1 : job.progress.fraction);
     c.backend.textContent = job.backend ?? '—';
     c.duration.textContent = fmtDuration(jobDuration(job));
     if (!FINISHED.has(job.status) && !row.unsubscribe) {
@@ -116,7 +129,7 @@ export async function jobsPage({ main, scope, query }) {
   };
 
   const refresh = async () => {
-    const { jobs } = await gql(LIST, { first: PAGE, status, type });
+    const { jobs } = await gql(LIST, { first: PAGE, status: enumValue(status), type: enumValue(type) });
     if (!scope.alive) return;
     const fresh = new Set(jobs.items.map((j) => j.id));
     for (const [id, row] of rows) {
@@ -143,7 +156,7 @@ export async function jobsPage({ main, scope, query }) {
   await refresh();
   scope.interval(() => refresh().catch(() => {}), REFRESH_MS);
   scope.interval(() => {
-    for (const row of rows.values()) if (row.job.status === 'running') row.cells.duration.textContent = fmtDuration(jobDuration(row.job));
+    for (const row of rows.values()) if (row.job.status === 'RUNNING') row.cells.duration.textContent = fmtDuration(jobDuration(row.job));
   }, 1000);
   scope.add(() => rows.forEach((r) => r.unsubscribe?.()));
 }

@@ -2,7 +2,7 @@
 // the ancestors), download links, its compression report, the jobs that used it, and the "compress this model"
 // form (prune / distill / quantize / pipeline) that creates a job with the createJob mutation.
 import { fileUrl, gql } from '../api.js';
-import { dl, errorBox, fill, fmtBytes, fmtInt, fmtTime, h, shortId, statusBadge } from '../dom.js';
+import { dl, enumLabel, errorBox, fill, fmtBytes, fmtInt, fmtTime, h, shortId, statusBadge } from '../dom.js';
 import { reportView } from '../report.js';
 
 const MODEL = `query Model($id: ID!) {
@@ -37,7 +37,7 @@ export async function modelPage({ main, scope, params: [id] }) {
         'p',
         {},
         'Made by ',
-        h('a', { href: `#/jobs/${model.producedBy.id}` }, `${model.producedBy.type} job ${shortId(model.producedBy.id)}`),
+        h('a', { href: `#/jobs/${model.producedBy.id}` }, `${enumLabel(model.producedBy.type)} job ${shortId(model.producedBy.id)}`),
         model.parent ? [' from ', modelLink(model.parent)] : null,
         model.producedBy.dataset ? [' on ', h('a', { href: `#/datasets/${model.producedBy.dataset.id}` }, model.producedBy.dataset.name)] : null,
         '.',
@@ -48,7 +48,7 @@ export async function modelPage({ main, scope, params: [id] }) {
         'ol',
         { class: 'lineage', 'aria-label': 'Ancestors, nearest first' },
         h('li', {}, h('strong', {}, model.name), ' (this model)'),
-        model.ancestors.map((a) => h('li', {}, modelLink(a), a.producedBy ? ` — ${a.producedBy.type} result` : ' — uploaded')),
+        model.ancestors.map((a) => h('li', {}, modelLink(a), a.producedBy ? ` — ${enumLabel(a.producedBy.type)} result` : ' — uploaded')),
       )
     : null;
 
@@ -141,7 +141,14 @@ export async function modelPage({ main, scope, params: [id] }) {
             'ul',
             {},
             model.jobs.items.map((j) =>
-              h('li', {}, h('a', { href: `#/jobs/${j.id}` }, `${j.type} ${shortId(j.id)}`), ' ', statusBadge(j.status), ` ${fmtTime(j.createdAt)}`),
+              h(
+                'li',
+                {},
+                h('a', { href: `#/jobs/${j.id}` }, `${enumLabel(j.type)} ${shortId(j.id)}`),
+                ' ',
+                statusBadge(j.status),
+                ` ${fmtTime(j.createdAt)}`,
+              ),
             ),
           )
         : h('p', { class: 'muted' }, 'None yet.'),
@@ -286,9 +293,9 @@ function compressForm(model, datasets) {
     const quantize = { dtype: v('quantize-dtype'), ...limit };
     const datasetId = v('dataset') || undefined;
     const input = {
-      prune: { type: 'prune', modelId: model.id, datasetId, params: prune },
+      prune: { type: 'PRUNE', modelId: model.id, datasetId, params: prune },
       distill: {
-        type: 'distill',
+        type: 'DISTILL',
         teacherModelId: model.id,
         datasetId,
         params: {
@@ -301,9 +308,9 @@ function compressForm(model, datasets) {
           ...limit,
         },
       },
-      quantize: { type: 'quantize', modelId: model.id, datasetId, params: quantize },
+      quantize: { type: 'QUANTIZE', modelId: model.id, datasetId, params: quantize },
       pipeline: {
-        type: 'pipeline',
+        type: 'PIPELINE',
         modelId: model.id,
         datasetId,
         params: {

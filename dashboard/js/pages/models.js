@@ -1,6 +1,6 @@
 // Models: the list, and the upload form (multipart POST /v1/models: model.json + its weight shards, or one .zip).
 import { gql, upload } from '../api.js';
-import { errorBox, fill, fmtBytes, fmtInt, fmtTime, h } from '../dom.js';
+import { enumLabel, errorBox, fill, fmtBytes, fmtInt, fmtTime, h } from '../dom.js';
 
 const LIST = `query Models { models(first: 100) { items { id name format params sizeBytes inputShape outputShape createdAt
   producedBy { id type } parent { id name } } nextCursor } }`;
@@ -41,7 +41,10 @@ export async function modelsPage({ main, scope }) {
                   'td',
                   {},
                   m.producedBy
-                    ? [`${m.producedBy.type} of `, m.parent ? h('a', { href: `#/models/${m.parent.id}` }, m.parent.name) : 'a deleted model']
+                    ? [
+                        `${enumLabel(m.producedBy.type)} of `,
+                        m.parent ? h('a', { href: `#/models/${m.parent.id}` }, m.parent.name) : 'a deleted model',
+                      ]
                     : 'uploaded',
                 ),
                 h('td', {}, fmtTime(m.createdAt)),
