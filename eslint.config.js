@@ -7,7 +7,19 @@ import tseslint from 'typescript-eslint';
 const NODE_TEST = { from: 'package', package: 'node:test', name: ['describe', 'it', 'test', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] };
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'data/', 'src/db/generated/', 'test-artifacts/', '.gpu/', '.gl/', '.tmp/'] },
+  {
+    ignores: [
+      'node_modules/',
+      'data/',
+      'src/db/generated/',
+      'test/clients/heyapi/',
+      'test/clients/orval/',
+      'test-artifacts/',
+      '.gpu/',
+      '.gl/',
+      '.tmp/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
