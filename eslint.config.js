@@ -14,6 +14,7 @@ export default tseslint.config(
       'src/db/generated/',
       'test/clients/heyapi/',
       'test/clients/orval/',
+      'openapi/sdk/dist/',
       'test-artifacts/',
       '.gpu/',
       '.gl/',
