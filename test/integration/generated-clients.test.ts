@@ -27,6 +27,12 @@ function mnistLikeCsv(rows: number): string {
 }
 
 const PRUNE = { sparsity: 0.5, fineTuneEpochs: 1, batchSize: 50, limit: 100, seed: 1 };
+// The job-create body is a oneOf by `type`: each generator types prune's params (a wrong one does not compile).
+// @ts-expect-error sparsity is a number
+const heyWrong: NonNullable<hey.CreatePruneJob['params']> = { sparsity: 'half' };
+// @ts-expect-error sparsity is a number
+const orvalWrong: orval.CreatePruneJobParams = { sparsity: 'half' };
+void [heyWrong, orvalWrong];
 const sha256 = (b: Uint8Array) => crypto.createHash('sha256').update(b).digest('hex');
 const bytes = async (b: Blob) => new Uint8Array(await b.arrayBuffer());
 const modelParts = (f: ModelFiles) => [
@@ -119,7 +125,7 @@ await forEachTarget('generated clients', (target) => {
     assert.equal(ds.status, 201, JSON.stringify(ds.data));
     assert.equal(ds.data.numClasses, 10);
 
-    const created = await orval.createJob({ type: orval.CreateJobBodyType.prune, modelId: model.id, datasetId: ds.data.id, params: PRUNE });
+    const created = await orval.createJob({ type: 'prune', modelId: model.id, datasetId: ds.data.id, params: PRUNE });
     assert.equal(created.status, 201, JSON.stringify(created.data));
     const jobId = created.data.id;
     const done = await eventually(async () => {

@@ -280,6 +280,609 @@ export type JobStreamEvent = ({
     type?: 'JobLogEvent';
 } & JobLogEvent);
 
+/**
+ * Create a train job
+ */
+export type CreateTrainJob = {
+    /**
+     * Job kind
+     */
+    type: 'train';
+    /**
+     * Parameters of a train job; omitted ones take their defaults
+     */
+    params?: {
+        /**
+         * Preset name or { layers: [...] } spec; ignored when modelId continues an uploaded model (default lenet-300-100)
+         */
+        architecture?: 'lenet-300-100' | 'lenet-5' | {
+            layers: Array<{
+                type: string;
+            }>;
+        };
+        epochs?: number;
+        batchSize?: number;
+        optimizer?: 'sgd' | 'momentum' | 'adam';
+        learningRate?: number;
+        /**
+         * Per-epoch decay: lr / (1 + decay × epoch)
+         */
+        learningRateDecay?: number;
+        /**
+         * For optimizer "momentum" (default 0.9)
+         */
+        momentum?: number;
+        validationSplit?: number;
+        earlyStopping?: {
+            metric?: 'val_loss' | 'val_accuracy' | 'loss' | 'accuracy';
+            patience?: number;
+            minDelta?: number;
+        };
+        /**
+         * Use only the first N training examples
+         */
+        limit?: number;
+        seed?: number;
+        /**
+         * Step-level loss metric every N steps
+         */
+        metricsEverySteps?: number;
+    };
+    /**
+     * Resource id (UUID)
+     */
+    modelId?: string;
+    /**
+     * Resource id (UUID)
+     */
+    teacherModelId?: string;
+    /**
+     * Resource id (UUID)
+     */
+    datasetId?: string;
+    /**
+     * Higher runs first
+     */
+    priority?: number;
+};
+
+/**
+ * Create a evaluate job
+ */
+export type CreateEvaluateJob = {
+    /**
+     * Job kind
+     */
+    type: 'evaluate';
+    /**
+     * Parameters of a evaluate job; omitted ones take their defaults
+     */
+    params?: {
+        /**
+         * The split to score (default "test"). A dataset without a test split is refused unless "train" or "validation" (the seeded 10% hold-out of the train split) is given explicitly
+         */
+        split?: 'test' | 'train' | 'validation';
+        /**
+         * Evaluate on the first N examples of the split only
+         */
+        limit?: number;
+    };
+    /**
+     * Resource id (UUID)
+     */
+    modelId?: string;
+    /**
+     * Resource id (UUID)
+     */
+    teacherModelId?: string;
+    /**
+     * Resource id (UUID)
+     */
+    datasetId?: string;
+    /**
+     * Higher runs first
+     */
+    priority?: number;
+};
+
+/**
+ * Create a prune job
+ */
+export type CreatePruneJob = {
+    /**
+     * Job kind
+     */
+    type: 'prune';
+    /**
+     * Parameters of a prune job; omitted ones take their defaults
+     */
+    params?: {
+        method?: 'magnitude' | 'structured';
+        /**
+         * Final target sparsity (structured: fraction of units/filters removed)
+         */
+        sparsity?: number;
+        /**
+         * global: one threshold over every pruned layer (each capped at maxLayerSparsity), so robust layers give more; layer: each layer at `sparsity`
+         */
+        scope?: 'layer' | 'global';
+        /**
+         * Weight importance: activation = |w| × RMS of its input over a calibration batch (Wanda; prunes weights of inputs that are never active first), magnitude = |w|
+         */
+        score?: 'activation' | 'magnitude';
+        /**
+         * Global scope: no layer is pruned beyond this, so each keeps at least 1 − maxLayerSparsity of its weights
+         */
+        maxLayerSparsity?: number;
+        schedule?: {
+            type: 'constant';
+            /**
+             * First pruning step (default 0)
+             */
+            beginStep?: number;
+            /**
+             * Last pruning step (default: end of fine-tuning)
+             */
+            endStep?: number;
+            /**
+             * Recompute masks every N steps (default: total steps / 20, at most 100)
+             */
+            frequency?: number;
+        } | {
+            type: 'polynomial_decay';
+            /**
+             * Default 0
+             */
+            initialSparsity?: number;
+            /**
+             * First pruning step (default 0)
+             */
+            beginStep?: number;
+            /**
+             * Step at which the final sparsity is reached (default: the pruning step about two thirds into fine-tuning)
+             */
+            endStep?: number;
+            /**
+             * Default 3
+             */
+            power?: number;
+            /**
+             * Recompute masks every N steps (default: total steps / 20, at most 100)
+             */
+            frequency?: number;
+        };
+        /**
+         * Structured pruning: ranks units/filters by this norm
+         */
+        norm?: 'l1' | 'l2';
+        /**
+         * Structured pruning: ranks coupled channel groups by the L1/L2 norm of their weights or by batch-norm |gamma| (bn; groups without a batch norm use L2). Default: `norm`
+         */
+        importance?: 'l1' | 'l2' | 'bn';
+        fineTuneEpochs?: number;
+        batchSize?: number;
+        learningRate?: number;
+        /**
+         * Layer names left dense; replaces the default protection: the last Dense layer (the classifier) and the first prunable layer when it holds < 10% of the prunable weights
+         */
+        excludeLayers?: Array<string>;
+        /**
+         * Use only the first N training examples
+         */
+        limit?: number;
+        seed?: number;
+    };
+    /**
+     * Resource id (UUID)
+     */
+    modelId?: string;
+    /**
+     * Resource id (UUID)
+     */
+    teacherModelId?: string;
+    /**
+     * Resource id (UUID)
+     */
+    datasetId?: string;
+    /**
+     * Higher runs first
+     */
+    priority?: number;
+};
+
+/**
+ * Create a distill job
+ */
+export type CreateDistillJob = {
+    /**
+     * Job kind
+     */
+    type: 'distill';
+    /**
+     * Parameters of a distill job; omitted ones take their defaults
+     */
+    params?: {
+        /**
+         * Student: a preset or spec, or the teacher narrowed by widthMultiplier (default 0.5); ignored when modelId names an uploaded student
+         */
+        student?: 'lenet-300-100' | 'lenet-5' | {
+            layers: Array<{
+                type: string;
+            }>;
+        } | {
+            widthMultiplier: number;
+        };
+        temperature?: number;
+        /**
+         * Weight of the soft-target term; 1 = soft targets only
+         */
+        alpha?: number;
+        epochs?: number;
+        batchSize?: number;
+        learningRate?: number;
+        /**
+         * Also train the same student on hard labels only, for comparison
+         */
+        baseline?: boolean;
+        /**
+         * Use only the first N training examples
+         */
+        limit?: number;
+        seed?: number;
+    };
+    /**
+     * Resource id (UUID)
+     */
+    modelId?: string;
+    /**
+     * Resource id (UUID)
+     */
+    teacherModelId?: string;
+    /**
+     * Resource id (UUID)
+     */
+    datasetId?: string;
+    /**
+     * Higher runs first
+     */
+    priority?: number;
+};
+
+/**
+ * Create a quantize job
+ */
+export type CreateQuantizeJob = {
+    /**
+     * Job kind
+     */
+    type: 'quantize';
+    /**
+     * Parameters of a quantize job; omitted ones take their defaults
+     */
+    params?: {
+        dtype?: 'float16' | 'uint8' | 'uint16';
+        /**
+         * Quantization-aware fine-tuning before quantizing (uint8 only; needs a dataset): fake-quantized weights with a straight-through estimator
+         */
+        qat?: {
+            /**
+             * Fine-tuning epochs against fake-quantized weights
+             */
+            epochs?: number;
+            learningRate?: number;
+            batchSize?: number;
+            /**
+             * tensor: the grid the uint8 manifest stores; channel: per-output-channel grids (ONNX QDQ), stored as float32 on-grid values
+             */
+            granularity?: 'tensor' | 'channel';
+            /**
+             * Fine-tune on the first N training examples only
+             */
+            limit?: number;
+            seed?: number;
+        };
+        /**
+         * Measure accuracy on the first N test examples only
+         */
+        limit?: number;
+    };
+    /**
+     * Resource id (UUID)
+     */
+    modelId?: string;
+    /**
+     * Resource id (UUID)
+     */
+    teacherModelId?: string;
+    /**
+     * Resource id (UUID)
+     */
+    datasetId?: string;
+    /**
+     * Higher runs first
+     */
+    priority?: number;
+};
+
+/**
+ * Create a pipeline job
+ */
+export type CreatePipelineJob = {
+    /**
+     * Job kind
+     */
+    type: 'pipeline';
+    /**
+     * Parameters of a pipeline job; omitted ones take their defaults
+     */
+    params?: {
+        steps: Array<{
+            type: 'train' | 'evaluate' | 'prune' | 'distill' | 'quantize' | 'cluster' | 'sensitivity';
+            params?: {
+                [key: string]: unknown;
+            };
+        }>;
+    };
+    /**
+     * Resource id (UUID)
+     */
+    modelId?: string;
+    /**
+     * Resource id (UUID)
+     */
+    teacherModelId?: string;
+    /**
+     * Resource id (UUID)
+     */
+    datasetId?: string;
+    /**
+     * Higher runs first
+     */
+    priority?: number;
+};
+
+/**
+ * Create a noop job
+ */
+export type CreateNoopJob = {
+    /**
+     * Job kind
+     */
+    type: 'noop';
+    /**
+     * Parameters of a noop job; omitted ones take their defaults
+     */
+    params?: {
+        /**
+         * Total sleep, spread over the steps
+         */
+        durationMs?: number;
+        steps?: number;
+        /**
+         * Fail with JOB_FAILED at this step
+         */
+        failAt?: number;
+    };
+    /**
+     * Resource id (UUID)
+     */
+    modelId?: string;
+    /**
+     * Resource id (UUID)
+     */
+    teacherModelId?: string;
+    /**
+     * Resource id (UUID)
+     */
+    datasetId?: string;
+    /**
+     * Higher runs first
+     */
+    priority?: number;
+};
+
+/**
+ * Create a cluster job
+ */
+export type CreateClusterJob = {
+    /**
+     * Job kind
+     */
+    type: 'cluster';
+    /**
+     * Parameters of a cluster job; omitted ones take their defaults
+     */
+    params?: {
+        /**
+         * Index bits per weight: 2^bits values per kernel (default 5)
+         */
+        bits?: number;
+        /**
+         * Values per kernel (instead of bits)
+         */
+        clusters?: number;
+        /**
+         * Centroid fine-tuning epochs (gradients shared per cluster)
+         */
+        fineTuneEpochs?: number;
+        batchSize?: number;
+        learningRate?: number;
+        /**
+         * Layer names left unclustered
+         */
+        excludeLayers?: Array<string>;
+        /**
+         * Use only the first N training examples
+         */
+        limit?: number;
+        seed?: number;
+    };
+    /**
+     * Resource id (UUID)
+     */
+    modelId?: string;
+    /**
+     * Resource id (UUID)
+     */
+    teacherModelId?: string;
+    /**
+     * Resource id (UUID)
+     */
+    datasetId?: string;
+    /**
+     * Higher runs first
+     */
+    priority?: number;
+};
+
+/**
+ * Create a sensitivity job
+ */
+export type CreateSensitivityJob = {
+    /**
+     * Job kind
+     */
+    type: 'sensitivity';
+    /**
+     * Parameters of a sensitivity job; omitted ones take their defaults
+     */
+    params?: {
+        /**
+         * Sparsities each layer is pruned to (alone, by magnitude) and measured at
+         */
+        sparsities?: Array<number>;
+        /**
+         * Layers to scan (default: every Dense/Conv kernel, the classifier included)
+         */
+        layers?: Array<string>;
+        /**
+         * Data the accuracy is measured on: by default the seeded 10% hold-out of the train split, so decisions never see the test split
+         */
+        split?: 'validation' | 'test' | 'train';
+        /**
+         * Also allocate per-layer sparsities reaching this overall figure with the smallest common accuracy tolerance
+         */
+        targetSparsity?: number;
+        /**
+         * Measure on the first N examples of the split
+         */
+        limit?: number;
+    };
+    /**
+     * Resource id (UUID)
+     */
+    modelId?: string;
+    /**
+     * Resource id (UUID)
+     */
+    teacherModelId?: string;
+    /**
+     * Resource id (UUID)
+     */
+    datasetId?: string;
+    /**
+     * Higher runs first
+     */
+    priority?: number;
+};
+
+/**
+ * Create a autocompress job
+ */
+export type CreateAutocompressJob = {
+    /**
+     * Job kind
+     */
+    type: 'autocompress';
+    /**
+     * Parameters of a autocompress job; omitted ones take their defaults
+     */
+    params?: {
+        /**
+         * Largest accepted accuracy drop in percentage points, measured on a validation hold-out of the train split
+         */
+        maxAccuracyDrop?: number;
+        /**
+         * What the chosen model minimises: size = gzip bytes of its files, latency = batch-1 p50 ms, flops = per example
+         */
+        objective?: 'size' | 'latency' | 'flops';
+        budget?: {
+            /**
+             * Candidates trained and measured at most (default 12)
+             */
+            trials?: number;
+            /**
+             * No new candidate starts after this
+             */
+            minutes?: number;
+        };
+        /**
+         * Methods searched, in this order of stages (default: size → prune, cluster, quantize; latency/flops → structured, quantize). distill = a student of half, then a quarter the width
+         */
+        methods?: Array<'distill' | 'structured' | 'prune' | 'cluster' | 'quantize'>;
+        /**
+         * Fine-tuning epochs of every pruning / distillation candidate
+         */
+        fineTuneEpochs?: number;
+        /**
+         * Centroid fine-tuning epochs of every clustering candidate
+         */
+        clusterEpochs?: number;
+        batchSize?: number;
+        learningRate?: number;
+        /**
+         * Use only the first N training examples (tuning rows and the validation hold-out)
+         */
+        limit?: number;
+        /**
+         * Decide on at most N rows of the validation hold-out
+         */
+        validationLimit?: number;
+        seed?: number;
+    };
+    /**
+     * Resource id (UUID)
+     */
+    modelId?: string;
+    /**
+     * Resource id (UUID)
+     */
+    teacherModelId?: string;
+    /**
+     * Resource id (UUID)
+     */
+    datasetId?: string;
+    /**
+     * Higher runs first
+     */
+    priority?: number;
+};
+
+/**
+ * A job to create: `type` selects the kind and with it the schema of `params`
+ */
+export type CreateJobRequest = ({
+    type: 'train';
+} & CreateTrainJob) | ({
+    type: 'evaluate';
+} & CreateEvaluateJob) | ({
+    type: 'prune';
+} & CreatePruneJob) | ({
+    type: 'distill';
+} & CreateDistillJob) | ({
+    type: 'quantize';
+} & CreateQuantizeJob) | ({
+    type: 'pipeline';
+} & CreatePipelineJob) | ({
+    type: 'noop';
+} & CreateNoopJob) | ({
+    type: 'cluster';
+} & CreateClusterJob) | ({
+    type: 'sensitivity';
+} & CreateSensitivityJob) | ({
+    type: 'autocompress';
+} & CreateAutocompressJob);
+
 export type ListApiKeysData = {
     body?: never;
     path?: never;
@@ -1269,34 +1872,7 @@ export type ListJobsResponses = {
 export type ListJobsResponse = ListJobsResponses[keyof ListJobsResponses];
 
 export type CreateJobData = {
-    body: {
-        /**
-         * Job kind
-         */
-        type: 'train' | 'evaluate' | 'prune' | 'distill' | 'quantize' | 'pipeline' | 'noop' | 'cluster' | 'sensitivity' | 'autocompress';
-        /**
-         * Per-type parameters (see each kind)
-         */
-        params?: {
-            [key: string]: unknown;
-        };
-        /**
-         * Resource id (UUID)
-         */
-        modelId?: string;
-        /**
-         * Resource id (UUID)
-         */
-        teacherModelId?: string;
-        /**
-         * Resource id (UUID)
-         */
-        datasetId?: string;
-        /**
-         * Higher runs first
-         */
-        priority?: number;
-    };
+    body: CreateJobRequest;
     headers?: {
         /**
          * Same key + same body → the same job back (200)

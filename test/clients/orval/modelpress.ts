@@ -433,6 +433,872 @@ export interface JobLogEvent {
  */
 export type JobStreamEvent = JobStateEvent | JobProgressEvent | JobMetricEvent | JobLogEvent;
 
+export type CreateTrainJobType = typeof CreateTrainJobType[keyof typeof CreateTrainJobType];
+
+
+// eslint-disable-next-line @typescript-eslint/no-redeclare
+export const CreateTrainJobType = {
+  train: 'train',
+} as const;
+
+export type CreateTrainJobParamsArchitectureAnyOfLayersItem = {
+  type: string;
+};
+
+export type CreateTrainJobParamsArchitectureAnyOf = {
+  /**
+   * @minItems 1
+   * @maxItems 256
+   */
+  layers: CreateTrainJobParamsArchitectureAnyOfLayersItem[];
+};
+
+/**
+ * Preset name or { layers: [...] } spec; ignored when modelId continues an uploaded model (default lenet-300-100)
+ */
+export type CreateTrainJobParamsArchitecture = 'lenet-300-100' | 'lenet-5' | CreateTrainJobParamsArchitectureAnyOf;
+
+// eslint-disable-next-line @typescript-eslint/no-redeclare
+export const CreateTrainJobParamsOptimizer = {  sgd: 'sgd',
+  momentum: 'momentum',
+  adam: 'adam',
+} as const
+// eslint-disable-next-line @typescript-eslint/no-redeclare
+export const CreateTrainJobParamsEarlyStoppingMetric = {  val_loss: 'val_loss',
+  val_accuracy: 'val_accuracy',
+  loss: 'loss',
+  accuracy: 'accuracy',
+} as const
+export type CreateTrainJobParamsEarlyStopping = {
+  metric?: typeof CreateTrainJobParamsEarlyStoppingMetric[keyof typeof CreateTrainJobParamsEarlyStoppingMetric] ;
+  /**
+   * @minimum 1
+   * @maximum 1000
+   */
+  patience?: number;
+  /** @minimum 0 */
+  minDelta?: number;
+};
+
+/**
+ * Parameters of a train job; omitted ones take their defaults
+ */
+export type CreateTrainJobParams = {
+  /** Preset name or { layers: [...] } spec; ignored when modelId continues an uploaded model (default lenet-300-100) */
+  architecture?: CreateTrainJobParamsArchitecture;
+  /**
+   * @minimum 1
+   * @maximum 1000
+   */
+  epochs?: number;
+  /**
+   * @minimum 1
+   * @maximum 65536
+   */
+  batchSize?: number;
+  optimizer?: typeof CreateTrainJobParamsOptimizer[keyof typeof CreateTrainJobParamsOptimizer] ;
+  /**
+   * @maximum 10
+   */
+  learningRate?: number;
+  /**
+   * Per-epoch decay: lr / (1 + decay × epoch)
+   * @minimum 0
+   */
+  learningRateDecay?: number;
+  /**
+   * For optimizer "momentum" (default 0.9)
+   * @minimum 0
+   */
+  momentum?: number;
+  /**
+   * @minimum 0
+   * @maximum 0.5
+   */
+  validationSplit?: number;
+  earlyStopping?: CreateTrainJobParamsEarlyStopping;
+  /**
+   * Use only the first N training examples
+   * @minimum 1
+   */
+  limit?: number;
+  seed?: number;
+  /**
+   * Step-level loss metric every N steps
+   * @minimum 1
+   * @maximum 100000
+   */
+  metricsEverySteps?: number;
+};
+
+/**
+ * Create a train job
+ */
+export interface CreateTrainJob {
+  type: CreateTrainJobType;
+  /** Parameters of a train job; omitted ones take their defaults */
+  params?: CreateTrainJobParams;
+  /** Resource id (UUID) */
+  modelId?: string;
+  /** Resource id (UUID) */
+  teacherModelId?: string;
+  /** Resource id (UUID) */
+  datasetId?: string;
+  /**
+   * Higher runs first
+   * @minimum -1000
+   * @maximum 1000
+   */
+  priority?: number;
+}
+
+export type CreateEvaluateJobType = typeof CreateEvaluateJobType[keyof typeof CreateEvaluateJobType];
+
+
+// eslint-disable-next-line @typescript-eslint/no-redeclare
+export const CreateEvaluateJobType = {
+  evaluate: 'evaluate',
+} as const;
+
+// eslint-disable-next-line @typescript-eslint/no-redeclare
+export const CreateEvaluateJobParamsSplit = {  test: 'test',
+  train: 'train',
+  validation: 'validation',
+} as const
+/**
+ * Parameters of a evaluate job; omitted ones take their defaults
+ */
+export type CreateEvaluateJobParams = {
+  /** The split to score (default "test"). A dataset without a test split is refused unless "train" or "validation" (the seeded 10% hold-out of the train split) is given explicitly */
+  split?: typeof CreateEvaluateJobParamsSplit[keyof typeof CreateEvaluateJobParamsSplit] ;
+  /**
+   * Evaluate on the first N examples of the split only
+   * @minimum 1
+   */
+  limit?: number;
+};
+
+/**
+ * Create a evaluate job
+ */
+export interface CreateEvaluateJob {
+  type: CreateEvaluateJobType;
+  /** Parameters of a evaluate job; omitted ones take their defaults */
+  params?: CreateEvaluateJobParams;
+  /** Resource id (UUID) */
+  modelId?: string;
+  /** Resource id (UUID) */
+  teacherModelId?: string;
+  /** Resource id (UUID) */
+  datasetId?: string;
+  /**
+   * Higher runs first
+   * @minimum -1000
+   * @maximum 1000
+   */
+  priority?: number;
+}
+
+export type CreatePruneJobType = typeof CreatePruneJobType[keyof typeof CreatePruneJobType];
+
+
+// eslint-disable-next-line @typescript-eslint/no-redeclare
+export const CreatePruneJobType = {
+  prune: 'prune',
+} as const;
+
+// eslint-disable-next-line @typescript-eslint/no-redeclare
+export const CreatePruneJobParamsMethod = {  magnitude: 'magnitude',
+  structured: 'structured',
+} as const
+// eslint-disable-next-line @typescript-eslint/no-redeclare
+export const CreatePruneJobParamsScope = {  layer: 'layer',
+  global: 'global',
+} as const
+// eslint-disable-next-line @typescript-eslint/no-redeclare
+export const CreatePruneJobParamsScore = {  activation: 'activation',
+  magnitude: 'magnitude',
+} as const
+export type CreatePruneJobParamsScheduleAnyOfType = typeof CreatePruneJobParamsScheduleAnyOfType[keyof typeof CreatePruneJobParamsScheduleAnyOfType];
+
+
+// eslint-disable-next-line @typescript-eslint/no-redeclare
+export const CreatePruneJobParamsScheduleAnyOfType = {
+  constant: 'constant',
+} as const;
+
+export type CreatePruneJobParamsScheduleAnyOf = {
+  type: CreatePruneJobParamsScheduleAnyOfType;
+  /**
+   * First pruning step (default 0)
+   * @minimum 0
+   */
+  beginStep?: number;
+  /**
+   * Last pruning step (default: end of fine-tuning)
+   * @minimum 0
+   */
+  endStep?: number;
+  /**
+   * Recompute masks every N steps (default: total steps / 20, at most 100)
+   * @minimum 1
+   */
+  frequency?: number;
+};
+
+export type CreatePruneJobParamsScheduleAnyOfThreeType = typeof CreatePruneJobParamsScheduleAnyOfThreeType[keyof typeof CreatePruneJobParamsScheduleAnyOfThreeType];
+
+
+// eslint-disable-next-line @typescript-eslint/no-redeclare
+export const CreatePruneJobParamsScheduleAnyOfThreeType = {
+  polynomial_decay: 'polynomial_decay',
+} as const;
+
+export type CreatePruneJobParamsScheduleAnyOfThree = {
+  type: CreatePruneJobParamsScheduleAnyOfThreeType;
+  /**
+   * Default 0
+   * @minimum 0
+   */
+  initialSparsity?: number;
+  /**
+   * First pruning step (default 0)
+   * @minimum 0
+   */
+  beginStep?: number;
+  /**
+   * Step at which the final sparsity is reached (default: the pruning step about two thirds into fine-tuning)
+   * @minimum 0
+   */
+  endStep?: number;
+  /**
+   * Default 3
+   */
+  power?: number;
+  /**
+   * Recompute masks every N steps (default: total steps / 20, at most 100)
+   * @minimum 1
+   */
+  frequency?: number;
+};
+
+export type CreatePruneJobParamsSchedule = CreatePruneJobParamsScheduleAnyOf | CreatePruneJobParamsScheduleAnyOfThree;
+
+// eslint-disable-next-line @typescript-eslint/no-redeclare
+export const CreatePruneJobParamsNorm = {  l1: 'l1',
+  l2: 'l2',
+} as const
+// eslint-disable-next-line @typescript-eslint/no-redeclare
+export const CreatePruneJobParamsImportance = {  l1: 'l1',
+  l2: 'l2',
+  bn: 'bn',
+} as const
+/**
+ * Parameters of a prune job; omitted ones take their defaults
+ */
+export type CreatePruneJobParams = {
+  method?: typeof CreatePruneJobParamsMethod[keyof typeof CreatePruneJobParamsMethod] ;
+  /**
+   * Final target sparsity (structured: fraction of units/filters removed)
+   * @minimum 0
+   */
+  sparsity?: number;
+  /** global: one threshold over every pruned layer (each capped at maxLayerSparsity), so robust layers give more; layer: each layer at `sparsity` */
+  scope?: typeof CreatePruneJobParamsScope[keyof typeof CreatePruneJobParamsScope] ;
+  /** Weight importance: activation = |w| × RMS of its input over a calibration batch (Wanda; prunes weights of inputs that are never active first), magnitude = |w| */
+  score?: typeof CreatePruneJobParamsScore[keyof typeof CreatePruneJobParamsScore] ;
+  /**
+   * Global scope: no layer is pruned beyond this, so each keeps at least 1 − maxLayerSparsity of its weights
+   */
+  maxLayerSparsity?: number;
+  schedule?: CreatePruneJobParamsSchedule;
+  /** Structured pruning: ranks units/filters by this norm */
+  norm?: typeof CreatePruneJobParamsNorm[keyof typeof CreatePruneJobParamsNorm] ;
+  /** Structured pruning: ranks coupled channel groups by the L1/L2 norm of their weights or by batch-norm |gamma| (bn; groups without a batch norm use L2). Default: `norm` */
+  importance?: typeof CreatePruneJobParamsImportance[keyof typeof CreatePruneJobParamsImportance] ;
+  /**
+   * @minimum 0
+   * @maximum 1000
+   */
+  fineTuneEpochs?: number;
+  /**
+   * @minimum 1
+   * @maximum 65536
+   */
+  batchSize?: number;
+  /**
+   * @maximum 10
+   */
+  learningRate?: number;
+  /** Layer names left dense; replaces the default protection: the last Dense layer (the classifier) and the first prunable layer when it holds < 10% of the prunable weights */
+  excludeLayers?: string[];
+  /**
+   * Use only the first N training examples
+   * @minimum 1
+   */
+  limit?: number;
+  seed?: number;
+};
+
+/**
+ * Create a prune job
+ */
+export interface CreatePruneJob {
+  type: CreatePruneJobType;
+  /** Parameters of a prune job; omitted ones take their defaults */
+  params?: CreatePruneJobParams;
+  /** Resource id (UUID) */
+  modelId?: string;
+  /** Resource id (UUID) */
+  teacherModelId?: string;
+  /** Resource id (UUID) */
+  datasetId?: string;
+  /**
+   * Higher runs first
+   * @minimum -1000
+   * @maximum 1000
+   */
+  priority?: number;
+}
+
+export type CreateDistillJobType = typeof CreateDistillJobType[keyof typeof CreateDistillJobType];
+
+
+// eslint-disable-next-line @typescript-eslint/no-redeclare
+export const CreateDistillJobType = {
+  distill: 'distill',
+} as const;
+
+export type CreateDistillJobParamsStudentAnyOfAnyOfLayersItem = {
+  type: string;
+};
+
+export type CreateDistillJobParamsStudentAnyOfAnyOf = {
+  /**
+   * @minItems 1
+   * @maxItems 256
+   */
+  layers: CreateDistillJobParamsStudentAnyOfAnyOfLayersItem[];
+};
+
+/**
+ * Preset name or { layers: [...] } spec; ignored when modelId continues an uploaded model (default lenet-300-100)
+ */
+export type CreateDistillJobParamsStudentAnyOf = 'lenet-300-100' | 'lenet-5' | CreateDistillJobParamsStudentAnyOfAnyOf;
+
+export type CreateDistillJobParamsStudentAnyOfFour = {
+  /**
+   * @maximum 1
+   */
+  widthMultiplier: number;
+};
+
+/**
+ * Student: a preset or spec, or the teacher narrowed by widthMultiplier (default 0.5); ignored when modelId names an uploaded student
+ */
+export type CreateDistillJobParamsStudent = CreateDistillJobParamsStudentAnyOf | CreateDistillJobParamsStudentAnyOfFour;
+
+/**
+ * Parameters of a distill job; omitted ones take their defaults
+ */
+export type CreateDistillJobParams = {
+  /** Student: a preset or spec, or the teacher narrowed by widthMultiplier (default 0.5); ignored when modelId names an uploaded student */
+  student?: CreateDistillJobParamsStudent;
+  /**
+   * @maximum 100
+   */
+  temperature?: number;
+  /**
+   * Weight of the soft-target term; 1 = soft targets only
+   * @minimum 0
+   * @maximum 1
+   */
+  alpha?: number;
+  /**
+   * @minimum 1
+   * @maximum 1000
+   */
+  epochs?: number;
+  /**
+   * @minimum 1
+   * @maximum 65536
+   */
+  batchSize?: number;
+  /**
+   * @maximum 10
+   */
+  learningRate?: number;
+  /** Also train the same student on hard labels only, for comparison */
+  baseline?: boolean;
+  /**
+   * Use only the first N training examples
+   * @minimum 1
+   */
+  limit?: number;
+  seed?: number;
+};
+
+/**
+ * Create a distill job
+ */
+export interface CreateDistillJob {
+  type: CreateDistillJobType;
+  /** Parameters of a distill job; omitted ones take their defaults */
+  params?: CreateDistillJobParams;
+  /** Resource id (UUID) */
+  modelId?: string;
+  /** Resource id (UUID) */
+  teacherModelId?: string;
+  /** Resource id (UUID) */
+  datasetId?: string;
+  /**
+   * Higher runs first
+   * @minimum -1000
+   * @maximum 1000
+   */
+  priority?: number;
+}
+
+export type CreateQuantizeJobType = typeof CreateQuantizeJobType[keyof typeof CreateQuantizeJobType];
+
+
+// eslint-disable-next-line @typescript-eslint/no-redeclare
+export const CreateQuantizeJobType = {
+  quantize: 'quantize',
+} as const;
+
+// eslint-disable-next-line @typescript-eslint/no-redeclare
+export const CreateQuantizeJobParamsDtype = {  float16: 'float16',
+  uint8: 'uint8',
+  uint16: 'uint16',
+} as const
+// eslint-disable-next-line @typescript-eslint/no-redeclare
+export const CreateQuantizeJobParamsQatGranularity = {  tensor: 'tensor',
+  channel: 'channel',
+} as const
+/**
+ * Quantization-aware fine-tuning before quantizing (uint8 only; needs a dataset): fake-quantized weights with a straight-through estimator
+ */
+export type CreateQuantizeJobParamsQat = {
+  /**
+   * Fine-tuning epochs against fake-quantized weights
+   * @minimum 1
+   * @maximum 1000
+   */
+  epochs?: number;
+  /**
+   * @maximum 10
+   */
+  learningRate?: number;
+  /**
+   * @minimum 1
+   * @maximum 65536
+   */
+  batchSize?: number;
+  /** tensor: the grid the uint8 manifest stores; channel: per-output-channel grids (ONNX QDQ), stored as float32 on-grid values */
+  granularity?: typeof CreateQuantizeJobParamsQatGranularity[keyof typeof CreateQuantizeJobParamsQatGranularity] ;
+  /**
+   * Fine-tune on the first N training examples only
+   * @minimum 1
+   */
+  limit?: number;
+  seed?: number;
+};
+
+/**
+ * Parameters of a quantize job; omitted ones take their defaults
+ */
+export type CreateQuantizeJobParams = {
+  dtype?: typeof CreateQuantizeJobParamsDtype[keyof typeof CreateQuantizeJobParamsDtype] ;
+  /** Quantization-aware fine-tuning before quantizing (uint8 only; needs a dataset): fake-quantized weights with a straight-through estimator */
+  qat?: CreateQuantizeJobParamsQat;
+  /**
+   * Measure accuracy on the first N test examples only
+   * @minimum 1
+   */
+  limit?: number;
+};
+
+/**
+ * Create a quantize job
+ */
+export interface CreateQuantizeJob {
+  type: CreateQuantizeJobType;
+  /** Parameters of a quantize job; omitted ones take their defaults */
+  params?: CreateQuantizeJobParams;
+  /** Resource id (UUID) */
+  modelId?: string;
+  /** Resource id (UUID) */
+  teacherModelId?: string;
+  /** Resource id (UUID) */
+  datasetId?: string;
+  /**
+   * Higher runs first
+   * @minimum -1000
+   * @maximum 1000
+   */
+  priority?: number;
+}
+
+export type CreatePipelineJobType = typeof CreatePipelineJobType[keyof typeof CreatePipelineJobType];
+
+
+// eslint-disable-next-line @typescript-eslint/no-redeclare
+export const CreatePipelineJobType = {
+  pipeline: 'pipeline',
+} as const;
+
+export type CreatePipelineJobParamsStepsItemType = typeof CreatePipelineJobParamsStepsItemType[keyof typeof CreatePipelineJobParamsStepsItemType];
+
+
+// eslint-disable-next-line @typescript-eslint/no-redeclare
+export const CreatePipelineJobParamsStepsItemType = {
+  train: 'train',
+  evaluate: 'evaluate',
+  prune: 'prune',
+  distill: 'distill',
+  quantize: 'quantize',
+  cluster: 'cluster',
+  sensitivity: 'sensitivity',
+} as const;
+
+export type CreatePipelineJobParamsStepsItemParams = {[key: string]: unknown};
+
+export type CreatePipelineJobParamsStepsItem = {
+  type: CreatePipelineJobParamsStepsItemType;
+  params?: CreatePipelineJobParamsStepsItemParams;
+};
+
+/**
+ * Parameters of a pipeline job; omitted ones take their defaults
+ */
+export type CreatePipelineJobParams = {
+  /**
+   * @minItems 1
+   * @maxItems 20
+   */
+  steps: CreatePipelineJobParamsStepsItem[];
+};
+
+/**
+ * Create a pipeline job
+ */
+export interface CreatePipelineJob {
+  type: CreatePipelineJobType;
+  /** Parameters of a pipeline job; omitted ones take their defaults */
+  params?: CreatePipelineJobParams;
+  /** Resource id (UUID) */
+  modelId?: string;
+  /** Resource id (UUID) */
+  teacherModelId?: string;
+  /** Resource id (UUID) */
+  datasetId?: string;
+  /**
+   * Higher runs first
+   * @minimum -1000
+   * @maximum 1000
+   */
+  priority?: number;
+}
+
+export type CreateNoopJobType = typeof CreateNoopJobType[keyof typeof CreateNoopJobType];
+
+
+// eslint-disable-next-line @typescript-eslint/no-redeclare
+export const CreateNoopJobType = {
+  noop: 'noop',
+} as const;
+
+/**
+ * Parameters of a noop job; omitted ones take their defaults
+ */
+export type CreateNoopJobParams = {
+  /**
+   * Total sleep, spread over the steps
+   * @minimum 0
+   * @maximum 3600000
+   */
+  durationMs?: number;
+  /**
+   * @minimum 0
+   * @maximum 100000
+   */
+  steps?: number;
+  /**
+   * Fail with JOB_FAILED at this step
+   * @minimum 1
+   */
+  failAt?: number;
+};
+
+/**
+ * Create a noop job
+ */
+export interface CreateNoopJob {
+  type: CreateNoopJobType;
+  /** Parameters of a noop job; omitted ones take their defaults */
+  params?: CreateNoopJobParams;
+  /** Resource id (UUID) */
+  modelId?: string;
+  /** Resource id (UUID) */
+  teacherModelId?: string;
+  /** Resource id (UUID) */
+  datasetId?: string;
+  /**
+   * Higher runs first
+   * @minimum -1000
+   * @maximum 1000
+   */
+  priority?: number;
+}
+
+export type CreateClusterJobType = typeof CreateClusterJobType[keyof typeof CreateClusterJobType];
+
+
+// eslint-disable-next-line @typescript-eslint/no-redeclare
+export const CreateClusterJobType = {
+  cluster: 'cluster',
+} as const;
+
+/**
+ * Parameters of a cluster job; omitted ones take their defaults
+ */
+export type CreateClusterJobParams = {
+  /**
+   * Index bits per weight: 2^bits values per kernel (default 5)
+   * @minimum 1
+   * @maximum 8
+   */
+  bits?: number;
+  /**
+   * Values per kernel (instead of bits)
+   * @minimum 2
+   * @maximum 256
+   */
+  clusters?: number;
+  /**
+   * Centroid fine-tuning epochs (gradients shared per cluster)
+   * @minimum 0
+   * @maximum 1000
+   */
+  fineTuneEpochs?: number;
+  /**
+   * @minimum 1
+   * @maximum 65536
+   */
+  batchSize?: number;
+  /**
+   * @maximum 10
+   */
+  learningRate?: number;
+  /** Layer names left unclustered */
+  excludeLayers?: string[];
+  /**
+   * Use only the first N training examples
+   * @minimum 1
+   */
+  limit?: number;
+  seed?: number;
+};
+
+/**
+ * Create a cluster job
+ */
+export interface CreateClusterJob {
+  type: CreateClusterJobType;
+  /** Parameters of a cluster job; omitted ones take their defaults */
+  params?: CreateClusterJobParams;
+  /** Resource id (UUID) */
+  modelId?: string;
+  /** Resource id (UUID) */
+  teacherModelId?: string;
+  /** Resource id (UUID) */
+  datasetId?: string;
+  /**
+   * Higher runs first
+   * @minimum -1000
+   * @maximum 1000
+   */
+  priority?: number;
+}
+
+export type CreateSensitivityJobType = typeof CreateSensitivityJobType[keyof typeof CreateSensitivityJobType];
+
+
+// eslint-disable-next-line @typescript-eslint/no-redeclare
+export const CreateSensitivityJobType = {
+  sensitivity: 'sensitivity',
+} as const;
+
+// eslint-disable-next-line @typescript-eslint/no-redeclare
+export const CreateSensitivityJobParamsSplit = {  validation: 'validation',
+  test: 'test',
+  train: 'train',
+} as const
+/**
+ * Parameters of a sensitivity job; omitted ones take their defaults
+ */
+export type CreateSensitivityJobParams = {
+  /**
+   * Sparsities each layer is pruned to (alone, by magnitude) and measured at
+   * @minItems 1
+   * @maxItems 20
+   */
+  sparsities?: number[];
+  /** Layers to scan (default: every Dense/Conv kernel, the classifier included) */
+  layers?: string[];
+  /** Data the accuracy is measured on: by default the seeded 10% hold-out of the train split, so decisions never see the test split */
+  split?: typeof CreateSensitivityJobParamsSplit[keyof typeof CreateSensitivityJobParamsSplit] ;
+  /**
+   * Also allocate per-layer sparsities reaching this overall figure with the smallest common accuracy tolerance
+   * @minimum 0
+   */
+  targetSparsity?: number;
+  /**
+   * Measure on the first N examples of the split
+   * @minimum 1
+   */
+  limit?: number;
+};
+
+/**
+ * Create a sensitivity job
+ */
+export interface CreateSensitivityJob {
+  type: CreateSensitivityJobType;
+  /** Parameters of a sensitivity job; omitted ones take their defaults */
+  params?: CreateSensitivityJobParams;
+  /** Resource id (UUID) */
+  modelId?: string;
+  /** Resource id (UUID) */
+  teacherModelId?: string;
+  /** Resource id (UUID) */
+  datasetId?: string;
+  /**
+   * Higher runs first
+   * @minimum -1000
+   * @maximum 1000
+   */
+  priority?: number;
+}
+
+export type CreateAutocompressJobType = typeof CreateAutocompressJobType[keyof typeof CreateAutocompressJobType];
+
+
+// eslint-disable-next-line @typescript-eslint/no-redeclare
+export const CreateAutocompressJobType = {
+  autocompress: 'autocompress',
+} as const;
+
+// eslint-disable-next-line @typescript-eslint/no-redeclare
+export const CreateAutocompressJobParamsObjective = {  size: 'size',
+  latency: 'latency',
+  flops: 'flops',
+} as const
+export type CreateAutocompressJobParamsBudget = {
+  /**
+   * Candidates trained and measured at most (default 12)
+   * @minimum 1
+   * @maximum 200
+   */
+  trials?: number;
+  /**
+   * No new candidate starts after this
+   * @maximum 10080
+   */
+  minutes?: number;
+};
+
+export type CreateAutocompressJobParamsMethodsItem = typeof CreateAutocompressJobParamsMethodsItem[keyof typeof CreateAutocompressJobParamsMethodsItem];
+
+
+// eslint-disable-next-line @typescript-eslint/no-redeclare
+export const CreateAutocompressJobParamsMethodsItem = {
+  distill: 'distill',
+  structured: 'structured',
+  prune: 'prune',
+  cluster: 'cluster',
+  quantize: 'quantize',
+} as const;
+
+/**
+ * Parameters of a autocompress job; omitted ones take their defaults
+ */
+export type CreateAutocompressJobParams = {
+  /**
+   * Largest accepted accuracy drop in percentage points, measured on a validation hold-out of the train split
+   * @minimum 0
+   * @maximum 100
+   */
+  maxAccuracyDrop?: number;
+  /** What the chosen model minimises: size = gzip bytes of its files, latency = batch-1 p50 ms, flops = per example */
+  objective?: typeof CreateAutocompressJobParamsObjective[keyof typeof CreateAutocompressJobParamsObjective] ;
+  budget?: CreateAutocompressJobParamsBudget;
+  /**
+   * Methods searched, in this order of stages (default: size → prune, cluster, quantize; latency/flops → structured, quantize). distill = a student of half, then a quarter the width
+   * @minItems 1
+   */
+  methods?: CreateAutocompressJobParamsMethodsItem[];
+  /**
+   * Fine-tuning epochs of every pruning / distillation candidate
+   * @minimum 0
+   * @maximum 100
+   */
+  fineTuneEpochs?: number;
+  /**
+   * Centroid fine-tuning epochs of every clustering candidate
+   * @minimum 0
+   * @maximum 100
+   */
+  clusterEpochs?: number;
+  /**
+   * @minimum 1
+   * @maximum 65536
+   */
+  batchSize?: number;
+  /**
+   * @maximum 10
+   */
+  learningRate?: number;
+  /**
+   * Use only the first N training examples (tuning rows and the validation hold-out)
+   * @minimum 10
+   */
+  limit?: number;
+  /**
+   * Decide on at most N rows of the validation hold-out
+   * @minimum 1
+   */
+  validationLimit?: number;
+  seed?: number;
+};
+
+/**
+ * Create a autocompress job
+ */
+export interface CreateAutocompressJob {
+  type: CreateAutocompressJobType;
+  /** Parameters of a autocompress job; omitted ones take their defaults */
+  params?: CreateAutocompressJobParams;
+  /** Resource id (UUID) */
+  modelId?: string;
+  /** Resource id (UUID) */
+  teacherModelId?: string;
+  /** Resource id (UUID) */
+  datasetId?: string;
+  /**
+   * Higher runs first
+   * @minimum -1000
+   * @maximum 1000
+   */
+  priority?: number;
+}
+
+/**
+ * A job to create: `type` selects the kind and with it the schema of `params`
+ */
+export type CreateJobRequest = CreateTrainJob | CreateEvaluateJob | CreatePruneJob | CreateDistillJob | CreateQuantizeJob | CreatePipelineJob | CreateNoopJob | CreateClusterJob | CreateSensitivityJob | CreateAutocompressJob;
+
 export type CreateApiKeyBodyScope = typeof CreateApiKeyBodyScope[keyof typeof CreateApiKeyBodyScope];
 
 
@@ -676,50 +1542,6 @@ export const ListDatasetsFormat = {  csv: 'csv',
   images: 'images',
   builtin: 'builtin',
 } as const
-/**
- * Job kind
- */
-export type CreateJobBodyType = typeof CreateJobBodyType[keyof typeof CreateJobBodyType];
-
-
-// eslint-disable-next-line @typescript-eslint/no-redeclare
-export const CreateJobBodyType = {
-  train: 'train',
-  evaluate: 'evaluate',
-  prune: 'prune',
-  distill: 'distill',
-  quantize: 'quantize',
-  pipeline: 'pipeline',
-  noop: 'noop',
-  cluster: 'cluster',
-  sensitivity: 'sensitivity',
-  autocompress: 'autocompress',
-} as const;
-
-/**
- * Per-type parameters (see each kind)
- */
-export type CreateJobBodyParams = {[key: string]: unknown};
-
-export type CreateJobBody = {
-  /** Job kind */
-  type: CreateJobBodyType;
-  /** Per-type parameters (see each kind) */
-  params?: CreateJobBodyParams;
-  /** Resource id (UUID) */
-  modelId?: string;
-  /** Resource id (UUID) */
-  teacherModelId?: string;
-  /** Resource id (UUID) */
-  datasetId?: string;
-  /**
-   * Higher runs first
-   * @minimum -1000
-   * @maximum 1000
-   */
-  priority?: number;
-};
-
 export type ListJobsParams = {
 /**
  * @minimum 1
@@ -2120,7 +2942,7 @@ export const getCreateJobUrl = () => {
   return `/v1/jobs`
 }
 
-export const createJob = async (createJobBody: CreateJobBody, options?: RequestInit): Promise<createJobResponse> => {
+export const createJob = async (createJobRequest: CreateJobRequest, options?: RequestInit): Promise<createJobResponse> => {
   
   return orvalFetch<createJobResponse>(getCreateJobUrl(),
   {      
@@ -2128,7 +2950,7 @@ export const createJob = async (createJobBody: CreateJobBody, options?: RequestI
     method: 'POST',
     headers: { 'Content-Type': 'application/json', ...options?.headers },
     body: JSON.stringify(
-      createJobBody,)
+      createJobRequest,)
   }
 );}
 
