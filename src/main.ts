@@ -1,11 +1,16 @@
 // CLI entry: `modelpress serve` (API; in embedded mode also an in-process worker), `modelpress worker` and
-// `modelpress keys create|list|revoke` (API keys).
+// `modelpress keys create|list|revoke` (API keys) and `modelpress example model|dataset` (files to try the API with).
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.ts';
 import { serve } from './server.ts';
 
 async function main() {
   const [command = 'serve', ...rest] = process.argv.slice(2);
+  if (command === 'example') {
+    const { runExampleCommand } = await import('./cli/example.ts');
+    process.exitCode = await runExampleCommand(rest);
+    return;
+  }
   let config;
   try {
     config = loadConfig();
@@ -35,7 +40,7 @@ async function main() {
       break;
     }
     default:
-      console.error(`unknown command "${command}"; use: serve | worker [--concurrency N] | keys create|list|revoke`);
+      console.error(`unknown command "${command}"; use: serve | worker [--concurrency N] | keys create|list|revoke | example model|dataset`);
       process.exit(2);
   }
 }

@@ -4,16 +4,25 @@
 // fails the block), and the cookbook's results are checked through the API afterwards.
 // README examples address http://127.0.0.1:3000 (the default); the test's curl sends those requests to the server
 // under test instead. `$ID` (used by "## Call it") is a model uploaded before that section runs.
+// "## From nothing" runs in an empty directory (it must need no file you don't have): its `npm ci` and `npm start`
+// are skipped (the server under test is already live) and `npm run cli …` runs in this repository, writing into that
+// directory; its ```python block (the requests upload snippet) runs there too when python3 has `requests`.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { tinyModelFiles } from '../helpers/fixtures.ts';
 import { startTestApp, type TestContext } from '../helpers/harness.ts';
 
 const README = new URL('../../README.md', import.meta.url);
+const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const FROM_NOTHING = 'From nothing';
+/** `npm` inside "From nothing": ci/start are already done by the harness; the rest (npm run cli …) runs in the repository. */
+const NPM_SHIM = `npm() { case "$1" in ci|start) echo "(test: npm $1 skipped, the server under test is live)" ;; *) command npm --prefix "${REPO_ROOT}" "$@" ;; esac; }`;
 const DOCUMENTED_BASE = 'http://127.0.0.1:3000';
 const SECTION_TIMEOUT_MS = 240_000;
 
@@ -24,6 +33,8 @@ interface Block {
 interface Section {
   title: string;
   blocks: Block[];
+  /** The section's ```python blocks (only run for "From nothing"). */
+  python: Block[];
 }
 
 /** The README's ```sh blocks that call curl, grouped by their `## ` section, in order. */
@@ -34,7 +45,8 @@ async function curlSections(): Promise<Section[]> {
     const title = part.split('\n', 1)[0].replace(/^## /, '');
     const lineOf = (index: number) => line + part.slice(0, index).split('\n').length; // +1: the fence line
     const blocks = [...part.matchAll(/^```sh\n([\s\S]*?)^```/gm)].map((m) => ({ text: m[1], line: lineOf(m.index) }));
-    if (blocks.some((b) => /\bcurl\b/.test(b.text))) sections.push({ title, blocks });
+    const python = [...part.matchAll(/^```python\n([\s\S]*?)^```/gm)].map((m) => ({ text: m[1], line: lineOf(m.index) }));
+    if (blocks.some((b) => /\bcurl\b/.test(b.text))) sections.push({ title, blocks, python });
     line += part.split('\n').length - 1;
   }
   return sections;
@@ -56,9 +68,15 @@ function irisCsv(): string {
 }
 
 /** Runs one section's blocks in one bash process; resolves with its exit code and output (failures name README lines). */
-function runSection(section: Section, cwd: string, env: Record<string, string>): Promise<{ code: number | null; out: string }> {
+function runSection(
+  section: Section,
+  cwd: string,
+  env: Record<string, string>,
+  prelude: string[] = [],
+): Promise<{ code: number | null; out: string }> {
   const lines = [
     'set -Eeuo pipefail',
+    ...prelude,
     // The README's default address → the server under test; -f: any HTTP error status fails the block.
     `curl() { local a s args=(); for a in "$@"; do args+=("\${a//${DOCUMENTED_BASE.replace(/\//g, '\\/')}/$MODELPRESS_TEST_BASE}"); done; command curl -f "\${args[@]}" || { s=$?; echo "curl $* → exit $s" >&2; return $s; }; }`,
     'trap \'echo "@@failed at script line $LINENO: $BASH_COMMAND" >&2\' ERR',
@@ -92,12 +110,14 @@ function runSection(section: Section, cwd: string, env: Record<string, string>):
 
 let ctx: TestContext;
 let workDir: string;
+let nothingDir: string; // "From nothing" starts here, empty
 let modelId: string;
 
 before(async () => {
   ctx = await startTestApp('embedded', { MODELPRESS_BACKEND: 'wasm', MODELPRESS_QUEUE_POLL_SECONDS: '1' }, { worker: { concurrency: 1 } });
   await ctx.runtime.services.datasets.ensureBuiltins(); // `npm start` registers it at start
   workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'mp-readme-'));
+  nothingDir = await fs.mkdtemp(path.join(os.tmpdir(), 'mp-readme-nothing-'));
   const files = await tinyModelFiles();
   await fs.writeFile(path.join(workDir, 'model.json'), files.modelJson);
   for (const s of files.shards) await fs.writeFile(path.join(workDir, s.name), s.data);
@@ -109,7 +129,7 @@ before(async () => {
 });
 after(async () => {
   await ctx?.close();
-  if (workDir) await fs.rm(workDir, { recursive: true, force: true });
+  for (const dir of [workDir, nothingDir]) if (dir) await fs.rm(dir, { recursive: true, force: true });
 });
 
 const sections = await curlSections();
@@ -132,11 +152,53 @@ for (const section of sections) {
     `README "${section.title}": ${section.blocks.length} curl block(s) run against a live server`,
     { timeout: SECTION_TIMEOUT_MS + 10_000 },
     async () => {
-      const { code, out } = await runSection(section, workDir, { BASE: ctx.baseUrl, MODELPRESS_TEST_BASE: ctx.baseUrl, ID: modelId });
+      const fromNothing = section.title === FROM_NOTHING;
+      const env = { BASE: ctx.baseUrl, MODELPRESS_TEST_BASE: ctx.baseUrl, ID: modelId };
+      const { code, out } = await runSection(section, fromNothing ? nothingDir : workDir, env, fromNothing ? [NPM_SHIM] : []);
       assert.equal(code, 0, `exit ${code}; output tail:\n${out.slice(-3000)}`);
     },
   );
 }
+
+test('README "From nothing": needs no file you don\'t have, and leaves the example files and the pruned archive', async () => {
+  const section = sections.find((s) => s.title === FROM_NOTHING);
+  assert.ok(section, 'README has a "From nothing" section with curl blocks');
+  const text = section.blocks.map((b) => b.text).join('\n');
+  assert.match(text, /^npm start &/m);
+  assert.match(text, /npm run cli -- example model/);
+  assert.match(text, /npm run cli -- example dataset/);
+  assert.deepEqual((await fs.readdir(nothingDir)).sort(), ['group1-shard1of1.bin', 'iris.csv', 'model.json', 'pruned.zip']);
+  const zip = await fs.readFile(path.join(nothingDir, 'pruned.zip'));
+  assert.equal(zip.subarray(0, 4).toString('latin1'), 'PK\u0003\u0004', 'a zip archive');
+  const datasets = (await ctx.http.get('/v1/datasets?name=iris').expect(200)).body.items as { classNames: string[]; examples: number }[];
+  assert.ok(
+    datasets.some((d) => d.examples === 150 && d.classNames.join() === 'setosa,versicolor,virginica'),
+    JSON.stringify(datasets),
+  );
+});
+
+test('README "From nothing": the Python requests snippet uploads the example files', async (t) => {
+  const python = sections.find((s) => s.title === FROM_NOTHING)?.python ?? [];
+  assert.equal(python.length, 1, 'one ```python block');
+  // Asynchronously: the server under test runs in this process and must keep answering while python waits on it.
+  const python3 = promisify(execFile);
+  if (
+    !(await python3('python3', ['-c', 'import requests']).then(
+      () => true,
+      () => false,
+    ))
+  )
+    return t.skip('python3 with requests is not installed here');
+  const { stdout } = await python3('python3', ['-c', python[0].text], {
+    cwd: nothingDir,
+    env: { ...process.env, BASE: ctx.baseUrl },
+    timeout: 60_000,
+  });
+  const [id, params, classNames] = stdout.trim().split(' ', 3);
+  assert.equal(Number(params), 784 * 32 + 32 + 32 * 10 + 10);
+  assert.equal(classNames, "['setosa',");
+  assert.equal((await ctx.http.get(`/v1/models/${id}`).expect(200)).body.name, 'example-mnist');
+});
 
 test('the cookbook left what it says: one succeeded job per kind, the pruned model downloaded', async () => {
   const jobs = (await ctx.http.get('/v1/jobs?limit=200').expect(200)).body.items as { type: string; status: string; resultModelIds: string[] }[];
