@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import { type Client, formDataBodySerializer, type Options as Options2, type TDataShape } from './client/index.js';
-import type { CancelJobData, CancelJobErrors, CancelJobResponses, CreateApiKeyData, CreateApiKeyErrors, CreateApiKeyResponses, CreateJobData, CreateJobErrors, CreateJobResponses, DeleteDatasetData, DeleteDatasetErrors, DeleteDatasetResponses, DeleteModelData, DeleteModelErrors, DeleteModelResponses, DownloadDatasetArchiveData, DownloadDatasetArchiveErrors, DownloadDatasetArchiveResponses, DownloadDatasetFileData, DownloadDatasetFileErrors, DownloadDatasetFileResponses, DownloadModelArchiveData, DownloadModelArchiveErrors, DownloadModelArchiveResponses, DownloadModelFileData, DownloadModelFileErrors, DownloadModelFileResponses, ExportModelData, ExportModelErrors, ExportModelResponses, GetDatasetData, GetDatasetErrors, GetDatasetResponses, GetJobData, GetJobErrors, GetJobResponses, GetLivenessData, GetLivenessResponses, GetModelData, GetModelErrors, GetModelResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, ListApiKeysData, ListApiKeysErrors, ListApiKeysResponses, ListDatasetsData, ListDatasetsErrors, ListDatasetsResponses, ListJobLogsData, ListJobLogsErrors, ListJobLogsResponses, ListJobMetricsData, ListJobMetricsErrors, ListJobMetricsResponses, ListJobsData, ListJobsErrors, ListJobsResponses, ListModelsData, ListModelsErrors, ListModelsResponses, RetryJobData, RetryJobErrors, RetryJobResponses, RevokeApiKeyData, RevokeApiKeyErrors, RevokeApiKeyResponses, StreamJobEventsData, StreamJobEventsErrors, StreamJobEventsResponses, UploadDatasetData, UploadDatasetErrors, UploadDatasetResponses, UploadModelData, UploadModelErrors, UploadModelResponses } from './types.gen.js';
+import type { CancelJobData, CancelJobErrors, CancelJobResponses, CreateApiKeyData, CreateApiKeyErrors, CreateApiKeyResponses, CreateJobData, CreateJobErrors, CreateJobResponses, DeleteDatasetData, DeleteDatasetErrors, DeleteDatasetResponses, DeleteModelData, DeleteModelErrors, DeleteModelResponses, DownloadDatasetArchiveData, DownloadDatasetArchiveErrors, DownloadDatasetArchiveResponses, DownloadDatasetFileData, DownloadDatasetFileErrors, DownloadDatasetFileResponses, DownloadModelArchiveData, DownloadModelArchiveErrors, DownloadModelArchiveResponses, DownloadModelFileData, DownloadModelFileErrors, DownloadModelFileResponses, ExportModelData, ExportModelErrors, ExportModelResponses, GetDatasetData, GetDatasetErrors, GetDatasetResponses, GetJobData, GetJobErrors, GetJobResponses, GetLivenessData, GetLivenessResponses, GetModelData, GetModelErrors, GetModelResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, ListApiKeysData, ListApiKeysErrors, ListApiKeysResponses, ListDatasetsData, ListDatasetsErrors, ListDatasetsResponses, ListJobLogsData, ListJobLogsErrors, ListJobLogsResponses, ListJobMetricsData, ListJobMetricsErrors, ListJobMetricsResponses, ListJobsData, ListJobsErrors, ListJobsResponses, ListModelsData, ListModelsErrors, ListModelsResponses, RetryJobData, RetryJobErrors, RetryJobResponses, RevokeApiKeyData, RevokeApiKeyErrors, RevokeApiKeyResponses, StreamJobEventsData, StreamJobEventsErrors, StreamJobEventsResponses, UpdateModelData, UpdateModelErrors, UpdateModelResponses, UploadDatasetData, UploadDatasetErrors, UploadDatasetResponses, UploadModelData, UploadModelErrors, UploadModelResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean> = Options2<TData, ThrowOnError> & {
     /**
@@ -116,6 +116,21 @@ export const getModel = <ThrowOnError extends boolean = false>(options: Options<
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/v1/models/{id}',
     ...options
+});
+
+/**
+ * Change a model's name or declared input preprocessing
+ *
+ * Sets `preprocessing` (what the model expects as input: scale/offset, per-channel mean/std, layout), used by every later evaluate and job on this model; `null` clears it. Results of earlier jobs keep what they inherited.
+ */
+export const updateModel = <ThrowOnError extends boolean = false>(options: Options<UpdateModelData, ThrowOnError>) => (options.client ?? client).patch<UpdateModelResponses, UpdateModelErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/models/{id}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
 });
 
 /**

@@ -84,6 +84,35 @@ export type Model = {
      */
     sourceInputShape: Array<number | null> | null;
     /**
+     * What the model expects as input: evaluate and every job feed the dataset this way (null: the dataset's normalization, 0-1 for image bytes). Job results inherit it
+     */
+    preprocessing: {
+        /**
+         * input = raw · scale + offset, where raw is the dataset's stored value (0-255 for image bytes). Default: the dataset's own normalization (1/255 for bytes, 1 for float features). A model trained on 0-255 pixels declares 1
+         */
+        scale?: number;
+        /**
+         * Added after scale (default: the dataset normalization’s offset, 0 for built-ins)
+         */
+        offset?: number;
+        /**
+         * Per channel (one value for all channels), subtracted after scale/offset: input = (raw · scale + offset − mean[c]) / std[c]
+         */
+        mean?: Array<number>;
+        /**
+         * Per channel divisor (with mean; default 1)
+         */
+        std?: Array<number>;
+        /**
+         * Layout of the input the model (its original file) expects: NHWC or NCHW images, or flat vectors. Dataset images (stored NHWC) are transposed for a stored model that takes channels-first input and reshaped when only flat vs image shape differs. Models imported from NCHW ONNX graphs are converted to NHWC, so their NCHW is informative (exports take NCHW again)
+         */
+        layout?: 'NHWC' | 'NCHW' | 'flat';
+        /**
+         * declared by a client, or detected from the file (an NCHW ONNX graph; a leading Keras Rescaling layer means raw 0-255 input)
+         */
+        origin: 'declared' | 'detected';
+    } | null;
+    /**
      * What the import changed (e.g. a fixed batch size made free)
      */
     importNotes: Array<string>;
@@ -1159,6 +1188,10 @@ export type UploadModelData = {
          */
         name?: string;
         /**
+         * JSON: what the model expects as input, e.g. {"scale":1} for a model trained on 0-255 pixels, {"scale":0.00392156862745098,"mean":[0.1307],"std":[0.3081]} for torchvision-style normalization, {"layout":"NCHW"}; fields as in Model.preprocessing. Absent: detected where the file says it (a leading Rescaling layer → raw 0-255 input; an NCHW ONNX graph → NCHW), else the dataset normalization is fed
+         */
+        preprocessing?: string;
+        /**
          * One or more file parts (any field name); each part needs a file name, which is how files are told apart
          */
         files: Array<Blob | File>;
@@ -1305,6 +1338,82 @@ export type GetModelResponses = {
 };
 
 export type GetModelResponse = GetModelResponses[keyof GetModelResponses];
+
+export type UpdateModelData = {
+    body: {
+        /**
+         * Display name
+         */
+        name?: string;
+        /**
+         * What the model expects as input; null clears it (the dataset's normalization is fed)
+         */
+        preprocessing?: {
+            /**
+             * input = raw · scale + offset, where raw is the dataset's stored value (0-255 for image bytes). Default: the dataset's own normalization (1/255 for bytes, 1 for float features). A model trained on 0-255 pixels declares 1
+             */
+            scale?: number;
+            /**
+             * Added after scale (default: the dataset normalization’s offset, 0 for built-ins)
+             */
+            offset?: number;
+            /**
+             * Per channel (one value for all channels), subtracted after scale/offset: input = (raw · scale + offset − mean[c]) / std[c]
+             */
+            mean?: Array<number>;
+            /**
+             * Per channel divisor (with mean; default 1)
+             */
+            std?: Array<number>;
+            /**
+             * Layout of the input the model (its original file) expects: NHWC or NCHW images, or flat vectors. Dataset images (stored NHWC) are transposed for a stored model that takes channels-first input and reshaped when only flat vs image shape differs. Models imported from NCHW ONNX graphs are converted to NHWC, so their NCHW is informative (exports take NCHW again)
+             */
+            layout?: 'NHWC' | 'NCHW' | 'flat';
+        } | null;
+    };
+    path: {
+        /**
+         * Resource id (UUID)
+         */
+        id: string;
+    };
+    query?: never;
+    url: '/v1/models/{id}';
+};
+
+export type UpdateModelErrors = {
+    /**
+     * Invalid request (VALIDATION_FAILED names the field; enum errors list the allowed values)
+     */
+    400: Problem;
+    /**
+     * No API key, or an invalid or revoked one (UNAUTHENTICATED)
+     */
+    401: Problem;
+    /**
+     * The key's scope does not cover this operation (FORBIDDEN)
+     */
+    403: Problem;
+    /**
+     * No such resource (NOT_FOUND)
+     */
+    404: Problem;
+    /**
+     * Rate limit exceeded (RATE_LIMITED); retry after Retry-After seconds
+     */
+    429: Problem;
+};
+
+export type UpdateModelError = UpdateModelErrors[keyof UpdateModelErrors];
+
+export type UpdateModelResponses = {
+    /**
+     * Default Response
+     */
+    200: Model;
+};
+
+export type UpdateModelResponse = UpdateModelResponses[keyof UpdateModelResponses];
 
 export type DownloadModelFileData = {
     body?: never;

@@ -90,6 +90,46 @@ export type ModelSourceInputShapeAnyOfItem = number | null;
  */
 export type ModelSourceInputShape = ModelSourceInputShapeAnyOfItem[] | null;
 
+// eslint-disable-next-line @typescript-eslint/no-redeclare
+export const ModelPreprocessingAnyOfLayout = {  NHWC: 'NHWC',
+  NCHW: 'NCHW',
+  flat: 'flat',
+} as const
+// eslint-disable-next-line @typescript-eslint/no-redeclare
+export const ModelPreprocessingAnyOfOrigin = {  declared: 'declared',
+  detected: 'detected',
+} as const
+/**
+ * What the model expects as input; null = the dataset normalization as is (0-1 pixels for image bytes)
+ */
+export type ModelPreprocessingAnyOf = {
+  /** input = raw · scale + offset, where raw is the dataset's stored value (0-255 for image bytes). Default: the dataset's own normalization (1/255 for bytes, 1 for float features). A model trained on 0-255 pixels declares 1 */
+  scale?: number;
+  /** Added after scale (default: the dataset normalization’s offset, 0 for built-ins) */
+  offset?: number;
+  /**
+   * Per channel (one value for all channels), subtracted after scale/offset: input = (raw · scale + offset − mean[c]) / std[c]
+   * @minItems 1
+   * @maxItems 4096
+   */
+  mean?: number[];
+  /**
+   * Per channel divisor (with mean; default 1)
+   * @minItems 1
+   * @maxItems 4096
+   */
+  std?: number[];
+  /** Layout of the input the model (its original file) expects: NHWC or NCHW images, or flat vectors. Dataset images (stored NHWC) are transposed for a stored model that takes channels-first input and reshaped when only flat vs image shape differs. Models imported from NCHW ONNX graphs are converted to NHWC, so their NCHW is informative (exports take NCHW again) */
+  layout?: typeof ModelPreprocessingAnyOfLayout[keyof typeof ModelPreprocessingAnyOfLayout] ;
+  /** declared by a client, or detected from the file (an NCHW ONNX graph; a leading Keras Rescaling layer means raw 0-255 input) */
+  origin: typeof ModelPreprocessingAnyOfOrigin[keyof typeof ModelPreprocessingAnyOfOrigin] ;
+};
+
+/**
+ * What the model expects as input: evaluate and every job feed the dataset this way (null: the dataset's normalization, 0-1 for image bytes). Job results inherit it
+ */
+export type ModelPreprocessing = ModelPreprocessingAnyOf | null;
+
 export interface Model {
   id: string;
   name: string;
@@ -116,6 +156,8 @@ export interface Model {
   sourceLayout: ModelSourceLayout;
   /** Input shape the original declared, in its own layout */
   sourceInputShape: ModelSourceInputShape;
+  /** What the model expects as input: evaluate and every job feed the dataset this way (null: the dataset's normalization, 0-1 for image bytes). Job results inherit it */
+  preprocessing: ModelPreprocessing;
   /** What the import changed (e.g. a fixed batch size made free) */
   importNotes: string[];
   createdAt: string;
@@ -1448,6 +1490,8 @@ export type GetReadiness503 = {
 export type UploadModelBody = {
   /** Display name */
   name?: string;
+  /** JSON: what the model expects as input, e.g. {"scale":1} for a model trained on 0-255 pixels, {"scale":0.00392156862745098,"mean":[0.1307],"std":[0.3081]} for torchvision-style normalization, {"layout":"NCHW"}; fields as in Model.preprocessing. Absent: detected where the file says it (a leading Rescaling layer → raw 0-255 input; an NCHW ONNX graph → NCHW), else the dataset normalization is fed */
+  preprocessing?: string;
   /** One or more file parts (any field name); each part needs a file name, which is how files are told apart */
   files: Blob[];
 };
@@ -1464,6 +1508,48 @@ cursor?: string;
  */
 name?: string;
 parentModelId?: string;
+};
+
+// eslint-disable-next-line @typescript-eslint/no-redeclare
+export const UpdateModelBodyPreprocessingAnyOfLayout = {  NHWC: 'NHWC',
+  NCHW: 'NCHW',
+  flat: 'flat',
+} as const
+export type UpdateModelBodyPreprocessingAnyOf = {
+  /** input = raw · scale + offset, where raw is the dataset's stored value (0-255 for image bytes). Default: the dataset's own normalization (1/255 for bytes, 1 for float features). A model trained on 0-255 pixels declares 1 */
+  scale?: number;
+  /** Added after scale (default: the dataset normalization’s offset, 0 for built-ins) */
+  offset?: number;
+  /**
+   * Per channel (one value for all channels), subtracted after scale/offset: input = (raw · scale + offset − mean[c]) / std[c]
+   * @minItems 1
+   * @maxItems 4096
+   */
+  mean?: number[];
+  /**
+   * Per channel divisor (with mean; default 1)
+   * @minItems 1
+   * @maxItems 4096
+   */
+  std?: number[];
+  /** Layout of the input the model (its original file) expects: NHWC or NCHW images, or flat vectors. Dataset images (stored NHWC) are transposed for a stored model that takes channels-first input and reshaped when only flat vs image shape differs. Models imported from NCHW ONNX graphs are converted to NHWC, so their NCHW is informative (exports take NCHW again) */
+  layout?: typeof UpdateModelBodyPreprocessingAnyOfLayout[keyof typeof UpdateModelBodyPreprocessingAnyOfLayout] ;
+};
+
+/**
+ * What the model expects as input; null clears it (the dataset's normalization is fed)
+ */
+export type UpdateModelBodyPreprocessing = UpdateModelBodyPreprocessingAnyOf | null;
+
+export type UpdateModelBody = {
+  /**
+   * Display name
+   * @minLength 1
+   * @maxLength 200
+   */
+  name?: string;
+  /** What the model expects as input; null clears it (the dataset's normalization is fed) */
+  preprocessing?: UpdateModelBodyPreprocessing;
 };
 
 export type ExportModelParams = {
@@ -1995,6 +2081,9 @@ export const uploadModel = async (uploadModelBody: UploadModelBody, options?: Re
 if(uploadModelBody.name !== undefined) {
  formData.append(`name`, uploadModelBody.name)
  }
+if(uploadModelBody.preprocessing !== undefined) {
+ formData.append(`preprocessing`, uploadModelBody.preprocessing)
+ }
 uploadModelBody.files.forEach(value => formData.append(`files`, value));
 
   return orvalFetch<uploadModelResponse>(getUploadModelUrl(),
@@ -2203,6 +2292,72 @@ export const deleteModel = async (id: string, options?: RequestInit): Promise<de
     method: 'DELETE'
     
     
+  }
+);}
+
+
+
+/**
+ * Sets `preprocessing` (what the model expects as input: scale/offset, per-channel mean/std, layout), used by every later evaluate and job on this model; `null` clears it. Results of earlier jobs keep what they inherited.
+ * @summary Change a model's name or declared input preprocessing
+ */
+export type updateModelResponse200 = {
+  data: Model
+  status: 200
+}
+
+export type updateModelResponse400 = {
+  data: Problem
+  status: 400
+}
+
+export type updateModelResponse401 = {
+  data: Problem
+  status: 401
+}
+
+export type updateModelResponse403 = {
+  data: Problem
+  status: 403
+}
+
+export type updateModelResponse404 = {
+  data: Problem
+  status: 404
+}
+
+export type updateModelResponse429 = {
+  data: Problem
+  status: 429
+}
+    
+export type updateModelResponseSuccess = (updateModelResponse200) & {
+  headers: Headers;
+};
+export type updateModelResponseError = (updateModelResponse400 | updateModelResponse401 | updateModelResponse403 | updateModelResponse404 | updateModelResponse429) & {
+  headers: Headers;
+};
+
+export type updateModelResponse = (updateModelResponseSuccess | updateModelResponseError)
+
+export const getUpdateModelUrl = (id: string,) => {
+
+
+  
+
+  return `/v1/models/${id}`
+}
+
+export const updateModel = async (id: string,
+    updateModelBody: UpdateModelBody, options?: RequestInit): Promise<updateModelResponse> => {
+  
+  return orvalFetch<updateModelResponse>(getUpdateModelUrl(id),
+  {      
+    ...options,
+    method: 'PATCH',
+    headers: { 'Content-Type': 'application/json', ...options?.headers },
+    body: JSON.stringify(
+      updateModelBody,)
   }
 );}
 
