@@ -6,20 +6,9 @@ import tseslint from 'typescript-eslint';
 
 const NODE_TEST = { from: 'package', package: 'node:test', name: ['describe', 'it', 'test', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] };
 
-export default tseslint.config(
+const config = tseslint.config(
   {
-    ignores: [
-      'node_modules/',
-      'data/',
-      'src/db/generated/',
-      'test/clients/heyapi/',
-      'test/clients/orval/',
-      'openapi/sdk/dist/',
-      'test-artifacts/',
-      '.gpu/',
-      '.gl/',
-      '.tmp/',
-    ],
+    ignores: ['node_modules/', 'data/', 'src/db/generated/', 'openapi/sdk/dist/', 'test-artifacts/', '.gpu/', '.gl/', '.tmp/'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
@@ -55,3 +44,17 @@ export default tseslint.config(
   { files: ['dashboard/**/*.js'], languageOptions: { globals: globals.browser } },
   { files: ['bench/gpu/**/*.{js,mjs,cjs}', 'scripts/**/*.{js,mjs,cjs}', 'eslint.config.js'], languageOptions: { globals: globals.node } },
 );
+
+// Generated clients (`npm run clients`) are linted with every rule off rather than ignored: /work/bin/land passes
+// changed files to ESLint explicitly, and an ignored file given by name is a warning there.
+const GENERATED = ['test/clients/heyapi/**', 'test/clients/orval/**'];
+const allRules = new Set(config.flatMap((c) => Object.keys(c.rules ?? {})));
+export default [
+  ...config,
+  {
+    files: GENERATED,
+    ...tseslint.configs.disableTypeChecked,
+    linterOptions: { reportUnusedDisableDirectives: 'off' },
+    rules: Object.fromEntries([...allRules].map((r) => [r, 'off'])),
+  },
+];
