@@ -1,13 +1,18 @@
 // API keys: `mp_<43 base64url chars>`, shown once at creation; only the sha256 is stored. Verification is one
-// indexed lookup by hash; lastUsedAt is written at most once a minute per key so reads stay cheap.
+// indexed lookup by hash; lastUsedAt is written at most once a minute per key so reads stay cheap. Unknown keys are
+// remembered in a bounded negative cache for a short TTL, so a repeated bogus key does not hit the database each
+// time (a new key is random, so it is never in it; known keys are never cached: revocation is immediate).
 import crypto from 'node:crypto';
 import type { Db } from '../db/prisma.ts';
 import { AppError } from '../errors.ts';
+import { BoundedCache } from './bounded-cache.ts';
 import { isScope, type Principal, type Scope } from './scopes.ts';
 
 export const KEY_PREFIX = 'mp_';
 const KEY_PATTERN = /^mp_[A-Za-z0-9_-]{43}$/;
 const LAST_USED_EVERY_MS = 60_000;
+/** Unknown key hashes remembered at once. */
+const NEGATIVE_CACHE_ENTRIES = 10_000;
 
 export interface ApiKeyDto {
   id: string;
@@ -36,8 +41,16 @@ export const hashKey = (key: string) => crypto.createHash('sha256').update(key).
 
 export class ApiKeyService {
   private readonly lastWritten = new Map<string, number>();
+  private readonly unknown: BoundedCache<true>;
+  /** Database lookups made by verify() (the negative cache's effect is visible here). */
+  lookups = 0;
 
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    opts: { negativeCacheMs?: number } = {},
+  ) {
+    this.unknown = new BoundedCache(NEGATIVE_CACHE_ENTRIES, opts.negativeCacheMs ?? 30_000);
+  }
 
   /** Creates a key; `key` is the only time the plain key exists outside the caller. */
   async create(input: { name: string; scope: string }): Promise<{ key: string; apiKey: ApiKeyDto }> {
@@ -46,6 +59,7 @@ export class ApiKeyService {
     if (!isScope(input.scope)) throw new AppError('VALIDATION_FAILED', 'scope: must be read, write or admin', { field: 'scope' });
     const key = KEY_PREFIX + crypto.randomBytes(32).toString('base64url');
     const row = await this.db.apiKey.create({ data: { name, scope: input.scope, hash: hashKey(key), prefix: key.slice(0, 10) } });
+    this.unknown.delete(row.hash);
     return { key, apiKey: toDto(row) };
   }
 
@@ -65,7 +79,11 @@ export class ApiKeyService {
   /** The key's principal, or null for a malformed, unknown or revoked key. */
   async verify(key: string): Promise<Principal | null> {
     if (!KEY_PATTERN.test(key)) return null;
-    const row = await this.db.apiKey.findUnique({ where: { hash: hashKey(key) } });
+    const hash = hashKey(key);
+    if (this.unknown.get(hash)) return null;
+    this.lookups++;
+    const row = await this.db.apiKey.findUnique({ where: { hash } });
+    if (!row) this.unknown.set(hash, true);
     if (!row || row.revokedAt || !isScope(row.scope)) return null;
     this.touch(row.id);
     return { keyId: row.id, name: row.name, scope: row.scope };

@@ -1,5 +1,5 @@
 // securityPlugin: API keys (auth hook, /v1/keys, GraphQL hooks via the `security` decorator), per-key rate
-// limits, CORS allow-list, security headers and request timeouts. Not encapsulated (fastify-plugin): its hooks
+// limits (per IP without a key), a per-IP limit of failed authentications with a negative key cache, CORS allow-list, security headers and request timeouts. Not encapsulated (fastify-plugin): its hooks
 // must guard every route of the app, so buildApp registers it before the routes — the rate limit applies to
 // routes registered after it.
 import cors from '@fastify/cors';
@@ -11,6 +11,7 @@ import type { Db } from '../db/prisma.ts';
 import { AppError } from '../errors.ts';
 import { ApiKeyService } from './api-keys.ts';
 import { registerAuthHook, routePath, type AuthSettings } from './auth.ts';
+import { FailedAuthLimiter } from './failed-auth-limiter.ts';
 import { registerSecurityHeaders } from './headers.ts';
 import { keyRoutes } from './key-routes.ts';
 
@@ -32,7 +33,12 @@ export interface SecurityPluginOptions {
 export const SECURITY_PLUGIN = 'modelpress-security';
 
 const security: FastifyPluginAsync<SecurityPluginOptions> = async (app, { config: sec, db }) => {
-  const settings: AuthSettings = { enabled: sec.auth, keys: new ApiKeyService(db), protectMetrics: sec.metrics === 'auth' };
+  const settings: AuthSettings = {
+    enabled: sec.auth,
+    keys: new ApiKeyService(db, { negativeCacheMs: sec.negativeKeyCacheSeconds * 1000 }),
+    protectMetrics: sec.metrics === 'auth',
+    failures: new FailedAuthLimiter(sec.rateLimitUnauthenticatedPerMinute),
+  };
   app.decorate('security', settings);
 
   // Node closes requests whose body takes longer than this (slowloris); idle sockets after 2 minutes.

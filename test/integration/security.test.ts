@@ -1,5 +1,6 @@
 // API keys, scopes, rate limits, CORS, security headers and /metrics through the real app, on both targets.
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { after, before, test } from 'node:test';
 import type supertest from 'supertest';
 import WebSocket from 'ws';
@@ -10,6 +11,22 @@ import { eventually } from '../helpers/wait.ts';
 
 const MISSING = '00000000-0000-4000-8000-000000000000';
 const RATE_LIMIT = 40;
+const FAILED_AUTH_LIMIT = 60;
+
+/** GET from a given loopback source address (its own per-IP counters), with optional headers. */
+function getFrom(baseUrl: string, source: string, path: string, headers: Record<string, string> = {}) {
+  const { port } = new URL(baseUrl);
+  return new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: any }>((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path, localAddress: source, headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null') }),
+      );
+    });
+    req.on('error', reject);
+  });
+}
 
 /** Opens a graphql-transport-ws socket and subscribes; resolves with the first message after `subscribe`. */
 async function wsFirstMessage(baseUrl: string, query: string, o: { header?: string; payload?: Record<string, unknown> }) {
@@ -53,6 +70,7 @@ await forEachTarget('security', (target) => {
     ctx = await startTestApp(target, {
       MODELPRESS_AUTH: 'on',
       MODELPRESS_RATE_LIMIT: String(RATE_LIMIT),
+      MODELPRESS_RATE_LIMIT_UNAUTHENTICATED: String(FAILED_AUTH_LIMIT),
       MODELPRESS_CORS_ORIGINS: 'https://dash.example',
       MODELPRESS_METRICS: 'auth',
     });
@@ -189,6 +207,34 @@ await forEachTarget('security', (target) => {
     assert.ok(Number(last.headers['retry-after']) > 0);
     assert.equal((await ctx.http.get('/v1/datasets').set(bearer(other))).status, 200);
     assert.equal((await ctx.http.get('/healthz')).status, 200, 'probes are never limited');
+  });
+
+  test('keyless and bad-key requests are limited per IP; a repeated bogus key is looked up once', async () => {
+    const lookups = () => ctx.app.security.keys.lookups;
+    // Keyless: FAILED_AUTH_LIMIT answers 401, then 429 with Retry-After, before any key lookup.
+    const keyless: number[] = [];
+    for (let i = 0; i <= FAILED_AUTH_LIMIT; i++) keyless.push((await getFrom(ctx.baseUrl, '127.0.0.9', '/v1/models')).status);
+    assert.deepEqual(keyless, [...Array(FAILED_AUTH_LIMIT).fill(401), 429]);
+    const limited = await getFrom(ctx.baseUrl, '127.0.0.9', '/v1/models', bearer(key.read));
+    assert.equal(limited.status, 429, 'an address over its failures is refused before its key is looked up');
+    assert.equal(limited.body.code, 'RATE_LIMITED');
+    assert.match(String(limited.headers['content-type']), /problem\+json/);
+    assert.ok(Number(limited.headers['retry-after']) > 0);
+    assert.equal((await getFrom(ctx.baseUrl, '127.0.0.10', '/v1/models', bearer(key.read))).status, 200, 'other addresses are unaffected');
+    // One bogus key 20 times: one database lookup (negative cache); distinct bogus keys: one each until the limit.
+    const bogus = `mp_${'b'.repeat(43)}`;
+    const before = lookups();
+    for (let i = 0; i < 20; i++) assert.equal((await getFrom(ctx.baseUrl, '127.0.0.11', '/v1/models', bearer(bogus))).status, 401);
+    assert.equal(lookups() - before, 1);
+    const distinct: number[] = [];
+    const before2 = lookups();
+    for (let i = 0; i < FAILED_AUTH_LIMIT; i++) {
+      const k = `mp_${String(i).padStart(43, 'c')}`;
+      distinct.push((await getFrom(ctx.baseUrl, '127.0.0.11', '/v1/models', bearer(k))).status);
+    }
+    assert.deepEqual(distinct, [...Array(FAILED_AUTH_LIMIT - 20).fill(401), ...Array(20).fill(429)]);
+    assert.equal(lookups() - before2, FAILED_AUTH_LIMIT - 20, 'no lookup once the address is limited');
+    assert.equal((await getFrom(ctx.baseUrl, '127.0.0.11', '/healthz')).status, 200, 'probes stay open');
   });
 
   test('CORS allow-list and security headers (strict CSP for the API, relaxed for the UIs)', async () => {
