@@ -49,7 +49,7 @@ await forEachTarget('evaluate split rule', (target) => {
       .send({ type: 'pipeline', modelId, datasetId, params: { steps: [{ type: 'evaluate' }] } })
       .expect(400);
     assert.equal(step.body.details.field, 'params.steps[0].params.split');
-    const g = await gql(ctx)('mutation($i: CreateJobInput!) { createJob(input: $i) { id } }', { i: { type: 'evaluate', modelId, datasetId } });
+    const g = await gql(ctx)('mutation($i: CreateJobInput!) { createJob(input: $i) { id } }', { i: { type: 'EVALUATE', modelId, datasetId } });
     assert.equal(g.body.errors?.[0]?.extensions?.code, 'INVALID_JOB_PARAMS', JSON.stringify(g.body));
     assert.equal((await ctx.http.get('/v1/jobs').expect(200)).body.items.length, jobsBefore);
   });
