@@ -675,6 +675,8 @@ export interface components {
             modelId?: string;
             /** @description Parameters of a noop job; omitted ones take their defaults */
             params?: {
+                /** @description Allocate a float32 tensor of this many bytes on the compute backend first (memory-limit tests) */
+                allocateBytes?: number;
                 /**
                  * @description Total sleep, spread over the steps
                  * @default 0

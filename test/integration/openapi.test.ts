@@ -53,7 +53,7 @@ test('operations: unique verb-noun operationIds, bearer security with 401/403/42
   for (const { id, p, op } of ops) {
     assert.match(
       op.operationId ?? '',
-      /^(get|list|create|upload|download|delete|cancel|retry|revoke|stream|export)[A-Z][A-Za-z]+$/,
+      /^(get|list|create|update|upload|download|delete|cancel|retry|revoke|stream|export)[A-Z][A-Za-z]+$/,
       `${id}: verb-noun operationId`,
     );
     if (!p.startsWith('/v1/')) continue;
