@@ -7,6 +7,7 @@ import { createPrisma, type Db } from './db/prisma.ts';
 import { DatasetService } from './domain/datasets/service.ts';
 import { ModelService } from './domain/models/service.ts';
 import { JobEvents } from './jobs/events.ts';
+import { JobQueries } from './jobs/queries.ts';
 import { JobService } from './jobs/service.ts';
 import { JobQueue } from './queue/job-queue.ts';
 import { createNotificationSource } from './queue/notifications.ts';
@@ -19,6 +20,8 @@ export interface Services {
   models: ModelService;
   datasets: DatasetService;
   jobs: JobService;
+  /** Batch reads of jobs and their metrics for the GraphQL loaders (a fixed number of queries per request). */
+  jobQueries: JobQueries;
 }
 
 export interface Runtime {
@@ -70,6 +73,7 @@ export async function createRuntime(config: Config, opts: { joinEmbedded?: boole
       models: new ModelService(deps),
       datasets: new DatasetService(deps),
       jobs: new JobService({ db, queue, events: jobEvents, admit: jobResourceGuard(db, config.jobLimits) }), // resource guards at creation
+      jobQueries: new JobQueries(db),
     };
     return {
       config,

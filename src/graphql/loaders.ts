@@ -2,7 +2,7 @@
 // SQL query, two with files), so a page of N jobs with their models, datasets and latest metrics costs a fixed
 // number of queries whatever N is.
 import type { MercuriusLoaders } from 'mercurius';
-import type { JobQueries, MetricPointDto, MetricSeriesQuery } from '../jobs/queries.ts';
+import type { MetricPointDto, MetricSeriesQuery } from '../jobs/queries.ts';
 import type { Services } from '../runtime.ts';
 import type { JobDto } from '../schemas/job.ts';
 import type { ModelDto } from '../schemas/model.ts';
@@ -41,7 +41,8 @@ function toSeries(points: MetricPointDto[]) {
   return [...byName].map(([name, pts]) => ({ name, points: pts }));
 }
 
-export function buildLoaders(services: Services, queries: JobQueries): MercuriusLoaders {
+export function buildLoaders(services: Services): MercuriusLoaders {
+  const queries = services.jobQueries;
   const models = (ids: (string | null)[]) => byIds(ids, (x) => services.models.getMany(x));
   const datasets = (ids: (string | null)[]) => byIds(ids, (x) => services.datasets.getMany(x));
   const jobInputs = {

@@ -1,13 +1,13 @@
 // The GraphQL API: POST/GET /graphql (mercurius), GraphiQL at /graphiql, subscriptions over WebSocket on
-// /graphql (graphql-transport-ws and the legacy graphql-ws protocol). Register with { runtime } after the REST
-// routes; it only reads and acts through runtime.services, like REST. A named plugin that stays encapsulated
-// (its hooks and mercurius' decorators do not leak) and needs the security plugin (API keys for queries and
-// WebSockets) and the response cache plugin.
+// /graphql (graphql-transport-ws and the legacy graphql-ws protocol). Register with { services, subscriptionLimits }
+// after the REST routes: it reads and acts only through the domain services REST uses (no runtime, no database).
+// A named plugin that stays encapsulated (its hooks and mercurius' decorators do not leak) and needs the security
+// plugin (API keys for queries and WebSockets) and the response cache plugin.
 import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import mercurius from 'mercurius';
-import { JobQueries } from '../jobs/queries.ts';
-import type { Runtime } from '../runtime.ts';
+import type { Config } from '../config.ts';
+import type { Services } from '../runtime.ts';
 import { graphqlAuth } from '../security/graphql-auth.ts';
 import { formatErrors } from './errors.ts';
 import { checkCost, checkDocumentShape, MAX_DEPTH, MAX_TOKENS } from './limits.ts';
@@ -22,21 +22,25 @@ import { GRAPHQL_CACHE_PLUGIN } from './response-cache.ts';
 /** WebSocket keep-alive, so idle subscriptions survive proxies. */
 const KEEP_ALIVE_MS = 15_000;
 
-const graphql: FastifyPluginAsync<{ runtime: Runtime }> = async (app, { runtime }) => {
+export interface GraphqlOptions {
+  services: Services;
+  subscriptionLimits: Config['subscriptionLimits'];
+}
+
+const graphql: FastifyPluginAsync<GraphqlOptions> = async (app, { services, subscriptionLimits }) => {
   // GraphQL documents itself (introspection, GraphiQL): keep its routes out of the REST OpenAPI document.
   app.addHook('onRoute', (route) => {
     route.schema = { ...route.schema, hide: true };
   });
   app.graphqlCache.serve(app);
-  const queries = new JobQueries(runtime.db);
   const auth = graphqlAuth(app.security);
-  const slots = new SubscriptionSlots(runtime.config.subscriptionLimits.perSocket, runtime.config.subscriptionLimits.perKey);
+  const slots = new SubscriptionSlots(subscriptionLimits.perSocket, subscriptionLimits.perKey);
   // Malformed GraphQL-over-HTTP requests become 4xx GraphQL errors here, before mercurius handles them.
   app.addHook('preValidation', guardGraphqlRequest);
   await app.register(mercurius, {
     schema: buildGraphqlSchema(), // schema.graphql + the registries' enums and typed job params, enums bound to REST strings
-    resolvers: buildResolvers(runtime, queries, slots) as never,
-    loaders: buildLoaders(runtime.services, queries),
+    resolvers: buildResolvers(services, slots) as never,
+    loaders: buildLoaders(services),
     graphiql: true,
     queryDepth: MAX_DEPTH,
     errorFormatter: formatErrors,

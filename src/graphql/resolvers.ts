@@ -4,8 +4,7 @@ import { Value } from 'typebox/value';
 import { decodeCursor, encodeCursor } from '../domain/pagination.ts';
 import { parsePreprocessing } from '../schemas/preprocessing.ts';
 import { AppError } from '../errors.ts';
-import type { JobQueries } from '../jobs/queries.ts';
-import type { Runtime } from '../runtime.ts';
+import type { Services } from '../runtime.ts';
 import type { DatasetDto } from '../schemas/dataset.ts';
 import { CreateJobBody, type CreateJobInput, type JobDto, type JobListQuery } from '../schemas/job.ts';
 import type { ModelDto } from '../schemas/model.ts';
@@ -34,13 +33,13 @@ const orUndefined = <T>(v: T | null | undefined) => (v === null ? undefined : v)
  * Jobs newest first through JobService.list. The creation range rides on the keyset order: `createdBefore` is
  * a cursor at that instant, and `createdAfter` cuts the page where older rows begin (the list ends there).
  */
-async function listJobs(runtime: Runtime, a: JobFilterArgs) {
+async function listJobs(jobs: Services['jobs'], a: JobFilterArgs) {
   let cursor = orUndefined(a.after);
   if (a.createdBefore) {
     const given = decodeCursor(cursor);
     if (!given || given.createdAt >= a.createdBefore) cursor = encodeCursor({ createdAt: a.createdBefore, id: '' });
   }
-  const page = await runtime.services.jobs.list({
+  const page = await jobs.list({
     limit: a.first,
     cursor,
     status: orUndefined(a.status),
@@ -106,9 +105,9 @@ const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : n
 type Raw = Record<string, unknown>;
 const obj = (v: unknown): Raw | null => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Raw) : null);
 
-export function buildResolvers(runtime: Runtime, queries: JobQueries, slots: SubscriptionSlots) {
-  const { models, datasets, jobs } = runtime.services;
-  const jobsOf = (key: 'modelId' | 'datasetId') => (parent: { id: string }, a: JobFilterArgs) => listJobs(runtime, { ...a, [key]: parent.id });
+export function buildResolvers(services: Services, slots: SubscriptionSlots) {
+  const { models, datasets, jobs } = services;
+  const jobsOf = (key: 'modelId' | 'datasetId') => (parent: { id: string }, a: JobFilterArgs) => listJobs(jobs, { ...a, [key]: parent.id });
   return {
     JSON: JSONScalar,
     DateTime: DateTimeScalar,
@@ -120,7 +119,7 @@ export function buildResolvers(runtime: Runtime, queries: JobQueries, slots: Sub
         models.list({ limit: a.first, cursor: orUndefined(a.after), name: orUndefined(a.name), parentModelId: orUndefined(a.parentId) }),
       datasets: (_: unknown, a: PageArgs & { name?: string | null; format?: string | null }) =>
         datasets.list({ limit: a.first, cursor: orUndefined(a.after), name: orUndefined(a.name), format: orUndefined(a.format) as never }),
-      jobs: (_: unknown, a: JobFilterArgs) => listJobs(runtime, a),
+      jobs: (_: unknown, a: JobFilterArgs) => listJobs(jobs, a),
     },
     Mutation: {
       createJob: async (_: unknown, { input, idempotencyKey }: { input: Record<string, unknown>; idempotencyKey?: string | null }) =>
@@ -143,7 +142,7 @@ export function buildResolvers(runtime: Runtime, queries: JobQueries, slots: Sub
         return id;
       },
     },
-    Subscription: subscriptionResolvers(runtime.services, queries, slots),
+    Subscription: subscriptionResolvers(services, slots),
     ModelConnection: connection,
     DatasetConnection: connection,
     JobConnection: connection,
@@ -158,11 +157,8 @@ export function buildResolvers(runtime: Runtime, queries: JobQueries, slots: Sub
     },
     Job: {
       inputs: (j: JobDto) => j,
-      events: (j: JobDto, a: { after?: string | null; first: number; types?: JobDto['type'][] | null }) => {
-        if (a.after && !(/^\d{1,19}$/.test(a.after) && BigInt(a.after) < 2n ** 63n))
-          throw new AppError('VALIDATION_FAILED', 'after: must be an event id', { field: 'after' });
-        return runtime.jobEvents.list(j.id, { afterId: orUndefined(a.after), limit: a.first, types: orUndefined(a.types) as never });
-      },
+      events: (j: JobDto, a: { after?: string | null; first: number; types?: JobDto['type'][] | null }) =>
+        jobs.eventPage(j.id, { afterId: orUndefined(a.after) || undefined, limit: a.first, types: orUndefined(a.types) as never }),
     },
     CompressionReport: {
       raw: (r: Raw) => r,

@@ -1,7 +1,6 @@
 // Subscription bridge: jobUpdated and jobMetrics read the job's event feed (JobService.events → JobEvents), the
 // same feed the REST SSE stream serves. It is fed by PostgreSQL NOTIFY (or the event-table tail on PGlite), so
 // events written by a worker in another process arrive here too.
-import type { JobQueries } from '../jobs/queries.ts';
 import type { Services } from '../runtime.ts';
 import { TERMINAL_STATUSES, type JobEventDto } from '../schemas/job.ts';
 import type { SlotContext, SubscriptionSlots } from './subscription-limits.ts';
@@ -59,8 +58,8 @@ async function withSlot<T>(slots: SubscriptionSlots, ctx: SlotContext, start: (r
   }
 }
 
-export function subscriptionResolvers(services: Services, queries: JobQueries, slots: SubscriptionSlots) {
-  const { jobs } = services;
+export function subscriptionResolvers(services: Services, slots: SubscriptionSlots) {
+  const { jobs, jobQueries: queries } = services;
   return {
     jobUpdated: {
       subscribe: (_root: unknown, { id }: { id: string }, ctx: SlotContext) =>

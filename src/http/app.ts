@@ -65,7 +65,7 @@ export async function buildApp(runtime: Runtime, opts: AppOptions = {}) {
   await app.register(modelRoutes, { prefix: '/v1', services: runtime.services });
   await app.register(datasetRoutes, { prefix: '/v1', services: runtime.services });
   await app.register(jobRoutes, { prefix: '/v1', services: runtime.services });
-  await app.register(graphqlPlugin, { runtime });
+  await app.register(graphqlPlugin, { services: runtime.services, subscriptionLimits: runtime.config.subscriptionLimits });
   await app.register(dashboardPlugin);
   return app;
 }

@@ -18,7 +18,7 @@ import {
   type MetricQuery,
 } from '../schemas/job.ts';
 import { toJobDto } from './dto.ts';
-import type { JobEvents } from './events.ts';
+import type { JobEvents, JobEventType } from './events.ts';
 import type { JobInputs, ValidationFacts } from './kind.ts';
 import { getKind, normalizeParams, validateKind } from './registry.ts';
 
@@ -225,5 +225,12 @@ export class JobService {
       throw new AppError('VALIDATION_FAILED', 'Last-Event-ID must be an event id from this stream', { field: 'last-event-id' });
     }
     return this.deps.events.stream(id, opts);
+  }
+
+  /** One page of a job's stored events (GraphQL Job.events), oldest first, after event `afterId`, of `types` only when given. */
+  async eventPage(id: string, opts: { afterId?: string; limit?: number; types?: JobEventType[] } = {}): Promise<JobEventDto[]> {
+    if (opts.afterId !== undefined && !isBigintId(opts.afterId))
+      throw new AppError('VALIDATION_FAILED', 'after: must be an event id', { field: 'after' });
+    return this.deps.events.list(id, opts);
   }
 }

@@ -6,13 +6,13 @@ import Fastify from 'fastify';
 import { graphqlPlugin } from '../../src/graphql/plugin.ts';
 import { graphqlCachePlugin } from '../../src/graphql/response-cache.ts';
 import { metricsPlugin } from '../../src/observability/metrics.ts';
-import type { Runtime } from '../../src/runtime.ts';
+import type { Services } from '../../src/runtime.ts';
 
 describe('app plugins', () => {
   it('graphql needs the security and GraphQL cache plugins', async () => {
     const app = Fastify();
     await assert.rejects(
-      async () => app.register(graphqlPlugin, { runtime: {} as Runtime }),
+      async () => app.register(graphqlPlugin, { services: {} as Services, subscriptionLimits: { perSocket: 1, perKey: 1 } }),
       /dependency 'modelpress-security' of plugin 'modelpress-graphql'/,
     );
     await app.close();
