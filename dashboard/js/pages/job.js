@@ -31,7 +31,7 @@ const UPDATED = `subscription Job($id: ID!) { jobUpdated(id: $id) { ${STATE} } }
 const POLL_STATE = `query JobState($id: ID!) { job(id: $id) { ${STATE} } }`;
 const METRICS = `subscription Metrics($id: ID!) { jobMetrics(id: $id, fromStep: 0) { points { name step value } } }`;
 const POLL_METRICS = `query Metrics($id: ID!) { job(id: $id) { status metrics { name points { step value } } } }`;
-const LOGS = `query Logs($id: ID!, $after: ID) { job(id: $id) { events(types: [log], after: $after, first: 200) { id time data } } }`;
+const LOGS = `query Logs($id: ID!, $after: ID) { job(id: $id) { events(types: [LOG], after: $after, first: 200) { id time data } } }`;
 
 const modelLink = (m) => (m ? h('a', { href: `#/models/${m.id}` }, m.name) : null);
 
