@@ -1,5 +1,6 @@
 // All configuration comes from environment variables, validated once at start. A bad value stops the
 // process with a message naming the variable.
+import os from 'node:os';
 import path from 'node:path';
 
 export interface Config {
@@ -40,6 +41,11 @@ export interface Config {
     lostRetries: number;
     /** A worker process whose RSS is above this after a job recycles itself (0: never). */
     maxRssBytes: number;
+    /**
+     * Data-parallel threads one training job uses on the wasm backend (MODELPRESS_TRAIN_THREADS); default: the
+     * machine's cores divided by the jobs this worker runs at once, so concurrent jobs don't oversubscribe it.
+     */
+    trainThreads: number;
   };
   backend: 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
   /** Timed runs per latency figure (tfjs p50/p95 at batch 1 and 256; ONNX Runtime uses at most 10). */
@@ -102,6 +108,11 @@ function int(env: Env, name: string, fallback: number, min = 0, max = Number.MAX
   const v = Number(raw);
   if (!Number.isInteger(v) || v < min || v > max) throw new ConfigError(name, `must be an integer between ${min} and ${max}, got "${raw}"`);
   return v;
+}
+
+/** Cores ÷ jobs this worker runs at once (at least 1): one job alone gets the whole machine. */
+function defaultTrainThreads(env: Env): number {
+  return Math.max(1, Math.floor(os.availableParallelism() / int(env, 'MODELPRESS_WORKER_CONCURRENCY', 1, 1, 64)));
 }
 
 /** Sizes accept plain bytes or a unit suffix: 512k, 64m, 2g (binary units). */
@@ -196,6 +207,7 @@ export function loadConfig(env: Env = process.env): Config {
       lostRetries: int(env, 'MODELPRESS_JOB_LOST_RETRIES', 3, 0, 100),
       // Default: what one job may hold (MODELPRESS_JOB_MAX_TENSOR_BYTES) plus 2 GiB for the runtime itself.
       maxRssBytes: bytes(env, 'MODELPRESS_WORKER_MAX_RSS', bytes(env, 'MODELPRESS_JOB_MAX_TENSOR_BYTES', 4 * 1024 ** 3) + 2 * 1024 ** 3),
+      trainThreads: int(env, 'MODELPRESS_TRAIN_THREADS', defaultTrainThreads(env), 1, 256),
     },
     backend: oneOf(env, 'MODELPRESS_BACKEND', ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const, 'auto'),
     latencyRuns: int(env, 'MODELPRESS_LATENCY_RUNS', 30, 1, 1000),

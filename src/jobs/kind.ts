@@ -80,6 +80,8 @@ export interface JobContext {
   readonly backend: string;
   /** Aborted when the job is canceled or the worker shuts down. */
   readonly signal: AbortSignal;
+  /** Data-parallel threads a training step may use (MODELPRESS_TRAIN_THREADS; runTraining applies it). */
+  readonly trainThreads: number;
   progress(p: JobProgress): void;
   metrics(points: MetricInput[]): void;
   log(message: string, level?: 'debug' | 'info' | 'warn' | 'error', data?: Record<string, unknown>): void;

@@ -93,6 +93,7 @@ export class JobRun {
       datasets: this.io.datasets,
       backend: this.backend,
       signal: this.controller.signal,
+      trainThreads: rt.config.worker.trainThreads,
       progress: (p) => {
         this.progress = p;
         this.scheduleFlush();

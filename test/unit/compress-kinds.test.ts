@@ -38,6 +38,7 @@ function context(inputs: Partial<JobContext['inputs']>): { ctx: JobContext; metr
     inputs: { modelId: null, teacherModelId: null, datasetId: null, ...inputs },
     ...jobIO({ ...rt.services, store: rt.store }, jobId),
     backend: tf.getBackend(),
+    trainThreads: 1,
     signal: controller.signal,
     progress: () => {},
     metrics: (points) => metrics.push(...points),

@@ -54,6 +54,7 @@ function context(
     inputs: { modelId: null, teacherModelId: null, datasetId: null, ...inputs },
     ...jobIO({ ...rt.services, store: rt.store }, jobId),
     backend: tf.getBackend(),
+    trainThreads: 1,
     signal: controller.signal,
     progress: (p) => {
       r.progress.push(p);

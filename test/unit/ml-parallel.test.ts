@@ -11,6 +11,9 @@ import { trainModel, type TrainOptions, type TrainResult } from '../../src/ml/tr
 import { evaluateModel } from '../../src/ml/evaluate.ts';
 import { readMnist } from './ml-mnist.ts';
 import { scaledCrossEntropy } from '../helpers/replica-losses.ts';
+import { logitsModel } from '../../src/ml/compress/distill/loss.ts';
+import { distillLoss, distillLossRef } from '../../src/ml/compress/distill/teacher-loss.ts';
+import '../../src/ml/layers/index.ts';
 
 const LOSSES = new URL('../helpers/replica-losses.ts', import.meta.url).href;
 let data: { x: tf.Tensor; y: tf.Tensor };
@@ -104,6 +107,50 @@ test('a custom loss is rebuilt in the replicas from its factory; without one tra
   assert.equal(closureOnly.result.threads, 1);
   assert.ok(Math.abs(two.result.history[0].loss - one.result.history[0].loss) < 1e-4, 'the scaled loss is what both report');
   assert.ok(maxDifference(one.weights, two.weights) < 1e-3);
+});
+
+test('distillation trains data-parallel: the teacher travels to the replicas, 2 threads match 1 thread', async () => {
+  const teacher = buildModel('lenet-300-100', [28, 28, 1], 10, { seed: 2 });
+  teacher.trainable = false;
+  const kd = { temperature: 4, alpha: 0.7 };
+  const distilled = async (threads: number) => {
+    const student = buildModel('lenet-300-100', [28, 28, 1], 10, { seed: 1 });
+    try {
+      const replicaLoss = threads > 1 ? await distillLossRef(teacher, kd) : undefined;
+      const lossFn = distillLoss(teacher, logitsModel(teacher), kd);
+      const result = await trainModel(logitsModel(student), data, { ...base, epochs: 1, threads, lossFn, replicaLoss });
+      return { result, weights: student.weights.map((w) => w.read().dataSync() as Float32Array) };
+    } finally {
+      student.dispose();
+    }
+  };
+  try {
+    const one = await distilled(1);
+    const two = await distilled(2);
+    assert.equal(two.result.threads, 2);
+    assert.ok(Math.abs(two.result.history[0].loss - one.result.history[0].loss) < 1e-4, 'the distillation loss is what both report');
+    assert.ok(maxDifference(one.weights, two.weights) < 1e-3, `weights differ by ${maxDifference(one.weights, two.weights)}`);
+  } finally {
+    teacher.dispose();
+  }
+});
+
+test('a model with a layer class tfjs lacks (Subtract) trains on 2 threads: replicas register our layers too', async () => {
+  const input = tf.input({ shape: [28, 28, 1] });
+  const flat = tf.layers.flatten().apply(input) as tf.SymbolicTensor;
+  const a = tf.layers.dense({ units: 16, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }).apply(flat);
+  const b = tf.layers.dense({ units: 16, kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }).apply(flat);
+  const diff = tf.serialization.SerializationMap.getMap().classNameMap.Subtract[0] as unknown as new (c: object) => tf.layers.Layer;
+  const sub = new diff({}).apply([a, b] as tf.SymbolicTensor[]) as tf.SymbolicTensor;
+  const out = tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) }).apply(sub);
+  const model = tf.model({ inputs: input, outputs: out as tf.SymbolicTensor });
+  try {
+    const result = await trainModel(model, data, { ...base, epochs: 1, threads: 2 });
+    assert.equal(result.threads, 2);
+    assert.ok(Number.isFinite(result.history[0].loss));
+  } finally {
+    model.dispose();
+  }
 });
 
 test('weights changed after each step (afterBatch) reach the replicas: pruned weights stay zero, results match', async () => {

@@ -19,7 +19,8 @@ import type { tf } from '../../ml/tf.ts';
 import type { JobContext } from '../kind.ts';
 import type { AutocompressMethod, AutocompressParams } from './autocompress.params.ts';
 import { clusterAndTune } from './cluster.ts';
-import { distillLoss, narrowedStudent } from './distill.ts';
+import { narrowedStudent } from './distill.ts';
+import { distillLoss, distillLossRef } from '../../ml/compress/distill/teacher-loss.ts';
 import { pruningSchedule } from './prune.ts';
 import { scanModel } from './sensitivity.ts';
 import { runTraining, type SplitTensors } from './support.ts';
@@ -243,12 +244,14 @@ function distillStage(): Stage {
       env.original.trainable = false;
       try {
         const epochs = Math.max(1, env.params.fineTuneEpochs);
-        const lossFn = distillLoss(env.original, logitsModel(env.original), { temperature: 4, alpha: 0.9 });
+        const kd = { temperature: 4, alpha: 0.9 };
+        const lossFn = distillLoss(env.original, logitsModel(env.original), kd);
+        const replicaLoss = env.ctx.trainThreads > 1 ? await distillLossRef(env.original, kd) : undefined;
         await runTraining(
           env.ctx,
           logitsModel(student),
           env.tune,
-          { ...trainOpts(env.params, epochs), learningRate: 1e-3, lossFn },
+          { ...trainOpts(env.params, epochs), learningRate: 1e-3, lossFn, replicaLoss },
           { progressRange: env.range },
         );
         return { model: student, details: { widthMultiplier: level, temperature: 4, alpha: 0.9, epochs } };

@@ -5,14 +5,14 @@
 // Report: `before` (and `teacher`) measure the teacher, the model being compressed, `after` the student; so a
 // pipeline starting with distill reports its input model as `before`.
 import { buildModel, validateArchitecture, type ArchitectureSpec, type PresetName } from '../../ml/architectures.ts';
-import { distillationLoss, logitsModel } from '../../ml/compress/index.ts';
+import { logitsModel } from '../../ml/compress/index.ts';
+import { distillLoss, distillLossRef } from '../../ml/compress/distill/teacher-loss.ts';
 import { loadModelFromArtifacts, serializeModel } from '../../ml/model-io.ts';
 import { tf } from '../../ml/tf.ts';
-import type { LossFn } from '../../ml/train.ts';
 import type { JobContext, JobKind, JobResult } from '../kind.ts';
 import { compressionReport, measure, type Measure } from './compression-report.ts';
 import { DistillParams } from './distill.params.ts';
-import { assertCompatible, disposeData, evalSetOf, fitToModel, loadData, modelInputShape, runTraining } from './support.ts';
+import { assertCompatible, disposeData, evalSetOf, loadData, modelInputShape, runTraining } from './support.ts';
 
 const DEFAULT_WIDTH_MULTIPLIER = 0.5;
 
@@ -54,17 +54,6 @@ async function cloneModel(model: tf.LayersModel): Promise<tf.LayersModel> {
 }
 
 /** The distillation loss for trainModel on the student's logits; teacher logits are computed per batch. */
-export function distillLoss(teacher: tf.LayersModel, teacherLogits: tf.LayersModel, params: Pick<DistillParams, 'temperature' | 'alpha'>): LossFn {
-  return (labels, studentLogits, x) =>
-    distillationLoss({
-      studentLogits: studentLogits as tf.Tensor2D,
-      teacherLogits: teacherLogits.apply(fitToModel(teacher, x), { training: false }) as tf.Tensor2D,
-      labels: params.alpha < 1 ? (labels as tf.Tensor2D) : undefined,
-      temperature: params.temperature,
-      alpha: params.alpha,
-    });
-}
-
 const trainOptions = (params: DistillParams) => ({
   epochs: params.epochs,
   batchSize: params.batchSize,
@@ -128,7 +117,11 @@ export async function runDistill(ctx: JobContext, params: DistillParams): Promis
         ctx,
         logitsModel(student),
         data.train,
-        { ...trainOptions(params), lossFn: distillLoss(teacher, logitsModel(teacher), params) },
+        {
+          ...trainOptions(params),
+          lossFn: distillLoss(teacher, logitsModel(teacher), params),
+          replicaLoss: ctx.trainThreads > 1 ? await distillLossRef(teacher, params) : undefined,
+        },
         {
           progressRange: [0.05, distillEnd],
         },

@@ -6,6 +6,7 @@ import { takeRows, type SplitTensors } from '../../ml/dataset.ts';
 import { evaluateModel, type LatencyStats } from '../../ml/evaluate.ts';
 import { holdOut } from '../../ml/holdout.ts';
 import { loadModelFromArtifacts } from '../../ml/model-io.ts';
+import { fitToModel, modelInputShape } from '../../ml/model-input.ts';
 import { modelStats, type LayerStats, type SizeFigures } from '../../ml/model-stats.ts';
 import { tf } from '../../ml/tf.ts';
 import { trainModel, type EpochLog, type TrainHooks, type TrainOptions, type TrainResult } from '../../ml/train.ts';
@@ -14,6 +15,7 @@ import type { AppliedPreprocessing } from '../../schemas/preprocessing.ts';
 import type { JobContext } from '../kind.ts';
 
 export type { SplitTensors };
+export { fitToModel, modelInputShape };
 
 export interface LoadedData {
   dataset: DatasetDto;
@@ -36,11 +38,6 @@ export function disposeSplits(...splits: (SplitTensors | null | undefined)[]): v
 /** Disposes the data of loadData. */
 export function disposeData(data: LoadedData): void {
   disposeSplits(data.train, data.test);
-}
-
-/** Per-example input shape of a model (no batch axis); null dims (other than batch) are not supported. */
-export function modelInputShape(model: tf.LayersModel): number[] {
-  return model.inputs[0].shape.slice(1).map((d) => d ?? -1);
 }
 
 /**
@@ -211,17 +208,6 @@ export async function measureModel(
   }
 }
 
-/** x reshaped to the model's input shape when only the layout differs (a new tensor), else x itself. */
-export function fitToModel(model: tf.LayersModel, x: tf.Tensor): tf.Tensor {
-  const input = modelInputShape(model);
-  const have = x.shape.slice(1);
-  if (input.length === have.length && input.every((d, i) => d === have[i])) return x;
-  if (count(input) !== count(have)) {
-    throw new AppError('INCOMPATIBLE_INPUTS', `model input shape [${input}] does not fit examples of shape [${have}]`);
-  }
-  return tf.reshape(x, [x.shape[0], ...input]);
-}
-
 /**
  * Lets timers and I/O run (heartbeats, cancel notifications, progress writes, HTTP in an in-process worker).
  * A tfjs loop only awaits already-resolved promises (microtasks), so without this it starves the event loop.
@@ -317,7 +303,8 @@ export async function runTraining(
   const n = data.x.shape[0];
   const trainN = n - Math.round(n * opts.validationSplit);
   const hooks = trainingHooks(ctx, { ...hookOpts, epochs: opts.epochs, stepsPerEpoch: Math.ceil(trainN / opts.batchSize) });
-  const result = await trainModel(model, data, { ...opts, logEverySteps: hooks.logEverySteps }, hooks);
+  const threads = opts.threads ?? ctx.trainThreads;
+  const result = await trainModel(model, data, { ...opts, threads, logEverySteps: hooks.logEverySteps }, hooks);
   if (result.canceled) ctx.throwIfCanceled();
   return result;
 }

@@ -4,6 +4,7 @@
 // part of the all-reduce between two barriers. Started by pool.ts; one session at a time.
 import { parentPort } from 'node:worker_threads';
 import { initBackend } from '../backend.ts';
+import '../layers/index.ts'; // the layer classes tfjs lacks (Subtract, SpatialDropout2D): models that use them build here too
 import { hostFloats, countCorrect } from '../host-data.ts';
 import { buildLoss, defaultLoss, type LossFn } from '../loss.ts';
 import { tf } from '../tf.ts';
