@@ -38,6 +38,8 @@ export interface ObjectStore {
 export const objectKeys = {
   modelPrefix: (modelId: string) => `models/${modelId}/`,
   modelFile: (modelId: string, fileId: string) => `models/${modelId}/${fileId}`,
+  /** A stored export (GET /v1/models/{id}/export), named by the hash of the model's files, format and options. */
+  modelExport: (modelId: string, exportHash: string) => `models/${modelId}/exports/${exportHash}`,
   datasetPrefix: (datasetId: string) => `datasets/${datasetId}/`,
   datasetFile: (datasetId: string, fileId: string) => `datasets/${datasetId}/${fileId}`,
 };

@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import yauzl from 'yauzl';
 import { stopConverter } from '../../src/formats/models/converter.ts';
 import { binaryParser, tinyModelFiles } from '../helpers/fixtures.ts';
-import { forEachTarget, startTestApp, type TestContext } from '../helpers/harness.ts';
+import { forEachTarget, listKeys, startTestApp, type TestContext } from '../helpers/harness.ts';
 import { maxScaledDiff, mnistInputs, nchwToNhwc, ONNX_FIXTURES, runOrt } from '../helpers/onnx.ts';
 
 const N = 64;
@@ -84,6 +84,29 @@ await forEachTarget('model export', (target) => {
     assert.equal(h5.headers['content-type'], 'application/x-hdf5');
     assert.match(h5.headers['content-disposition'], /filename="mlp\.h5"/);
     assert.deepEqual([...h5.body.subarray(0, 8)], [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
+  });
+
+  test('export cache: a repeated export sends the stored artifact (same bytes, same ETag); deleting the model removes it', async () => {
+    const { modelJson, shards } = await tinyModelFiles();
+    let req = ctx.http.post('/v1/models').field('name', 'cached').attach('files', modelJson, 'model.json');
+    for (const s of shards) req = req.attach('files', s.data, s.name);
+    const m = (await req.expect(201)).body;
+    const first = await download(`/v1/models/${m.id}/export?format=onnx`).expect(200);
+    assert.equal(first.headers['x-export-cache'], 'miss');
+    const stored = await listKeys(ctx, `models/${m.id}/exports/`);
+    assert.deepEqual(stored, [`models/${m.id}/exports/${JSON.parse(first.headers.etag)}`], 'keyed by the export hash');
+    const second = await download(`/v1/models/${m.id}/export?format=onnx`).expect(200);
+    assert.equal(second.headers['x-export-cache'], 'hit');
+    assert.equal(second.headers.etag, first.headers.etag);
+    assert.equal(Number(second.headers['content-length']), first.body.length);
+    assert.ok(second.body.equals(first.body));
+    // Another format or option is another artifact.
+    const float = await download(`/v1/models/${m.id}/export?format=onnx&quantized=float`).expect(200);
+    assert.equal(float.headers['x-export-cache'], 'miss');
+    assert.equal((await download(`/v1/models/${m.id}/export?format=h5`).expect(200)).headers['x-export-cache'], 'miss');
+    assert.equal((await listKeys(ctx, `models/${m.id}/exports/`)).length, 3);
+    await ctx.http.delete(`/v1/models/${m.id}`).expect(204);
+    assert.deepEqual(await listKeys(ctx, `models/${m.id}/`), []);
   });
 
   test('unknown format → 400; missing model → 404', async () => {

@@ -243,8 +243,13 @@ export class ModelService {
   /**
    * A model written in an export format (registry name). The ETag is known before anything is converted (it hashes
    * the model's files and the options), so a conditional request can be answered without running the exporter.
+   * The first build stores the export under the model's prefix (objectKeys.modelExport, keyed by that hash); later
+   * requests for the same model, format and options stream it back (`cached: true`) instead of converting again.
    */
-  async exportModel(id: string, q: ExportQuery): Promise<{ etag: string; fileName: string; build: () => Promise<ExportResult> }> {
+  async exportModel(
+    id: string,
+    q: ExportQuery,
+  ): Promise<{ etag: string; fileName: string; build: () => Promise<ExportResult & { cached: boolean }> }> {
     const format = formatByExportName(q.format);
     const row = await this.row(id);
     const files = row.files.filter((f) => !isSourcePath(f.path));
@@ -256,13 +261,21 @@ export class ModelService {
     };
     const hash = crypto.createHash('sha256').update(JSON.stringify({ v: EXPORT_VERSION, format: format.name, ...opts }));
     for (const f of [...files].sort((a, b) => a.path.localeCompare(b.path))) hash.update(`${f.path}\0${f.sha256}\0`);
+    const digest = hash.digest('hex');
+    const fileName = `${opts.baseName}${format.extension}`;
+    const { store } = this.deps;
+    const key = objectKeys.modelExport(id, digest);
     const build = async () => {
-      const artifacts = await loadArtifactsFromStore(this.deps.store, files);
+      if (await store.stat(key)) return { data: await store.getBuffer(key), fileName, mediaType: format.mediaType, cached: true };
+      const artifacts = await loadArtifactsFromStore(store, files);
       const out = await exportInWorker(format.name, artifacts, opts);
       // Buffers cross the worker boundary as plain Uint8Arrays.
-      return { ...out, data: Buffer.from(out.data.buffer, out.data.byteOffset, out.data.byteLength) };
+      const data = Buffer.from(out.data.buffer, out.data.byteOffset, out.data.byteLength);
+      // Same key, same bytes: two concurrent first requests both writing it is harmless.
+      await store.put(key, data);
+      return { ...out, data, cached: false };
     };
-    return { etag: `"${hash.digest('hex')}"`, fileName: `${opts.baseName}${format.extension}`, build };
+    return { etag: `"${digest}"`, fileName, build };
   }
 
   // ── Batch reads (GraphQL loaders): a fixed number of queries whatever the number of ids ──

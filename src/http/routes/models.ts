@@ -72,7 +72,8 @@ export const modelRoutes: FastifyPluginAsync<{ services: Services }> = async (ap
             .join(', ')}. ` +
           'ONNX graphs (opset 13) take NHWC input unless the model was imported from an NCHW graph (then NCHW, like the original); ' +
           '`layout` overrides that. Quantized models keep their uint8 weights behind DequantizeLinear (`quantized=qdq`) or are written ' +
-          'as dequantized float32 (`quantized=float`). A structured-pruned model exports its smaller graph. ETag identifies the export; ' +
+          'as dequantized float32 (`quantized=float`). A structured-pruned model exports its smaller graph. ETag identifies the export (a hash of the model files, format and options); ' +
+          'the first request stores the export in the object store and later ones send the stored file (X-Export-Cache: hit). ' +
           'If-None-Match answers 304. 422 UNSUPPORTED_OPERATOR names every layer the format cannot express.',
         params: IdParams,
         querystring: Type.Object({
@@ -102,6 +103,7 @@ export const modelRoutes: FastifyPluginAsync<{ services: Services }> = async (ap
         .header('content-type', out.mediaType)
         .header('content-length', out.data.byteLength)
         .header('content-disposition', contentDisposition(exp.fileName))
+        .header('x-export-cache', out.cached ? 'hit' : 'miss')
         .send(out.data as unknown as string); // bytes, never serialized
     },
   );

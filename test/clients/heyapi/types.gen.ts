@@ -691,6 +691,10 @@ export type CreateNoopJob = {
          * Fail with JOB_FAILED at this step
          */
         failAt?: number;
+        /**
+         * Allocate a float32 tensor of this many bytes on the compute backend first (memory-limit tests)
+         */
+        allocateBytes?: number;
     };
     /**
      * Resource id (UUID)

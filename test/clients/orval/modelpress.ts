@@ -1071,6 +1071,11 @@ export type CreateNoopJobParams = {
    * @minimum 1
    */
   failAt?: number;
+  /**
+   * Allocate a float32 tensor of this many bytes on the compute backend first (memory-limit tests)
+   * @minimum 0
+   */
+  allocateBytes?: number;
 };
 
 /**
@@ -2514,7 +2519,7 @@ export const downloadModelArchive = async (id: string, options?: RequestInit): P
 
 
 /**
- * The model (an upload or any job result) written as `tfjs` (TF.js Layers model (model.json + weight shards)), `keras` (Keras 3 (.keras)), `h5` (Keras HDF5 (.h5)), `onnx` (ONNX (.onnx, opset 7-21, external data files alongside)). ONNX graphs (opset 13) take NHWC input unless the model was imported from an NCHW graph (then NCHW, like the original); `layout` overrides that. Quantized models keep their uint8 weights behind DequantizeLinear (`quantized=qdq`) or are written as dequantized float32 (`quantized=float`). A structured-pruned model exports its smaller graph. ETag identifies the export; If-None-Match answers 304. 422 UNSUPPORTED_OPERATOR names every layer the format cannot express.
+ * The model (an upload or any job result) written as `tfjs` (TF.js Layers model (model.json + weight shards)), `keras` (Keras 3 (.keras)), `h5` (Keras HDF5 (.h5)), `onnx` (ONNX (.onnx, opset 7-21, external data files alongside)). ONNX graphs (opset 13) take NHWC input unless the model was imported from an NCHW graph (then NCHW, like the original); `layout` overrides that. Quantized models keep their uint8 weights behind DequantizeLinear (`quantized=qdq`) or are written as dequantized float32 (`quantized=float`). A structured-pruned model exports its smaller graph. ETag identifies the export (a hash of the model files, format and options); the first request stores the export in the object store and later ones send the stored file (X-Export-Cache: hit). If-None-Match answers 304. 422 UNSUPPORTED_OPERATOR names every layer the format cannot express.
  * @summary Download a model converted to another format
  */
 export type exportModelResponse200 = {
