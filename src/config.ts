@@ -57,6 +57,10 @@ export interface Config {
   subscriptionLimits: { perSocket: number; perKey: number };
   security: SecurityConfig;
   jobLimits: JobLimitsConfig;
+  /** Orphan sweeper (src/domain/orphans.ts): objects no row owns, older than graceMs; every intervalMs (0: at start only). */
+  sweep: { graceMs: number; intervalMs: number };
+  /** On SIGTERM, requests (slow uploads) still running after this are cut instead of waiting for the request timeout. */
+  shutdownGraceMs: number;
 }
 
 export interface SecurityConfig {
@@ -229,6 +233,12 @@ export function loadConfig(env: Env = process.env): Config {
       metrics: oneOf(env, 'MODELPRESS_METRICS', ['on', 'off', 'auth'] as const, 'on'),
       requestTimeoutMs: int(env, 'MODELPRESS_REQUEST_TIMEOUT_SECONDS', 600, 0) * 1000,
     },
+    sweep: {
+      // Longer than the default request timeout (600 s), so an upload still in flight is never swept.
+      graceMs: int(env, 'MODELPRESS_SWEEP_GRACE_SECONDS', 3600, 0) * 1000,
+      intervalMs: int(env, 'MODELPRESS_SWEEP_INTERVAL_SECONDS', 3600, 0) * 1000,
+    },
+    shutdownGraceMs: int(env, 'MODELPRESS_SHUTDOWN_GRACE_SECONDS', 10, 0, 3600) * 1000,
     jobLimits: {
       maxEpochs: int(env, 'MODELPRESS_JOB_MAX_EPOCHS', 1000, 1),
       maxParams: int(env, 'MODELPRESS_JOB_MAX_PARAMS', 50_000_000, 1),

@@ -1,9 +1,11 @@
 // `npm start`: database (embedded PGlite unless DATABASE_URL), migrations, object store, built-in datasets,
 // the HTTP API, and in embedded mode a worker in a child process (jobs never run on the API's event loop).
-// SIGINT/SIGTERM close everything in order.
+// SIGINT/SIGTERM close everything in order (requests get a grace period, then are cut). Background: the orphan
+// sweeper (at start and periodically) and the supervised worker.
 import fs from 'node:fs/promises';
 import type { Config } from './config.ts';
 import { buildApp } from './http/app.ts';
+import { startOrphanSweeper } from './domain/orphans.ts';
 import { createRuntime, type Runtime } from './runtime.ts';
 import type { WorkerLog } from './worker/job-run.ts';
 import { WorkerSupervisor } from './worker/supervisor.ts';
@@ -33,7 +35,16 @@ export async function serve(config: Config) {
     if (closing) return;
     closing = true;
     app.log.info({ signal }, 'shutting down');
+    // In-flight requests get MODELPRESS_SHUTDOWN_GRACE_SECONDS; a slower one (an upload trickling in) is cut then
+    // instead of holding the shutdown for up to the request timeout. Its partial objects are removed by the upload's
+    // own cleanup, or by the next start's orphan sweep.
+    const cut = setTimeout(() => {
+      app.log.warn({ graceMs: config.shutdownGraceMs }, 'requests still running after the shutdown grace period: closing their connections');
+      app.server.closeAllConnections();
+    }, config.shutdownGraceMs);
+    cut.unref();
     await app.close(); // stops accepting, lets in-flight requests finish
+    clearTimeout(cut);
     await hooks.stop();
     await runtime.close();
     process.exit(0);
@@ -43,12 +54,20 @@ export async function serve(config: Config) {
 }
 
 /**
- * MODELPRESS_IN_PROCESS_WORKER (default: on in embedded mode) makes `npm start` run jobs too, in a worker child
+ * The orphan sweeper (src/domain/orphans.ts) always; and MODELPRESS_IN_PROCESS_WORKER (default: on in embedded mode) makes `npm start` run jobs too, in a worker child
  * process it supervises (restarted if it dies), so a training job never blocks a request.
  */
 export async function startBackgroundServices(runtime: Runtime, log: WorkerLog, env?: Record<string, string | undefined>) {
-  if (!runtime.config.worker.inProcess) return { supervisor: null, stop: async () => {} };
+  const sweeper = startOrphanSweeper(runtime, runtime.config.sweep, log);
+  if (!runtime.config.worker.inProcess) return { supervisor: null, sweeper, stop: async () => sweeper.stop() };
   const supervisor = new WorkerSupervisor({ databaseUrl: runtime.databaseUrl, concurrency: runtime.config.worker.concurrency, log, env });
   await supervisor.start();
-  return { supervisor, stop: () => supervisor.stop() };
+  return {
+    supervisor,
+    sweeper,
+    stop: async () => {
+      sweeper.stop();
+      await supervisor.stop();
+    },
+  };
 }

@@ -1,7 +1,7 @@
 // Embedded default object store: one file per key under rootDir. Puts write a temp file in the target
 // folder and rename it, so readers never see a partial object and a failed put leaves nothing behind.
 import { randomUUID } from 'node:crypto';
-import { access, constants, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { access, constants, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -109,6 +109,48 @@ export class FsObjectStore implements ObjectStore {
     for await (const key of this.walk(folder)) {
       if (key.startsWith(prefix)) yield key;
     }
+  }
+
+  async *listAged(prefix: string): AsyncIterable<{ key: string; modifiedAt: Date }> {
+    for await (const key of this.list(prefix)) {
+      const info = await stat(this.pathOf(key)).catch(() => null);
+      if (info) yield { key, modifiedAt: info.mtime };
+    }
+  }
+
+  async removeStaleTemporaries(olderThan: Date): Promise<number> {
+    let removed = 0;
+    // Depth first: a folder is removed when nothing is left in it (and it is old enough).
+    const visit = async (dir: string, isRoot: boolean): Promise<boolean> => {
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (e) {
+        if (isNotFound(e)) return true;
+        throw e;
+      }
+      let left = entries.length;
+      for (const entry of entries) {
+        const full = path.join(dir, entry.name);
+        if (entry.isDirectory()) {
+          if (await visit(full, false)) left--;
+        } else if (entry.name.startsWith('.tmp-')) {
+          const info = await stat(full).catch(() => null);
+          if (info && info.mtime < olderThan) {
+            await rm(full, { force: true });
+            removed++;
+            left--;
+          }
+        }
+      }
+      if (isRoot || left > 0) return false;
+      const info = await stat(dir).catch(() => null);
+      if (!info || info.mtime >= olderThan) return false;
+      await rmdir(dir).catch(() => {});
+      return true;
+    };
+    await visit(this.rootDir, true);
+    return removed;
   }
 
   async ping(): Promise<void> {

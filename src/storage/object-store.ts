@@ -31,6 +31,13 @@ export interface ObjectStore {
   /** Deletes every object under `prefix` (used to clean up a failed upload and on resource delete). */
   deletePrefix(prefix: string): Promise<void>;
   list(prefix: string): AsyncIterable<string>;
+  /** Like list, with each object's last modification (the orphan sweeper's age). */
+  listAged?(prefix: string): AsyncIterable<{ key: string; modifiedAt: Date }>;
+  /**
+   * Removes what interrupted puts left outside the key space (fs: `.tmp-*` files and folders left empty; S3:
+   * incomplete multipart uploads) older than `olderThan`; returns how many.
+   */
+  removeStaleTemporaries?(olderThan: Date): Promise<number>;
   /** Checks the store answers (used by /readyz). */
   ping(): Promise<void>;
 }

@@ -135,6 +135,24 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  async *listAged(prefix: string): AsyncIterable<{ key: string; modifiedAt: Date }> {
+    assertValidPrefix(prefix);
+    for await (const item of this.client.listObjectsV2(this.bucket, prefix, true) as AsyncIterable<BucketItem>) {
+      if (item.name) yield { key: item.name, modifiedAt: item.lastModified ? new Date(item.lastModified) : new Date() };
+    }
+  }
+
+  async removeStaleTemporaries(olderThan: Date): Promise<number> {
+    let removed = 0;
+    const stream = this.client.listIncompleteUploads(this.bucket, '', true) as AsyncIterable<{ key: string; initiated?: Date | string }>;
+    for await (const upload of stream) {
+      if (!upload.initiated || new Date(upload.initiated) >= olderThan) continue;
+      await this.client.removeIncompleteUpload(this.bucket, upload.key);
+      removed++;
+    }
+    return removed;
+  }
+
   async ping(): Promise<void> {
     let exists: boolean;
     try {

@@ -257,7 +257,18 @@ await forEachTarget('security', (target) => {
     assert.match(docs.headers['content-security-policy'], /script-src 'self'/);
     const graphiql = await ctx.http.get('/graphiql');
     assert.equal(graphiql.status, 200);
-    assert.match(graphiql.headers['content-security-policy'], /unpkg\.com/);
+    assert.match(graphiql.headers['content-security-policy'], /unpkg\.com\/graphiql@3\.7\.1\//);
+    // Swagger UI and the dashboard load nothing from another host, and talk only to this one.
+    for (const page of ['/docs/', '/']) {
+      const res = await ctx.http.get(page);
+      assert.equal(res.status, 200, page);
+      assert.doesNotMatch(res.text, /(src|href)=["']?(https?:)?\/\//i, `${page} references an external URL`);
+      const { port } = new URL(ctx.baseUrl);
+      assert.match(
+        res.headers['content-security-policy'],
+        new RegExp(`connect-src 'self' ws://127\\.0\\.0\\.1:${port} wss://127\\.0\\.0\\.1:${port};`),
+      );
+    }
   });
 
   test('/metrics: Prometheus text with HTTP latency, jobs by status, queue depth and upload bytes', async () => {
