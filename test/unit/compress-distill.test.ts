@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../src/ml/tf.ts';
 import { distillationLoss, logitsModel } from '../../src/ml/compress/distill/loss.ts';
+import { narrowedModel } from '../../src/ml/compress/prune/structured.ts';
 
 await tf.setBackend('cpu');
 
@@ -148,4 +149,56 @@ test('training a student through logitsModel with the distillation loss moves it
   optimizer.dispose();
   teacherModel.dispose();
   studentModel.dispose();
+});
+
+// distill's widthMultiplier student: narrowed through the channel graph (issue 13).
+const convOf = (m: tf.LayersModel, name: string) => m.getLayer(name).getConfig() as { filters?: number; units?: number };
+
+test('narrowedModel: a residual graph (Add with the model input, BN, depthwise, Concatenate) narrows coupled channels together', async () => {
+  const input = tf.input({ shape: [6, 6, 3] });
+  const c3 = tf.layers.conv2d({ name: 'c3', filters: 3, kernelSize: 1 }).apply(input) as tf.SymbolicTensor;
+  const addIn = tf.layers.add({ name: 'add_input' }).apply([input, c3]) as tf.SymbolicTensor; // couples c3 to the input: not narrowable
+  const c8 = tf.layers.conv2d({ name: 'c8', filters: 8, kernelSize: 3, padding: 'same' }).apply(addIn) as tf.SymbolicTensor;
+  const bn = tf.layers.batchNormalization({ name: 'bn' }).apply(c8) as tf.SymbolicTensor;
+  const dw = tf.layers.depthwiseConv2d({ name: 'dw', kernelSize: 3, padding: 'same' }).apply(bn) as tf.SymbolicTensor;
+  const res = tf.layers.add({ name: 'res' }).apply([bn, dw]) as tf.SymbolicTensor;
+  const sep = tf.layers.separableConv2d({ name: 'sep', filters: 6, kernelSize: 3, padding: 'same' }).apply(res) as tf.SymbolicTensor;
+  const cat = tf.layers.concatenate({ name: 'cat' }).apply([res, sep]) as tf.SymbolicTensor;
+  const flat = tf.layers.flatten().apply(cat) as tf.SymbolicTensor;
+  const hidden = tf.layers.dense({ name: 'hidden', units: 10, activation: 'relu' }).apply(flat) as tf.SymbolicTensor;
+  const out = tf.layers.dense({ name: 'out', units: 3, activation: 'softmax' }).apply(hidden) as tf.SymbolicTensor;
+  const teacher = tf.model({ inputs: input, outputs: out });
+  teacher.trainable = false;
+  const student = await narrowedModel(teacher, 0.5);
+  assert.equal(convOf(student, 'c3').filters, 3, 'coupled to the model input by the residual Add');
+  assert.equal(convOf(student, 'c8').filters, 4);
+  assert.equal(convOf(student, 'sep').filters, 3);
+  assert.equal(convOf(student, 'hidden').units, 5);
+  assert.equal(convOf(student, 'out').units, 3, 'the output keeps its width');
+  assert.deepEqual(student.outputs[0].shape, [null, 3]);
+  assert.ok(student.layers.filter((l) => l.weights.length > 0).every((l) => l.trainable));
+  assert.ok(student.countParams() < teacher.countParams());
+  const y = student.predict(tf.zeros([2, 6, 6, 3])) as tf.Tensor;
+  assert.deepEqual(y.shape, [2, 3]);
+  tf.dispose([y]);
+  student.dispose();
+  teacher.dispose();
+});
+
+test('narrowedModel: Embedding + Bidirectional(LSTM) + Dense narrow their units; the token input keeps its length', async () => {
+  const input = tf.input({ shape: [7] });
+  let x = tf.layers.embedding({ name: 'emb', inputDim: 30, outputDim: 8, maskZero: true }).apply(input) as tf.SymbolicTensor;
+  x = tf.layers.bidirectional({ name: 'bi', layer: tf.layers.lstm({ units: 6 }) }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.dense({ name: 'hidden', units: 8, activation: 'relu' }).apply(x) as tf.SymbolicTensor;
+  const out = tf.layers.dense({ name: 'out', units: 2, activation: 'softmax' }).apply(x) as tf.SymbolicTensor;
+  const teacher = tf.model({ inputs: input, outputs: out });
+  const student = await narrowedModel(teacher, 0.5);
+  assert.equal((student.getLayer('emb').getConfig() as { outputDim: number }).outputDim, 4);
+  assert.deepEqual(student.getLayer('bi').outputShape, [null, 6]);
+  assert.equal(convOf(student, 'hidden').units, 4);
+  const y = student.predict(tf.tensor2d([[1, 2, 3, 0, 0, 0, 0]])) as tf.Tensor;
+  assert.deepEqual(y.shape, [1, 2]);
+  y.dispose();
+  student.dispose();
+  teacher.dispose();
 });

@@ -125,3 +125,118 @@ test('specs that do not fit the input are rejected without leaking tensors', () 
   assert.throws(() => buildModel('lenet-5', [28, 28], 1), { code: 'INVALID_JOB_PARAMS' });
   assert.equal(tf.memory().numTensors, before);
 });
+
+// Issue 13 presets and the graph form of the spec.
+const hasClass = (m: tf.LayersModel, c: string) => m.layers.some((l) => l.getClassName() === c);
+
+test('resnet-20 builds the CIFAR network (~0.27M params at 32x32x3) and any small image shape; residual Adds', () => {
+  const cifar = buildModel('resnet-20', [32, 32, 3], 10, { seed: 1 });
+  assert.ok(cifar.countParams() > 265_000 && cifar.countParams() < 280_000, String(cifar.countParams()));
+  assert.equal(cifar.layers.filter((l) => l.getClassName() === 'Add').length, 9);
+  cifar.dispose();
+  for (const shape of [[8, 8, 1], [28, 28], [16]]) {
+    const m = buildModel({ preset: 'resnet-20', widthMultiplier: 0.25 }, shape, 3);
+    assert.deepEqual(m.outputs[0].shape, [null, 3], String(shape));
+    m.dispose();
+  }
+});
+
+test('mobilenet-v2 builds with widthMultiplier on small images: inverted residuals with depthwise convs and ReLU6', () => {
+  const m = buildModel({ preset: 'mobilenet-v2', widthMultiplier: 0.35 }, [12, 12, 1], 4);
+  assert.ok(hasClass(m, 'DepthwiseConv2D') && hasClass(m, 'Add'));
+  assert.ok(m.layers.some((l) => l.getClassName() === 'ReLU' && (l.getConfig() as { maxValue?: number }).maxValue === 6));
+  const half = buildModel({ preset: 'mobilenet-v2', widthMultiplier: 0.5 }, [12, 12, 1], 4);
+  assert.ok(half.countParams() > m.countParams());
+  const y = m.predict(tf.zeros([2, 12, 12, 1])) as tf.Tensor;
+  assert.deepEqual(y.shape, [2, 4]);
+  tf.dispose([y]);
+  m.dispose();
+  half.dispose();
+});
+
+test('text-cnn and lstm-classifier build over [T] token ids with a vocabulary; refuse images and a missing vocabSize', () => {
+  for (const preset of ['text-cnn', 'lstm-classifier'] as const) {
+    const m = buildModel({ preset, widthMultiplier: 0.25, vocabSize: 50 }, [12], 3, { seed: 2 });
+    assert.ok(hasClass(m, 'Embedding') && hasClass(m, preset === 'text-cnn' ? 'Conv1D' : 'LSTM'));
+    const y = m.predict(tf.tensor2d([[3, 7, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0]])) as tf.Tensor;
+    assert.deepEqual(y.shape, [1, 3]);
+    tf.dispose([y]);
+    m.dispose();
+    const fromOpts = buildModel(preset, [5], 2, { vocabSize: 10 });
+    fromOpts.dispose();
+    assert.throws(() => buildModel(preset, [5], 2), { code: 'INVALID_JOB_PARAMS' });
+    assert.throws(() => buildModel(preset, [4, 4, 1], 2, { vocabSize: 10 }), { code: 'INCOMPATIBLE_INPUTS' });
+  }
+});
+
+test('graph form: named layers with inputs build a residual model (Add, Concatenate); validation names bad names and inputs', () => {
+  const spec = {
+    layers: [
+      { name: 'stem', type: 'conv2d', filters: 4, kernelSize: 3, padding: 'same' },
+      { name: 'bn', type: 'batchNormalization' },
+      { name: 'act', type: 'relu', maxValue: 6 },
+      { name: 'dw', type: 'depthwiseConv2d', kernelSize: 3, padding: 'same' },
+      { name: 'res', type: 'add', inputs: ['act', 'dw'] },
+      { name: 'sep', type: 'separableConv2d', filters: 4, kernelSize: 3, padding: 'same', inputs: ['res'] },
+      { name: 'cat', type: 'concatenate', inputs: ['res', 'sep'] },
+      { type: 'globalAveragePooling2d' },
+    ],
+  } as unknown as ArchitectureSpec;
+  validateArchitecture(spec);
+  const m = buildModel(spec, [8, 8, 1], 3, { seed: 0 });
+  assert.deepEqual(m.outputs[0].shape, [null, 3]);
+  assert.ok(hasClass(m, 'Add') && hasClass(m, 'Concatenate') && hasClass(m, 'SeparableConv2D'));
+  assert.equal(m.getLayer('cat').outputShape[3], 8);
+  m.dispose();
+  const field = (s: unknown) => {
+    try {
+      validateArchitecture(s);
+    } catch (e) {
+      return (e as AppError).details?.field;
+    }
+    return null;
+  };
+  assert.equal(field({ layers: [{ type: 'dense', units: 2, inputs: ['nope'] }] }), 'architecture.layers[0].inputs[0]');
+  assert.equal(
+    field({
+      layers: [
+        { name: 'a', type: 'dense', units: 2 },
+        { name: 'a', type: 'dense', units: 2 },
+      ],
+    }),
+    'architecture.layers[1].name',
+  );
+  assert.equal(
+    field({
+      layers: [
+        { name: 'a', type: 'dense', units: 2 },
+        { type: 'add', inputs: ['a'] },
+      ],
+    }),
+    'architecture.layers[1].inputs',
+  );
+  assert.equal(
+    field({
+      layers: [
+        { name: 'a', type: 'dense', units: 2 },
+        { type: 'dense', units: 2, inputs: ['a', 'input'] },
+      ],
+    }),
+    'architecture.layers[1].inputs',
+  );
+  // Shapes that do not add up: INCOMPATIBLE_INPUTS naming the layer.
+  assert.throws(
+    () =>
+      buildModel(
+        {
+          layers: [
+            { name: 'a', type: 'dense', units: 2 },
+            { type: 'add', inputs: ['a', 'input'] },
+          ],
+        } as unknown as ArchitectureSpec,
+        [5],
+        2,
+      ),
+    (e: AppError) => e.code === 'INCOMPATIBLE_INPUTS' && e.details?.field === 'architecture.layers[1]',
+  );
+});

@@ -4,48 +4,43 @@
 // gradients). With `baseline`, the same student (same initial weights) is also trained on hard labels alone.
 // Report: `before` (and `teacher`) measure the teacher, the model being compressed, `after` the student; so a
 // pipeline starting with distill reports its input model as `before`.
-import { buildModel, validateArchitecture, type ArchitectureSpec, type PresetName } from '../../ml/architectures.ts';
-import { logitsModel } from '../../ml/compress/index.ts';
+import { buildModel, presetOf, TEXT_PRESETS, validateArchitecture, type Architecture } from '../../ml/architectures.ts';
+import { logitsModel, narrowedModel } from '../../ml/compress/index.ts';
 import { distillLoss, distillLossRef } from '../../ml/compress/distill/teacher-loss.ts';
 import { loadModelFromArtifacts, serializeModel } from '../../ml/model-io.ts';
 import { tf } from '../../ml/tf.ts';
 import type { JobContext, JobKind, JobResult } from '../kind.ts';
 import { compressionReport, measure, type Measure } from './compression-report.ts';
 import { DistillParams } from './distill.params.ts';
-import { assertCompatible, disposeData, evalSetOf, loadData, modelInputShape, runTraining } from './support.ts';
+import { assertCompatible, disposeData, evalSetOf, loadData, modelInputShape, runTraining, vocabularyOf } from './support.ts';
 
 const DEFAULT_WIDTH_MULTIPLIER = 0.5;
 
-type TopologyLayer = { class_name: string; config: Record<string, unknown> };
-
 /**
- * The teacher's architecture with every Dense/Conv layer but the output one narrowed to round(width · units), at
- * least 1, freshly initialised (the teacher's initializer configs, so a seeded teacher gives a seeded student).
+ * The teacher narrowed to about `widthMultiplier` of its channels through its channel graph (coupled channels of
+ * residual Adds, depthwise convs, Concatenates narrowed together; input and output widths kept), freshly
+ * initialised with the teacher's initializer configs (so a seeded teacher gives a seeded student).
  */
-export async function narrowedStudent(teacher: tf.LayersModel, widthMultiplier: number): Promise<tf.LayersModel> {
-  const topology = teacher.toJSON(null, false) as unknown as { config: { layers: TopologyLayer[] } };
-  const layers = topology.config.layers;
-  const outputLayer = [...layers].reverse().find((l) => 'units' in l.config);
-  for (const layer of layers) {
-    if (layer === outputLayer) continue;
-    for (const key of ['units', 'filters'] as const) {
-      const v = layer.config[key];
-      if (typeof v === 'number') layer.config[key] = Math.max(1, Math.round(v * widthMultiplier));
-    }
-    layer.config.trainable = true;
-  }
-  return tf.models.modelFromJSON({ modelTopology: topology } as unknown as tf.io.ModelJSON);
+export function narrowedStudent(teacher: tf.LayersModel, widthMultiplier: number): Promise<tf.LayersModel> {
+  return narrowedModel(teacher, widthMultiplier);
 }
 
 async function studentFor(ctx: JobContext, teacher: tf.LayersModel, params: DistillParams, numClasses: number): Promise<tf.LayersModel> {
   if (ctx.inputs.modelId) return ctx.models.load(ctx.inputs.modelId);
   const spec = params.student;
-  if (spec === undefined || (typeof spec === 'object' && 'widthMultiplier' in spec)) {
+  if (spec === undefined || (typeof spec === 'object' && 'widthMultiplier' in spec && !('preset' in spec))) {
     return narrowedStudent(teacher, spec?.widthMultiplier ?? DEFAULT_WIDTH_MULTIPLIER);
   }
-  const arch: unknown = spec;
-  if (typeof arch !== 'string') validateArchitecture(arch, 'params.student');
-  return buildModel(arch as PresetName | ArchitectureSpec, modelInputShape(teacher), numClasses, { seed: params.seed });
+  const arch = spec as Architecture;
+  if (typeof arch === 'object' && 'layers' in arch) validateArchitecture(arch, 'params.student');
+  const preset = presetOf(arch);
+  let vocabSize: number | undefined;
+  if (preset && TEXT_PRESETS.has(preset.preset) && !preset.vocabSize) {
+    // The teacher's vocabulary when it embeds tokens, else the data's.
+    const embedding = teacher.layers.find((l) => l.getClassName() === 'Embedding');
+    vocabSize = (embedding?.getConfig().inputDim as number | undefined) ?? (await vocabularyOf(ctx, ctx.inputs.datasetId!, params.limit));
+  }
+  return buildModel(arch, modelInputShape(teacher), numClasses, { seed: params.seed, vocabSize });
 }
 
 /** A copy of `model` with the same weights (independent variables). */

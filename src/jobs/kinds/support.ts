@@ -325,3 +325,18 @@ export function historySummary(result: TrainResult): Record<string, unknown> {
     history: result.history.map((h) => ({ ...h, epoch: h.epoch + 1 })),
   };
 }
+
+/** Vocabulary size of a token dataset: the largest id in the (first `limit` rows of the) train split + 1, at least 2. */
+export async function vocabularyOf(ctx: JobContext, datasetId: string, limit?: number): Promise<number> {
+  const split = await (await ctx.datasets.open(datasetId)).load('train', { limit });
+  try {
+    const top = split.x.max();
+    const max = (await top.data())[0];
+    top.dispose();
+    if (!Number.isInteger(max) || max < 0)
+      throw new AppError('INCOMPATIBLE_INPUTS', `a text preset needs integer token ids >= 0 as features; the largest feature is ${max}`);
+    return Math.max(2, max + 1);
+  } finally {
+    disposeSplits(split);
+  }
+}

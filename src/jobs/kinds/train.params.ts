@@ -1,17 +1,10 @@
 // Params of `train` jobs (API contract of issue 4); the kind is train.ts.
 import { Type, type Static } from 'typebox';
+import { ArchitectureParam } from '../../schemas/architecture.ts';
 
 const strict = { additionalProperties: false } as const;
 
-/** A preset name or a layer-list spec ({ layers: [...] }, checked in detail by the kind's validate()). */
-export const ArchitectureParam = Type.Union(
-  [
-    Type.Literal('lenet-300-100'),
-    Type.Literal('lenet-5'),
-    Type.Object({ layers: Type.Array(Type.Object({ type: Type.String() }), { minItems: 1, maxItems: 256 }) }, strict),
-  ],
-  { description: 'Preset name or { layers: [...] } spec; ignored when modelId continues an uploaded model (default lenet-300-100)' },
-);
+export { ArchitectureParam };
 
 export const TrainParams = Type.Object(
   {

@@ -2,11 +2,11 @@
 // uploaded model (job.modelId), then scores it on the test split when the dataset has one and stores it as a new
 // model produced by this job.
 import { AppError } from '../../errors.ts';
-import { buildModel, validateArchitecture, type ArchitectureSpec, type PresetName } from '../../ml/architectures.ts';
+import { buildModel, presetOf, TEXT_PRESETS, validateArchitecture, type Architecture } from '../../ml/architectures.ts';
 import { evaluateModel } from '../../ml/evaluate.ts';
 import type { tf } from '../../ml/tf.ts';
 import type { JobKind } from '../kind.ts';
-import { disposeData, historySummary, loadData, runTraining } from './support.ts';
+import { disposeData, historySummary, loadData, runTraining, vocabularyOf } from './support.ts';
 import { TrainParams } from './train.params.ts';
 
 /** tfjs's momentum optimizer is built with this coefficient by the training loop. */
@@ -23,7 +23,7 @@ export const trainKind: JobKind<typeof TrainParams> = {
     inputs.modelId ? null : { architecture: (params.architecture ?? 'lenet-300-100') as PresetName | ArchitectureSpec, field: 'params.architecture' },
   validate(params) {
     const fail = (field: string, message: string) => new AppError('INVALID_JOB_PARAMS', `${field}: ${message}`, { field });
-    if (typeof params.architecture === 'object') validateArchitecture(params.architecture, 'params.architecture');
+    if (typeof params.architecture === 'object' && 'layers' in params.architecture) validateArchitecture(params.architecture, 'params.architecture');
     if (params.earlyStopping?.metric.startsWith('val_') && params.validationSplit === 0) {
       throw fail('params.earlyStopping.metric', `${params.earlyStopping.metric} needs validationSplit > 0`);
     }
@@ -35,7 +35,7 @@ export const trainKind: JobKind<typeof TrainParams> = {
     const datasetId = ctx.inputs.datasetId!;
     const parentModelId = ctx.inputs.modelId;
     // validate() checked a spec's layers in detail.
-    const architecture = (params.architecture ?? 'lenet-300-100') as PresetName | ArchitectureSpec;
+    const architecture = (params.architecture ?? 'lenet-300-100') as Architecture;
     let model: tf.LayersModel;
     let name: string;
     const dataset = await ctx.datasets.get(datasetId);
@@ -43,8 +43,11 @@ export const trainKind: JobKind<typeof TrainParams> = {
       name = `${(await ctx.models.get(parentModelId)).name}-trained`;
       model = await ctx.models.load(parentModelId);
     } else {
-      name = `${dataset.name}-${typeof architecture === 'string' ? architecture : 'custom'}-trained`;
-      model = buildModel(architecture, dataset.featureShape, dataset.numClasses, { seed: params.seed });
+      const preset = presetOf(architecture);
+      name = `${dataset.name}-${preset?.preset ?? 'custom'}-trained`;
+      // Text presets without a vocabSize size their embedding from the largest token id in the data.
+      const vocabSize = preset && TEXT_PRESETS.has(preset.preset) && !preset.vocabSize ? await vocabularyOf(ctx, datasetId, params.limit) : undefined;
+      model = buildModel(architecture, dataset.featureShape, dataset.numClasses, { seed: params.seed, vocabSize });
     }
     try {
       ctx.progress({ fraction: 0, epoch: 0, step: 0 });

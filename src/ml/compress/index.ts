@@ -8,7 +8,7 @@ export { protectedLayers, pruningPlan } from './prune/plan.ts';
 export type { PlanOptions, PruningScore } from './prune/plan.ts';
 export { activationScores } from './prune/activation-score.ts';
 export type { GradualPruningOptions } from './prune/gradual.ts';
-export { structuredPrune, unitNorms, zeroRemovedUnits } from './prune/structured.ts';
+export { narrowedModel, structuredPrune, unitNorms, zeroRemovedUnits } from './prune/structured.ts';
 export type { ChannelImportance, StructuredPruneOptions, StructuredPruneResult, UnitNorm } from './prune/structured.ts';
 export { distillationLoss, logitsModel } from './distill/loss.ts';
 export type { DistillationLossArgs } from './distill/loss.ts';

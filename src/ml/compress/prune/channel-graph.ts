@@ -251,10 +251,37 @@ HANDLERS.Activation = (g, l, inputs, inShapes, outShapes) => {
     : activationHandler(g, l, inputs, inShapes, outShapes);
 };
 
+/**
+ * Narrowing (a freshly initialised student of fewer channels, distill's widthMultiplier) keeps no weights, so layers
+ * whose weights cannot be sliced still narrow: a recurrent layer's units are a free width (its inputs are too), a
+ * wrapper's inner layer sets the width, LayerNormalization is per channel. Only the coupling and pins remain.
+ */
+const NARROWING_HANDLERS: Record<string, Handler> = {
+  LayerNormalization: (_g, l, [vec], [shape]) =>
+    isLastAxis(cfg(l).axis ?? -1, shape.length) ? { role: 'perChannel', outputs: [vec] } : 'normalizes over an axis other than the channels',
+  Bidirectional: (g, l) => {
+    const inner = (l as unknown as { forwardLayer: tf.layers.Layer }).forwardLayer;
+    const units = cfg(inner).units as number;
+    const src = g.newSource(units, l.name);
+    // concat: forward then backward units; sum/mul/ave: one vector.
+    return { role: 'producer', outputs: [cfg(l).mergeMode === 'concat' ? [...src, ...src] : src] };
+  },
+  TimeDistributed: (g, l, _i, _s, out) => {
+    const inner = (l as unknown as { layer: tf.layers.Layer }).layer;
+    return inner.getClassName() in HANDLERS && isProducerClass(inner.getClassName())
+      ? { role: 'producer', outputs: [g.newSource(lastDim(out[0]), l.name)] }
+      : `TimeDistributed(${inner.getClassName()}) is not narrowable`;
+  },
+};
+for (const name of ['SimpleRNN', 'LSTM', 'GRU']) NARROWING_HANDLERS[name] = (g, l, _i, _s, out) => producer(g, l, out);
+
 const shapesOf = (tensors: tf.SymbolicTensor[]) => tensors.map((t) => t.shape);
 
-/** Builds the channel graph of `model`: vectors of every layer, couplings, pins (model inputs and outputs too). */
-export function channelGraph(model: tf.LayersModel): ChannelGraph {
+/**
+ * Builds the channel graph of `model`: vectors of every layer, couplings, pins (model inputs and outputs too).
+ * `narrowing`: the graph for a re-initialised narrower copy (NARROWING_HANDLERS), not for slicing weights.
+ */
+export function channelGraph(model: tf.LayersModel, opts: { narrowing?: boolean } = {}): ChannelGraph {
   const g = new ChannelGraph();
   const vectors = new Map<number, number[]>();
   for (const input of model.inputs) vectors.set(input.id, g.newSource(lastDim(input.shape), undefined, [input.name, 'model input']));
@@ -274,7 +301,7 @@ export function channelGraph(model: tf.LayersModel): ChannelGraph {
       const ins = inputs as number[][];
       const inShapes = shapesOf(node.inputTensors);
       const outShapes = shapesOf(node.outputTensors);
-      const handler = HANDLERS[layer.getClassName()];
+      const handler = (opts.narrowing ? NARROWING_HANDLERS[layer.getClassName()] : undefined) ?? HANDLERS[layer.getClassName()];
       let result = handler ? handler(g, layer, ins, inShapes, outShapes) : `${layer.getClassName()} is not channel-prunable`;
       if (typeof result === 'string') {
         g.pin(ins.flat(), layer.name, result);

@@ -136,8 +136,10 @@ interface Component {
 }
 
 /** Component roots to remove: per group, `fraction` of its removable components with the lowest importance. */
-function selectRemoved(g: ChannelGraph, fraction: number, importance: ChannelImportance): { removed: Set<number>; removableGroups: number } {
-  const { norm, gamma, hasGamma } = elementScores(g, importance);
+function selectRemoved(g: ChannelGraph, fraction: number, importance: ChannelImportance | 'none'): { removed: Set<number>; removableGroups: number } {
+  const zeros = () => ({ norm: new Float64Array(g.elementCount), gamma: new Float64Array(g.elementCount), hasGamma: new Uint8Array(g.elementCount) });
+  // 'none' (narrowing): every score 0, so the channels are taken in graph order.
+  const { norm, gamma, hasGamma } = importance === 'none' ? zeros() : elementScores(g, importance);
   const components = new Map<number, Component>();
   for (let e = 0; e < g.elementCount; e++) {
     const root = g.find(e);
@@ -223,6 +225,10 @@ function resizedTopology(model: tf.LayersModel, g: ChannelGraph, kept: Map<strin
     if (!info || !k || k.output.length === info.output.length) continue;
     if (info.role === 'producer' || info.role === 'separable') {
       for (const key of ['units', 'filters', 'output_dim']) if (key in entry.config) entry.config[key] = k.output.length;
+      // Wrappers (Bidirectional, TimeDistributed; narrowing only) size their inner layer; concat repeats each unit.
+      const inner = (entry.config.layer as TopologyLayer | undefined)?.config;
+      const units = entry.config.merge_mode === 'concat' ? k.output.length / 2 : k.output.length;
+      if (inner) for (const key of ['units', 'filters']) if (key in inner) inner[key] = units;
     } else if (entry.class_name === 'Reshape') {
       const target = [...(entry.config.target_shape as number[])];
       if (target.at(-1) !== -1) target[target.length - 1] = k.output.length;
@@ -305,4 +311,21 @@ export function zeroRemovedUnits(model: tf.LayersModel, removed: Record<string, 
       });
     }
   }
+}
+
+/**
+ * The model's topology narrowed to about `widthMultiplier` of the channels of every channel group (coupled layers
+ * narrowed together: residual Adds, BatchNorm, depthwise convs, Concatenate slices, Flatten blocks, recurrent units;
+ * model inputs and outputs keep their width), with every layer trainable, as a fresh model: the teacher's
+ * initializer configs give its weights (distill's widthMultiplier student). The input model is left unchanged.
+ */
+export async function narrowedModel(model: tf.LayersModel, widthMultiplier: number): Promise<tf.LayersModel> {
+  if (!(widthMultiplier > 0 && widthMultiplier <= 1))
+    throw invalid(`widthMultiplier must be in (0, 1], got ${widthMultiplier}`, { field: 'widthMultiplier' });
+  const g = channelGraph(model, { narrowing: true });
+  const { removed } = selectRemoved(g, 1 - widthMultiplier, 'none');
+  const kept = new Map([...g.layers].map(([name, info]) => [name, keptOf(g, info, removed)]));
+  const json = resizedTopology(model, g, kept) as unknown as { modelTopology: { config: { layers: TopologyLayer[] } } };
+  for (const layer of json.modelTopology.config.layers) layer.config.trainable = true;
+  return tf.models.modelFromJSON(json as unknown as tf.io.ModelJSON);
 }
