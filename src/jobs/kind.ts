@@ -4,7 +4,7 @@
 // A kind declares everything the rest of the service derives from it: its params schema (REST/GraphQL validation,
 // OpenAPI), its inputs, whether it trains and what it needs (resource guards), whether it may be a pipeline step.
 import type { TSchema, Static } from 'typebox';
-import type { ArchitectureSpec, PresetName } from '../ml/architectures.ts';
+import type { Architecture } from '../ml/architectures.ts';
 import type { SplitTensors } from '../ml/dataset.ts';
 import type { tf } from '../ml/tf.ts';
 import type { DatasetDto } from '../schemas/dataset.ts';
@@ -142,7 +142,7 @@ export interface JobKind<S extends TSchema = TSchema> {
    * given its inputs; `teacher` for a student narrowed from the teacher (never larger). The resource guard measures
    * it (shape-only) for the params limit and the estimate. `field` names the param in errors.
    */
-  builds?(params: Static<S>, inputs: JobInputs): { architecture: ArchitectureSpec | PresetName; field: string } | 'teacher' | null;
+  builds?(params: Static<S>, inputs: JobInputs): { architecture: Architecture; field: string } | 'teacher' | null;
   /**
    * What a job needs, from its params and the facts of its inputs; without it, the registry's default: model params
    * × (16 bytes when it trains, else 8) + teacher params × 4 + dataset bytes + activations (batchSize × 4 bytes ×

@@ -2,7 +2,7 @@
 // (the sum of every layer's output size: training keeps them all for the backward pass). Built from a stored layer
 // summary (uploaded and job-produced models) or from an architecture (preset or layer spec) built with shape-only
 // weights, so a spec of two Dense 40000 layers is measured in milliseconds without allocating its 6.4 GB.
-import { buildModel, type ArchitectureSpec, type PresetName } from './architectures.ts';
+import { buildModel, type Architecture } from './architectures.ts';
 import { withShapeOnlyWeights } from './shape-only.ts';
 
 export interface ModelProfile {
@@ -29,8 +29,9 @@ export function profileOfLayers(layers: readonly { params?: number; outputShape?
 }
 
 /** The model a job would build from `spec` for examples of `inputShape`, measured without weights. */
-export function profileArchitecture(spec: ArchitectureSpec | PresetName, inputShape: number[], numClasses: number): ModelProfile {
-  const model = withShapeOnlyWeights(() => buildModel(spec, inputShape, numClasses));
+export function profileArchitecture(spec: Architecture, inputShape: number[], numClasses: number): ModelProfile {
+  // A text preset without vocabSize sizes its embedding from the data at run time: profiled with the smallest one.
+  const model = withShapeOnlyWeights(() => buildModel(spec, inputShape, numClasses, { vocabSize: 2 }));
   try {
     return profileOfLayers(
       model.layers.map((l) => ({ params: l.countParams(), outputShape: l.outputShape })),

@@ -157,8 +157,8 @@ export const distillKind: JobKind<typeof DistillParams> = {
   builds(params, inputs) {
     if (inputs.modelId) return null;
     const spec = params.student;
-    if (spec === undefined || (typeof spec === 'object' && 'widthMultiplier' in spec)) return 'teacher';
-    return { architecture: spec as PresetName | ArchitectureSpec, field: 'params.student' };
+    if (spec === undefined || (typeof spec === 'object' && 'widthMultiplier' in spec && !('preset' in spec))) return 'teacher';
+    return { architecture: spec as Architecture, field: 'params.student' };
   },
   trains: true,
   epochParams: ['epochs'],

@@ -20,7 +20,7 @@ export const trainKind: JobKind<typeof TrainParams> = {
   epochParams: ['epochs'],
   pipelineStep: { input: 'model' },
   builds: (params, inputs) =>
-    inputs.modelId ? null : { architecture: (params.architecture ?? 'lenet-300-100') as PresetName | ArchitectureSpec, field: 'params.architecture' },
+    inputs.modelId ? null : { architecture: (params.architecture ?? 'lenet-300-100') as Architecture, field: 'params.architecture' },
   validate(params) {
     const fail = (field: string, message: string) => new AppError('INVALID_JOB_PARAMS', `${field}: ${message}`, { field });
     if (typeof params.architecture === 'object' && 'layers' in params.architecture) validateArchitecture(params.architecture, 'params.architecture');
