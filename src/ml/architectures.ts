@@ -63,7 +63,7 @@ export function validateArchitecture(spec: unknown, field = 'architecture'): ass
   const graph = layers.some((l) => isObject(l) && ('inputs' in l || MERGE_TYPES.has(String(l.type))));
   layers.forEach((raw, i) => {
     const at = `${field}.layers[${i}]`;
-    const { name, inputs, ...layer } = (isObject(raw) ? raw : {});
+    const { name, inputs, ...layer } = isObject(raw) ? raw : {};
     const type = layer.type;
     const schema = typeof type === 'string' ? LAYER_SCHEMAS[type] : undefined;
     if (!schema) throw invalid(`${at}.type`, `must be one of ${LAYER_TYPES.join(', ')}`);
