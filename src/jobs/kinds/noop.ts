@@ -23,7 +23,11 @@ export const noopKind: JobKind<typeof NoopParams> = {
   paramsSchema: NoopParams,
   requires: {},
   trains: false,
-  estimate: (params) => ({ bytes: params.allocateBytes ?? 0, epochs: [] }),
+  /** As the default for a non-training kind, without activations (it never runs a model), plus its allocation. */
+  estimate: (params, facts) => ({
+    bytes: facts.modelParams * 8 + facts.teacherParams * 4 + facts.datasetBytes + (params.allocateBytes ?? 0),
+    epochs: [],
+  }),
   async run(ctx, params) {
     const { steps, durationMs } = params;
     if (params.allocateBytes) {
