@@ -13,6 +13,7 @@ export const ErrorCodes = {
   CONFLICT: { status: 409, title: 'Conflict' },
   INVALID_STATE: { status: 409, title: 'Operation not allowed in the current state' },
   IDEMPOTENCY_CONFLICT: { status: 409, title: 'Idempotency key reused with a different request' },
+  IN_USE: { status: 409, title: 'In use by a queued or running job' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large' },
   URI_TOO_LONG: { status: 414, title: 'URI too long' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },

@@ -16,8 +16,9 @@ export interface WorkerChild {
   kill(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export function spawnWorker(ctx: TestContext, opts: { concurrency?: number; env?: Record<string, string> } = {}): WorkerChild {
-  const args = ['--import', 'tsx', 'src/main.ts', 'worker'];
+/** `imports`: modules loaded before the worker (e.g. test-only job kinds, test/helpers/hold-kind.ts). */
+export function spawnWorker(ctx: TestContext, opts: { concurrency?: number; env?: Record<string, string>; imports?: string[] } = {}): WorkerChild {
+  const args = ['--import', 'tsx', ...(opts.imports ?? []).flatMap((m) => ['--import', m]), 'src/main.ts', 'worker'];
   if (opts.concurrency) args.push('--concurrency', String(opts.concurrency));
   const proc = spawn(process.execPath, args, {
     cwd: ROOT,

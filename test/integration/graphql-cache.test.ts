@@ -2,6 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { forEachTarget, startTestApp, type TestContext } from '../helpers/harness.ts';
 import { tinyModelFiles } from '../helpers/fixtures.ts';
+import { eventually } from '../helpers/wait.ts';
+import { loadConfig } from '../../src/config.ts';
+import { buildApp } from '../../src/http/app.ts';
+import { createRuntime } from '../../src/runtime.ts';
 
 await forEachTarget('GraphQL response cache', (target) => {
   let ctx: TestContext;
@@ -41,5 +45,30 @@ await forEachTarget('GraphQL response cache', (target) => {
     const mutation = await ctx.http.post('/graphql').send({ query: 'mutation { cancelJob(id: "00000000-0000-4000-8000-000000000000") { id } }' });
     assert.equal(mutation.headers['x-cache'], undefined);
     assert.equal((await ctx.http.post('/graphql').send(q)).headers['x-cache'], 'miss');
+  });
+
+  test('a write through another app instance (own runtime and connections, as another process) invalidates this cache', async () => {
+    const jobs = { query: '{ jobs(first: 10) { items { id } } }' };
+    await ctx.http.post('/graphql').send(jobs).expect(200);
+    assert.equal((await ctx.http.post('/graphql').send(jobs)).headers['x-cache'], 'hit');
+    const otherRuntime = await createRuntime(loadConfig(ctx.env));
+    const other = await buildApp(otherRuntime, { logger: false });
+    try {
+      const created = await other.inject({ method: 'POST', url: '/v1/jobs', payload: { type: 'noop', params: {} } });
+      assert.equal(created.statusCode, 201, created.body);
+      const id = created.json<{ id: string }>().id;
+      // The job's events reach this instance over the database's notifications: no local write bumps the cache.
+      await eventually(async () => {
+        const res = await ctx.http.post('/graphql').send(jobs).expect(200);
+        assert.equal(res.headers['x-cache'], 'miss');
+        assert.deepEqual(
+          res.body.data.jobs.items.map((j: { id: string }) => j.id),
+          [id],
+        );
+      });
+    } finally {
+      await other.close();
+      await otherRuntime.close();
+    }
   });
 });

@@ -7,6 +7,7 @@ import { AppError, notFound } from '../../errors.ts';
 import type { DatasetDto, DatasetListQuery } from '../../schemas/dataset.ts';
 import { objectKeys, type ObjectStore } from '../../storage/object-store.ts';
 import type { Archive } from '../archive.ts';
+import { refuseWhileInUse } from '../in-use.ts';
 import { archiveOf, inOrderAsked, listFiles, openFileOf, removedOnFailure, type OpenedFile } from '../stored-files.ts';
 import { afterCursor, decodeCursor, nameFilter, newestFirst, toPage } from '../pagination.ts';
 import { receiveUpload, type StoredFile, type UploadPart } from '../uploads.ts';
@@ -206,6 +207,7 @@ export class DatasetService {
   async delete(id: string): Promise<void> {
     const row = await this.row(id);
     if (row.builtin) throw new AppError('CONFLICT', 'built-in datasets cannot be deleted', { id });
+    await refuseWhileInUse(this.deps.db, 'dataset', id);
     await this.deps.db.dataset.delete({ where: { id } });
     await this.deps.store.deletePrefix(objectKeys.datasetPrefix(id));
   }

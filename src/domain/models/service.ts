@@ -10,6 +10,7 @@ import { parsePreprocessing, type Preprocessing } from '../../schemas/preprocess
 import { declared, detectPreprocessing } from './preprocessing.ts';
 import { objectKeys, type ObjectStore } from '../../storage/object-store.ts';
 import type { Archive } from '../archive.ts';
+import { refuseWhileInUse } from '../in-use.ts';
 import { archiveOf, inOrderAsked, listFiles, openFileOf, removedOnFailure, type OpenedFile } from '../stored-files.ts';
 import { afterCursor, decodeCursor, nameFilter, newestFirst, toPage } from '../pagination.ts';
 import { receiveUpload, type StoredFile, type UploadPart } from '../uploads.ts';
@@ -312,6 +313,7 @@ export class ModelService {
 
   async delete(id: string): Promise<void> {
     const row = await this.row(id);
+    await refuseWhileInUse(this.deps.db, 'model', id);
     await this.deps.db.model.delete({ where: { id: row.id } });
     await this.deps.store.deletePrefix(objectKeys.modelPrefix(id));
   }

@@ -1,0 +1,152 @@
+// The embedded mode's processes (issue 12's untested paths): `modelpress serve` starts (PGlite, API, supervised
+// worker child) and stops gracefully on SIGTERM; `modelpress keys` create/list/revoke against the embedded
+// database of a running server; a `modelpress worker` without DATABASE_URL joining a running server's database.
+// Embedded target only: these are the embedded mode's own code paths.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { runKeysCommand } from '../../src/cli/keys.ts';
+import { loadConfig } from '../../src/config.ts';
+import { startTestApp, type TestContext } from '../helpers/harness.ts';
+import { finished, type JobJson } from '../helpers/jobs.ts';
+import { eventually } from '../helpers/wait.ts';
+import { spawnWorker } from '../helpers/workers.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+describe('[embedded] a running server: keys CLI and a joining worker', () => {
+  let ctx: TestContext;
+  before(async () => {
+    ctx = await startTestApp('embedded', { MODELPRESS_AUTH: 'on', MODELPRESS_QUEUE_POLL_SECONDS: '1' });
+  });
+  after(async () => ctx?.close());
+  /** The CLI's view of the config: no DATABASE_URL, the server's data dir (it joins the running embedded database). */
+  const cliConfig = () => loadConfig({ ...ctx.env, DATABASE_URL: '' });
+
+  test('keys create / list / revoke: the server accepts the created key until it is revoked', async () => {
+    const lines: string[] = [];
+    assert.equal(await runKeysCommand(cliConfig(), ['create', '--scope', 'write', '--name', 'cli-test'], (l) => lines.push(l)), 0);
+    const [, id] = /^created key (\S+) \(cli-test, scope write\)/.exec(lines[0]) ?? [];
+    assert.ok(id, lines[0]);
+    const key = lines[1];
+    const auth = { authorization: `Bearer ${key}` };
+    await ctx.http.get('/v1/models').expect(401);
+    await ctx.http.get('/v1/models').set(auth).expect(200);
+
+    const listed: string[] = [];
+    assert.equal(await runKeysCommand(cliConfig(), ['list'], (l) => listed.push(l)), 0);
+    const row = listed.find((l) => l.startsWith(`${id}\t`))?.split('\t');
+    assert.deepEqual(row?.slice(2, 4), ['write', 'cli-test']);
+    assert.equal(row?.at(-1), 'active');
+    assert.ok(!listed.join('\n').includes(key), 'list never prints the key');
+
+    const revoked: string[] = [];
+    assert.equal(await runKeysCommand(cliConfig(), ['revoke', id], (l) => revoked.push(l)), 0);
+    assert.match(revoked[0], new RegExp(`^revoked ${id} \\(cli-test\\) at `));
+    await ctx.http.get('/v1/models').set(auth).expect(401);
+    const after: string[] = [];
+    await runKeysCommand(cliConfig(), ['list'], (l) => after.push(l));
+    assert.match(after.find((l) => l.startsWith(`${id}\t`)) ?? '', /\tREVOKED /);
+
+    const usage: string[] = [];
+    assert.equal(await runKeysCommand(cliConfig(), ['bogus'], (l) => usage.push(l)), 2);
+    assert.match(usage[0], /^usage: modelpress keys create/);
+  });
+
+  test('a worker without DATABASE_URL joins the running embedded database and runs its jobs', async () => {
+    const worker = spawnWorker(ctx, { env: { DATABASE_URL: '' } });
+    try {
+      await worker.ready;
+      const lines: string[] = [];
+      await runKeysCommand(cliConfig(), ['create', '--scope', 'write', '--name', 'jobs'], (l) => lines.push(l));
+      const auth = { authorization: `Bearer ${lines[1]}` };
+      const job = (
+        await ctx.http
+          .post('/v1/jobs')
+          .set(auth)
+          .send({ type: 'noop', params: { steps: 2 } })
+          .expect(201)
+      ).body;
+      const done = await eventually(async () => {
+        const j = (await ctx.http.get(`/v1/jobs/${job.id}`).set(auth).expect(200)).body as JobJson;
+        assert.ok(finished(j), j.status);
+        return j;
+      });
+      assert.equal(done.status, 'succeeded');
+      assert.ok(done.workerId?.includes(`:${worker.proc.pid}:`), `run by the joining worker (${done.workerId})`);
+      assert.ok(!worker.output().includes('started its own embedded database'), worker.output());
+    } finally {
+      await worker.kill('SIGTERM');
+    }
+  });
+});
+
+describe('[embedded] modelpress serve', () => {
+  test('starts (API + supervised worker) and stops gracefully on SIGTERM: exit 0, port closed, worker gone', async () => {
+    const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'mp-serve-'));
+    const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve'], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '',
+        MODELPRESS_DATA_DIR: dataDir,
+        PORT: '0',
+        MODELPRESS_EMBEDDED_DB_PORT: '0',
+        MODELPRESS_BUILTIN_DATASETS: 'false',
+        MODELPRESS_QUEUE_POLL_SECONDS: '1',
+        MODELPRESS_BACKEND: 'cpu',
+        LOG_LEVEL: 'info',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+    const logged = (pattern: RegExp) =>
+      new Promise<RegExpExecArray>((resolve, reject) => {
+        const look = () => {
+          const m = pattern.exec(out);
+          if (m) resolve(m);
+          return m;
+        };
+        if (look()) return;
+        const onData = () => look() && proc.stdout.off('data', onData);
+        proc.stdout.on('data', onData);
+        void exited.then((code) => reject(new Error(`serve exited (${code}) before logging ${pattern}:\n${out}`)));
+      });
+    proc.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    proc.stderr.on('data', (b: Buffer) => (out += b.toString()));
+    try {
+      const [, baseUrl] = await logged(/Server listening at (http:\/\/127\.0\.0\.1:\d+)/);
+      const [, workerPid] = await logged(/"workerPid":(\d+)[^\n]*"msg":"worker started"/);
+      assert.equal((await fetch(`${baseUrl}/healthz`)).status, 200);
+      const created = await fetch(`${baseUrl}/v1/jobs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ type: 'noop', params: { steps: 1 } }),
+      });
+      assert.equal(created.status, 201);
+      const { id } = (await created.json()) as { id: string };
+      const done = await eventually(async () => {
+        const job = (await (await fetch(`${baseUrl}/v1/jobs/${id}`)).json()) as { status: string; workerId: string };
+        assert.ok(['succeeded', 'failed', 'canceled'].includes(job.status), job.status);
+        return job;
+      });
+      assert.equal(done.status, 'succeeded');
+      assert.ok(done.workerId.includes(`:${workerPid}:`), `run by the supervised worker child (${done.workerId})`);
+
+      proc.kill('SIGTERM');
+      assert.equal(await exited, 0, out);
+      assert.match(out, /"signal":"SIGTERM"[^\n]*"msg":"shutting down"/);
+      await assert.rejects(fetch(`${baseUrl}/healthz`), 'the port is closed');
+      assert.throws(() => process.kill(Number(workerPid), 0), { code: 'ESRCH' }, 'the worker child was stopped with the server');
+    } finally {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      await exited;
+      await fs.rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
