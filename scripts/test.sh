@@ -35,4 +35,7 @@ fi
 
 files=("$@")
 [[ ${#files[@]} -eq 0 ]] && files=(test/unit/*.test.ts test/integration/*.test.ts test/security/*.test.ts test/e2e/*.test.ts)
-exec node --import tsx --test --test-concurrency="${MODELPRESS_TEST_CONCURRENCY:-1}" "${files[@]}"
+# Files run in parallel, one per core (at most 4): each integration file has its own database, bucket and data
+# dir, and much of their time is spent waiting on child processes, sockets and jobs, not computing.
+cores=$(nproc 2>/dev/null || echo 2)
+exec node --import tsx --test --test-concurrency="${MODELPRESS_TEST_CONCURRENCY:-$(( cores < 4 ? cores : 4 ))}" "${files[@]}"

@@ -60,10 +60,10 @@ await forEachTarget('reliability and resource guards', (target) => {
         MODELPRESS_JOB_MAX_PARAMS: '20000',
         MODELPRESS_JOB_MAX_TENSOR_BYTES: '150000',
         MODELPRESS_JOB_MAX_EPOCHS: '5',
-        MODELPRESS_JOB_TIMEOUT_SECONDS: '2',
+        MODELPRESS_JOB_TIMEOUT_SECONDS: '10', // long enough for the real jobs here on a loaded machine
         MODELPRESS_BACKEND: 'cpu',
         MODELPRESS_JOB_HEARTBEAT_SECONDS: '1',
-        MODELPRESS_JOB_EXPIRE_SECONDS: '4',
+        MODELPRESS_JOB_EXPIRE_SECONDS: '12', // a loaded machine can block a cpu-backend job's event loop for seconds
         MODELPRESS_QUEUE_POLL_SECONDS: '1',
       },
       { worker: { concurrency: 1 } },
@@ -113,7 +113,7 @@ await forEachTarget('reliability and resource guards', (target) => {
   test('per-job timeout: a run past MODELPRESS_JOB_TIMEOUT_SECONDS fails with JOB_TIMEOUT', async () => {
     const res = await ctx.http
       .post('/v1/jobs')
-      .send({ type: 'noop', params: { steps: 100, durationMs: 20_000 } })
+      .send({ type: 'noop', params: { steps: 100, durationMs: 100_000 } })
       .expect(201);
     const job = await waitForJob(ctx, res.body.id, finished, 60_000);
     assert.equal(job.status, 'failed');
@@ -184,6 +184,11 @@ await forEachTarget('graceful API shutdown', (target) => {
           headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': body.length, ...headers },
         });
 
+      // Both requests reach the server (headers parsed) before it starts closing; later ones would get 503.
+      const received = new Promise<void>((resolve) => {
+        let n = 0;
+        ctx.app.server.on('request', () => ++n === 2 && resolve());
+      });
       // A client that gives up halfway while another one completes.
       const aborted = start();
       aborted.on('error', () => {});
@@ -198,9 +203,9 @@ await forEachTarget('graceful API shutdown', (target) => {
         inFlight.on('error', reject);
       });
       inFlight.write(body.subarray(0, body.length >> 1));
-      await new Promise((r) => setTimeout(r, 200));
+      await received;
       const closing = ctx.app.close(); // SIGTERM does this first: stop accepting, let requests finish
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setImmediate(r));
       aborted.destroy();
       inFlight.end(body.subarray(body.length >> 1));
       const res = await response;
