@@ -1694,6 +1694,11 @@ export interface operations {
         requestBody: {
             content: {
                 "multipart/form-data": {
+                    /**
+                     * @description Readable class names in class-index order, one per class: a JSON array (["zero","one"]) or comma-separated (zero,one). Replaces the names the files imply (numbers for IDX and NumPy labels).
+                     * @example ["setosa","versicolor","virginica"]
+                     */
+                    classNames?: string;
                     /** @description One or more file parts (any field name); each part needs a file name, which is how files are told apart */
                     files: Blob[];
                     /**

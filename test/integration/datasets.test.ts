@@ -110,6 +110,28 @@ await forEachTarget('datasets API', (target) => {
     await ctx.http.delete(`/v1/datasets/${res.body.id}`).expect(204);
   });
 
+  test('classNames field: readable names for numeric labels (JSON or comma-separated); a wrong count → 422, bad JSON → 400', async () => {
+    const x = Buffer.concat([buildNpyHeader('float32', [3, 2]), Buffer.from(new Float32Array([1, 2, 3, 4, 5, 6]).buffer)]);
+    const y = Buffer.concat([buildNpyHeader('int32', [3]), Buffer.from(new Int32Array([0, 1, 1]).buffer)]);
+    const files = [
+      { name: 'x.npy', data: x },
+      { name: 'y.npy', data: y },
+    ];
+    const json = await upload({ name: 'named', classNames: '["cat","dog"]' }, files).expect(201);
+    assert.deepEqual(json.body.classNames, ['cat', 'dog']);
+    const csv = await upload({ name: 'named2', classNames: 'cat, dog' }, files).expect(201);
+    assert.deepEqual(csv.body.classNames, ['cat', 'dog']);
+    const wrong = await upload({ classNames: 'a,b,c' }, files).expect(422);
+    assert.equal(wrong.body.code, 'INVALID_DATASET');
+    assert.match(wrong.body.detail, /classNames names 3 classes but the dataset has 2/);
+    for (const bad of ['["a",', '[1,2]', 'a,a', 'a,']) {
+      const res = await upload({ classNames: bad }, files).expect(400);
+      assert.equal(res.body.code, 'VALIDATION_FAILED', bad);
+    }
+    for (const id of [json.body.id, csv.body.id]) await ctx.http.delete(`/v1/datasets/${id}`).expect(204);
+    await assertNothingLeft();
+  });
+
   test('zip of images, one folder per class (decoded with sharp)', async () => {
     const png = (v: number) =>
       sharp({ create: { width: 5, height: 4, channels: 3, background: { r: v, g: v, b: v } } })

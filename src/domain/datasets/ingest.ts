@@ -16,6 +16,8 @@ export interface IngestOptions {
   /** A registered format's name (see formats/registry.ts); detected from the file names when absent. */
   format?: string;
   labelColumn?: string;
+  /** Names replacing the parsed class names (same count, class-index order). */
+  classNames?: string[];
   tmpDir: string;
   maxExamples?: number;
   /** Expansion budget (elements, decoded bytes, image pixels); unlimited when absent. */
@@ -53,6 +55,14 @@ export async function ingestDataset(files: SourceFile[], opts: IngestOptions, wr
   try {
     const parsed = await format.parse(files, ctx);
     if (parsed.train.x.rows === 0) throw invalidDataset('the dataset has no training examples');
+    if (opts.classNames && opts.classNames.length !== parsed.classNames.length) {
+      throw invalidDataset(
+        `classNames names ${opts.classNames.length} classes but the dataset has ${parsed.classNames.length} (${parsed.classNames.join(', ')})`,
+        {
+          field: 'classNames',
+        },
+      );
+    }
     const splits = [
       ['train', parsed.train],
       ['test', parsed.test],
@@ -66,7 +76,7 @@ export async function ingestDataset(files: SourceFile[], opts: IngestOptions, wr
       featureShape: parsed.featureShape,
       dtype: parsed.dtype,
       numClasses: parsed.classNames.length,
-      classNames: parsed.classNames,
+      classNames: opts.classNames ?? parsed.classNames,
       splits: parsed.test ? { train: parsed.train.x.rows, test: parsed.test.x.rows } : { train: parsed.train.x.rows },
       normalization: parsed.dtype === 'uint8' ? { scale: 1 / 255, offset: 0 } : { scale: 1, offset: 0 },
     };

@@ -77,6 +77,7 @@ export class DatasetService {
       return this.ingest(id, fields.name?.trim() || files[0].path.replace(/\.[^.]*$/, ''), sources, files, {
         format,
         labelColumn: fields.labelColumn || fields.label_column || undefined,
+        classNames: fields.classNames === undefined ? undefined : parseClassNames(fields.classNames),
       });
     });
   }
@@ -86,7 +87,7 @@ export class DatasetService {
     name: string,
     sources: SourceFile[],
     stored: StoredFile[],
-    opts: { format?: string; labelColumn?: string; builtin?: boolean; sha256?: string },
+    opts: { format?: string; labelColumn?: string; classNames?: string[]; builtin?: boolean; sha256?: string },
   ): Promise<DatasetDto> {
     const { db, store, config } = this.deps;
     const tensors: (StoredFile & { role: TensorRole })[] = [];
@@ -95,6 +96,7 @@ export class DatasetService {
       {
         format: opts.format,
         labelColumn: opts.labelColumn,
+        classNames: opts.classNames,
         tmpDir: config.tmpDir,
         maxExamples: config.limits.maxExamples,
         limits: {
@@ -211,4 +213,23 @@ export class DatasetService {
     await this.deps.db.dataset.delete({ where: { id } });
     await this.deps.store.deletePrefix(objectKeys.datasetPrefix(id));
   }
+}
+
+const MAX_CLASS_NAME = 200;
+
+/** The upload's `classNames` field: a JSON array of strings or comma-separated names; 400 naming the field otherwise. */
+export function parseClassNames(raw: string): string[] {
+  const bad = (why: string) => new AppError('VALIDATION_FAILED', `classNames ${why}`, { field: 'classNames' });
+  let names: unknown;
+  if (raw.trim().startsWith('[')) {
+    try {
+      names = JSON.parse(raw);
+    } catch {
+      throw bad('is not valid JSON');
+    }
+  } else names = raw.split(',').map((n) => n.trim());
+  if (!Array.isArray(names) || !names.every((n): n is string => typeof n === 'string')) throw bad('must be an array of strings');
+  if (names.some((n) => n.trim() === '' || n.length > MAX_CLASS_NAME)) throw bad(`must be non-empty names of at most ${MAX_CLASS_NAME} characters`);
+  if (new Set(names).size !== names.length) throw bad('must not repeat a name');
+  return names;
 }

@@ -26,6 +26,14 @@ export const datasetRoutes: FastifyPluginAsync<{ services: Services }> = async (
       name: Type.Optional(Type.String()),
       format: Type.Optional(Type.String({ enum: formats.map((f) => f.name), description: 'Detected from file names when omitted' })),
       labelColumn: Type.Optional(Type.String({ description: 'CSV label column (default "label")' })),
+      classNames: Type.Optional(
+        Type.String({
+          description:
+            'Readable class names in class-index order, one per class: a JSON array (["zero","one"]) or comma-separated (zero,one). ' +
+            'Replaces the names the files imply (numbers for IDX and NumPy labels).',
+          examples: ['["setosa","versicolor","virginica"]'],
+        }),
+      ),
     },
     service: services.datasets,
   });

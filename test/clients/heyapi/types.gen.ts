@@ -1663,6 +1663,10 @@ export type UploadDatasetData = {
          */
         labelColumn?: string;
         /**
+         * Readable class names in class-index order, one per class: a JSON array (["zero","one"]) or comma-separated (zero,one). Replaces the names the files imply (numbers for IDX and NumPy labels).
+         */
+        classNames?: string;
+        /**
          * One or more file parts (any field name); each part needs a file name, which is how files are told apart
          */
         files: Array<Blob | File>;

@@ -1607,6 +1607,8 @@ export type UploadDatasetBody = {
   format?: UploadDatasetBodyFormat;
   /** CSV label column (default "label") */
   labelColumn?: string;
+  /** Readable class names in class-index order, one per class: a JSON array (["zero","one"]) or comma-separated (zero,one). Replaces the names the files imply (numbers for IDX and NumPy labels). */
+  classNames?: string;
   /** One or more file parts (any field name); each part needs a file name, which is how files are told apart */
   files: Blob[];
 };
@@ -2672,6 +2674,9 @@ if(uploadDatasetBody.format !== undefined) {
  }
 if(uploadDatasetBody.labelColumn !== undefined) {
  formData.append(`labelColumn`, uploadDatasetBody.labelColumn)
+ }
+if(uploadDatasetBody.classNames !== undefined) {
+ formData.append(`classNames`, uploadDatasetBody.classNames)
  }
 uploadDatasetBody.files.forEach(value => formData.append(`files`, value));
 
