@@ -7,7 +7,7 @@
 // objective), the chosen candidate (cheapest within the drop; the original model when none is), and its test-split
 // accuracy measured once, as before/after like every compression report. resultModelIds[0] is the chosen model.
 import { chooseWithin, paretoFront } from '../../ml/compress/index.ts';
-import { modelFlops } from '../../ml/compress/search/flops.ts';
+import { modelFlops } from '../../ml/flops.ts';
 import { holdOut } from '../../ml/holdout.ts';
 import { loadModelFromArtifacts, serializeModel } from '../../ml/model-io.ts';
 import type { SizeFigures } from '../../ml/model-stats.ts';
@@ -36,10 +36,10 @@ export interface CandidateEntry extends SizeFigures {
 const isArtifacts = (m: tf.LayersModel | tf.io.ModelArtifacts): m is tf.io.ModelArtifacts => !(m instanceof tf.LayersModel);
 
 async function flopsOf(model: tf.LayersModel | tf.io.ModelArtifacts): Promise<number> {
-  if (!isArtifacts(model)) return modelFlops(model);
+  if (!isArtifacts(model)) return modelFlops(model).flops;
   const live = await loadModelFromArtifacts(model);
   try {
-    return modelFlops(live);
+    return modelFlops(live).flops;
   } finally {
     live.dispose();
   }
@@ -90,7 +90,7 @@ export async function runAutocompress(ctx: JobContext, params: AutocompressParam
     );
 
     const baseM = await measureModel(original, validation);
-    const baseFlops = modelFlops(original);
+    const baseFlops = modelFlops(original).flops;
     const baseline = baseM.accuracy;
     const originalEntry: CandidateEntry = {
       modelId,
