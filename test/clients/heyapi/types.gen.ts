@@ -322,11 +322,32 @@ export type CreateTrainJob = {
      */
     params?: {
         /**
-         * Preset name or { layers: [...] } spec; ignored when modelId continues an uploaded model (default lenet-300-100)
+         * Preset name, { preset, widthMultiplier?, vocabSize? }, or a { layers: [...] } spec (graph form: layers with name and inputs); ignored when modelId continues an uploaded model (default lenet-300-100)
          */
-        architecture?: 'lenet-300-100' | 'lenet-5' | {
+        architecture?: 'lenet-300-100' | 'lenet-5' | 'resnet-20' | 'mobilenet-v2' | 'text-cnn' | 'lstm-classifier' | {
+            /**
+             * lenet-300-100 / lenet-5 (MLP / LeNet), resnet-20 (CIFAR basic blocks 16/32/64), mobilenet-v2 (inverted residuals), text-cnn and lstm-classifier (Embedding + Conv1D / LSTM over integer token ids, input [T])
+             */
+            preset: 'lenet-300-100' | 'lenet-5' | 'resnet-20' | 'mobilenet-v2' | 'text-cnn' | 'lstm-classifier';
+            /**
+             * Channel width factor (mobilenet-v2, resnet-20, text-cnn, lstm-classifier); default 1
+             */
+            widthMultiplier?: number;
+            /**
+             * Text presets: token ids 0 … vocabSize − 1 (default: largest id in the data + 1)
+             */
+            vocabSize?: number;
+        } | {
             layers: Array<{
                 type: string;
+                /**
+                 * Layer name that later layers list in inputs
+                 */
+                name?: string;
+                /**
+                 * Names of the layers feeding this one ("input" = the model input); default: the previous layer
+                 */
+                inputs?: Array<string>;
             }>;
         };
         epochs?: number;
@@ -534,9 +555,30 @@ export type CreateDistillJob = {
         /**
          * Student: a preset or spec, or the teacher narrowed by widthMultiplier (default 0.5); ignored when modelId names an uploaded student
          */
-        student?: 'lenet-300-100' | 'lenet-5' | {
+        student?: 'lenet-300-100' | 'lenet-5' | 'resnet-20' | 'mobilenet-v2' | 'text-cnn' | 'lstm-classifier' | {
+            /**
+             * lenet-300-100 / lenet-5 (MLP / LeNet), resnet-20 (CIFAR basic blocks 16/32/64), mobilenet-v2 (inverted residuals), text-cnn and lstm-classifier (Embedding + Conv1D / LSTM over integer token ids, input [T])
+             */
+            preset: 'lenet-300-100' | 'lenet-5' | 'resnet-20' | 'mobilenet-v2' | 'text-cnn' | 'lstm-classifier';
+            /**
+             * Channel width factor (mobilenet-v2, resnet-20, text-cnn, lstm-classifier); default 1
+             */
+            widthMultiplier?: number;
+            /**
+             * Text presets: token ids 0 … vocabSize − 1 (default: largest id in the data + 1)
+             */
+            vocabSize?: number;
+        } | {
             layers: Array<{
                 type: string;
+                /**
+                 * Layer name that later layers list in inputs
+                 */
+                name?: string;
+                /**
+                 * Names of the layers feeding this one ("input" = the model input); default: the previous layer
+                 */
+                inputs?: Array<string>;
             }>;
         } | {
             widthMultiplier: number;

@@ -483,22 +483,65 @@ export const CreateTrainJobType = {
   train: 'train',
 } as const;
 
-export type CreateTrainJobParamsArchitectureAnyOfLayersItem = {
-  type: string;
-};
+/**
+ * lenet-300-100 / lenet-5 (MLP / LeNet), resnet-20 (CIFAR basic blocks 16/32/64), mobilenet-v2 (inverted residuals), text-cnn and lstm-classifier (Embedding + Conv1D / LSTM over integer token ids, input [T])
+ */
+export type CreateTrainJobParamsArchitectureAnyOfPreset = typeof CreateTrainJobParamsArchitectureAnyOfPreset[keyof typeof CreateTrainJobParamsArchitectureAnyOfPreset];
+
+
+// eslint-disable-next-line @typescript-eslint/no-redeclare
+export const CreateTrainJobParamsArchitectureAnyOfPreset = {
+  'lenet-300-100': 'lenet-300-100',
+  'lenet-5': 'lenet-5',
+  'resnet-20': 'resnet-20',
+  'mobilenet-v2': 'mobilenet-v2',
+  'text-cnn': 'text-cnn',
+  'lstm-classifier': 'lstm-classifier',
+} as const;
 
 export type CreateTrainJobParamsArchitectureAnyOf = {
+  /** lenet-300-100 / lenet-5 (MLP / LeNet), resnet-20 (CIFAR basic blocks 16/32/64), mobilenet-v2 (inverted residuals), text-cnn and lstm-classifier (Embedding + Conv1D / LSTM over integer token ids, input [T]) */
+  preset: CreateTrainJobParamsArchitectureAnyOfPreset;
+  /**
+   * Channel width factor (mobilenet-v2, resnet-20, text-cnn, lstm-classifier); default 1
+   * @maximum 4
+   */
+  widthMultiplier?: number;
+  /**
+   * Text presets: token ids 0 … vocabSize − 1 (default: largest id in the data + 1)
+   * @minimum 2
+   * @maximum 10000000
+   */
+  vocabSize?: number;
+};
+
+export type CreateTrainJobParamsArchitectureAnyOfThreeLayersItem = {
+  type: string;
+  /**
+   * Layer name that later layers list in inputs
+   * @pattern ^[A-Za-z][A-Za-z0-9_]{0,63}$
+   */
+  name?: string;
+  /**
+   * Names of the layers feeding this one ("input" = the model input); default: the previous layer
+   * @minItems 1
+   * @maxItems 16
+   */
+  inputs?: string[];
+};
+
+export type CreateTrainJobParamsArchitectureAnyOfThree = {
   /**
    * @minItems 1
    * @maxItems 256
    */
-  layers: CreateTrainJobParamsArchitectureAnyOfLayersItem[];
+  layers: CreateTrainJobParamsArchitectureAnyOfThreeLayersItem[];
 };
 
 /**
- * Preset name or { layers: [...] } spec; ignored when modelId continues an uploaded model (default lenet-300-100)
+ * Preset name, { preset, widthMultiplier?, vocabSize? }, or a { layers: [...] } spec (graph form: layers with name and inputs); ignored when modelId continues an uploaded model (default lenet-300-100)
  */
-export type CreateTrainJobParamsArchitecture = 'lenet-300-100' | 'lenet-5' | CreateTrainJobParamsArchitectureAnyOf;
+export type CreateTrainJobParamsArchitecture = 'lenet-300-100' | 'lenet-5' | 'resnet-20' | 'mobilenet-v2' | 'text-cnn' | 'lstm-classifier' | CreateTrainJobParamsArchitectureAnyOf | CreateTrainJobParamsArchitectureAnyOfThree;
 
 // eslint-disable-next-line @typescript-eslint/no-redeclare
 export const CreateTrainJobParamsOptimizer = {  sgd: 'sgd',
@@ -526,7 +569,7 @@ export type CreateTrainJobParamsEarlyStopping = {
  * Parameters of a train job; omitted ones take their defaults
  */
 export type CreateTrainJobParams = {
-  /** Preset name or { layers: [...] } spec; ignored when modelId continues an uploaded model (default lenet-300-100) */
+  /** Preset name, { preset, widthMultiplier?, vocabSize? }, or a { layers: [...] } spec (graph form: layers with name and inputs); ignored when modelId continues an uploaded model (default lenet-300-100) */
   architecture?: CreateTrainJobParamsArchitecture;
   /**
    * @minimum 1
@@ -811,24 +854,67 @@ export const CreateDistillJobType = {
   distill: 'distill',
 } as const;
 
-export type CreateDistillJobParamsStudentAnyOfAnyOfLayersItem = {
-  type: string;
-};
+/**
+ * lenet-300-100 / lenet-5 (MLP / LeNet), resnet-20 (CIFAR basic blocks 16/32/64), mobilenet-v2 (inverted residuals), text-cnn and lstm-classifier (Embedding + Conv1D / LSTM over integer token ids, input [T])
+ */
+export type CreateDistillJobParamsStudentAnyOfAnyOfPreset = typeof CreateDistillJobParamsStudentAnyOfAnyOfPreset[keyof typeof CreateDistillJobParamsStudentAnyOfAnyOfPreset];
+
+
+// eslint-disable-next-line @typescript-eslint/no-redeclare
+export const CreateDistillJobParamsStudentAnyOfAnyOfPreset = {
+  'lenet-300-100': 'lenet-300-100',
+  'lenet-5': 'lenet-5',
+  'resnet-20': 'resnet-20',
+  'mobilenet-v2': 'mobilenet-v2',
+  'text-cnn': 'text-cnn',
+  'lstm-classifier': 'lstm-classifier',
+} as const;
 
 export type CreateDistillJobParamsStudentAnyOfAnyOf = {
+  /** lenet-300-100 / lenet-5 (MLP / LeNet), resnet-20 (CIFAR basic blocks 16/32/64), mobilenet-v2 (inverted residuals), text-cnn and lstm-classifier (Embedding + Conv1D / LSTM over integer token ids, input [T]) */
+  preset: CreateDistillJobParamsStudentAnyOfAnyOfPreset;
+  /**
+   * Channel width factor (mobilenet-v2, resnet-20, text-cnn, lstm-classifier); default 1
+   * @maximum 4
+   */
+  widthMultiplier?: number;
+  /**
+   * Text presets: token ids 0 … vocabSize − 1 (default: largest id in the data + 1)
+   * @minimum 2
+   * @maximum 10000000
+   */
+  vocabSize?: number;
+};
+
+export type CreateDistillJobParamsStudentAnyOfAnyOfThreeLayersItem = {
+  type: string;
+  /**
+   * Layer name that later layers list in inputs
+   * @pattern ^[A-Za-z][A-Za-z0-9_]{0,63}$
+   */
+  name?: string;
+  /**
+   * Names of the layers feeding this one ("input" = the model input); default: the previous layer
+   * @minItems 1
+   * @maxItems 16
+   */
+  inputs?: string[];
+};
+
+export type CreateDistillJobParamsStudentAnyOfAnyOfThree = {
   /**
    * @minItems 1
    * @maxItems 256
    */
-  layers: CreateDistillJobParamsStudentAnyOfAnyOfLayersItem[];
+  layers: CreateDistillJobParamsStudentAnyOfAnyOfThreeLayersItem[];
 };
 
 /**
- * Preset name or { layers: [...] } spec; ignored when modelId continues an uploaded model (default lenet-300-100)
+ * Preset name, { preset, widthMultiplier?, vocabSize? }, or a { layers: [...] } spec (graph form: layers with name and inputs); ignored when modelId continues an uploaded model (default lenet-300-100)
  */
-export type CreateDistillJobParamsStudentAnyOf = 'lenet-300-100' | 'lenet-5' | CreateDistillJobParamsStudentAnyOfAnyOf;
+export type CreateDistillJobParamsStudentAnyOf = 'lenet-300-100' | 'lenet-5' | 'resnet-20' | 'mobilenet-v2' | 'text-cnn' | 'lstm-classifier' | CreateDistillJobParamsStudentAnyOfAnyOf | CreateDistillJobParamsStudentAnyOfAnyOfThree;
 
-export type CreateDistillJobParamsStudentAnyOfFour = {
+export type CreateDistillJobParamsStudentAnyOfSix = {
   /**
    * @maximum 1
    */
@@ -838,7 +924,7 @@ export type CreateDistillJobParamsStudentAnyOfFour = {
 /**
  * Student: a preset or spec, or the teacher narrowed by widthMultiplier (default 0.5); ignored when modelId names an uploaded student
  */
-export type CreateDistillJobParamsStudent = CreateDistillJobParamsStudentAnyOf | CreateDistillJobParamsStudentAnyOfFour;
+export type CreateDistillJobParamsStudent = CreateDistillJobParamsStudentAnyOf | CreateDistillJobParamsStudentAnyOfSix;
 
 /**
  * Parameters of a distill job; omitted ones take their defaults
