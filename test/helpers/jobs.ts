@@ -1,5 +1,6 @@
 // Helpers for job tests: wait for a job state over the API, read a Server-Sent Events stream to its end.
 import type { TestContext } from './harness.ts';
+import { eventually } from './wait.ts';
 
 export interface JobJson {
   id: string;
@@ -15,14 +16,13 @@ export interface JobJson {
 }
 
 export async function waitForJob(ctx: TestContext, id: string, until: (j: JobJson) => boolean, timeoutMs = 20_000): Promise<JobJson> {
-  const deadline = Date.now() + timeoutMs;
   let last: JobJson | undefined;
-  while (Date.now() < deadline) {
+  const check = async () => {
     last = (await ctx.http.get(`/v1/jobs/${id}`).expect(200)).body as JobJson;
-    if (until(last)) return last;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`job ${id} did not reach the expected state in ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+    if (!until(last)) throw new Error(`job ${id} did not reach the expected state in ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+    return last;
+  };
+  return eventually(check, timeoutMs, 100);
 }
 
 export const finished = (j: JobJson) => ['succeeded', 'failed', 'canceled'].includes(j.status);
@@ -55,9 +55,8 @@ export async function readSse(
 
 /** Waits until every job in `ids` finished, polling one list page (cheap even for many jobs). */
 export async function waitForAll(ctx: TestContext, ids: string[], timeoutMs = 60_000): Promise<JobJson[]> {
-  const deadline = Date.now() + timeoutMs;
   const want = new Set(ids);
-  while (Date.now() < deadline) {
+  const check = async () => {
     const items: JobJson[] = [];
     for (let cursor: string | null = null; ;) {
       const page: { items: JobJson[]; nextCursor: string | null } = (
@@ -67,7 +66,7 @@ export async function waitForAll(ctx: TestContext, ids: string[], timeoutMs = 60
       if (!(cursor = page.nextCursor)) break;
     }
     if (items.length === want.size && items.every(finished)) return ids.map((id) => items.find((j) => j.id === id)!);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`not all of ${ids.length} jobs finished in ${timeoutMs} ms`);
+    throw new Error(`not all of ${ids.length} jobs finished in ${timeoutMs} ms`);
+  };
+  return eventually(check, timeoutMs, 250);
 }
