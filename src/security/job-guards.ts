@@ -11,6 +11,7 @@ import { AppError } from '../errors.ts';
 import type { JobInputs, ResourceFacts } from '../jobs/kind.ts';
 import { estimateDemand, getKind } from '../jobs/registry.ts';
 import type { AdmitJob } from '../jobs/service.ts';
+import { presetOf, validateArchitecture } from '../ml/architectures.ts';
 import { profileArchitecture, profileOfLayers, type ModelProfile } from '../ml/model-profile.ts';
 
 const NONE: ModelProfile = { params: 0, activationsPerExample: 0 };
@@ -43,6 +44,9 @@ async function resourceFacts(
   const builds = getKind(type).builds?.(params, inputs) ?? null;
   if (builds === 'teacher') model = teacher;
   else if (builds && dataset) {
+    // Checked here first so a bad spec is refused naming the params field (the shape-only build below would name
+    // a generic "architecture.…" field).
+    if (!presetOf(builds.architecture)) validateArchitecture(builds.architecture, builds.field);
     model = profileArchitecture(builds.architecture, featureShape, Math.max(2, dataset.numClasses));
     modelField = builds.field;
   }

@@ -130,7 +130,8 @@ await forEachTarget('compression jobs', (target) => {
   }
 
   function assertContractReport(report: Report, extraKeys: string[] = []) {
-    assert.deepEqual(Object.keys(report).sort(), ['after', 'before', 'layers', ...extraKeys].sort());
+    // Every job report also names the input preprocessing it fed the model (issue 14).
+    assert.deepEqual(Object.keys(report).sort(), ['after', 'before', 'layers', 'preprocessing', ...extraKeys].sort());
     for (const m of [report.before, report.after]) {
       assert.deepEqual(Object.keys(m).sort(), [
         'accuracy',
