@@ -97,22 +97,19 @@ export function validateArchitecture(spec: unknown, field = 'architecture'): ass
 type LayerBase = { name: string; inputShape?: number[] };
 type Init = { kernelInitializer?: ReturnType<typeof tf.initializers.glorotUniform> };
 
+type ConvSpec = Extract<LayerSpec, { type: 'conv2d' | 'depthwiseConv2d' | 'separableConv2d' | 'conv1d' }>;
+/** What every convolution layer takes alike (src/schemas/architecture.ts convLayer). */
+function convArgs(spec: ConvSpec) {
+  return { kernelSize: spec.kernelSize, strides: spec.strides, padding: spec.padding, activation: spec.activation, useBias: spec.useBias };
+}
+
 // `base` holds the name and, for the model's first layer, its inputShape; `init` an optional seeded initializer.
 function layerFromSpec(spec: LayerSpec, base: LayerBase, init: Init): tf.layers.Layer {
   switch (spec.type) {
     case 'dense':
       return tf.layers.dense({ ...base, ...init, units: spec.units, activation: spec.activation, useBias: spec.useBias });
     case 'conv2d':
-      return tf.layers.conv2d({
-        ...base,
-        ...init,
-        filters: spec.filters,
-        kernelSize: spec.kernelSize,
-        strides: spec.strides,
-        padding: spec.padding,
-        activation: spec.activation,
-        useBias: spec.useBias,
-      });
+      return tf.layers.conv2d({ ...base, ...init, filters: spec.filters, ...convArgs(spec) });
     case 'maxPooling2d':
       return tf.layers.maxPooling2d({ ...base, poolSize: spec.poolSize, strides: spec.strides, padding: spec.padding });
     case 'averagePooling2d':
@@ -129,35 +126,18 @@ function layerFromSpec(spec: LayerSpec, base: LayerBase, init: Init): tf.layers.
       return tf.layers.depthwiseConv2d({
         ...base,
         ...(init.kernelInitializer ? { depthwiseInitializer: init.kernelInitializer } : {}),
-        kernelSize: spec.kernelSize,
-        strides: spec.strides,
-        padding: spec.padding,
         depthMultiplier: spec.depthMultiplier,
-        activation: spec.activation,
-        useBias: spec.useBias,
+        ...convArgs(spec),
       });
     case 'separableConv2d':
       return tf.layers.separableConv2d({
         ...base,
         ...(init.kernelInitializer ? { depthwiseInitializer: init.kernelInitializer, pointwiseInitializer: init.kernelInitializer } : {}),
         filters: spec.filters,
-        kernelSize: spec.kernelSize,
-        strides: spec.strides,
-        padding: spec.padding,
-        activation: spec.activation,
-        useBias: spec.useBias,
+        ...convArgs(spec),
       });
     case 'conv1d':
-      return tf.layers.conv1d({
-        ...base,
-        ...init,
-        filters: spec.filters,
-        kernelSize: spec.kernelSize,
-        strides: spec.strides,
-        padding: spec.padding,
-        activation: spec.activation,
-        useBias: spec.useBias,
-      });
+      return tf.layers.conv1d({ ...base, ...init, filters: spec.filters, ...convArgs(spec) });
     case 'globalAveragePooling2d':
       return tf.layers.globalAveragePooling2d(base);
     case 'globalMaxPooling2d':

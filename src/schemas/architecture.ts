@@ -37,18 +37,24 @@ const DenseLayer = Type.Object(
   },
   strict,
 );
-const Conv2dLayer = Type.Object(
-  {
-    type: Type.Literal('conv2d'),
-    filters: Type.Integer({ minimum: 1, maximum: 4096 }),
-    kernelSize: Size2,
-    strides: Type.Optional(Size2),
-    padding: Type.Optional(Padding),
-    activation: Type.Optional(Activation),
-    useBias: Type.Optional(Type.Boolean()),
-  },
-  strict,
-);
+const Filters = Type.Integer({ minimum: 1, maximum: 4096 });
+const Size1 = Type.Integer({ minimum: 1, maximum: 4096 });
+/** The convolution family shares kernel/strides/padding/activation/useBias; `extra` adds what each one has more. */
+function convLayer<T extends string, S extends TSchema, E extends Record<string, TSchema>>(type: T, size: S, extra: E) {
+  return Type.Object(
+    {
+      type: Type.Literal(type),
+      ...extra,
+      kernelSize: size,
+      strides: Type.Optional(size),
+      padding: Type.Optional(Padding),
+      activation: Type.Optional(Activation),
+      useBias: Type.Optional(Type.Boolean()),
+    },
+    strict,
+  );
+}
+const Conv2dLayer = convLayer('conv2d', Size2, { filters: Filters });
 const PoolLayer = Type.Object(
   {
     type: Type.Union([Type.Literal('maxPooling2d'), Type.Literal('averagePooling2d')]),
@@ -70,43 +76,11 @@ const BatchNormLayer = Type.Object(
 );
 const ActivationLayer = Type.Object({ type: Type.Literal('activation'), activation: Activation }, strict);
 
-const Size1 = Type.Integer({ minimum: 1, maximum: 4096 });
-const DepthwiseConv2dLayer = Type.Object(
-  {
-    type: Type.Literal('depthwiseConv2d'),
-    kernelSize: Size2,
-    strides: Type.Optional(Size2),
-    padding: Type.Optional(Padding),
-    depthMultiplier: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
-    activation: Type.Optional(Activation),
-    useBias: Type.Optional(Type.Boolean()),
-  },
-  strict,
-);
-const SeparableConv2dLayer = Type.Object(
-  {
-    type: Type.Literal('separableConv2d'),
-    filters: Type.Integer({ minimum: 1, maximum: 4096 }),
-    kernelSize: Size2,
-    strides: Type.Optional(Size2),
-    padding: Type.Optional(Padding),
-    activation: Type.Optional(Activation),
-    useBias: Type.Optional(Type.Boolean()),
-  },
-  strict,
-);
-const Conv1dLayer = Type.Object(
-  {
-    type: Type.Literal('conv1d'),
-    filters: Type.Integer({ minimum: 1, maximum: 4096 }),
-    kernelSize: Size1,
-    strides: Type.Optional(Size1),
-    padding: Type.Optional(Padding),
-    activation: Type.Optional(Activation),
-    useBias: Type.Optional(Type.Boolean()),
-  },
-  strict,
-);
+const DepthwiseConv2dLayer = convLayer('depthwiseConv2d', Size2, {
+  depthMultiplier: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
+});
+const SeparableConv2dLayer = convLayer('separableConv2d', Size2, { filters: Filters });
+const Conv1dLayer = convLayer('conv1d', Size1, { filters: Filters });
 const GlobalPoolLayer = Type.Object(
   {
     type: Type.Union([
