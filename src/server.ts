@@ -5,6 +5,7 @@
 import fs from 'node:fs/promises';
 import type { Config } from './config.ts';
 import { buildApp } from './http/app.ts';
+import { redactUrl } from './db/embedded-postgres.ts';
 import { startOrphanSweeper } from './domain/orphans.ts';
 import { createRuntime, type Runtime } from './runtime.ts';
 import type { WorkerLog } from './worker/job-run.ts';
@@ -15,7 +16,9 @@ export async function serve(config: Config) {
   const runtime = await createRuntime(config);
   const app = await buildApp(runtime);
   if (runtime.embedded) {
-    app.log.warn(`embedded mode: PGlite database in ${config.dbDir} (${runtime.databaseUrl}), objects in ${config.s3 ? 's3' : config.objectsDir}`);
+    app.log.warn(
+      `embedded mode: PGlite database in ${config.dbDir} (${redactUrl(runtime.databaseUrl)}), objects in ${config.s3 ? 's3' : config.objectsDir}`,
+    );
   }
   if (config.registerBuiltins) {
     const t0 = Date.now();

@@ -1,6 +1,7 @@
 // The embedded mode's processes (issue 12's untested paths): `modelpress serve` starts (PGlite, API, supervised
 // worker child) and stops gracefully on SIGTERM; `modelpress keys` create/list/revoke against the embedded
-// database of a running server; a `modelpress worker` without DATABASE_URL joining a running server's database.
+// database of a running server; a `modelpress worker` without DATABASE_URL joining a running server's database;
+// the embedded database's password (issue 18: generated at first start, 0600, required on the socket).
 // Embedded target only: these are the embedded mode's own code paths.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -9,7 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { runKeysCommand } from '../../src/cli/keys.ts';
+import { embeddedPasswordFile, findRunningEmbedded } from '../../src/db/embedded-postgres.ts';
 import { loadConfig } from '../../src/config.ts';
 import { startTestApp, type TestContext } from '../helpers/harness.ts';
 import { finished, type JobJson } from '../helpers/jobs.ts';
@@ -55,6 +58,32 @@ describe('[embedded] a running server: keys CLI and a joining worker', () => {
     const usage: string[] = [];
     assert.equal(await runKeysCommand(cliConfig(), ['bogus'], (l) => usage.push(l)), 2);
     assert.match(usage[0], /^usage: modelpress keys create/);
+  });
+
+  test('the embedded database requires the password kept 0600 in the data dir', async () => {
+    const file = embeddedPasswordFile(ctx.config.dbDir);
+    assert.equal((await fs.stat(file)).mode & 0o777, 0o600);
+    const password = (await fs.readFile(file, 'utf8')).trim();
+    const url = new URL(ctx.runtime.databaseUrl);
+    assert.equal(decodeURIComponent(url.password), password, "the server connects with the file's password");
+    const connect = async (pass: string | undefined) => {
+      const client = new pg.Client({ host: url.hostname, port: Number(url.port), user: 'postgres', database: 'postgres', password: pass });
+      client.on('error', () => {});
+      try {
+        await client.connect();
+        return (await client.query<{ n: number }>('SELECT count(*)::int AS n FROM "ApiKey"')).rows[0].n;
+      } finally {
+        await client.end().catch(() => {});
+      }
+    };
+    await assert.rejects(connect(''), /password/, 'no password: refused');
+    await assert.rejects(connect('postgres'), (err: { code?: string }) => err.code === '28P01', 'the old fixed password: 28P01');
+    await assert.rejects(connect(password.slice(1)), (err: { code?: string }) => err.code === '28P01', 'a wrong password: 28P01');
+    assert.equal(typeof (await connect(password)), 'number', 'the right password: queries run');
+    const joined = await findRunningEmbedded(ctx.config.dbDir);
+    assert.equal(joined, ctx.runtime.databaseUrl, 'a joining process reads the password from the data dir');
+    const info = await fs.readFile(path.join(ctx.config.dbDir, '..', 'embedded-db.json'), 'utf8');
+    assert.ok(!info.includes(password), 'the advertised URL carries no password');
   });
 
   test('a worker without DATABASE_URL joins the running embedded database and runs its jobs', async () => {
