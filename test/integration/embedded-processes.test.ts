@@ -1,19 +1,23 @@
 // The embedded mode's processes (issue 12's untested paths): `modelpress serve` starts (PGlite, API, supervised
 // worker child) and stops gracefully on SIGTERM; `modelpress keys` create/list/revoke against the embedded
 // database of a running server; a `modelpress worker` without DATABASE_URL joining a running server's database;
-// the embedded database's password (issue 18: generated at first start, 0600, required on the socket).
+// the embedded database's password (issue 18: generated at first start, 0600, required on the socket); SIGTERM
+// with an upload trickling in: it is cut after MODELPRESS_SHUTDOWN_GRACE_SECONDS, not the 600 s request timeout.
 // Embedded target only: these are the embedded mode's own code paths.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { PGlite } from '@electric-sql/pglite';
 import { runKeysCommand } from '../../src/cli/keys.ts';
 import { embeddedPasswordFile, findRunningEmbedded } from '../../src/db/embedded-postgres.ts';
 import { loadConfig } from '../../src/config.ts';
+import { tinyModelFiles } from '../helpers/fixtures.ts';
 import { startTestApp, type TestContext } from '../helpers/harness.ts';
 import { finished, type JobJson } from '../helpers/jobs.ts';
 import { eventually } from '../helpers/wait.ts';
@@ -115,7 +119,7 @@ describe('[embedded] a running server: keys CLI and a joining worker', () => {
 });
 
 describe('[embedded] modelpress serve', () => {
-  test('starts (API + supervised worker) and stops gracefully on SIGTERM: exit 0, port closed, worker gone', async () => {
+  test('starts (API + supervised worker); SIGTERM cuts a slow upload after the grace period: exit 0, port closed, worker gone, nothing stored', async () => {
     const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'mp-serve-'));
     const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve'], {
       cwd: ROOT,
@@ -128,6 +132,7 @@ describe('[embedded] modelpress serve', () => {
         MODELPRESS_BUILTIN_DATASETS: 'false',
         MODELPRESS_QUEUE_POLL_SECONDS: '1',
         MODELPRESS_BACKEND: 'cpu',
+        MODELPRESS_SHUTDOWN_GRACE_SECONDS: '1',
         LOG_LEVEL: 'info',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -167,11 +172,56 @@ describe('[embedded] modelpress serve', () => {
       assert.equal(done.status, 'succeeded');
       assert.ok(done.workerId.includes(`:${workerPid}:`), `run by the supervised worker child (${done.workerId})`);
 
+      // An upload that sends model.json and half of its shard, then stalls (a slow client): without the grace period
+      // SIGTERM would wait for it up to MODELPRESS_REQUEST_TIMEOUT_SECONDS (600 s).
+      const m = await tinyModelFiles(64);
+      const boundary = 'mp-boundary';
+      const head = (name: string) =>
+        `--${boundary}\r\ncontent-disposition: form-data; name="files"; filename="${name}"\r\ncontent-type: application/octet-stream\r\n\r\n`;
+      const slow = http.request(`${baseUrl}/v1/models`, {
+        method: 'POST',
+        headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': 10 * 1024 * 1024 },
+      });
+      const cut = new Promise<string>((resolve) => {
+        slow.on('error', (err) => resolve(err.message));
+        slow.on('response', (res) => resolve(`answered ${res.statusCode}`));
+      });
+      slow.write(
+        Buffer.concat([
+          Buffer.from(head('model.json')),
+          m.modelJson,
+          Buffer.from(`\r\n${head(m.shards[0].name)}`),
+          m.shards[0].data.subarray(0, m.shards[0].data.length >> 1),
+        ]),
+      );
+      await logged(/"method":"POST","url":"\/v1\/models"[^\n]*"msg":"incoming request"/);
+
+      const sigterm = Date.now();
       proc.kill('SIGTERM');
       assert.equal(await exited, 0, out);
+      const stopMs = Date.now() - sigterm;
       assert.match(out, /"signal":"SIGTERM"[^\n]*"msg":"shutting down"/);
+      assert.match(out, /"msg":"requests still running after the shutdown grace period: closing their connections"/);
+      assert.match(await cut, /socket hang up|ECONNRESET/, 'the slow upload was cut, not answered');
+      assert.ok(stopMs < 600_000, `exited ${stopMs} ms after SIGTERM, before the 600 s request timeout`);
       await assert.rejects(fetch(`${baseUrl}/healthz`), 'the port is closed');
       assert.throws(() => process.kill(Number(workerPid), 0), { code: 'ESRCH' }, 'the worker child was stopped with the server');
+      // Nothing of the cut upload is stored: no Model row, no object under models/.
+      const db = await PGlite.create(path.join(dataDir, 'db'));
+      try {
+        assert.equal((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM "Model"')).rows[0].n, 0, 'no model row');
+      } finally {
+        await db.close();
+      }
+      const objects = path.join(dataDir, 'objects');
+      const stored = (await fs.readdir(objects, { recursive: true, withFileTypes: true }))
+        .filter((e) => e.isFile())
+        .map((e) => path.relative(objects, path.join(e.parentPath, e.name)));
+      assert.deepEqual(
+        stored.filter((f) => f.startsWith('models')),
+        [],
+        'no model object or temporary',
+      );
     } finally {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
       await exited;
