@@ -1,33 +1,15 @@
-// Hash router: #/jobs, #/jobs/:id, #/models, #/models/:id, #/datasets, #/datasets/:id. Each page renders into
+// Hash router: #/jobs, #/jobs/:id, #/models, #/models/:id, #/datasets, #/datasets/:id, #/compare?jobs=a,b. Each page renders into
 // <main> and registers its cleanups (subscriptions, timers) on a Scope that is disposed on navigation.
 import { onLiveState } from './api.js';
+import { Scope } from './scope.js';
 import { errorBox, fill, h } from './dom.js';
+import { comparePage } from './pages/compare.js';
 import { datasetPage } from './pages/dataset.js';
 import { datasetsPage } from './pages/datasets.js';
 import { jobPage } from './pages/job.js';
 import { jobsPage } from './pages/jobs.js';
 import { modelPage } from './pages/model.js';
 import { modelsPage } from './pages/models.js';
-
-export class Scope {
-  constructor() {
-    this.cleanups = [];
-    this.alive = true;
-  }
-  /** Runs fn when the page is left. */
-  add(fn) {
-    if (this.alive) this.cleanups.push(fn);
-    else fn();
-  }
-  interval(fn, ms) {
-    const t = setInterval(fn, ms);
-    this.add(() => clearInterval(t));
-  }
-  dispose() {
-    this.alive = false;
-    for (const fn of this.cleanups.splice(0)) fn();
-  }
-}
 
 const ROUTES = [
   [/^\/?$/, () => jobsPage],
@@ -37,6 +19,7 @@ const ROUTES = [
   [/^\/models\/([\w-]+)$/, () => modelPage],
   [/^\/datasets$/, () => datasetsPage],
   [/^\/datasets\/([\w-]+)$/, () => datasetPage],
+  [/^\/compare$/, () => comparePage],
 ];
 
 const main = document.getElementById('main');

@@ -11,6 +11,9 @@ const LABELS = {
   val_loss: 'validation loss',
   accuracy: 'train accuracy',
   val_accuracy: 'validation accuracy',
+  // autocompress: one point per trial (step = trial), measured on its validation hold-out
+  candidate_accuracy: 'candidate validation accuracy (step = trial)',
+  candidate_cost: 'candidate objective value (step = trial)',
 };
 /** "val_loss" → "validation loss"; a prefixed series (distill's "baseline_loss") keeps its prefix in words. */
 export function metricLabel(name) {
@@ -127,4 +130,68 @@ export function sparsityBars(layers) {
       );
     }),
   );
+}
+
+/**
+ * A static x/y chart (uPlot) of a few named series, e.g. a Pareto front or a sensitivity scan. Each series:
+ * { label, points: [[x, y], …], color, line (draw a line through its points), size (marker px, 0: none), dash }. Series share an
+ * x scale: their points are placed on the union of their x values (one y per x and series: the highest).
+ * `title` is the caption; the canvas is hidden from screen readers, so the data must sit next to it as a table.
+ * data-points counts the points given (the end-to-end tests read it); extra data-* attributes come from `dataset`.
+ */
+export class XYChart {
+  constructor({ title, xLabel, yLabel, xFormat = fmtNum, yFormat = fmtNum, yRange, series, dataset = {} }) {
+    this.opts = { xLabel, yLabel, xFormat, yFormat, yRange, series };
+    const total = series.reduce((n, s) => n + (s.count ?? s.points.length), 0);
+    this.canvasBox = h('div', { class: 'chart-canvas', 'aria-hidden': 'true' });
+    this.el = h('figure', { class: 'chart xy-chart', dataset: { points: String(total), ...dataset } }, h('figcaption', {}, title), this.canvasBox);
+    this.plot = null;
+    this.resize = new ResizeObserver(() => (this.plot ? this.plot.setSize(this.size()) : this.render()));
+    this.resize.observe(this.canvasBox);
+  }
+
+  size() {
+    return { width: Math.max(280, this.canvasBox.clientWidth || 600), height: 300 };
+  }
+
+  render() {
+    if (this.plot || !this.canvasBox.isConnected) return;
+    const { xLabel, yLabel, xFormat, yFormat, yRange, series } = this.opts;
+    const xs = [...new Set(series.flatMap((s) => s.points.map(([x]) => x)))].sort((a, b) => a - b);
+    const column = (s) => {
+      const best = new Map();
+      for (const [x, y] of s.points) if (!best.has(x) || y > best.get(x)) best.set(x, y);
+      return xs.map((x) => best.get(x) ?? null);
+    };
+    this.plot = new uPlot(
+      {
+        ...this.size(),
+        scales: { x: { time: false }, ...(yRange ? { y: { range: yRange } } : {}) },
+        axes: [
+          { label: xLabel, values: (_u, ticks) => ticks.map((t) => xFormat(t)) },
+          { label: yLabel, values: (_u, ticks) => ticks.map((t) => yFormat(t)) },
+        ],
+        series: [
+          { label: xLabel, value: (_u, v) => (v === null || v === undefined ? '—' : xFormat(v)) },
+          ...series.map((s, i) => ({
+            label: s.label,
+            stroke: s.color ?? COLORS[i % COLORS.length],
+            width: s.line ? 2 : 0,
+            spanGaps: true,
+            dash: s.dash,
+            paths: s.line ? undefined : () => null,
+            points: { show: s.size !== 0, size: s.size ?? 7, fill: s.color ?? COLORS[i % COLORS.length] },
+            value: (_u, v) => (v === null || v === undefined ? '—' : yFormat(v)),
+          })),
+        ],
+      },
+      [xs, ...series.map(column)],
+      this.canvasBox,
+    );
+  }
+
+  destroy() {
+    this.resize.disconnect();
+    this.plot?.destroy();
+  }
 }

@@ -1,6 +1,7 @@
 // Job page: status, progress, cancel/retry, inputs and results, loss/accuracy curves that grow live (jobMetrics
 // subscription, polling as a fallback), the compression report, and the job's log.
 import { gql, liveOrPoll } from '../api.js';
+import { Scope } from '../scope.js';
 import { MetricChart, metricLabel } from '../charts.js';
 import {
   dl,
@@ -20,7 +21,7 @@ import {
   shortId,
   statusBadge,
 } from '../dom.js';
-import { hasBeforeAfter, reportView } from '../report.js';
+import { jobReportView } from '../report.js';
 
 const STATE = `id type status priority backend attempts cancelRequested workerId params
   progress { fraction epoch step etaSeconds } createdAt startedAt finishedAt error { code message }`;
@@ -78,6 +79,8 @@ export async function jobPage({ main, scope, params: [id] }) {
   );
 
   let current = job;
+  let reportScope = null; // the report's charts, disposed when it is redrawn or the page left
+  scope.add(() => reportScope?.dispose());
   const applyState = (j) => {
     current = { ...current, ...j };
     const c = current;
@@ -141,10 +144,9 @@ export async function jobPage({ main, scope, params: [id] }) {
           ]
         : null,
     );
-    fill(
-      report,
-      j.report ? [h('h2', { id: 'report-h' }, hasBeforeAfter(j.report.raw) ? 'Compression report' : 'Report'), reportView(j.report.raw)] : null,
-    );
+    reportScope?.dispose();
+    reportScope = new Scope();
+    fill(report, jobReportView(j, reportScope));
     if (FINISHED.has(j.status)) hideEmptyCharts();
   };
 

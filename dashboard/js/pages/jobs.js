@@ -1,6 +1,7 @@
-// Jobs table: status, type, progress, backend, duration, inputs; filters by status and type (kept in the URL).
-// Active rows update live through jobUpdated subscriptions; the list itself is refreshed every few seconds to
-// pick up new jobs (and is the only source of updates when WebSockets are unavailable).
+// Jobs table: status, type, key params, headline result, progress, backend, duration, inputs; filters by status and
+// type (kept in the URL; the types are the JobType enum, i.e. the job-kind registry). Active rows update live through
+// jobUpdated subscriptions; the list itself is refreshed every few seconds to pick up new jobs (and is the only
+// source of updates when WebSockets are unavailable). Ticking 2-4 rows opens them side by side (#/compare?jobs=…).
 import { gql, subscribe } from '../api.js';
 import {
   enumLabel,
@@ -16,14 +17,17 @@ import {
   shortId,
   statusBadge,
 } from '../dom.js';
+import { compareBar } from '../compare-select.js';
+import { HEADLINE, headline, keyParams } from '../summary.js';
 
 const STATUSES = ['queued', 'running', 'succeeded', 'failed', 'canceled'];
-const TYPES = ['train', 'evaluate', 'prune', 'distill', 'quantize', 'pipeline', 'noop'];
+const TYPES_QUERY = `query JobTypes { __type(name: "JobType") { enumValues { name } } }`;
+let types = null; // the registry's kinds, fetched once
 const PAGE = 100;
 const REFRESH_MS = 3000;
 
-export const JOB_ROW = `id type status backend progress { fraction epoch step etaSeconds }
-  createdAt startedAt finishedAt error { code message } model { id name } dataset { id name }`;
+export const JOB_ROW = `id type status backend params progress { fraction epoch step etaSeconds }
+  createdAt startedAt finishedAt error { code message } model { id name } teacherModel { id name } dataset { id name } ${HEADLINE}`;
 
 const LIST = `query Jobs($first: Int, $status: JobStatus, $type: JobType) {
   jobs(first: $first, status: $status, type: $type) { items { ${JOB_ROW} } nextCursor }
@@ -31,6 +35,9 @@ const LIST = `query Jobs($first: Int, $status: JobStatus, $type: JobType) {
 const UPDATED = `subscription Row($id: ID!) { jobUpdated(id: $id) { ${JOB_ROW} } }`;
 
 export async function jobsPage({ main, scope, query }) {
+  types ??= (await gql(TYPES_QUERY)).__type.enumValues.map((v) => enumLabel(v.name));
+  if (!scope.alive) return;
+  const TYPES = types;
   const status = STATUSES.includes(query.get('status')) ? query.get('status') : null;
   const type = TYPES.includes(query.get('type')) ? query.get('type') : null;
 
@@ -54,6 +61,7 @@ export async function jobsPage({ main, scope, query }) {
     );
 
   const tbody = h('tbody');
+  const compare = compareBar({ kind: 'jobs', noun: 'job' });
   const note = h('p', { class: 'muted', 'aria-live': 'polite' });
   fill(
     main,
@@ -64,6 +72,7 @@ export async function jobsPage({ main, scope, query }) {
       select('filter-status', 'Status', STATUSES, status, 'status'),
       select('filter-type', 'Type', TYPES, type, 'type'),
     ),
+    compare.el,
     h(
       'table',
       { class: 'jobs', 'aria-label': 'Jobs' },
@@ -73,7 +82,10 @@ export async function jobsPage({ main, scope, query }) {
         h(
           'tr',
           {},
-          ['Job', 'Type', 'Status', 'Progress', 'Backend', 'Duration', 'Inputs', 'Created'].map((c) => h('th', { scope: 'col' }, c)),
+          h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Compare')),
+          ['Job', 'Type', 'Key params', 'Result', 'Status', 'Progress', 'Backend', 'Duration', 'Inputs', 'Created'].map((c) =>
+            h('th', { scope: 'col' }, c),
+          ),
         ),
       ),
       tbody,
@@ -90,17 +102,22 @@ export async function jobsPage({ main, scope, query }) {
         status: h('td'),
         progress: h('td', {}, progressBar(0, `Progress of job ${shortId(job.id)}`)),
         backend: h('td'),
+        result: h('td', { class: 'headline' }),
         duration: h('td', { class: 'num' }),
       };
       const inputs = [
         job.model && h('a', { href: `#/models/${job.model.id}` }, job.model.name),
+        job.teacherModel && h('a', { href: `#/models/${job.teacherModel.id}`, title: 'Teacher' }, `teacher ${job.teacherModel.name}`),
         job.dataset && h('a', { href: `#/datasets/${job.dataset.id}` }, job.dataset.name),
       ].filter(Boolean);
       const tr = h(
         'tr',
         { dataset: { jobId: job.id } },
+        h('td', {}, compare.checkbox(job.id, `job ${shortId(job.id)}`)),
         h('td', {}, h('a', { href: `#/jobs/${job.id}`, class: 'mono' }, shortId(job.id))),
         h('td', {}, enumLabel(job.type)),
+        h('td', { class: 'params' }, keyParams(enumLabel(job.type), job.params) || '—'),
+        cells.result,
         cells.status,
         cells.progress,
         cells.backend,
@@ -117,6 +134,7 @@ export async function jobsPage({ main, scope, query }) {
     if (job.error) c.status.title = `${job.error.code}: ${job.error.message}`;
     setProgress(c.progress.firstElementChild, job.status === 'SUCCEEDED' ? 1 : job.progress.fraction);
     c.backend.textContent = job.backend ?? '—';
+    if (job.report !== undefined) c.result.textContent = headline(job.report) || '—';
     c.duration.textContent = fmtDuration(jobDuration(job));
     if (!FINISHED.has(job.status) && !row.unsubscribe) {
       row.unsubscribe = subscribe(UPDATED, { id: job.id }, { next: (d) => render(d.jobUpdated), complete() {}, error() {} });

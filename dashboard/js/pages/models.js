@@ -1,5 +1,7 @@
-// Models: the list, and the upload form (multipart POST /v1/models: model.json + its weight shards, or one .zip).
+// Models: the list (tick 2-4 to compare them side by side), and the upload form (multipart POST /v1/models:
+// model.json + its weight shards, or one .zip).
 import { gql, upload } from '../api.js';
+import { compareBar } from '../compare-select.js';
 import { enumLabel, errorBox, fill, fmtBytes, fmtInt, fmtTime, h } from '../dom.js';
 
 const LIST = `query Models { models(first: 100) { items { id name format params sizeBytes inputShape outputShape createdAt
@@ -8,10 +10,12 @@ const LIST = `query Models { models(first: 100) { items { id name format params 
 export async function modelsPage({ main, scope }) {
   const { models } = await gql(LIST);
   if (!scope.alive) return;
+  const compare = compareBar({ kind: 'models', noun: 'model' });
   fill(
     main,
     h('h1', {}, 'Models'),
     uploadForm(),
+    models.items.length > 1 ? compare.el : null,
     models.items.length
       ? h(
           'table',
@@ -22,6 +26,7 @@ export async function modelsPage({ main, scope }) {
             h(
               'tr',
               {},
+              h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Compare')),
               ['Name', 'Parameters', 'Size', 'Input', 'Output', 'Origin', 'Created'].map((c) => h('th', { scope: 'col' }, c)),
             ),
           ),
@@ -32,6 +37,7 @@ export async function modelsPage({ main, scope }) {
               h(
                 'tr',
                 {},
+                h('td', {}, compare.checkbox(m.id, `model ${m.name}`)),
                 h('td', {}, h('a', { href: `#/models/${m.id}` }, m.name)),
                 h('td', { class: 'num' }, fmtInt(m.params)),
                 h('td', { class: 'num' }, fmtBytes(m.sizeBytes)),
