@@ -1,5 +1,6 @@
-// The GraphQL API: POST/GET /graphql (mercurius), GraphiQL at /graphiql, subscriptions over WebSocket on
-// /graphql (graphql-transport-ws and the legacy graphql-ws protocol). Register with { services, subscriptionLimits }
+// The GraphQL API: POST/GET /graphql (mercurius), GraphiQL at /graphiql (src/graphql/graphiql-page.ts: assets from
+// the packages, no CDN), subscriptions over WebSocket on /graphql (graphql-transport-ws and the legacy graphql-ws
+// protocol). Register with { services, subscriptionLimits }
 // after the REST routes: it reads and acts only through the domain services REST uses (no runtime, no database).
 // A named plugin that stays encapsulated (its hooks and mercurius' decorators do not leak) and needs the security
 // plugin (API keys for queries and WebSockets) and the response cache plugin.
@@ -10,6 +11,7 @@ import type { Config } from '../config.ts';
 import type { Services } from '../runtime.ts';
 import { graphqlAuth } from '../security/graphql-auth.ts';
 import { formatErrors } from './errors.ts';
+import { registerGraphiql } from './graphiql-page.ts';
 import { checkCost, checkDocumentShape, MAX_DEPTH, MAX_TOKENS } from './limits.ts';
 import { buildLoaders } from './loaders.ts';
 import { guardGraphqlRequest } from './request-guard.ts';
@@ -41,7 +43,7 @@ const graphql: FastifyPluginAsync<GraphqlOptions> = async (app, { services, subs
     schema: buildGraphqlSchema(), // schema.graphql + the registries' enums and typed job params, enums bound to REST strings
     resolvers: buildResolvers(services, slots) as never,
     loaders: buildLoaders(services),
-    graphiql: true,
+    graphiql: false, // mercurius's page loads its assets from unpkg: registerGraphiql serves them from the packages
     queryDepth: MAX_DEPTH,
     errorFormatter: formatErrors,
     graphql: { parseOptions: { maxTokens: MAX_TOKENS } },
@@ -51,6 +53,7 @@ const graphql: FastifyPluginAsync<GraphqlOptions> = async (app, { services, subs
       onConnect: async (data: { payload?: Record<string, unknown> }) => ((await auth.onConnect(data)) ? { [SOCKET_SLOTS]: { open: 0 } } : false),
     },
   });
+  registerGraphiql(app);
   app.graphql.addHook('preExecution', async (schema, document, context, variables) => {
     await auth.preExecution(schema, document, context);
     checkCost(schema, document, variables);

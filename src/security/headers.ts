@@ -1,7 +1,7 @@
 // Security headers: helmet's defaults everywhere, and a Content-Security-Policy per kind of response — none
 // allowed for API responses, same-origin for the dashboard and Swagger UI (its assets come from the
-// @fastify/swagger-ui package; connect-src 'self' plus WebSockets to the request's own host only), and for
-// /graphiql the three pinned unpkg package folders mercurius's page loads.
+// @fastify/swagger-ui package, GraphiQL's from graphiql/react/react-dom; connect-src 'self' plus WebSockets to the
+// request's own host only). No page loads anything from another origin.
 import helmet from '@fastify/helmet';
 import type { FastifyInstance } from 'fastify';
 
@@ -24,22 +24,11 @@ function uiCsp(host: string | null): string {
   ].join('; ');
 }
 
-/**
- * mercurius's GraphiQL page loads React and GraphiQL from unpkg (the packages are not dependencies here): the
- * policy allows exactly those three versioned package folders, not the whole CDN.
- */
-const GRAPHIQL_ASSETS = ['https://unpkg.com/graphiql@3.7.1/', 'https://unpkg.com/react@18.3.1/', 'https://unpkg.com/react-dom@18.3.1/'].join(' ');
-
 /** A Host header usable in a policy (host[:port], IPv6 in brackets); anything else gets no ws source. */
 const safeHost = (host: string | undefined) => (host && /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(host) ? host : null);
 
 export function contentSecurityPolicy(path: string, host?: string): string {
   const ui = uiCsp(safeHost(host));
-  if (path === '/graphiql' || path.startsWith('/graphiql/')) {
-    return ui
-      .replace("script-src 'self'", `script-src 'self' ${GRAPHIQL_ASSETS}`)
-      .replace("style-src 'self' 'unsafe-inline'", `style-src 'self' 'unsafe-inline' ${GRAPHIQL_ASSETS}`);
-  }
   const api =
     path.startsWith('/v1/') ||
     path === '/v1' ||

@@ -445,6 +445,14 @@ await forEachTarget('GraphQL API', (target) => {
   test('GraphiQL is served at /graphiql; /graphql stays out of the REST OpenAPI document', async () => {
     const page = await ctx.http.get('/graphiql').expect(200);
     assert.match(page.headers['content-type'], /text\/html/);
+    // Every script and stylesheet comes from this server (the graphiql/react/react-dom packages), none from a CDN.
+    const assets = [...page.text.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]);
+    assert.ok(assets.length >= 5, assets.join());
+    for (const asset of assets) {
+      assert.match(asset, /^\/graphiql\//, `${asset} is served here`);
+      const res = await ctx.http.get(asset).expect(200);
+      assert.match(res.headers['content-type'], /javascript|css/, asset);
+    }
     const spec = (await ctx.http.get('/openapi.json').expect(200)).body;
     assert.equal(
       Object.keys(spec.paths).some((p) => p.includes('graphql')),
