@@ -1,10 +1,10 @@
 // One-line summaries of a job for tables: its key params (what tells a uint8 from a float16 quantize, a 50% from a
-// 90% prune) and its headline result (accuracy after, on which split, and how much smaller), from the typed report
-// fields of GraphQL (HEADLINE below) so a list never downloads raw reports.
-import { fmtPct, h } from './dom.js';
+// 90% prune) and its headline result (accuracy after, on which split, and how much smaller) from GraphQL's
+// Job.headline, so a list never downloads raw reports.
+import { fmtPct } from './dom.js';
 
-/** The report fields the headline reads; ask for them in the job list query. */
-export const HEADLINE = `report { compressionRatio before { accuracy sizeBytes gzipBytes } after { accuracy split sizeBytes gzipBytes } }`;
+/** The job fields the headline reads (Job.headline, src/jobs/headline.ts); ask for them in the job list query. */
+export const HEADLINE = `headline { accuracy split accuracyChangePp sizeRatio gzipRatio }`;
 
 // Params worth a glance, in display order, with how to show them; other params stay on the job page.
 const KEYS = [
@@ -41,26 +41,19 @@ export function keyParams(type, params) {
 }
 
 /**
- * Accuracy after (its split, the change in points) and the size ratio before/after of the raw files, with the gzip
- * ratio beside it when that tells another story (pruning and clustering leave the raw size, shrink the gzip); ''
- * when the report has no after.
+ * Job.headline as text: accuracy (its split, the change in points), then the raw size ratio, with the gzip ratio
+ * beside it when that tells another story (pruning and clustering leave the raw size, shrink the gzip); '' for none.
  */
-export function headline(report) {
-  if (!report?.after) return '';
-  const { before, after } = report;
+export function headline(hl) {
+  if (!hl) return '';
   const parts = [];
-  if (after.accuracy !== null && after.accuracy !== undefined) {
+  if (hl.accuracy !== null && hl.accuracy !== undefined) {
     const change =
-      before?.accuracy !== null && before?.accuracy !== undefined
-        ? `, ${after.accuracy >= before.accuracy ? '+' : '−'}${(Math.abs(after.accuracy - before.accuracy) * 100).toFixed(2)} pt`
-        : '';
-    parts.push(`${fmtPct(after.accuracy, 2)} (${after.split ?? '?'}${change})`);
+      typeof hl.accuracyChangePp === 'number' ? `, ${hl.accuracyChangePp >= 0 ? '+' : '−'}${Math.abs(hl.accuracyChangePp).toFixed(2)} pt` : '';
+    parts.push(`${fmtPct(hl.accuracy, 2)} (${hl.split ?? '?'}${change})`);
   }
-  const raw = report.compressionRatio;
-  const gzip = before?.gzipBytes && after.gzipBytes ? before.gzipBytes / after.gzipBytes : null;
+  const { sizeRatio: raw, gzipRatio: gzip } = hl;
   if (raw && gzip && Math.abs(gzip / raw - 1) > 0.05) parts.push(`×${raw.toFixed(2)} smaller raw, ×${gzip.toFixed(2)} gzip`);
   else if (raw) parts.push(`×${raw.toFixed(2)} smaller`);
   return parts.join(' · ');
 }
-
-export const headlineCell = (report) => h('td', { class: 'headline' }, headline(report) || '—');

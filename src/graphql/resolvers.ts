@@ -4,6 +4,7 @@ import { Value } from 'typebox/value';
 import { decodeCursor, encodeCursor } from '../domain/pagination.ts';
 import { parsePreprocessing } from '../schemas/preprocessing.ts';
 import { AppError } from '../errors.ts';
+import { jobHeadline } from '../jobs/headline.ts';
 import type { Services } from '../runtime.ts';
 import type { DatasetDto } from '../schemas/dataset.ts';
 import { CreateJobBody, type CreateJobInput, type JobDto, type JobListQuery } from '../schemas/job.ts';
@@ -157,6 +158,7 @@ export function buildResolvers(services: Services, slots: SubscriptionSlots) {
     },
     Job: {
       inputs: (j: JobDto) => j,
+      headline: (j: JobDto) => jobHeadline(j.report),
       events: (j: JobDto, a: { after?: string | null; first: number; types?: JobDto['type'][] | null }) =>
         jobs.eventPage(j.id, { afterId: orUndefined(a.after) || undefined, limit: a.first, types: orUndefined(a.types) as never }),
     },

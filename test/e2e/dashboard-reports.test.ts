@@ -44,7 +44,7 @@ describe('dashboard report views in headless Chromium', { skip }, () => {
   let browser: Browser;
   let page: Page;
   let modelId: string;
-  const jobs: Record<'uint8' | 'float16' | 'sensitivity' | 'autocompress' | 'pipeline' | 'distill', Job> = {} as never;
+  const jobs: Record<'uint8' | 'float16' | 'evaluate' | 'sensitivity' | 'autocompress' | 'pipeline' | 'distill', Job> = {} as never;
   const pageErrors: string[] = [];
 
   before(async () => {
@@ -61,6 +61,7 @@ describe('dashboard report views in headless Chromium', { skip }, () => {
     const specs = {
       uint8: { type: 'quantize', modelId, datasetId: mnistId, params: { dtype: 'uint8', limit: 300 } },
       float16: { type: 'quantize', modelId, datasetId: mnistId, params: { dtype: 'float16', limit: 300 } },
+      evaluate: { type: 'evaluate', modelId, datasetId: mnistId, params: { limit: 300 } },
       sensitivity: { type: 'sensitivity', modelId, datasetId: mnistId, params: { sparsities: [0.5, 0.9], limit: 300 } },
       autocompress: {
         type: 'autocompress',
@@ -191,6 +192,20 @@ describe('dashboard report views in headless Chromium', { skip }, () => {
       const r = row(id);
       return { params: await r.locator('td.params').innerText(), result: await r.locator('td.headline').innerText() };
     };
+    // Job.headline over GraphQL is what the Result column shows.
+    const gq = await ctx.http
+      .post('/graphql')
+      .send({ query: `{ job(id: "${jobs.uint8.id}") { headline { accuracy split accuracyChangePp sizeRatio gzipRatio } } }` })
+      .expect(200);
+    const report = jobs.uint8.report as {
+      before: { sizeBytes: number; gzipBytes: number };
+      after: { accuracy: number; sizeBytes: number; gzipBytes: number };
+    };
+    const hl = gq.body.data.job.headline;
+    assert.equal(hl.accuracy, report.after.accuracy);
+    assert.equal(hl.split, 'test');
+    assert.equal(hl.sizeRatio, report.before.sizeBytes / report.after.sizeBytes);
+    assert.equal(hl.gzipRatio, report.before.gzipBytes / report.after.gzipBytes);
     const u8 = await cells(jobs.uint8.id);
     const f16 = await cells(jobs.float16.id);
     assert.match(u8.params, /^uint8\b/);
@@ -200,6 +215,7 @@ describe('dashboard report views in headless Chromium', { skip }, () => {
     const ratioOf = (text: string) => Number(headline.exec(text)?.[1] ?? NaN);
     assert.ok(ratioOf(u8.result) > 3 && ratioOf(u8.result) <= 4, u8.result);
     assert.ok(ratioOf(f16.result) > 1.5 && ratioOf(f16.result) <= 2, f16.result);
+    assert.match((await cells(jobs.evaluate.id)).result, /^\d+\.\d\d% \(test\)$/, 'evaluate names its split, no ratios');
     assert.match((await cells(jobs.autocompress.id)).params, /objective size · drop ≤ 2 pt · 2 trials/);
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-jobs-summaries.png'), fullPage: true });
     assert.match((await cells(jobs.pipeline.id)).params, /^prune \(.*sparsity 0\.5.*\) → quantize \(uint8.*\)$/);

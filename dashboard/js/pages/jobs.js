@@ -134,7 +134,7 @@ export async function jobsPage({ main, scope, query }) {
     if (job.error) c.status.title = `${job.error.code}: ${job.error.message}`;
     setProgress(c.progress.firstElementChild, job.status === 'SUCCEEDED' ? 1 : job.progress.fraction);
     c.backend.textContent = job.backend ?? '—';
-    if (job.report !== undefined) c.result.textContent = headline(job.report) || '—';
+    if (job.headline !== undefined) c.result.textContent = headline(job.headline) || '—';
     c.duration.textContent = fmtDuration(jobDuration(job));
     if (!FINISHED.has(job.status) && !row.unsubscribe) {
       row.unsubscribe = subscribe(UPDATED, { id: job.id }, { next: (d) => render(d.jobUpdated), complete() {}, error() {} });
