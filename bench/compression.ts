@@ -5,14 +5,16 @@
 //   npx tsx bench/compression.ts [--workers 2] [--limit 60000] [--mlp-epochs 8] [--lenet5-epochs 3]
 //     [--prune-epochs 4] [--lenet5-prune-epochs 3] [--sparsity 0.92] [--lenet5-sparsity 0.9] [--lenet5-scope global]
 //     [--prune-lr 5e-4] [--teacher-epochs 4] [--teacher-limit 60000] [--student-units 100] [--student-limit N]
-//     [--distill-epochs 4] [--temperature 2] [--alpha 0.5] [--only mlp,lenet5,distill,auto-mlp,auto-lenet5] [--trials 12]
-//     [--backend wasm]
+//     [--distill-epochs N] [--temperature T] [--alpha A] [--seeds 3] [--only mlp,lenet5,distill,auto-mlp,auto-lenet5]
+//     [--trials 12] [--backend wasm]
 // auto-*: issue 16's rows, all job params at their defaults unless named: a dense model trained with validationSplit
 // 0.1 and seed 16 (so it never saw the rows autocompress holds out: src/ml/holdout.ts), then autocompress
 // {maxAccuracyDrop: 0.3, objective: "size", budget: {trials}}, a prune with only {sparsity: 0.9}, and uint8
-// quantization of that pruned model post-training vs with QAT ({qat: {}}).
+// quantization of that pruned model post-training vs with QAT ({qat: {}}). --limit below 60000 (the full train split)
+// is passed to every job of these rows too (a cheap run).
 // The teacher is a 1200-1200 MLP with dropout 0.2; the student (and its hard-label baseline) train on the first
-// --student-limit examples (default: --teacher-limit).
+// --student-limit examples (default: --teacher-limit). One teacher, then one distill job per seed (--seeds, 1..N):
+// the distill job's own defaults (temperature, alpha, epochs) unless --temperature/--alpha/--distill-epochs are given.
 // Each worker process runs one job at a time on one core (tfjs wasm has no threads under Node).
 import { spawn, type ChildProcess } from 'node:child_process';
 import fsp from 'node:fs/promises';
@@ -37,9 +39,10 @@ const { values: opt } = parseArgs({
     'teacher-limit': { type: 'string', default: '60000' },
     'student-units': { type: 'string', default: '100' },
     'student-limit': { type: 'string' },
-    'distill-epochs': { type: 'string', default: '4' },
-    temperature: { type: 'string', default: '2' },
-    alpha: { type: 'string', default: '0.5' },
+    'distill-epochs': { type: 'string' },
+    temperature: { type: 'string' },
+    alpha: { type: 'string' },
+    seeds: { type: 'string', default: '3' },
     only: { type: 'string', default: 'mlp,lenet5,distill' },
     trials: { type: 'string', default: '12' },
     backend: { type: 'string', default: 'wasm' },
@@ -76,6 +79,9 @@ const env = {
   LOG_LEVEL: 'warn',
   PORT: String(port),
   MODELPRESS_QUEUE_POLL_SECONDS: '1',
+  // A loaded machine can starve a worker's event loop past the 60 s default lease; a requeued autocompress would
+  // start its whole search again.
+  MODELPRESS_JOB_EXPIRE_SECONDS: process.env.MODELPRESS_JOB_EXPIRE_SECONDS ?? '900',
   S3_ENDPOINT: '',
   DATABASE_URL: '',
 };
@@ -171,10 +177,11 @@ async function compressRow(
 
 /** Issue 16's rows for one architecture: autocompress, defaults-only prune at 90%, uint8 PTQ vs QAT. */
 async function autoRows(label: string, datasetId: string, architecture: string, epochs: number) {
+  const lim = num('limit') < 60000 ? { limit: num('limit') } : {};
   const trained = await runJob(`${label} train (hold-out unseen)`, {
     type: 'train',
     datasetId,
-    params: { architecture, epochs, validationSplit: 0.1, seed: 16 },
+    params: { architecture, epochs, validationSplit: 0.1, seed: 16, ...lim },
   });
   const dense = trained.resultModelIds[0];
   const t0 = performance.now();
@@ -182,16 +189,22 @@ async function autoRows(label: string, datasetId: string, architecture: string, 
     type: 'autocompress',
     modelId: dense,
     datasetId,
-    params: { maxAccuracyDrop: 0.3, objective: 'size', budget: { trials: num('trials') } },
+    params: { maxAccuracyDrop: 0.3, objective: 'size', budget: { trials: num('trials') }, ...lim },
   });
   const autoMin = (performance.now() - t0) / 60000;
-  const pruned = await runJob(`${label} prune defaults`, { type: 'prune', modelId: dense, datasetId, params: { sparsity: 0.9 } });
+  {
+    const a = auto.report as Report & { chosen: { steps: { method: string; level: unknown }[] } };
+    console.error(
+      `# ${label} autocompress: test ${pct(a.before.accuracy)} → ${pct(a.after.accuracy)}, ${kb(a.before.sizeBytes)} → ${kb(a.after.gzipBytes)} gzip = ${(a.before.sizeBytes / a.after.gzipBytes).toFixed(1)}×, chosen ${a.chosen.steps.map((st) => `${st.method} ${String(st.level)}`).join(' → ') || 'none'}`,
+    );
+  }
+  const pruned = await runJob(`${label} prune defaults`, { type: 'prune', modelId: dense, datasetId, params: { sparsity: 0.9, ...lim } });
   const ptq = await runJob(`${label} uint8 PTQ`, { type: 'quantize', modelId: pruned.resultModelIds[0], datasetId, params: { dtype: 'uint8' } });
   const qat = await runJob(`${label} uint8 QAT`, {
     type: 'quantize',
     modelId: pruned.resultModelIds[0],
     datasetId,
-    params: { dtype: 'uint8', qat: {} },
+    params: { dtype: 'uint8', qat: { ...lim } },
   });
   const r = auto.report as Report & {
     chosen: { steps: { method: string; level: unknown }[]; accuracy: number };
@@ -199,15 +212,17 @@ async function autoRows(label: string, datasetId: string, architecture: string, 
   };
   const steps = r.chosen.steps.map((st) => `${st.method} ${String(st.level)}`).join(' → ') || 'none';
   const pp = (a: Measure, b: Measure) => (100 * (a.accuracy - b.accuracy)).toFixed(2);
-  return [
+  const lines = [
     `| ${label} autocompress (maxAccuracyDrop 0.3, size, ${r.search.trials.run} trials, ${autoMin.toFixed(0)} min) | ${pct(r.before.accuracy)} | ${pct(r.after.accuracy)} | ${pp(r.before, r.after)} pp | ${kb(r.before.sizeBytes)} → ${kb(r.after.gzipBytes)} gzip: **${(r.before.sizeBytes / r.after.gzipBytes).toFixed(1)}×** | ${steps} |`,
     `| ${label} prune {sparsity: 0.9} only | ${pct(pruned.report.before.accuracy)} | ${pct(pruned.report.after.accuracy)} | ${pp(pruned.report.before, pruned.report.after)} pp | ${kb(pruned.report.before.sizeBytes)} → ${kb(pruned.report.after.gzipBytes)} gzip | ${pct(1 - pruned.report.after.nonzeroParams / pruned.report.after.params)} zeros |`,
     `| ${label} pruned → uint8 post-training | ${pct(ptq.report.before.accuracy)} | ${pct(ptq.report.after.accuracy)} | ${pp(ptq.report.before, ptq.report.after)} pp | ${kb(ptq.report.after.gzipBytes)} gzip | |`,
     `| ${label} pruned → uint8 QAT (1 epoch) | ${pct(qat.report.before.accuracy)} | ${pct(qat.report.after.accuracy)} | ${pp(qat.report.before, qat.report.after)} pp | ${kb(qat.report.after.gzipBytes)} gzip | |`,
   ];
+  console.error(`# ${label} rows:\n${lines.join('\n')}`); // as soon as they are known: a later row may fail
+  return lines;
 }
 
-/** A 1200-1200 MLP teacher, then a distill job (student: one hidden layer) with the hard-label baseline. */
+/** A 1200-1200 MLP teacher, then one distill job per seed (student: one hidden layer) with the hard-label baseline. */
 async function distillRow(datasetId: string) {
   const limit = num('teacher-limit');
   const teacher = await runJob('teacher train', {
@@ -230,29 +245,64 @@ async function distillRow(datasetId: string) {
   });
   const units = num('student-units');
   const studentLimit = opt['student-limit'] ? Number(opt['student-limit']) : limit;
-  const job = await runJob('distill (+ baseline)', {
-    type: 'distill',
-    teacherModelId: teacher.resultModelIds[0],
-    datasetId,
-    params: {
-      student: { layers: [{ type: 'dense', units, activation: 'relu' }] },
-      temperature: num('temperature'),
-      alpha: num('alpha'),
-      epochs: num('distill-epochs'),
-      baseline: true,
-      limit: studentLimit,
-      seed: 3,
-    },
-  });
-  const { teacher: t, baseline: b, after: s } = job.report;
-  const closed = (s.accuracy - b!.accuracy) / (t!.accuracy - b!.accuracy);
+  // Only the flags given override the distill job's defaults (the product's).
+  const overrides = {
+    ...(opt.temperature ? { temperature: Number(opt.temperature) } : {}),
+    ...(opt.alpha ? { alpha: Number(opt.alpha) } : {}),
+    ...(opt['distill-epochs'] ? { epochs: Number(opt['distill-epochs']) } : {}),
+  };
+  const seeds = Array.from({ length: num('seeds') }, (_, i) => i + 1);
+  // One at a time: the seeds share the workers with the other rows.
+  const jobs: Job[] = [];
+  for (const seed of seeds) {
+    jobs.push(
+      await runJob(`distill seed ${seed} (+ baseline)`, {
+        type: 'distill',
+        teacherModelId: teacher.resultModelIds[0],
+        datasetId,
+        params: {
+          student: { layers: [{ type: 'dense', units, activation: 'relu' }] },
+          baseline: true,
+          ...(studentLimit < 60000 ? { limit: studentLimit } : {}),
+          seed,
+          ...overrides,
+        },
+      }),
+    );
+    const r = jobs.at(-1)!.report;
+    console.error(
+      `# distill seed ${seed}: teacher ${pct(r.teacher!.accuracy)}, baseline ${pct(r.baseline!.accuracy)}, distilled ${pct(r.after.accuracy)}`,
+    );
+  }
   const errors = (m: Measure) => Math.round((1 - m.accuracy) * 10000);
-  return [
-    `| teacher 1200-1200 (${limit} examples, ${opt['teacher-epochs']} epochs) | ${pct(t!.accuracy)} (${errors(t!)} errors) | ${t!.params} |`,
-    `| student 784-${units}-10, hard labels (${studentLimit} examples, ${opt['distill-epochs']} epochs) | ${pct(b!.accuracy)} (${errors(b!)} errors) | ${b!.params} |`,
-    `| student 784-${units}-10, distilled (T=${opt.temperature}, alpha=${opt.alpha}) | ${pct(s.accuracy)} (${errors(s)} errors) | ${s.params} |`,
-    `gap closed by distillation: ${(100 * closed).toFixed(0)}% (target >= 50%)`,
+  const mean = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / xs.length;
+  const t = jobs[0].report.teacher!;
+  const rows = jobs.map((job, i) => {
+    const b = job.report.baseline!;
+    const s = job.report.after;
+    const closed = (s.accuracy - b.accuracy) / (t.accuracy - b.accuracy);
+    return {
+      seed: seeds[i],
+      b: b.accuracy,
+      s: s.accuracy,
+      closed,
+      line: `| seed ${seeds[i]} | ${pct(b.accuracy)} (${errors(b)}) | ${pct(s.accuracy)} (${errors(s)}) | ${(100 * closed).toFixed(0)}% |`,
+    };
+  });
+  const mb = mean(rows.map((r) => r.b));
+  const ms = mean(rows.map((r) => r.s));
+  const settings = Object.keys(overrides).length ? JSON.stringify(overrides) : 'distill defaults';
+  const lines = [
+    `teacher 1200-1200 (${limit} examples, ${opt['teacher-epochs']} epochs): ${pct(t.accuracy)} (${errors(t)} errors), ${t.params} params`,
+    `student 784-${units}-10 (${jobs[0].report.after.params} params), ${studentLimit} examples, ${settings}`,
+    '| seed | hard-label baseline (errors) | distilled (errors) | gap closed |',
+    '|---|---|---|---|',
+    ...rows.map((r) => r.line),
+    `| mean | ${pct(mb)} | ${pct(ms)} | ${(100 * mean(rows.map((r) => r.closed))).toFixed(0)}% (of the mean gap: ${((100 * (ms - mb)) / (t.accuracy - mb)).toFixed(0)}%) |`,
+    `gap closed by distillation, mean over ${seeds.length} seeds: ${(100 * mean(rows.map((r) => r.closed))).toFixed(0)}% (target >= 50%)`,
   ];
+  console.error(`# distillation rows:\n${lines.join('\n')}`);
+  return lines;
 }
 
 try {
@@ -272,24 +322,40 @@ try {
   const mnist = datasets.items.find((d) => d.name === 'mnist');
   if (!mnist) throw new Error('built-in mnist not registered');
   const t0 = performance.now();
+  // A failed row is reported and leaves the others running (their rows still print).
+  const failed: string[] = [];
+  const settle = <T>(name: string, p: Promise<T> | null): Promise<T | null> =>
+    p === null
+      ? Promise.resolve(null)
+      : p.catch((e: unknown) => {
+          failed.push(`${name}: ${String(e)}`);
+          console.error(`# row ${name} FAILED: ${String(e)}`);
+          return null;
+        });
   const [autoMlp, autoLenet5, mlp, lenet5, distill] = await Promise.all([
-    only.has('auto-mlp') ? autoRows('LeNet-300-100', mnist.id, 'lenet-300-100', num('mlp-epochs')) : null,
-    only.has('auto-lenet5') ? autoRows('LeNet-5', mnist.id, 'lenet-5', num('lenet5-epochs')) : null,
-    only.has('mlp')
-      ? compressRow('LeNet-300-100', mnist.id, 'lenet-300-100', num('mlp-epochs'), num('sparsity'), String(opt.scope), num('prune-epochs'))
-      : null,
-    only.has('lenet5')
-      ? compressRow(
-          'LeNet-5',
-          mnist.id,
-          'lenet-5',
-          num('lenet5-epochs'),
-          num('lenet5-sparsity'),
-          String(opt['lenet5-scope']),
-          num('lenet5-prune-epochs'),
-        )
-      : null,
-    only.has('distill') ? distillRow(mnist.id) : null,
+    settle('auto-mlp', only.has('auto-mlp') ? autoRows('LeNet-300-100', mnist.id, 'lenet-300-100', num('mlp-epochs')) : null),
+    settle('auto-lenet5', only.has('auto-lenet5') ? autoRows('LeNet-5', mnist.id, 'lenet-5', num('lenet5-epochs')) : null),
+    settle(
+      'mlp',
+      only.has('mlp')
+        ? compressRow('LeNet-300-100', mnist.id, 'lenet-300-100', num('mlp-epochs'), num('sparsity'), String(opt.scope), num('prune-epochs'))
+        : null,
+    ),
+    settle(
+      'lenet5',
+      only.has('lenet5')
+        ? compressRow(
+            'LeNet-5',
+            mnist.id,
+            'lenet-5',
+            num('lenet5-epochs'),
+            num('lenet5-sparsity'),
+            String(opt['lenet5-scope']),
+            num('lenet5-prune-epochs'),
+          )
+        : null,
+    ),
+    settle('distill', only.has('distill') ? distillRow(mnist.id) : null),
   ]);
   console.log(
     `\ncompression on MNIST (train ${opt.limit} examples, test 10,000), backend ${opt.backend}, ${opt.workers} workers, ${((performance.now() - t0) / 60000).toFixed(1)} min`,
@@ -316,10 +382,11 @@ try {
     for (const r of rows) console.log(r.latency);
   }
   if (distill) {
-    console.log('\n| distillation | test accuracy | params |\n|---|---|---|');
-    for (const line of distill.slice(0, -1)) console.log(line);
-    console.log(`\n${distill.at(-1)}`);
+    console.log('\ndistillation (test split, 10,000)');
+    for (const line of distill) console.log(line);
   }
+  for (const f of failed) console.log(`\nFAILED ${f}`);
+  if (failed.length > 0) process.exitCode = 1;
 } finally {
   await stopAll();
 }
