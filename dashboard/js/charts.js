@@ -15,9 +15,14 @@ const LABELS = {
   candidate_accuracy: 'candidate validation accuracy (step = trial)',
   candidate_cost: 'candidate objective value (step = trial)',
 };
-/** "val_loss" → "validation loss"; a prefixed series (distill's "baseline_loss") keeps its prefix in words. */
+/**
+ * "val_loss" → "validation loss"; a prefixed series (distill's "baseline_loss") keeps its prefix in words; a pipeline
+ * step's series ("step2_prune.val_loss") is named after its step ("step 2 prune: validation loss").
+ */
 export function metricLabel(name) {
   if (LABELS[name]) return LABELS[name];
+  const step = /^step(\d+)_([a-z]+)\.(.+)$/.exec(name);
+  if (step) return `step ${step[1]} ${step[2]}: ${metricLabel(step[3])}`;
   const m = /^([a-z]+)_(.+)$/.exec(name);
   if (m && LABELS[m[2]]) return `${m[1]} ${LABELS[m[2]]}`;
   return name.replaceAll('_', ' ');

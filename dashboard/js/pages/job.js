@@ -53,8 +53,8 @@ export async function jobPage({ main, scope, params: [id] }) {
   const report = h('section', { 'aria-labelledby': 'report-h' });
   const logList = h('ol', { class: 'logs', 'aria-label': 'Log lines' });
 
-  const lossChart = new MetricChart({ title: 'Loss', accepts: (n) => /(^|_)loss$/.test(n) });
-  const accChart = new MetricChart({ title: 'Accuracy', accepts: (n) => /(^|_)accuracy$/.test(n), yRange: [0, 1] });
+  const lossChart = new MetricChart({ title: 'Loss', accepts: (n) => /(^|[_.])loss$/.test(n) }); // "step1_prune.loss": a pipeline step's
+  const accChart = new MetricChart({ title: 'Accuracy', accepts: (n) => /(^|[_.])accuracy$/.test(n), yRange: [0, 1] });
   scope.add(() => lossChart.destroy());
   scope.add(() => accChart.destroy());
   const curves = h(

@@ -15,6 +15,19 @@ const ROWS = [
   ['Latency p50, batch 1', (m) => ms(m.latencyMs?.batch1?.p50)],
 ];
 
+const pt = (x) => `${x >= 0 ? '+' : '−'}${(Math.abs(x) * 100).toFixed(2)} pt`;
+
+/** What distillation gained over training the student on labels alone. */
+function gapText(raw) {
+  if (!raw.baseline) return 'No hard-label baseline was trained (params.baseline: false), so the gain of distillation is not measured.';
+  const [t, b, s] = [raw.teacher.accuracy, raw.baseline.accuracy, raw.after.accuracy];
+  if (typeof t !== 'number' || typeof b !== 'number' || typeof s !== 'number') return 'Accuracy was not measured.';
+  const vs = `The distilled student is ${pt(s - b)} against the baseline.`;
+  // gapClosed is only meaningful when the teacher is ahead of the baseline: otherwise there is no gap to close.
+  if (t <= b) return `The hard-label baseline is at least as accurate as the teacher: no gap for distillation to close. ${vs}`;
+  return `Distillation closed ${(((s - b) / (t - b)) * 100).toFixed(0)}% of the gap between the hard-label baseline and the teacher. ${vs}`;
+}
+
 export function distillView(raw) {
   const cols = [['Teacher', raw.teacher], ...(raw.baseline ? [['Hard-label baseline', raw.baseline]] : []), ['Distilled student', raw.after]];
   const split = raw.after.split ?? raw.teacher.split;
@@ -47,14 +60,6 @@ export function distillView(raw) {
         ),
       ),
     ),
-    h(
-      'p',
-      { class: 'gap' },
-      raw.baseline
-        ? typeof raw.gapClosed === 'number'
-          ? `Distillation closed ${(raw.gapClosed * 100).toFixed(0)}% of the gap between the hard-label baseline and the teacher.`
-          : 'The baseline is as accurate as the teacher: there was no gap to close.'
-        : 'No hard-label baseline was trained (params.baseline: false), so the gain of distillation is not measured.',
-    ),
+    h('p', { class: 'gap' }, gapText(raw)),
   );
 }
