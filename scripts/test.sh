@@ -33,6 +33,13 @@ if real_required && command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0
   exit 1
 fi
 
+# One migrated embedded database for every suite to copy (test/helpers/harness.ts); without it each builds its own.
+if template=$(node --import tsx scripts/pglite-template.ts 2>/dev/null); then
+  export MODELPRESS_TEST_PGLITE_TEMPLATE="$template"
+else
+  echo "# the embedded database template did not build: every embedded target will initialise its own" >&2
+fi
+
 files=("$@")
 [[ ${#files[@]} -eq 0 ]] && files=(test/unit/*.test.ts test/integration/*.test.ts test/security/*.test.ts test/e2e/*.test.ts)
 # Files run in parallel, one per core (at most 4): each integration file has its own database, bucket and data
