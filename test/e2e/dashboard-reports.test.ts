@@ -136,6 +136,11 @@ describe('dashboard report views in headless Chromium', { skip }, () => {
     assert.equal(await chosen.count(), 1);
     assert.equal(await chosen.getAttribute('data-model-id'), job.resultModelIds[0]);
     assert.match(await chosen.innerText(), /chosen/);
+    // Every candidate (the chart's grey points) in a table too, the original as trial 0.
+    await page.getByText(`All candidates (${report.candidates.length})`).click();
+    const all = page.getByRole('table', { name: 'All candidates' });
+    assert.deepEqual(await all.locator('tbody tr td:first-child').allInnerTexts(), ['0', '1', '2']);
+    assert.equal(await all.locator('tbody tr[aria-current=true]').getAttribute('data-model-id'), job.resultModelIds[0]);
     // The test-split before/after of the chosen model stays below it.
     await page.getByRole('table', { name: 'Compression report: before and after' }).waitFor();
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-autocompress.png'), fullPage: true });

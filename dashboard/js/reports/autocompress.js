@@ -59,49 +59,67 @@ export function autocompressView(raw, { job, scope }) {
   scope.add(() => chart.destroy());
 
   const modelLink = (id) => h('a', { href: `#/models/${id}` }, names.get(id) ?? id.slice(0, 8));
-  const table = h(
-    'table',
-    { class: 'report frontier', 'aria-label': 'Pareto front candidates' },
+  const onFront = new Set(frontier.map((c) => c.modelId));
+  /** One row per candidate; `all` adds the trial and whether it is on the front / within the drop. */
+  const candidateTable = (label, list, all) =>
     h(
-      'thead',
-      {},
+      'table',
+      { class: 'report frontier', 'aria-label': label },
       h(
-        'tr',
+        'thead',
         {},
-        [
-          'Candidate',
-          'How it was made',
-          'Validation accuracy',
-          `${obj.label} (objective)`,
-          'Nonzero parameters',
-          'Size (gzip)',
-          'FLOPs',
-          'Latency p50, batch 1',
-          'Chosen',
-        ].map((c) => h('th', { scope: 'col' }, c)),
-      ),
-    ),
-    h(
-      'tbody',
-      {},
-      frontier.map((c) => {
-        const chosen = c.modelId === raw.chosen.modelId;
-        return h(
+        h(
           'tr',
-          { class: chosen ? 'chosen' : null, 'aria-current': chosen ? 'true' : null, dataset: { modelId: c.modelId } },
-          h('th', { scope: 'row' }, modelLink(c.modelId)),
-          h('td', {}, describeSteps(c.steps)),
-          h('td', { class: 'num' }, fmtPct(c.accuracy, 2)),
-          h('td', { class: 'num' }, obj.fmt(obj.get(c))),
-          h('td', { class: 'num' }, fmtInt(c.nonzeroParams)),
-          h('td', { class: 'num' }, fmtBytes(c.gzipBytes)),
-          h('td', { class: 'num' }, fmtInt(c.flops)),
-          h('td', { class: 'num' }, ms(c.latencyMs?.batch1?.p50)),
-          h('td', {}, chosen ? h('span', { class: 'badge chosen-badge' }, 'chosen') : ''),
-        );
-      }),
-    ),
-  );
+          {},
+          [
+            ...(all ? ['Trial'] : []),
+            'Candidate',
+            'How it was made',
+            'Validation accuracy',
+            `${obj.label} (objective)`,
+            'Nonzero parameters',
+            'Size (gzip)',
+            'FLOPs',
+            'Latency p50, batch 1',
+            ...(all ? ['Within the drop', 'On the front'] : []),
+            'Chosen',
+          ].map((c) => h('th', { scope: 'col' }, c)),
+        ),
+      ),
+      h(
+        'tbody',
+        {},
+        list.map((c) => {
+          const chosen = c.modelId === raw.chosen.modelId;
+          return h(
+            'tr',
+            { class: chosen ? 'chosen' : null, 'aria-current': chosen ? 'true' : null, dataset: { modelId: c.modelId } },
+            all ? h('td', { class: 'num' }, String(c.trial ?? '—')) : null,
+            h('th', { scope: 'row' }, modelLink(c.modelId)),
+            h('td', {}, describeSteps(c.steps)),
+            h('td', { class: 'num' }, fmtPct(c.accuracy, 2)),
+            h('td', { class: 'num' }, obj.fmt(obj.get(c))),
+            h('td', { class: 'num' }, fmtInt(c.nonzeroParams)),
+            h('td', { class: 'num' }, fmtBytes(c.gzipBytes)),
+            h('td', { class: 'num' }, fmtInt(c.flops)),
+            h('td', { class: 'num' }, ms(c.latencyMs?.batch1?.p50)),
+            all ? h('td', {}, c.accepted === undefined ? '—' : c.accepted ? 'yes' : 'no') : null,
+            all ? h('td', {}, onFront.has(c.modelId) ? 'yes' : 'no') : null,
+            h('td', {}, chosen ? h('span', { class: 'badge chosen-badge' }, 'chosen') : ''),
+          );
+        }),
+      ),
+    );
+  const table = candidateTable('Pareto front candidates', frontier, false);
+  // Every candidate the search kept (the chart's grey points), for screen readers and for the ones off the front.
+  const allTable = Array.isArray(raw.candidates)
+    ? h(
+        'details',
+        { class: 'all-candidates' },
+        h('summary', {}, `All candidates (${raw.candidates.length})`),
+        candidateTable('All candidates', raw.candidates, true),
+      )
+    : null;
 
   const s = raw.search ?? {};
   return h(
@@ -122,5 +140,6 @@ export function autocompressView(raw, { job, scope }) {
       'Validation figures of each candidate on the front (cheapest first); the test-split figures of the chosen model are in the report below.',
     ),
     table,
+    allTable,
   );
 }
