@@ -41,7 +41,21 @@ else
 fi
 
 files=("$@")
-[[ ${#files[@]} -eq 0 ]] && files=(test/unit/*.test.ts test/integration/*.test.ts test/security/*.test.ts test/e2e/*.test.ts)
+if [[ ${#files[@]} -eq 0 ]]; then
+  # Longest first (measured per file in CI logs), so the last file to start is a short one and the two lanes end
+  # together: started last, the slowest file alone once stretched the suite by minutes.
+  slow=(
+    test/integration/jobs-workers.test.ts test/integration/compression-jobs.test.ts test/integration/ml-jobs.test.ts
+    test/integration/real-models.test.ts test/integration/fuzz.test.ts test/integration/architectures.test.ts
+    test/integration/worker-process.test.ts test/integration/model-export.test.ts
+    test/integration/embedded-processes.test.ts test/integration/readme-curl.test.ts test/e2e/dashboard.test.ts
+    test/integration/sdk.test.ts test/integration/security.test.ts test/integration/sdk-package.test.ts
+  )
+  files=("${slow[@]}")
+  for f in test/unit/*.test.ts test/integration/*.test.ts test/security/*.test.ts test/e2e/*.test.ts; do
+    [[ " ${slow[*]} " == *" $f "* ]] || files+=("$f")
+  done
+fi
 # Files run in parallel, one per core (at most 4): each integration file has its own database, bucket and data
 # dir, and much of their time is spent waiting on child processes, sockets and jobs, not computing.
 cores=$(nproc 2>/dev/null || echo 2)
