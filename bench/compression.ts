@@ -358,7 +358,7 @@ try {
     settle('distill', only.has('distill') ? distillRow(mnist.id) : null),
   ]);
   console.log(
-    `\ncompression on MNIST (train ${opt.limit} examples, test 10,000), backend ${opt.backend}, ${opt.workers} workers, ${((performance.now() - t0) / 60000).toFixed(1)} min`,
+    `\ncompression on MNIST (train ${[...only].some((r) => r !== 'distill') ? `${opt.limit} examples` : ''}${only.has('distill') ? `${only.size > 1 ? '; ' : ''}distill: teacher ${opt['teacher-limit']}, student ${opt['student-limit'] ?? opt['teacher-limit']} examples` : ''}, test 10,000), backend ${opt.backend}, ${opt.workers} workers, ${((performance.now() - t0) / 60000).toFixed(1)} min`,
   );
   console.log(`command: npx tsx bench/compression.ts ${process.argv.slice(2).join(' ')}\n`);
   if (autoMlp || autoLenet5) {
