@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/config.ts';
 import { createRuntime, type Runtime } from '../src/runtime.ts';
 import { createDatabase, dropDatabase } from '../test/helpers/harness.ts';
+import { ALL_PROJECTS } from '../src/domain/projects.ts';
 
 const target = (process.argv[2] ?? 'real') as 'real' | 'embedded';
 const JOBS = Number(process.argv[3] ?? 1000);
@@ -50,7 +51,7 @@ async function throughput(rt: Runtime, env: Record<string, string>, workers: num
   const ids: string[] = [];
   for (let i = 0; i < JOBS; i += 25) {
     const batch = await Promise.all(
-      Array.from({ length: Math.min(25, JOBS - i) }, () => rt.services.jobs.create({ type: 'noop', params: { steps: 0 } })),
+      Array.from({ length: Math.min(25, JOBS - i) }, () => rt.services.jobs.create(ALL_PROJECTS, { type: 'noop', params: { steps: 0 } })),
     );
     ids.push(...batch.map((b) => b.job.id));
   }
@@ -66,7 +67,7 @@ async function throughput(rt: Runtime, env: Record<string, string>, workers: num
 async function pickupLatency(rt: Runtime, n = 100) {
   const lat: number[] = [];
   for (let i = 0; i < n; i++) {
-    const { job } = await rt.services.jobs.create({ type: 'noop', params: { steps: 0 } });
+    const { job } = await rt.services.jobs.create(ALL_PROJECTS, { type: 'noop', params: { steps: 0 } });
     for (;;) {
       const row = await rt.db.job.findUnique({ where: { id: job.id }, select: { startedAt: true, createdAt: true } });
       if (row?.startedAt) {

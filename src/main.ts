@@ -1,5 +1,5 @@
 // CLI entry: `modelpress serve` (API; in embedded mode also an in-process worker), `modelpress worker` and
-// `modelpress keys create|list|revoke` (API keys) and `modelpress example model|dataset` (files to try the API with).
+// `modelpress keys create|list|revoke|create-project|projects` (API keys) and `modelpress example model|dataset` (files to try the API with).
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.ts';
 import { serve } from './server.ts';
@@ -40,7 +40,9 @@ async function main() {
       break;
     }
     default:
-      console.error(`unknown command "${command}"; use: serve | worker [--concurrency N] | keys create|list|revoke | example model|dataset`);
+      console.error(
+        `unknown command "${command}"; use: serve | worker [--concurrency N] | keys create|list|revoke|create-project|projects | example model|dataset`,
+      );
       process.exit(2);
   }
 }

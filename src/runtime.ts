@@ -6,6 +6,7 @@ import { applyMigrations } from './db/migrate.ts';
 import { createPrisma, type Db } from './db/prisma.ts';
 import { DatasetService } from './domain/datasets/service.ts';
 import { ModelService } from './domain/models/service.ts';
+import { ProjectService } from './domain/projects.ts';
 import { JobEvents } from './jobs/events.ts';
 import { JobQueries } from './jobs/queries.ts';
 import { JobService } from './jobs/service.ts';
@@ -22,6 +23,7 @@ export interface Services {
   jobs: JobService;
   /** Batch reads of jobs and their metrics for the GraphQL loaders (a fixed number of queries per request). */
   jobQueries: JobQueries;
+  projects: ProjectService;
 }
 
 export interface Runtime {
@@ -74,6 +76,7 @@ export async function createRuntime(config: Config, opts: { joinEmbedded?: boole
       datasets: new DatasetService(deps),
       jobs: new JobService({ db, queue, events: jobEvents, admit: jobResourceGuard(db, config.jobLimits) }), // resource guards at creation
       jobQueries: new JobQueries(db),
+      projects: new ProjectService(db),
     };
     return {
       config,

@@ -288,7 +288,7 @@ export interface paths {
         put?: never;
         /**
          * Create an API key (admin)
-         * @description Returns the plain key once, in `key`; only its sha256 is stored. Send it as `Authorization: Bearer <key>`.
+         * @description Returns the plain key once, in `key`; only its sha256 is stored. Send it as `Authorization: Bearer <key>`. With `projectId` the key sees only that project (other projects' resources are 404 to it); without, it is global.
          */
         post: operations["createApiKey"];
         delete?: never;
@@ -423,6 +423,30 @@ export interface paths {
         get: operations["downloadModelFile"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List projects (global admin)
+         * @description Every project, oldest first.
+         */
+        get: operations["listProjects"];
+        put?: never;
+        /**
+         * Create a project (global admin)
+         * @description A tenant: keys created with its `projectId` see and create models, datasets and jobs in it only. The `default` project always exists: callers without a key (auth off) work there. 409 CONFLICT when the id is taken.
+         */
+        post: operations["createProject"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1051,6 +1075,7 @@ export interface components {
         /**
          * @example {
          *       "id": "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+         *       "projectId": "default",
          *       "name": "iris",
          *       "format": "csv",
          *       "examples": 150,
@@ -1102,6 +1127,8 @@ export interface components {
                 scale: number;
             } | null;
             numClasses: number;
+            /** @description The project it belongs to (read-only: the caller's project at creation; built-in datasets: default, readable from every project) */
+            projectId: string;
             /** @description sha256 over the uploaded files (sorted by path, hashes concatenated) */
             sha256: string;
             sizeBytes: number;
@@ -1118,6 +1145,7 @@ export interface components {
         /**
          * @example {
          *       "id": "9b2f6c1e-3d4a-4f5b-8c7d-1e2f3a4b5c6d",
+         *       "projectId": "default",
          *       "type": "prune",
          *       "status": "succeeded",
          *       "priority": 0,
@@ -1175,6 +1203,8 @@ export interface components {
                 fraction: number;
                 step: number | null;
             };
+            /** @description The project it belongs to (read-only: the caller's project at creation, or its inputs' for a global key) */
+            projectId: string;
             report: {
                 [key: string]: unknown;
             } | null;
@@ -1321,6 +1351,7 @@ export interface components {
         /**
          * @example {
          *       "id": "5f0c2a7e-8b1d-4c3e-9a2f-6d7e8f9a0b1c",
+         *       "projectId": "default",
          *       "name": "mnist-mlp",
          *       "format": "tfjs-layers",
          *       "params": 101770,
@@ -1427,6 +1458,8 @@ export interface components {
                 std?: number[];
             } | null;
             producedByJobId: string | null;
+            /** @description The project it belongs to (read-only: the caller's project at creation; job results: the job's) */
+            projectId: string;
             /** @description Compression report for models produced by a job */
             report: {
                 [key: string]: unknown;
@@ -3724,6 +3757,8 @@ export interface operations {
                             name: string;
                             /** @description First characters of the key */
                             prefix: string;
+                            /** @description The one project the key sees; null: a global key (every project) */
+                            projectId: string | null;
                             revokedAt: string | null;
                             /** @enum {unknown} */
                             scope: "read" | "write" | "admin";
@@ -3812,6 +3847,8 @@ export interface operations {
             content: {
                 "application/json": {
                     name: string;
+                    /** @description Bind the key to this project (it sees and creates only there); absent: a global key that sees every project */
+                    projectId?: string;
                     /** @enum {unknown} */
                     scope: "read" | "write" | "admin";
                 };
@@ -3836,6 +3873,8 @@ export interface operations {
                             name: string;
                             /** @description First characters of the key */
                             prefix: string;
+                            /** @description The one project the key sees; null: a global key (every project) */
+                            projectId: string | null;
                             revokedAt: string | null;
                             /** @enum {unknown} */
                             scope: "read" | "write" | "admin";
@@ -3961,6 +4000,8 @@ export interface operations {
                         name: string;
                         /** @description First characters of the key */
                         prefix: string;
+                        /** @description The one project the key sees; null: a global key (every project) */
+                        projectId: string | null;
                         revokedAt: string | null;
                         /** @enum {unknown} */
                         scope: "read" | "write" | "admin";
@@ -5298,6 +5339,247 @@ export interface operations {
                      *       "status": 416,
                      *       "detail": "Range not satisfiable",
                      *       "code": "RANGE_NOT_SATISFIABLE",
+                     *       "instance": "/v1/jobs",
+                     *       "requestId": "c0ffee00-0000-4000-8000-000000000000"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded (RATE_LIMITED); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description Seconds until the limit resets */
+                    "retry-after"?: number;
+                    /** @description Requests allowed per minute for this key (or client address) */
+                    "x-ratelimit-limit"?: number;
+                    /** @description Requests left in the current window */
+                    "x-ratelimit-remaining"?: number;
+                    /** @description Seconds until the window resets */
+                    "x-ratelimit-reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://modelpress.dev/problems/rate-limited",
+                     *       "title": "Too many requests",
+                     *       "status": 429,
+                     *       "detail": "Too many requests",
+                     *       "code": "RATE_LIMITED",
+                     *       "instance": "/v1/jobs",
+                     *       "requestId": "c0ffee00-0000-4000-8000-000000000000"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listProjects: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** @description Slug: what keys (projectId) and resources' projectId name it by */
+                            id: string;
+                            name: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description No API key, or an invalid or revoked one (UNAUTHENTICATED) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://modelpress.dev/problems/unauthenticated",
+                     *       "title": "Authentication required",
+                     *       "status": 401,
+                     *       "detail": "Authentication required",
+                     *       "code": "UNAUTHENTICATED",
+                     *       "instance": "/v1/jobs",
+                     *       "requestId": "c0ffee00-0000-4000-8000-000000000000"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's scope does not cover this operation (FORBIDDEN) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://modelpress.dev/problems/forbidden",
+                     *       "title": "Not allowed",
+                     *       "status": 403,
+                     *       "detail": "Not allowed",
+                     *       "code": "FORBIDDEN",
+                     *       "instance": "/v1/jobs",
+                     *       "requestId": "c0ffee00-0000-4000-8000-000000000000"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded (RATE_LIMITED); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description Seconds until the limit resets */
+                    "retry-after"?: number;
+                    /** @description Requests allowed per minute for this key (or client address) */
+                    "x-ratelimit-limit"?: number;
+                    /** @description Requests left in the current window */
+                    "x-ratelimit-remaining"?: number;
+                    /** @description Seconds until the window resets */
+                    "x-ratelimit-reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://modelpress.dev/problems/rate-limited",
+                     *       "title": "Too many requests",
+                     *       "status": 429,
+                     *       "detail": "Too many requests",
+                     *       "code": "RATE_LIMITED",
+                     *       "instance": "/v1/jobs",
+                     *       "requestId": "c0ffee00-0000-4000-8000-000000000000"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createProject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Lowercase letters, digits and dashes */
+                    id: string;
+                    /** @description Display name (default: the id) */
+                    name?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    /** @description URL of the created resource */
+                    location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: date-time */
+                        createdAt: string;
+                        /** @description Slug: what keys (projectId) and resources' projectId name it by */
+                        id: string;
+                        name: string;
+                    };
+                };
+            };
+            /** @description Invalid request (VALIDATION_FAILED names the field; enum errors list the allowed values) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://modelpress.dev/problems/validation-failed",
+                     *       "title": "Request validation failed",
+                     *       "status": 400,
+                     *       "detail": "body.type: must be equal to one of the allowed values: train, evaluate, prune",
+                     *       "code": "VALIDATION_FAILED",
+                     *       "instance": "/v1/jobs",
+                     *       "requestId": "c0ffee00-0000-4000-8000-000000000000"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No API key, or an invalid or revoked one (UNAUTHENTICATED) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://modelpress.dev/problems/unauthenticated",
+                     *       "title": "Authentication required",
+                     *       "status": 401,
+                     *       "detail": "Authentication required",
+                     *       "code": "UNAUTHENTICATED",
+                     *       "instance": "/v1/jobs",
+                     *       "requestId": "c0ffee00-0000-4000-8000-000000000000"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's scope does not cover this operation (FORBIDDEN) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://modelpress.dev/problems/forbidden",
+                     *       "title": "Not allowed",
+                     *       "status": 403,
+                     *       "detail": "Not allowed",
+                     *       "code": "FORBIDDEN",
+                     *       "instance": "/v1/jobs",
+                     *       "requestId": "c0ffee00-0000-4000-8000-000000000000"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state (INVALID_STATE, IDEMPOTENCY_CONFLICT, IN_USE) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://modelpress.dev/problems/conflict",
+                     *       "title": "Conflict",
+                     *       "status": 409,
+                     *       "detail": "Conflict",
+                     *       "code": "CONFLICT",
                      *       "instance": "/v1/jobs",
                      *       "requestId": "c0ffee00-0000-4000-8000-000000000000"
                      *     }

@@ -1,9 +1,10 @@
 // mercurius loaders: every relation of a page of rows is fetched in one batched call of a domain service (one
 // SQL query, two with files), so a page of N jobs with their models, datasets and latest metrics costs a fixed
 // number of queries whatever N is.
-import type { MercuriusLoaders } from 'mercurius';
+import type { MercuriusContext, MercuriusLoaders } from 'mercurius';
 import type { MetricPointDto, MetricSeriesQuery } from '../jobs/queries.ts';
 import type { Services } from '../runtime.ts';
+import { scopeOf, type ScopedContext } from './scope.ts';
 import type { JobDto } from '../schemas/job.ts';
 import type { ModelDto } from '../schemas/model.ts';
 
@@ -41,20 +42,40 @@ function toSeries(points: MetricPointDto[]) {
   return [...byName].map(([name, pts]) => ({ name, points: pts }));
 }
 
+/**
+ * Every loader fetches through the caller's scope (the operation context's projectScope), so a relation to
+ * another project's resource resolves to null / is left out, as a direct read would be NOT_FOUND.
+ */
 export function buildLoaders(services: Services): MercuriusLoaders {
   const queries = services.jobQueries;
-  const models = (ids: (string | null)[]) => byIds(ids, (x) => services.models.getMany(x));
-  const datasets = (ids: (string | null)[]) => byIds(ids, (x) => services.datasets.getMany(x));
+  type Ctx = MercuriusContext & ScopedContext;
+  const models = (ctx: Ctx, ids: (string | null)[]) => byIds(ids, (x) => services.models.getMany(scopeOf(ctx), x));
+  const datasets = (ctx: Ctx, ids: (string | null)[]) => byIds(ids, (x) => services.datasets.getMany(scopeOf(ctx), x));
   const jobInputs = {
-    model: (qs: Query<JobDto>[]) => models(qs.map((q) => q.obj.modelId)),
-    teacherModel: (qs: Query<JobDto>[]) => models(qs.map((q) => q.obj.teacherModelId)),
-    dataset: (qs: Query<JobDto>[]) => datasets(qs.map((q) => q.obj.datasetId)),
+    model: (qs: Query<JobDto>[], ctx: Ctx) =>
+      models(
+        ctx,
+        qs.map((q) => q.obj.modelId),
+      ),
+    teacherModel: (qs: Query<JobDto>[], ctx: Ctx) =>
+      models(
+        ctx,
+        qs.map((q) => q.obj.teacherModelId),
+      ),
+    dataset: (qs: Query<JobDto>[], ctx: Ctx) =>
+      datasets(
+        ctx,
+        qs.map((q) => q.obj.datasetId),
+      ),
   };
   return {
     Job: {
       ...jobInputs,
-      async results(qs: Query<JobDto>[]) {
-        const found = await models(qs.flatMap((q) => q.obj.resultModelIds));
+      async results(qs: Query<JobDto>[], ctx: Ctx) {
+        const found = await models(
+          ctx,
+          qs.flatMap((q) => q.obj.resultModelIds),
+        );
         let at = 0;
         return qs.map((q) => found.slice(at, (at += q.obj.resultModelIds.length)).filter((m): m is ModelDto => m !== null));
       },
@@ -72,19 +93,23 @@ export function buildLoaders(services: Services): MercuriusLoaders {
     // Job.inputs resolves to the job itself, typed JobInputs.
     JobInputs: jobInputs,
     Model: {
-      parent: (qs: Query<ModelDto>[]) => models(qs.map((q) => q.obj.parentModelId)),
-      producedBy: (qs: Query<ModelDto>[]) =>
+      parent: (qs: Query<ModelDto>[], ctx: Ctx) =>
+        models(
+          ctx,
+          qs.map((q) => q.obj.parentModelId),
+        ),
+      producedBy: (qs: Query<ModelDto>[], ctx: Ctx) =>
         byIds(
           qs.map((q) => q.obj.producedByJobId),
-          (x) => queries.getMany(x),
+          (x) => queries.getMany(scopeOf(ctx), x),
         ),
-      ancestors: (qs: Query<ModelDto, { max: number }>[]) =>
+      ancestors: (qs: Query<ModelDto, { max: number }>[], ctx: Ctx) =>
         perParams(qs, async (objs, { max }) => {
           const chains = await services.models.ancestorIds(
             objs.map((m) => m.id),
             max,
           );
-          const found = await models(chains.flat());
+          const found = await models(ctx, chains.flat());
           let at = 0;
           return chains.map((c) => found.slice(at, (at += c.length)).filter((m): m is ModelDto => m !== null));
         }),

@@ -3,6 +3,7 @@
 import { Value } from 'typebox/value';
 import { decodeCursor, encodeCursor } from '../domain/pagination.ts';
 import { parsePreprocessing } from '../schemas/preprocessing.ts';
+import type { ProjectScope } from '../domain/projects.ts';
 import { AppError } from '../errors.ts';
 import { jobHeadline } from '../jobs/headline.ts';
 import type { Services } from '../runtime.ts';
@@ -13,6 +14,7 @@ import { describeValidation } from '../schemas/validation-field.ts';
 import { paramsFromInput, typedParamKinds } from './job-params.ts';
 import { DateTimeScalar, JSONScalar } from './scalars.ts';
 import type { SubscriptionSlots } from './subscription-limits.ts';
+import { scopeOf, type ScopedContext } from './scope.ts';
 import { subscriptionResolvers } from './subscriptions.ts';
 
 interface PageArgs {
@@ -34,13 +36,13 @@ const orUndefined = <T>(v: T | null | undefined) => (v === null ? undefined : v)
  * Jobs newest first through JobService.list. The creation range rides on the keyset order: `createdBefore` is
  * a cursor at that instant, and `createdAfter` cuts the page where older rows begin (the list ends there).
  */
-async function listJobs(jobs: Services['jobs'], a: JobFilterArgs) {
+async function listJobs(jobs: Services['jobs'], scope: ProjectScope, a: JobFilterArgs) {
   let cursor = orUndefined(a.after);
   if (a.createdBefore) {
     const given = decodeCursor(cursor);
     if (!given || given.createdAt >= a.createdBefore) cursor = encodeCursor({ createdAt: a.createdBefore, id: '' });
   }
-  const page = await jobs.list({
+  const page = await jobs.list(scope, {
     limit: a.first,
     cursor,
     status: orUndefined(a.status),
@@ -108,38 +110,50 @@ const obj = (v: unknown): Raw | null => (v && typeof v === 'object' && !Array.is
 
 export function buildResolvers(services: Services, slots: SubscriptionSlots) {
   const { models, datasets, jobs } = services;
-  const jobsOf = (key: 'modelId' | 'datasetId') => (parent: { id: string }, a: JobFilterArgs) => listJobs(jobs, { ...a, [key]: parent.id });
+  const jobsOf = (key: 'modelId' | 'datasetId') => (parent: { id: string }, a: JobFilterArgs, ctx: ScopedContext) =>
+    listJobs(jobs, scopeOf(ctx), { ...a, [key]: parent.id });
+  type Ctx = ScopedContext;
   return {
     JSON: JSONScalar,
     DateTime: DateTimeScalar,
     Query: {
-      model: (_: unknown, { id }: { id: string }) => models.get(id),
-      dataset: (_: unknown, { id }: { id: string }) => datasets.get(id),
-      job: (_: unknown, { id }: { id: string }) => jobs.get(id),
-      models: (_: unknown, a: PageArgs & { name?: string | null; parentId?: string | null }) =>
-        models.list({ limit: a.first, cursor: orUndefined(a.after), name: orUndefined(a.name), parentModelId: orUndefined(a.parentId) }),
-      datasets: (_: unknown, a: PageArgs & { name?: string | null; format?: string | null }) =>
-        datasets.list({ limit: a.first, cursor: orUndefined(a.after), name: orUndefined(a.name), format: orUndefined(a.format) as never }),
-      jobs: (_: unknown, a: JobFilterArgs) => listJobs(jobs, a),
+      model: (_: unknown, { id }: { id: string }, ctx: Ctx) => models.get(scopeOf(ctx), id),
+      dataset: (_: unknown, { id }: { id: string }, ctx: Ctx) => datasets.get(scopeOf(ctx), id),
+      job: (_: unknown, { id }: { id: string }, ctx: Ctx) => jobs.get(scopeOf(ctx), id),
+      models: (_: unknown, a: PageArgs & { name?: string | null; parentId?: string | null }, ctx: Ctx) =>
+        models.list(scopeOf(ctx), {
+          limit: a.first,
+          cursor: orUndefined(a.after),
+          name: orUndefined(a.name),
+          parentModelId: orUndefined(a.parentId),
+        }),
+      datasets: (_: unknown, a: PageArgs & { name?: string | null; format?: string | null }, ctx: Ctx) =>
+        datasets.list(scopeOf(ctx), {
+          limit: a.first,
+          cursor: orUndefined(a.after),
+          name: orUndefined(a.name),
+          format: orUndefined(a.format) as never,
+        }),
+      jobs: (_: unknown, a: JobFilterArgs, ctx: Ctx) => listJobs(jobs, scopeOf(ctx), a),
     },
     Mutation: {
-      createJob: async (_: unknown, { input, idempotencyKey }: { input: Record<string, unknown>; idempotencyKey?: string | null }) =>
-        (await jobs.create(checkCreateJob(input), { idempotencyKey: orUndefined(idempotencyKey) })).job,
-      cancelJob: (_: unknown, { id }: { id: string }) => jobs.cancel(id),
-      retryJob: (_: unknown, { id }: { id: string }) => jobs.retry(id),
-      deleteModel: async (_: unknown, { id }: { id: string }) => {
-        await models.delete(id);
+      createJob: async (_: unknown, { input, idempotencyKey }: { input: Record<string, unknown>; idempotencyKey?: string | null }, ctx: Ctx) =>
+        (await jobs.create(scopeOf(ctx), checkCreateJob(input), { idempotencyKey: orUndefined(idempotencyKey) })).job,
+      cancelJob: (_: unknown, { id }: { id: string }, ctx: Ctx) => jobs.cancel(scopeOf(ctx), id),
+      retryJob: (_: unknown, { id }: { id: string }, ctx: Ctx) => jobs.retry(scopeOf(ctx), id),
+      deleteModel: async (_: unknown, { id }: { id: string }, ctx: Ctx) => {
+        await models.delete(scopeOf(ctx), id);
         return id;
       },
-      updateModel: (_: unknown, { id, input }: { id: string; input: { name?: string | null; preprocessing?: unknown } }) =>
-        models.update(id, {
+      updateModel: (_: unknown, { id, input }: { id: string; input: { name?: string | null; preprocessing?: unknown } }, ctx: Ctx) =>
+        models.update(scopeOf(ctx), id, {
           ...(input.name !== undefined && input.name !== null ? { name: input.name } : {}),
           ...(input.preprocessing !== undefined
             ? { preprocessing: input.preprocessing === null ? null : parsePreprocessing(input.preprocessing, 'input.preprocessing') }
             : {}),
         }),
-      deleteDataset: async (_: unknown, { id }: { id: string }) => {
-        await datasets.delete(id);
+      deleteDataset: async (_: unknown, { id }: { id: string }, ctx: Ctx) => {
+        await datasets.delete(scopeOf(ctx), id);
         return id;
       },
     },

@@ -1,6 +1,6 @@
 // A small response cache for GraphQL queries (never mutations or subscriptions). Dashboards poll the same few
-// queries; serving them from memory takes the database off the hot path. Entries are keyed by (query,
-// variables, operation name) and invalidated by a generation counter that every job event (LISTEN/NOTIFY or the
+// queries; serving them from memory takes the database off the hot path. Entries are keyed by (caller's project
+// scope, query, variables, operation name: one project never gets another's answer) and invalidated by a generation counter that every job event (LISTEN/NOTIFY or the
 // PGlite tail, so also events from workers in other processes) and every local write bumps; a short TTL bounds
 // staleness for writes made by other API processes (models/datasets uploaded elsewhere).
 // Every invalidation rule lives here: graphqlCachePlugin (registered before the routes, not encapsulated)
@@ -67,8 +67,12 @@ export class GraphqlResponseCache {
     const operationName = typeof src.operationName === 'string' ? src.operationName : undefined;
     if (!this.isQuery(src.query, operationName)) return null;
     const variables = typeof src.variables === 'string' ? src.variables : JSON.stringify(src.variables ?? {});
+    // The auth hook set the scope (onRequest, before this preHandler); '*' is every project (a global key).
+    const project = req.projectScope?.projectId ?? '*';
     return crypto
       .createHash('sha1')
+      .update(project)
+      .update('\0')
       .update(src.query)
       .update('\0')
       .update(variables)

@@ -3,6 +3,7 @@
 // events written by a worker in another process arrive here too.
 import type { Services } from '../runtime.ts';
 import { TERMINAL_STATUSES, type JobEventDto } from '../schemas/job.ts';
+import { scopeOf, type ScopedContext } from './scope.ts';
 import type { SlotContext, SubscriptionSlots } from './subscription-limits.ts';
 
 /**
@@ -62,24 +63,32 @@ export function subscriptionResolvers(services: Services, slots: SubscriptionSlo
   const { jobs, jobQueries: queries } = services;
   return {
     jobUpdated: {
-      subscribe: (_root: unknown, { id }: { id: string }, ctx: SlotContext) =>
+      subscribe: (_root: unknown, { id }: { id: string }, ctx: SlotContext & ScopedContext) =>
         withSlot(slots, ctx, async (release) => {
+          const scope = scopeOf(ctx);
+          // The job must be the caller's (NOT_FOUND otherwise) before anything about it is read.
+          await jobs.get(scope, id);
           // Resume point first, then the snapshot: an event in between only causes one more (fresh) snapshot.
           const afterId = await queries.lastEventId(id);
-          const first = await jobs.get(id);
+          const first = await jobs.get(scope, id);
           return abortable(async function* (signal) {
             yield { jobUpdated: first };
             if (TERMINAL_STATUSES.includes(first.status)) return;
-            for await (const e of await jobs.events(id, { afterId, signal })) {
-              if (e.type === 'state' || e.type === 'progress') yield { jobUpdated: await jobs.get(id) };
+            for await (const e of await jobs.events(scope, id, { afterId, signal })) {
+              if (e.type === 'state' || e.type === 'progress') yield { jobUpdated: await jobs.get(scope, id) };
             }
           }, release);
         }),
     },
     jobMetrics: {
-      subscribe: (_root: unknown, { id, names, fromStep }: { id: string; names?: string[] | null; fromStep?: number | null }, ctx: SlotContext) =>
+      subscribe: (
+        _root: unknown,
+        { id, names, fromStep }: { id: string; names?: string[] | null; fromStep?: number | null },
+        ctx: SlotContext & ScopedContext,
+      ) =>
         withSlot(slots, ctx, async (release) => {
-          const job = await jobs.get(id);
+          const scope = scopeOf(ctx);
+          const job = await jobs.get(scope, id);
           const replay = fromStep !== undefined && fromStep !== null;
           const afterId = replay ? undefined : await queries.lastEventId(id);
           const ended = !replay && TERMINAL_STATUSES.includes(job.status);
@@ -90,7 +99,7 @@ export function subscriptionResolvers(services: Services, slots: SubscriptionSlo
           });
           return abortable(async function* (signal) {
             if (ended) return;
-            for await (const e of await jobs.events(id, { afterId, signal })) {
+            for await (const e of await jobs.events(scope, id, { afterId, signal })) {
               if (e.type !== 'metric') continue;
               const batch = toBatch(e);
               if (batch.points.length) yield { jobMetrics: batch };

@@ -23,6 +23,7 @@ import { datasetRoutes } from './routes/datasets.ts';
 import { healthRoutes } from './routes/health.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { modelRoutes } from './routes/models.ts';
+import { projectRoutes } from './routes/projects.ts';
 
 export interface AppOptions {
   logger?: FastifyServerOptions['logger'];
@@ -65,6 +66,7 @@ export async function buildApp(runtime: Runtime, opts: AppOptions = {}) {
   await app.register(modelRoutes, { prefix: '/v1', services: runtime.services });
   await app.register(datasetRoutes, { prefix: '/v1', services: runtime.services });
   await app.register(jobRoutes, { prefix: '/v1', services: runtime.services });
+  await app.register(projectRoutes, { prefix: '/v1', services: runtime.services });
   await app.register(graphqlPlugin, { services: runtime.services, subscriptionLimits: runtime.config.subscriptionLimits });
   await app.register(dashboardPlugin);
   return app;

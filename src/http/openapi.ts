@@ -123,6 +123,7 @@ const docs: FastifyPluginAsync = async (app) => {
         { name: 'datasets', description: 'Training and evaluation data' },
         { name: 'jobs', description: 'Training and compression jobs' },
         { name: 'keys', description: 'API keys (admin scope)' },
+        { name: 'projects', description: 'Projects (tenants): what a project-bound key sees (global admin)' },
         { name: 'health', description: 'Liveness and readiness' },
       ],
       components: {

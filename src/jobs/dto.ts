@@ -7,6 +7,7 @@ export type { JobRow };
 export function toJobDto(r: JobRow): JobDto {
   return {
     id: r.id,
+    projectId: r.projectId,
     type: r.type,
     status: r.status as JobDto['status'],
     priority: r.priority,

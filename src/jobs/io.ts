@@ -3,6 +3,7 @@
 // Also the one place where dataset tensors become model inputs: opened for a model, a dataset's splits come
 // preprocessed as that model declares (scale/offset, per-channel mean/std, NHWC → NCHW for channels-first models).
 import { AppError } from '../errors.ts';
+import { ALL_PROJECTS } from '../domain/projects.ts';
 import type { DatasetService } from '../domain/datasets/service.ts';
 import type { ModelService } from '../domain/models/service.ts';
 import { loadSplit, type SplitTensors } from '../ml/dataset.ts';
@@ -35,16 +36,18 @@ function toChannelsFirst(split: SplitTensors): SplitTensors {
 }
 
 /**
- * Model and dataset I/O for job `jobId` (models it saves are recorded as produced by it). `preprocessing()` is
- * what the last dataset opened for a model was fed with (jobs report it; results store it in their report).
+ * Model and dataset I/O for job `jobId` (models it saves are recorded as produced by it). It reads across projects
+ * (ALL_PROJECTS): the job's inputs were checked in its project when it was created, and the models it saves go to
+ * the job's project (ModelService looks it up), so the worker never deals with keys or projects. `preprocessing()`
+ * is what the last dataset opened for a model was fed with (jobs report it; results store it in their report).
  */
 export function jobIO(deps: JobIODeps, jobId: string): { models: ModelIO; datasets: DatasetIO; preprocessing: () => AppliedPreprocessing | null } {
   const { models, datasets, store } = deps;
   let applied: AppliedPreprocessing | null = null;
-  const loadArtifacts = async (id: string) => loadArtifactsFromStore(store, await models.storedFiles(id));
+  const loadArtifacts = async (id: string) => loadArtifactsFromStore(store, await models.storedFiles(ALL_PROJECTS, id));
   return {
     models: {
-      get: (id) => models.get(id),
+      get: (id) => models.get(ALL_PROJECTS, id),
       loadArtifacts,
       load: async (id) => loadModelFromArtifacts(await loadArtifacts(id)),
       async save(model, opts) {
@@ -58,11 +61,11 @@ export function jobIO(deps: JobIODeps, jobId: string): { models: ModelIO; datase
       },
     },
     datasets: {
-      get: (id) => datasets.get(id),
+      get: (id) => datasets.get(ALL_PROJECTS, id),
       async open(id, openOpts = {}) {
-        const keys = await datasets.tensorKeys(id);
+        const keys = await datasets.tensorKeys(ALL_PROJECTS, id);
         const { dataset } = keys;
-        const model = openOpts.modelId ? await models.get(openOpts.modelId) : null;
+        const model = openOpts.modelId ? await models.get(ALL_PROJECTS, openOpts.modelId) : null;
         const pre = resolvePreprocessing(model?.preprocessing ?? null, dataset.normalization ?? { scale: 1, offset: 0 });
         const channelsFirst = model !== null && needsChannelsFirst(model, dataset.featureShape, pre.layout);
         if (model) applied = pre;

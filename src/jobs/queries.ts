@@ -1,7 +1,8 @@
 // Read-only batch queries over jobs and their metrics, for GraphQL loaders: each call is one SQL query whatever
 // the number of job ids, so a page of N jobs costs the same as one. (JobService holds the single-job reads and
-// every write; these only read.)
+// every write; these only read.) getMany takes the caller's scope; the per-job reads take ids of jobs it returned.
 import type { Db } from '../db/prisma.ts';
+import { inScope, type ProjectScope } from '../domain/projects.ts';
 import type { JobDto } from '../schemas/job.ts';
 import { toJobDto } from './dto.ts';
 
@@ -46,9 +47,9 @@ export class JobQueries {
   constructor(private readonly db: Db) {}
 
   /** The jobs with these ids in the order asked; null where there is none. */
-  async getMany(ids: readonly string[]): Promise<(JobDto | null)[]> {
+  async getMany(scope: ProjectScope, ids: readonly string[]): Promise<(JobDto | null)[]> {
     if (ids.length === 0) return [];
-    const rows = await this.db.job.findMany({ where: { id: { in: [...new Set(ids)] } } });
+    const rows = await this.db.job.findMany({ where: { id: { in: [...new Set(ids)] }, ...inScope(scope) } });
     const byId = new Map(rows.map((r) => [r.id, toJobDto(r)]));
     return ids.map((id) => byId.get(id) ?? null);
   }

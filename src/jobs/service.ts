@@ -3,6 +3,7 @@
 // JobQueue, which commits the Job row change and its event together; the NOTIFY of the event wakes the workers.
 import crypto from 'node:crypto';
 import type { Db } from '../db/prisma.ts';
+import { DEFAULT_PROJECT, inScope, type ProjectScope } from '../domain/projects.ts';
 import { afterCursor, decodeCursor, decodeKey, encodeKey, newestFirst, toPage } from '../domain/pagination.ts';
 import { AppError } from '../errors.ts';
 import type { JobQueue } from '../queue/job-queue.ts';
@@ -63,15 +64,17 @@ export class JobService {
    * Creates and enqueues a job. With an idempotency key already used: the same request returns the existing job
    * (`created: false`), a different one fails with IDEMPOTENCY_CONFLICT.
    */
-  async create(input: CreateJobInput, opts: { idempotencyKey?: string } = {}): Promise<{ job: JobDto; created: boolean }> {
+  async create(scope: ProjectScope, input: CreateJobInput, opts: { idempotencyKey?: string } = {}): Promise<{ job: JobDto; created: boolean }> {
     const kind = getKind(input.type);
     const params = normalizeParams(input.type, input.params ?? {});
     const inputs = { modelId: input.modelId ?? null, teacherModelId: input.teacherModelId ?? null, datasetId: input.datasetId ?? null };
     await this.deps.admit?.({ type: input.type, params, inputs });
     const priority = input.priority ?? 0;
     const key = opts.idempotencyKey;
+    // A global caller's job goes where its inputs are (checked below); a project caller's, to its project.
+    const projectId = scope.projectId ?? (await this.inputsProject(inputs));
     if (key) {
-      const existing = await this.sameRequest(key, { type: input.type, params, priority, ...inputs });
+      const existing = await this.sameRequest(projectId, key, { type: input.type, params, priority, ...inputs });
       if (existing) return { job: existing, created: false };
     }
     for (const { field, require, resource } of INPUTS) {
@@ -80,23 +83,46 @@ export class JobService {
         if (kind.requires[require]) throw new AppError('VALIDATION_FAILED', `${field}: required for ${input.type} jobs`, { field });
         continue;
       }
-      const found = resource === 'model' ? await this.deps.db.model.count({ where: { id } }) : await this.deps.db.dataset.count({ where: { id } });
-      if (!found) throw new AppError('NOT_FOUND', `${resource} ${id} not found`, { resource, id, field });
+      // Inputs must be in the job's project (built-in datasets are in every one): another project's is NOT_FOUND.
+      const where = { id, ...inScope({ projectId }) };
+      const found =
+        resource === 'model'
+          ? await this.deps.db.model.count({ where })
+          : await this.deps.db.dataset.count({ where: { id, OR: [{ projectId }, { builtin: true }] } });
+      if (!found) {
+        if (scope.projectId === null) {
+          throw new AppError('VALIDATION_FAILED', `${field}: ${resource} ${id} is not in project ${projectId}, where the job's other inputs are`, {
+            field,
+          });
+        }
+        throw new AppError('NOT_FOUND', `${resource} ${id} not found`, { resource, id, field });
+      }
     }
     await validateKind(input.type, params, inputs, await this.validationFacts(inputs.datasetId));
 
     const id = crypto.randomUUID();
     try {
-      await this.deps.queue.create({ id, type: input.type, priority, params, inputs, idempotencyKey: key ?? null });
+      await this.deps.queue.create({ id, type: input.type, priority, params, inputs, idempotencyKey: key ?? null, projectId });
     } catch (err) {
       if (key && isUniqueViolation(err)) {
         // A concurrent request with the same key won the race.
-        const existing = await this.sameRequest(key, { type: input.type, params, priority, ...inputs });
+        const existing = await this.sameRequest(projectId, key, { type: input.type, params, priority, ...inputs });
         if (existing) return { job: existing, created: false };
       }
       throw err;
     }
-    return { job: await this.get(id), created: true };
+    return { job: await this.get({ projectId }, id), created: true };
+  }
+
+  /** The project of a global caller's job: its first model input's, else its (non-built-in) dataset's, else the default one. */
+  private async inputsProject(inputs: JobInputs): Promise<string> {
+    const { db } = this.deps;
+    for (const id of [inputs.modelId, inputs.teacherModelId]) {
+      const row = id ? await db.model.findUnique({ where: { id }, select: { projectId: true } }) : null;
+      if (row) return row.projectId;
+    }
+    const ds = inputs.datasetId ? await db.dataset.findUnique({ where: { id: inputs.datasetId }, select: { projectId: true, builtin: true } }) : null;
+    return ds && !ds.builtin ? ds.projectId : DEFAULT_PROJECT;
   }
 
   private async validationFacts(datasetId: string | null): Promise<ValidationFacts> {
@@ -106,8 +132,9 @@ export class JobService {
   }
 
   /** The job created earlier under `key` if the request matches it; null if the key is unused. */
-  private async sameRequest(key: string, req: Record<string, unknown>): Promise<JobDto | null> {
-    const row = await this.deps.db.job.findUnique({ where: { idempotencyKey: key } });
+  private async sameRequest(projectId: string, key: string, req: Record<string, unknown>): Promise<JobDto | null> {
+    // Keys are per project: another project's use of the same key is not seen (nor revealed).
+    const row = await this.deps.db.job.findUnique({ where: { projectId_idempotencyKey: { projectId, idempotencyKey: key } } });
     if (!row) return null;
     const before = {
       type: row.type,
@@ -124,10 +151,11 @@ export class JobService {
   }
 
   /** Newest first. `modelId` matches jobs that used the model as input or teacher, or produced it. */
-  async list(q: JobListQuery): Promise<{ items: JobDto[]; nextCursor: string | null }> {
+  async list(scope: ProjectScope, q: JobListQuery): Promise<{ items: JobDto[]; nextCursor: string | null }> {
     const limit = q.limit ?? 50;
     const where = {
       AND: [
+        inScope(scope),
         afterCursor(decodeCursor(q.cursor)),
         q.status ? { status: q.status } : {},
         q.type ? { type: q.type } : {},
@@ -139,8 +167,9 @@ export class JobService {
     return toPage(rows, limit, toJobDto);
   }
 
-  async get(id: string): Promise<JobDto> {
-    const row = await this.deps.db.job.findUnique({ where: { id } });
+  /** The job if the scope sees it; NOT_FOUND otherwise (also another project's: 404, never 403). */
+  async get(scope: ProjectScope, id: string): Promise<JobDto> {
+    const row = await this.deps.db.job.findFirst({ where: { id, ...inScope(scope) } });
     if (!row) throw new AppError('NOT_FOUND', `job ${id} not found`, { resource: 'job', id });
     return toJobDto(row);
   }
@@ -149,34 +178,34 @@ export class JobService {
    * queued → canceled at once; running → cancelRequested (its worker stops within one step and marks it
    * canceled); finished → INVALID_STATE.
    */
-  async cancel(id: string): Promise<JobDto> {
+  async cancel(scope: ProjectScope, id: string): Promise<JobDto> {
     for (let tries = 0; tries < 3; tries++) {
-      const job = await this.get(id);
+      const job = await this.get(scope, id);
       if (TERMINAL_STATUSES.includes(job.status)) {
         throw new AppError('INVALID_STATE', `job ${id} is already ${job.status}`, { status: job.status });
       }
       if (job.status === 'running' && job.cancelRequested) return job;
       // false: the status moved meanwhile: look again
-      if (await this.deps.queue.cancel(id, job.status === 'queued' ? 'queued' : 'running')) return this.get(id);
+      if (await this.deps.queue.cancel(id, job.status === 'queued' ? 'queued' : 'running')) return this.get(scope, id);
     }
     throw new AppError('CONFLICT', `job ${id} changed state while being canceled; try again`);
   }
 
   /** failed | canceled → queued again (a new attempt of the same job, same params and inputs). */
-  async retry(id: string): Promise<JobDto> {
-    const job = await this.get(id);
+  async retry(scope: ProjectScope, id: string): Promise<JobDto> {
+    const job = await this.get(scope, id);
     if (job.status !== 'failed' && job.status !== 'canceled') {
       throw new AppError('INVALID_STATE', `only failed or canceled jobs can be retried; job ${id} is ${job.status}`, { status: job.status });
     }
     if (!(await this.deps.queue.retry(id))) {
       throw new AppError('INVALID_STATE', `job ${id} changed state; only failed or canceled jobs can be retried`);
     }
-    return this.get(id);
+    return this.get(scope, id);
   }
 
   /** Metric points ordered by (step, id), optionally one series and from a step on. */
-  async metrics(id: string, q: MetricQuery): Promise<MetricPageDto> {
-    await this.get(id);
+  async metrics(scope: ProjectScope, id: string, q: MetricQuery): Promise<MetricPageDto> {
+    await this.get(scope, id);
     const limit = q.limit ?? 1000;
     const after = decodeKey(q.cursor, (p) => p.length === 2 && isInt32(p[0]) && isBigintId(p[1])) as [number, string] | null;
     const rows = await this.deps.db.metricPoint.findMany({
@@ -200,8 +229,8 @@ export class JobService {
   }
 
   /** Log lines, oldest first. */
-  async logs(id: string, q: LogQuery): Promise<LogPageDto> {
-    await this.get(id);
+  async logs(scope: ProjectScope, id: string, q: LogQuery): Promise<LogPageDto> {
+    await this.get(scope, id);
     const limit = q.limit ?? 1000;
     const after = decodeKey(q.cursor, (p) => p.length === 1 && isBigintId(p[0])) as [string] | null;
     const events = await this.deps.events.list(id, { afterId: after?.[0], limit: limit + 1, types: ['log'] });
@@ -219,15 +248,18 @@ export class JobService {
   }
 
   /** The job's event feed (replay after `afterId`, then live) ending with the job; see JobEvents.stream. */
-  async events(id: string, opts: { afterId?: string; signal?: AbortSignal } = {}): Promise<AsyncGenerator<JobEventDto>> {
-    await this.get(id);
+  async events(scope: ProjectScope, id: string, opts: { afterId?: string; signal?: AbortSignal } = {}): Promise<AsyncGenerator<JobEventDto>> {
+    await this.get(scope, id);
     if (opts.afterId !== undefined && !isBigintId(opts.afterId)) {
       throw new AppError('VALIDATION_FAILED', 'Last-Event-ID must be an event id from this stream', { field: 'last-event-id' });
     }
     return this.deps.events.stream(id, opts);
   }
 
-  /** One page of a job's stored events (GraphQL Job.events), oldest first, after event `afterId`, of `types` only when given. */
+  /**
+   * One page of a job's stored events (GraphQL Job.events), oldest first, after event `afterId`, of `types` only when given.
+   * Unscoped: it is only reached from a Job the caller already read through get/list/getMany.
+   */
   async eventPage(id: string, opts: { afterId?: string; limit?: number; types?: JobEventType[] } = {}): Promise<JobEventDto[]> {
     if (opts.afterId !== undefined && !isBigintId(opts.afterId))
       throw new AppError('VALIDATION_FAILED', 'after: must be an event id', { field: 'after' });

@@ -38,6 +38,8 @@ export interface NewJob {
   params: Record<string, unknown>;
   inputs: JobInputs;
   idempotencyKey: string | null;
+  /** The project the job (and its result models) belongs to. */
+  projectId: string;
 }
 
 export interface ClaimedJob {
@@ -100,6 +102,7 @@ export class JobQueue {
         job.inputs.teacherModelId,
         job.inputs.datasetId,
         job.idempotencyKey,
+        job.projectId,
       ]);
       await stateEvent(tx, job.id, { status: 'queued', attempts: 0 });
     });

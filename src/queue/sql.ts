@@ -44,10 +44,10 @@ const RESET_RUN = `"errorCode" = NULL, "errorMessage" = NULL, "cancelRequested" 
   "leaseExpiresAt" = NULL, "lostRuns" = 0, "runAfter" = now(),
   "resultModelIds" = '{}', "report" = NULL, "progressFraction" = 0, "progressEpoch" = NULL, "progressStep" = NULL, "etaSeconds" = NULL`;
 
-/** $1 id, $2 type, $3 priority, $4 params json, $5 modelId, $6 teacherModelId, $7 datasetId, $8 idempotencyKey */
+/** $1 id, $2 type, $3 priority, $4 params json, $5 modelId, $6 teacherModelId, $7 datasetId, $8 idempotencyKey, $9 projectId */
 export const INSERT_JOB = `
-INSERT INTO "Job" ("id", "type", "status", "priority", "params", "modelId", "teacherModelId", "datasetId", "idempotencyKey", "createdAt", "runAfter")
-VALUES ($1, $2, 'queued', $3, $4::jsonb, $5, $6, $7, $8, now(), now())`;
+INSERT INTO "Job" ("id", "type", "status", "priority", "params", "modelId", "teacherModelId", "datasetId", "idempotencyKey", "projectId", "createdAt", "runAfter")
+VALUES ($1, $2, 'queued', $3, $4::jsonb, $5, $6, $7, $8, $9, now(), now())`;
 
 /** API retry: $1 id. Only from failed/canceled; a new attempt of the same job. */
 export const RETRY_JOB = `

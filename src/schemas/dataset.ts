@@ -10,6 +10,9 @@ export const DatasetFormat = Type.Union(datasetFormats().map((f) => Type.Literal
 export const Dataset = Type.Object(
   {
     id: Type.String(),
+    projectId: Type.String({
+      description: "The project it belongs to (read-only: the caller's project at creation; built-in datasets: default, readable from every project)",
+    }),
     name: Type.String(),
     format: DatasetFormat,
     examples: Type.Integer(),

@@ -9,6 +9,7 @@ export const JOB_ID = '9b2f6c1e-3d4a-4f5b-8c7d-1e2f3a4b5c6d';
 
 export const modelExample = {
   id: MODEL_ID,
+  projectId: 'default',
   name: 'mnist-mlp',
   format: 'tfjs-layers',
   params: 101770,
@@ -38,6 +39,7 @@ export const modelExample = {
 
 export const datasetExample = {
   id: DATASET_ID,
+  projectId: 'default',
   name: 'iris',
   format: 'csv',
   examples: 150,
@@ -55,6 +57,7 @@ export const datasetExample = {
 
 export const jobExample = {
   id: JOB_ID,
+  projectId: 'default',
   type: 'prune',
   status: 'succeeded',
   priority: 0,

@@ -24,6 +24,9 @@ export const JobProgress = Type.Object({
 export const Job = Type.Object(
   {
     id: Type.String(),
+    projectId: Type.String({
+      description: "The project it belongs to (read-only: the caller's project at creation, or its inputs' for a global key)",
+    }),
     type: JobTypeSchema,
     status: JobStatusSchema,
     priority: Type.Integer(),

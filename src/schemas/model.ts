@@ -15,6 +15,7 @@ export const LayerSummary = Type.Object({
 export const Model = Type.Object(
   {
     id: Type.String(),
+    projectId: Type.String({ description: "The project it belongs to (read-only: the caller's project at creation; job results: the job's)" }),
     name: Type.String(),
     format: Type.Literal('tfjs-layers'),
     params: Type.Integer(),

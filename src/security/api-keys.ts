@@ -18,6 +18,8 @@ export interface ApiKeyDto {
   id: string;
   name: string;
   scope: Scope;
+  /** The one project the key sees; null: a global key (every project). */
+  projectId: string | null;
   /** The first characters of the key, to recognise it. */
   prefix: string;
   createdAt: string;
@@ -25,12 +27,22 @@ export interface ApiKeyDto {
   revokedAt: string | null;
 }
 
-type Row = { id: string; name: string; scope: string; prefix: string; createdAt: Date; lastUsedAt: Date | null; revokedAt: Date | null };
+type Row = {
+  id: string;
+  name: string;
+  scope: string;
+  projectId: string | null;
+  prefix: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+};
 
 const toDto = (r: Row): ApiKeyDto => ({
   id: r.id,
   name: r.name,
   scope: r.scope as Scope,
+  projectId: r.projectId,
   prefix: r.prefix,
   createdAt: r.createdAt.toISOString(),
   lastUsedAt: r.lastUsedAt?.toISOString() ?? null,
@@ -52,13 +64,20 @@ export class ApiKeyService {
     this.unknown = new BoundedCache(NEGATIVE_CACHE_ENTRIES, opts.negativeCacheMs ?? 30_000);
   }
 
-  /** Creates a key; `key` is the only time the plain key exists outside the caller. */
-  async create(input: { name: string; scope: string }): Promise<{ key: string; apiKey: ApiKeyDto }> {
+  /**
+   * Creates a key; `key` is the only time the plain key exists outside the caller. With `projectId` the key sees
+   * that project only; without, it is global (every project), as keys were before projects existed.
+   */
+  async create(input: { name: string; scope: string; projectId?: string | null }): Promise<{ key: string; apiKey: ApiKeyDto }> {
     const name = input.name.trim();
     if (!name || name.length > 100) throw new AppError('VALIDATION_FAILED', 'name: must be 1-100 characters', { field: 'name' });
     if (!isScope(input.scope)) throw new AppError('VALIDATION_FAILED', 'scope: must be read, write or admin', { field: 'scope' });
+    const projectId = input.projectId ?? null;
+    if (projectId !== null && !(await this.db.project.findUnique({ where: { id: projectId } }))) {
+      throw new AppError('VALIDATION_FAILED', `projectId: project ${projectId} does not exist`, { field: 'projectId' });
+    }
     const key = KEY_PREFIX + crypto.randomBytes(32).toString('base64url');
-    const row = await this.db.apiKey.create({ data: { name, scope: input.scope, hash: hashKey(key), prefix: key.slice(0, 10) } });
+    const row = await this.db.apiKey.create({ data: { name, scope: input.scope, projectId, hash: hashKey(key), prefix: key.slice(0, 10) } });
     this.unknown.delete(row.hash);
     return { key, apiKey: toDto(row) };
   }
@@ -86,7 +105,7 @@ export class ApiKeyService {
     if (!row) this.unknown.set(hash, true);
     if (!row || row.revokedAt || !isScope(row.scope)) return null;
     this.touch(row.id);
-    return { keyId: row.id, name: row.name, scope: row.scope };
+    return { keyId: row.id, name: row.name, scope: row.scope, projectId: row.projectId };
   }
 
   private touch(id: string) {

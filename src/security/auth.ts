@@ -2,16 +2,20 @@
 // needs (see requiredScope). Missing or unknown key → 401 UNAUTHENTICATED, too small a scope → 403 FORBIDDEN; an
 // address with too many such failures this minute → 429 RATE_LIMITED (failed-auth-limiter.ts), before key lookups.
 // A WebSocket upgrade to /graphql may come without the header (browsers cannot set it): its key then
-// arrives in the connection_init payload and is checked by the GraphQL hooks (graphql-auth.ts).
+// arrives in the connection_init payload and is checked by the GraphQL hooks (graphql-auth.ts). Every request
+// also gets req.projectScope (whose resources it sees: src/domain/projects.ts); admin routes need a global key.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, isAppError } from '../errors.ts';
 import { bearerToken, type ApiKeyService } from './api-keys.ts';
 import type { FailedAuthLimiter } from './failed-auth-limiter.ts';
-import { requireScope, requiredScope, type Principal } from './scopes.ts';
+import type { ProjectScope } from '../domain/projects.ts';
+import { projectScopeOf, requireGlobal, requireScope, requiredScope, type Principal } from './scopes.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
     principal?: Principal;
+    /** Whose resources this request sees (its key's project; the default project without a key): routes pass it to the services. */
+    projectScope: ProjectScope;
   }
 }
 
@@ -34,9 +38,12 @@ function sendGraphqlError(reply: FastifyReply, e: AppError) {
 }
 
 export function registerAuthHook(app: FastifyInstance, settings: AuthSettings) {
+  app.decorateRequest('projectScope', null as unknown as ProjectScope);
   app.addHook('onRequest', async (req, reply) => {
+    req.projectScope = projectScopeOf(null);
     try {
       await authenticate(req, settings);
+      req.projectScope = projectScopeOf(req.principal);
     } catch (err) {
       if (isAppError(err) && err.code === 'RATE_LIMITED') reply.header('retry-after', Number(err.details?.retryAfterSeconds ?? 60));
       if (isAppError(err) && routePath(req) === '/graphql' && !isWebSocketUpgrade(req)) return sendGraphqlError(reply, err);
@@ -75,4 +82,5 @@ async function authenticate(req: FastifyRequest, settings: AuthSettings) {
     throw new AppError('UNAUTHENTICATED', 'this endpoint needs an API key: send "Authorization: Bearer mp_…"');
   }
   requireScope(req.principal, needed, `${req.method} ${routePath(req)}`);
+  if (needed === 'admin') requireGlobal(req.principal, `${req.method} ${routePath(req)}`);
 }

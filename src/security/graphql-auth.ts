@@ -1,12 +1,14 @@
 // API keys for GraphQL: queries and subscriptions need read, mutations need write. Over HTTP the key was checked
 // by the onRequest hook; over WebSocket it comes from the upgrade request's Authorization header or the
-// connection_init payload ({ authorization: "Bearer mp_…" }, also accepted under payload.headers).
+// connection_init payload ({ authorization: "Bearer mp_…" }, also accepted under payload.headers). Every
+// operation's context gets `projectScope`: its key's project (see src/domain/projects.ts).
 import { Kind, OperationTypeNode, type DocumentNode } from 'graphql';
 import type { MercuriusContext } from 'mercurius';
 import { AppError } from '../errors.ts';
 import { bearerToken } from './api-keys.ts';
 import type { AuthSettings } from './auth.ts';
-import { requireScope, type Principal } from './scopes.ts';
+import type { ProjectScope } from '../domain/projects.ts';
+import { projectScopeOf, requireScope, type Principal } from './scopes.ts';
 
 type Payload = Record<string, unknown> | undefined;
 
@@ -20,7 +22,7 @@ const isMutation = (doc: DocumentNode) =>
   doc.definitions.some((d) => d.kind === Kind.OPERATION_DEFINITION && d.operation === OperationTypeNode.MUTATION);
 
 export function graphqlAuth(settings: AuthSettings) {
-  type Ctx = MercuriusContext & { _connectionInit?: Payload; principal?: Principal | null };
+  type Ctx = MercuriusContext & { _connectionInit?: Payload; principal?: Principal | null; projectScope?: ProjectScope };
 
   async function principalOf(ctx: Ctx): Promise<Principal | null> {
     if (ctx.principal !== undefined) return ctx.principal;
@@ -32,9 +34,11 @@ export function graphqlAuth(settings: AuthSettings) {
   }
 
   async function check(document: DocumentNode, ctx: Ctx) {
-    if (!settings.enabled) return;
     try {
       const principal = await principalOf(ctx);
+      // Whose resources the operation sees (resolvers and loaders pass it to the services), with auth on or off.
+      ctx.projectScope = projectScopeOf(principal);
+      if (!settings.enabled) return;
       if (!principal) throw new AppError('UNAUTHENTICATED', 'this operation needs an API key');
       requireScope(principal, isMutation(document) ? 'write' : 'read', isMutation(document) ? 'a GraphQL mutation' : 'a GraphQL query');
     } catch (err) {

@@ -1,4 +1,4 @@
-// /v1/keys (admin scope): create, list and revoke API keys. The plain key is in the create response only.
+// /v1/keys (a global admin key): create, list and revoke API keys. The plain key is in the create response only.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
@@ -11,6 +11,7 @@ const ApiKey = Type.Object({
   id: Type.String({ format: 'uuid' }),
   name: Type.String(),
   scope: Type.Enum(SCOPES),
+  projectId: Type.Union([Type.String(), Type.Null()], { description: 'The one project the key sees; null: a global key (every project)' }),
   prefix: Type.String({ description: 'First characters of the key' }),
   createdAt: Type.String({ format: 'date-time' }),
   lastUsedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
@@ -26,8 +27,21 @@ export const keyRoutes: FastifyPluginAsync<{ keys: ApiKeyService }> = async (fas
         operationId: 'createApiKey',
         tags,
         summary: 'Create an API key (admin)',
-        description: 'Returns the plain key once, in `key`; only its sha256 is stored. Send it as `Authorization: Bearer <key>`.',
-        body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }), scope: Type.Enum(SCOPES) }, { additionalProperties: false }),
+        description:
+          'Returns the plain key once, in `key`; only its sha256 is stored. Send it as `Authorization: Bearer <key>`. ' +
+          "With `projectId` the key sees only that project (other projects' resources are 404 to it); without, it is global.",
+        body: Type.Object(
+          {
+            name: Type.String({ minLength: 1, maxLength: 100 }),
+            scope: Type.Enum(SCOPES),
+            projectId: Type.Optional(
+              Type.String({
+                description: 'Bind the key to this project (it sees and creates only there); absent: a global key that sees every project',
+              }),
+            ),
+          },
+          { additionalProperties: false },
+        ),
         response: { 201: Type.Object({ key: Type.String(), apiKey: ApiKey }), ...errorResponses(400, 401, 403) },
       },
     },

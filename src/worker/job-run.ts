@@ -1,6 +1,7 @@
 // One run (attempt) of one claimed job inside a worker: heartbeat, the kind's context (throttled progress and
 // metric writes, logs, cancellation), and the final state. Every state write goes through JobQueue, keyed by the
 // run's owner (workerId, attempt), so a worker presumed dead can never overwrite the run that replaced it.
+import { ALL_PROJECTS } from '../domain/projects.ts';
 import { AppError, isAppError } from '../errors.ts';
 import { jobIO } from '../jobs/io.ts';
 import type { JobContext, JobProgress, MetricInput } from '../jobs/kind.ts';
@@ -177,7 +178,7 @@ export class JobRun {
   private async resetEarlierAttempts() {
     await this.rt.db.metricPoint.deleteMany({ where: { jobId: this.job.id } });
     const orphans = await this.rt.db.model.findMany({ where: { producedByJobId: this.job.id }, select: { id: true } });
-    for (const m of orphans) await this.rt.services.models.delete(m.id);
+    for (const m of orphans) await this.rt.services.models.delete(ALL_PROJECTS, m.id);
     if (orphans.length > 0) this.log.info({ jobId: this.job.id, models: orphans.map((m) => m.id) }, 'removed models of an earlier attempt');
   }
 
@@ -226,6 +227,6 @@ export class JobRun {
   }
 
   private async discard(modelIds: string[] | undefined) {
-    for (const id of modelIds ?? []) await this.rt.services.models.delete(id).catch(() => {});
+    for (const id of modelIds ?? []) await this.rt.services.models.delete(ALL_PROJECTS, id).catch(() => {});
   }
 }

@@ -3,6 +3,7 @@
 import pg from 'pg';
 import WebSocket from 'ws';
 import type { Runtime } from '../../src/runtime.ts';
+import { ALL_PROJECTS } from '../../src/domain/projects.ts';
 
 export type Gql = (query: string, variables?: Record<string, unknown>) => Promise<{ status: number; body: any }>;
 
@@ -48,7 +49,7 @@ export async function countSql<T>(fn: () => Promise<T>): Promise<{ result: T; qu
 export async function seedJobs(rt: Runtime, o: { count: number; modelId?: string; datasetId?: string; metricSteps: number }): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < o.count; i++) {
-    const { job } = await rt.services.jobs.create({
+    const { job } = await rt.services.jobs.create(ALL_PROJECTS, {
       type: 'noop', // CreateJobInput['type'] is typed never (TypeBox union built from an array)
       params: { steps: 1 },
       modelId: i % 2 === 0 ? o.modelId : undefined,
@@ -74,8 +75,16 @@ export interface Subscription {
   close(): void;
 }
 
-/** Subscribes over WebSocket with the graphql-transport-ws protocol (the graphql-ws library's). */
-export async function wsSubscribe(baseUrl: string, query: string, variables: Record<string, unknown>): Promise<Subscription> {
+/**
+ * Subscribes over WebSocket with the graphql-transport-ws protocol (the graphql-ws library's); `initPayload` is the
+ * connection_init payload (e.g. { authorization: 'Bearer mp_…' }).
+ */
+export async function wsSubscribe(
+  baseUrl: string,
+  query: string,
+  variables: Record<string, unknown>,
+  initPayload: Record<string, unknown> = {},
+): Promise<Subscription> {
   const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
   await new Promise<void>((resolve, reject) => {
     ws.once('open', resolve);
@@ -96,7 +105,7 @@ export async function wsSubscribe(baseUrl: string, query: string, variables: Rec
     ws.on('close', () => reject(new Error('socket closed before the subscription completed')));
   });
   done.catch(() => {}); // observed by the caller when it awaits
-  ws.send(JSON.stringify({ type: 'connection_init', payload: {} }));
+  ws.send(JSON.stringify({ type: 'connection_init', payload: initPayload }));
   await acked;
   ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query, variables } }));
   return { messages, done, close: () => ws.close() };

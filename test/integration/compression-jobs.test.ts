@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import { tf } from '../../src/ml/tf.ts';
 import { forEachTarget, startTestApp, type TestContext } from '../helpers/harness.ts';
 import { finished, waitForJob, type JobJson } from '../helpers/jobs.ts';
+import { ALL_PROJECTS } from '../../src/domain/projects.ts';
 
 type Measure = {
   accuracy: number | null;
@@ -122,7 +123,7 @@ await forEachTarget('compression jobs', (target) => {
 
   /** The first MNIST test rows, normalized, shaped as the dataset stores them ([n, 28, 28, 1]). */
   async function testInputs(rows: number): Promise<tf.Tensor> {
-    const keys = await ctx.runtime.services.datasets.tensorKeys(datasetId);
+    const keys = await ctx.runtime.services.datasets.tensorKeys(ALL_PROJECTS, datasetId);
     const { loadSplit } = await import('../../src/ml/dataset.ts');
     const split = await loadSplit(ctx.runtime.store, keys.test!, { limit: rows, normalization: keys.dataset.normalization!, numClasses: 10 });
     split.y.dispose();

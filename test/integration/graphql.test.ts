@@ -5,6 +5,7 @@ import { after, before, test } from 'node:test';
 import { tinyModelFiles } from '../helpers/fixtures.ts';
 import { gql, countSql, seedJobs, type Gql } from '../helpers/graphql.ts';
 import { forEachTarget, startTestApp, type TestContext } from '../helpers/harness.ts';
+import { ALL_PROJECTS } from '../../src/domain/projects.ts';
 
 const DASHBOARD = `query Dashboard($first: Int!) {
   jobs(first: $first) {
@@ -102,7 +103,7 @@ await forEachTarget('GraphQL API', (target) => {
 
   test('jobs filters: status, type, model, dataset, created range', async () => {
     const canceled = jobIds.slice(0, 3);
-    for (const id of canceled) await ctx.runtime.services.jobs.cancel(id);
+    for (const id of canceled) await ctx.runtime.services.jobs.cancel(ALL_PROJECTS, id);
     const byStatus = await q(`{ jobs(status: CANCELED) { items { id status } } }`);
     assert.deepEqual(byStatus.body.data.jobs.items.map((j: { id: string }) => j.id).sort(), [...canceled].sort());
     const withModel = await q(`query($m: ID!) { jobs(modelId: $m, first: 200) { items { modelId } } }`, { m: modelA });
@@ -367,7 +368,7 @@ await forEachTarget('GraphQL API', (target) => {
     const typed = await q(create, { input: { type: 'NOOP', noop: { steps: 3, durationMs: 0 } } });
     assert.equal(typed.body.errors, undefined, JSON.stringify(typed.body.errors));
     assert.deepEqual(typed.body.data.createJob.params, { steps: 3, durationMs: 0 });
-    await ctx.runtime.services.jobs.cancel(typed.body.data.createJob.id);
+    await ctx.runtime.services.jobs.cancel(ALL_PROJECTS, typed.body.data.createJob.id);
     // Enum params arrive as REST strings (the job's params are stored as REST has them).
     const prune = await q(
       `mutation($m: ID!, $d: ID!) { createJob(input: {
@@ -377,7 +378,7 @@ await forEachTarget('GraphQL API', (target) => {
     assert.equal(prune.body.errors, undefined, JSON.stringify(prune.body.errors));
     const p = prune.body.data.createJob.params;
     assert.deepEqual([p.method, p.norm, p.sparsity, p.scope], ['structured', 'l2', 0.5, 'global']);
-    await ctx.runtime.services.jobs.cancel(prune.body.data.createJob.id);
+    await ctx.runtime.services.jobs.cancel(ALL_PROJECTS, prune.body.data.createJob.id);
     const rest = await ctx.http.get(`/v1/jobs/${prune.body.data.createJob.id}`).expect(200);
     assert.deepEqual(rest.body.params, p);
     // Schema errors as in REST, on the same field; misuse of the typed fields is VALIDATION_FAILED naming it.

@@ -22,6 +22,7 @@ import { forEachTarget, startTestApp, type TestContext } from '../helpers/harnes
 import { finished, waitForJob, type JobJson } from '../helpers/jobs.ts';
 import { argmaxAccuracy, maxScaledDiff, mnistInputs, nchwToNhwc, runOrt } from '../helpers/onnx.ts';
 import { REAL_MODELS_SKIP, realModelPath, realModelsDir } from '../helpers/real-models.ts';
+import { ALL_PROJECTS } from '../../src/domain/projects.ts';
 
 const skip = realModelsDir() ? false : REAL_MODELS_SKIP;
 const ENV = { MODELPRESS_BACKEND: 'wasm', MODELPRESS_BUILTIN_DATASETS: 'true', MODELPRESS_QUEUE_POLL_SECONDS: '1' };
@@ -114,7 +115,7 @@ await forEachTarget('real models: upload, evaluate, prune, export', (target) => 
     const model = await loadModelFromArtifacts(
       await loadArtifactsFromStore(
         ctx.runtime.store,
-        (await ctx.runtime.services.models.storedFiles(modelId)).filter((f) => !f.path.startsWith('source/')),
+        (await ctx.runtime.services.models.storedFiles(ALL_PROJECTS, modelId)).filter((f) => !f.path.startsWith('source/')),
       ),
     );
     try {

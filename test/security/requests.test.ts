@@ -10,6 +10,7 @@ import { npyBytes } from '../fixtures/datasets/helpers.ts';
 import { gql } from '../helpers/graphql.ts';
 import { forEachTarget, startTestApp, type TestContext } from '../helpers/harness.ts';
 import { assertGraphqlError, assertNothingLeft, assertProblem, underProbe } from '../helpers/hostile.ts';
+import { ALL_PROJECTS } from '../../src/domain/projects.ts';
 
 const PER_SOCKET = 4;
 const PER_KEY = 6;
@@ -163,7 +164,7 @@ await forEachTarget('hostile requests', (target) => {
   });
 
   test('subscriptions are capped per socket and per client; closing a socket gives its slots back', async () => {
-    const { job } = await ctx.runtime.services.jobs.create({ type: 'noop', params: { steps: 1 } });
+    const { job } = await ctx.runtime.services.jobs.create(ALL_PROJECTS, { type: 'noop', params: { steps: 1 } });
     const sub = `subscription { jobUpdated(id: "${job.id}") { id status } }`;
     await underProbe(ctx, 'subscription flood', async () => {
       const a = await subscribeMany(ctx, sub, PER_SOCKET + 1);
@@ -185,11 +186,11 @@ await forEachTarget('hostile requests', (target) => {
       );
       await Promise.all([b.close(), c.close()]);
     });
-    await ctx.runtime.services.jobs.cancel(job.id);
+    await ctx.runtime.services.jobs.cancel(ALL_PROJECTS, job.id);
   });
 
   test('forged REST cursors are 400 BAD_CURSOR', async () => {
-    const { job } = await ctx.runtime.services.jobs.create({ type: 'noop', params: { steps: 1 } });
+    const { job } = await ctx.runtime.services.jobs.create(ALL_PROJECTS, { type: 'noop', params: { steps: 1 } });
     const cursors: [string, string][] = [
       ['/v1/models', b64(['+275760-09-13T00:00:00.000Z', 'x'])],
       ['/v1/datasets', b64(['-000001-01-01T00:00:00.000Z', 'x'])],
@@ -204,7 +205,7 @@ await forEachTarget('hostile requests', (target) => {
     assert.equal(metrics.status, 200);
     const events = await fetch(`${ctx.baseUrl}/v1/jobs/${job.id}/events`, { headers: { 'last-event-id': '9'.repeat(30) } });
     assert.equal(events.status, 400);
-    await ctx.runtime.services.jobs.cancel(job.id);
+    await ctx.runtime.services.jobs.cancel(ALL_PROJECTS, job.id);
   });
 
   test('malformed multipart, oversize URLs and headers are problem+json', async () => {

@@ -18,6 +18,7 @@ import { initBackend } from '../../src/ml/backend.ts';
 import { tf } from '../../src/ml/tf.ts';
 import { createRuntime, type Runtime } from '../../src/runtime.ts';
 import { targetEnv } from '../helpers/harness.ts';
+import { ALL_PROJECTS } from '../../src/domain/projects.ts';
 
 /** A job report read as loose JSON (the kinds return Record<string, unknown>). */
 type Loose = Record<string, any>;
@@ -197,7 +198,7 @@ test('autocompress: 3-trial budget → every candidate saved with its report, fr
   assert.equal(report.after.split, 'test');
   assert.equal(report.after.gzipBytes, report.chosen.gzipBytes);
   for (const c of report.candidates.slice(1)) {
-    const dto = await rt.services.models.get(c.modelId);
+    const dto = await rt.services.models.get(ALL_PROJECTS, c.modelId);
     assert.equal((dto.report as Loose).after.split, 'validation');
     assert.equal((dto.report as Loose).autocompress.trial, c.trial);
   }

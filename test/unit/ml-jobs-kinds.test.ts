@@ -15,6 +15,7 @@ import { initBackend } from '../../src/ml/backend.ts';
 import { tf } from '../../src/ml/tf.ts';
 import { createRuntime, type Runtime } from '../../src/runtime.ts';
 import { targetEnv } from '../helpers/harness.ts';
+import { ALL_PROJECTS } from '../../src/domain/projects.ts';
 
 let rt: Runtime;
 let cleanup: () => Promise<void>;
@@ -103,11 +104,11 @@ test('train: a steady tensor count across epochs, none left behind; report and s
   );
 
   const [id] = result.resultModelIds;
-  const dto = await rt.services.models.get(id);
+  const dto = await rt.services.models.get(ALL_PROJECTS, id);
   assert.equal(dto.producedByJobId, r.ctx.jobId);
   assert.equal(dto.name, 'mnist-lenet-300-100-trained');
   assert.equal(dto.params, 266_610);
-  await rt.services.models.delete(id);
+  await rt.services.models.delete(ALL_PROJECTS, id);
 });
 
 test('train: cancel stops before the next batch, leaves no tensors and no model', async () => {
@@ -159,7 +160,7 @@ test('evaluate: an uploaded-style flat MLP ([784]) runs on MNIST [28,28,1] by re
   tf.dispose([data.x, data.y]);
   model.dispose();
   assert.equal(tf.memory().numTensors, before);
-  await rt.services.models.delete(saved.id);
+  await rt.services.models.delete(ALL_PROJECTS, saved.id);
 });
 
 test('assertCompatible: INCOMPATIBLE_INPUTS for a wrong input size or class count; reshape target for flat inputs', () => {

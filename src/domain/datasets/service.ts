@@ -8,6 +8,7 @@ import type { DatasetDto, DatasetListQuery } from '../../schemas/dataset.ts';
 import { objectKeys, type ObjectStore } from '../../storage/object-store.ts';
 import type { Archive } from '../archive.ts';
 import { refuseWhileInUse } from '../in-use.ts';
+import { homeProject, type ProjectScope } from '../projects.ts';
 import { archiveOf, inOrderAsked, listFiles, openFileOf, removedOnFailure, type OpenedFile } from '../stored-files.ts';
 import { afterCursor, decodeCursor, nameFilter, newestFirst, toPage } from '../pagination.ts';
 import { receiveUpload, type StoredFile, type UploadPart } from '../uploads.ts';
@@ -24,6 +25,7 @@ type DatasetRow = NonNullable<Awaited<ReturnType<Db['dataset']['findUnique']>>> 
 export function toDatasetDto(row: DatasetRow): DatasetDto {
   return {
     id: row.id,
+    projectId: row.projectId,
     name: row.name,
     format: row.format as DatasetDto['format'],
     examples: row.examples,
@@ -48,6 +50,9 @@ function combinedSha256(files: { path: string; sha256: string }[]): string {
   return h.digest('hex');
 }
 
+/** Datasets a scope sees: its project's, and the built-ins (shared, read-only: they cannot be deleted). */
+export const visibleIn = (scope: ProjectScope) => (scope.projectId === null ? {} : { OR: [{ projectId: scope.projectId }, { builtin: true }] });
+
 export interface DatasetTensorKeys {
   x: string;
   y: string;
@@ -56,7 +61,7 @@ export interface DatasetTensorKeys {
 export class DatasetService {
   constructor(private readonly deps: { db: Db; store: ObjectStore; config: Config }) {}
 
-  async upload(parts: AsyncIterable<UploadPart>): Promise<DatasetDto> {
+  async upload(scope: ProjectScope, parts: AsyncIterable<UploadPart>): Promise<DatasetDto> {
     const id = crypto.randomUUID();
     const { store, config } = this.deps;
     return removedOnFailure(store, objectKeys.datasetPrefix(id), async () => {
@@ -78,6 +83,7 @@ export class DatasetService {
         format,
         labelColumn: fields.labelColumn || fields.label_column || undefined,
         classNames: fields.classNames === undefined ? undefined : parseClassNames(fields.classNames),
+        projectId: homeProject(scope),
       });
     });
   }
@@ -87,7 +93,7 @@ export class DatasetService {
     name: string,
     sources: SourceFile[],
     stored: StoredFile[],
-    opts: { format?: string; labelColumn?: string; classNames?: string[]; builtin?: boolean; sha256?: string },
+    opts: { format?: string; labelColumn?: string; classNames?: string[]; builtin?: boolean; sha256?: string; projectId?: string },
   ): Promise<DatasetDto> {
     const { db, store, config } = this.deps;
     const tensors: (StoredFile & { role: TensorRole })[] = [];
@@ -114,6 +120,7 @@ export class DatasetService {
     const row = await db.dataset.create({
       data: {
         id,
+        projectId: opts.projectId, // absent: the column's default project (built-ins)
         name,
         format: meta.format,
         examples: meta.examples,
@@ -160,19 +167,20 @@ export class DatasetService {
     }
   }
 
-  private async row(id: string): Promise<DatasetRow> {
-    const row = await this.deps.db.dataset.findUnique({ where: { id }, include: { files: true } });
+  /** The dataset if the scope sees it (its project's, or a built-in); NOT_FOUND otherwise (404, never 403). */
+  private async row(scope: ProjectScope, id: string): Promise<DatasetRow> {
+    const row = await this.deps.db.dataset.findFirst({ where: { id, ...visibleIn(scope) }, include: { files: true } });
     if (!row) throw notFound('dataset', id);
     return row;
   }
 
-  async get(id: string): Promise<DatasetDto> {
-    return toDatasetDto(await this.row(id));
+  async get(scope: ProjectScope, id: string): Promise<DatasetDto> {
+    return toDatasetDto(await this.row(scope, id));
   }
 
   /** Canonical tensor object keys per split, for the ML engine. */
-  async tensorKeys(id: string): Promise<{ dataset: DatasetDto; train: DatasetTensorKeys; test?: DatasetTensorKeys }> {
-    const row = await this.row(id);
+  async tensorKeys(scope: ProjectScope, id: string): Promise<{ dataset: DatasetDto; train: DatasetTensorKeys; test?: DatasetTensorKeys }> {
+    const row = await this.row(scope, id);
     const key = (role: string) => row.files.find((f) => f.role === role)?.objectKey;
     const train = { x: key('train-x'), y: key('train-y') };
     const test = { x: key('test-x'), y: key('test-y') };
@@ -180,10 +188,10 @@ export class DatasetService {
     return { dataset: toDatasetDto(row), train: train as DatasetTensorKeys, test: test.x && test.y ? (test as DatasetTensorKeys) : undefined };
   }
 
-  async list(q: DatasetListQuery) {
+  async list(scope: ProjectScope, q: DatasetListQuery) {
     const limit = q.limit ?? 50;
     const rows = await this.deps.db.dataset.findMany({
-      where: { AND: [nameFilter(q.name), q.format ? { format: q.format } : {}, afterCursor(decodeCursor(q.cursor))] },
+      where: { AND: [visibleIn(scope), nameFilter(q.name), q.format ? { format: q.format } : {}, afterCursor(decodeCursor(q.cursor))] },
       orderBy: newestFirst,
       take: limit + 1,
       include: { files: true },
@@ -191,23 +199,23 @@ export class DatasetService {
     return toPage(rows, limit, toDatasetDto);
   }
 
-  async openFile(id: string, filePath: string): Promise<OpenedFile> {
-    return openFileOf(this.deps.store, 'dataset', await this.row(id), filePath);
+  async openFile(scope: ProjectScope, id: string, filePath: string): Promise<OpenedFile> {
+    return openFileOf(this.deps.store, 'dataset', await this.row(scope, id), filePath);
   }
 
-  async archive(id: string): Promise<Archive> {
-    return archiveOf(this.deps.store, 'dataset', await this.row(id));
+  async archive(scope: ProjectScope, id: string): Promise<Archive> {
+    return archiveOf(this.deps.store, 'dataset', await this.row(scope, id));
   }
 
   /** Batch read (GraphQL loaders): the datasets with these ids in the order asked, null where there is none (datasets + files: two queries). */
-  async getMany(ids: readonly string[]): Promise<(DatasetDto | null)[]> {
+  async getMany(scope: ProjectScope, ids: readonly string[]): Promise<(DatasetDto | null)[]> {
     if (ids.length === 0) return [];
-    const rows = await this.deps.db.dataset.findMany({ where: { id: { in: [...new Set(ids)] } }, include: { files: true } });
+    const rows = await this.deps.db.dataset.findMany({ where: { id: { in: [...new Set(ids)] }, ...visibleIn(scope) }, include: { files: true } });
     return inOrderAsked(ids, rows, toDatasetDto);
   }
 
-  async delete(id: string): Promise<void> {
-    const row = await this.row(id);
+  async delete(scope: ProjectScope, id: string): Promise<void> {
+    const row = await this.row(scope, id);
     if (row.builtin) throw new AppError('CONFLICT', 'built-in datasets cannot be deleted', { id });
     await refuseWhileInUse(this.deps.db, 'dataset', id);
     await this.deps.db.dataset.delete({ where: { id } });

@@ -11,6 +11,7 @@ import { declared, detectPreprocessing } from './preprocessing.ts';
 import { objectKeys, type ObjectStore } from '../../storage/object-store.ts';
 import type { Archive } from '../archive.ts';
 import { refuseWhileInUse } from '../in-use.ts';
+import { DEFAULT_PROJECT, homeProject, inScope, type ProjectScope } from '../projects.ts';
 import { archiveOf, inOrderAsked, listFiles, openFileOf, removedOnFailure, type OpenedFile } from '../stored-files.ts';
 import { afterCursor, decodeCursor, nameFilter, newestFirst, toPage } from '../pagination.ts';
 import { receiveUpload, type StoredFile, type UploadPart } from '../uploads.ts';
@@ -40,6 +41,7 @@ export function toModelDto(row: ModelRow): ModelDto {
   const details = row.sourceDetails as ModelSource['details'] | null;
   return {
     id: row.id,
+    projectId: row.projectId,
     name: row.name,
     format: 'tfjs-layers',
     params: Number(row.params),
@@ -73,6 +75,8 @@ export interface ModelLineage {
   preprocessing?: Preprocessing | null;
   /** Whether this is an upload (detect preprocessing) rather than a job result (inherit). */
   upload?: boolean;
+  /** The project it goes to; absent: the producing job's (else the parent's, else the default project). */
+  projectId?: string;
 }
 
 /** A job result keeps what its parent was converted from (so exports default to the original's layout). */
@@ -92,7 +96,7 @@ export class ModelService {
   constructor(private readonly deps: { db: Db; store: ObjectStore; config: Config }) {}
 
   /** Multipart upload: model.json + shards, or one zip holding them; `name` and `preprocessing` (JSON) fields. */
-  async upload(parts: AsyncIterable<UploadPart>): Promise<ModelDto> {
+  async upload(scope: ProjectScope, parts: AsyncIterable<UploadPart>): Promise<ModelDto> {
     const id = crypto.randomUUID();
     const { store, config } = this.deps;
     return removedOnFailure(store, objectKeys.modelPrefix(id), async () => {
@@ -105,7 +109,13 @@ export class ModelService {
       });
       const pre = fields.preprocessing?.trim() ? declared(parsePreprocessing(fields.preprocessing)) : undefined;
       const converted = await convertUpload(files, { store, config, keyFor: (fileId) => objectKeys.modelFile(id, fileId) });
-      return this.register(id, converted.files, { name: fields.name?.trim() || '', source: converted.source, preprocessing: pre, upload: true });
+      return this.register(id, converted.files, {
+        name: fields.name?.trim() || '',
+        source: converted.source,
+        preprocessing: pre,
+        upload: true,
+        projectId: homeProject(scope),
+      });
     });
   }
 
@@ -155,6 +165,9 @@ export class ModelService {
     const prefix = modelJsonFile.path.slice(0, -'model.json'.length);
     const name = lineage.name || 'model';
     const parent = lineage.parentModelId ? await db.model.findUnique({ where: { id: lineage.parentModelId } }) : null;
+    // Job results inherit the job's project: the worker never needs to know whose job it runs.
+    const job = lineage.producedByJobId ? await db.job.findUnique({ where: { id: lineage.producedByJobId }, select: { projectId: true } }) : null;
+    const projectId = lineage.projectId ?? job?.projectId ?? parent?.projectId ?? DEFAULT_PROJECT;
     const source = lineage.source ?? inheritedSource(parent);
     const preprocessing =
       lineage.preprocessing !== undefined
@@ -165,6 +178,7 @@ export class ModelService {
     const row = await db.model.create({
       data: {
         id,
+        projectId,
         name,
         params: BigInt(summary.params),
         sizeBytes: BigInt(files.reduce((s, f) => s + f.sizeBytes, 0)),
@@ -195,8 +209,8 @@ export class ModelService {
   }
 
   /** PATCH: a new name and/or preprocessing (null clears it). VALIDATION_FAILED names a bad field. */
-  async update(id: string, patch: ModelPatch): Promise<ModelDto> {
-    await this.row(id);
+  async update(scope: ProjectScope, id: string, patch: ModelPatch): Promise<ModelDto> {
+    await this.row(scope, id);
     const data: Prisma.ModelUpdateInput = {};
     if (patch.name !== undefined) data.name = patch.name;
     if (patch.preprocessing !== undefined) {
@@ -206,25 +220,28 @@ export class ModelService {
     return toModelDto(row);
   }
 
-  private async row(id: string): Promise<ModelRow> {
-    const row = await this.deps.db.model.findUnique({ where: { id }, include: { files: true } });
+  /** The model if the scope sees it; NOT_FOUND otherwise (also for another project's: 404, never 403). */
+  private async row(scope: ProjectScope, id: string): Promise<ModelRow> {
+    const row = await this.deps.db.model.findFirst({ where: { id, ...inScope(scope) }, include: { files: true } });
     if (!row) throw notFound('model', id);
     return row;
   }
 
-  async get(id: string): Promise<ModelDto> {
-    return toModelDto(await this.row(id));
+  async get(scope: ProjectScope, id: string): Promise<ModelDto> {
+    return toModelDto(await this.row(scope, id));
   }
 
   /** Object keys of a model's files, for the ML engine's loaders. */
-  async storedFiles(id: string): Promise<{ path: string; objectKey: string }[]> {
-    return (await this.row(id)).files.map((f) => ({ path: f.path, objectKey: f.objectKey }));
+  async storedFiles(scope: ProjectScope, id: string): Promise<{ path: string; objectKey: string }[]> {
+    return (await this.row(scope, id)).files.map((f) => ({ path: f.path, objectKey: f.objectKey }));
   }
 
-  async list(q: ModelListQuery) {
+  async list(scope: ProjectScope, q: ModelListQuery) {
     const limit = q.limit ?? 50;
     const rows = await this.deps.db.model.findMany({
-      where: { AND: [nameFilter(q.name), q.parentModelId ? { parentModelId: q.parentModelId } : {}, afterCursor(decodeCursor(q.cursor))] },
+      where: {
+        AND: [inScope(scope), nameFilter(q.name), q.parentModelId ? { parentModelId: q.parentModelId } : {}, afterCursor(decodeCursor(q.cursor))],
+      },
       orderBy: newestFirst,
       take: limit + 1,
       include: { files: true },
@@ -232,13 +249,13 @@ export class ModelService {
     return toPage(rows, limit, toModelDto);
   }
 
-  async openFile(id: string, filePath: string): Promise<OpenedFile> {
-    return openFileOf(this.deps.store, 'model', await this.row(id), filePath);
+  async openFile(scope: ProjectScope, id: string, filePath: string): Promise<OpenedFile> {
+    return openFileOf(this.deps.store, 'model', await this.row(scope, id), filePath);
   }
 
   /** A zip of the model's files, streamed entry by entry from the store. */
-  async archive(id: string): Promise<Archive> {
-    return archiveOf(this.deps.store, 'model', await this.row(id));
+  async archive(scope: ProjectScope, id: string): Promise<Archive> {
+    return archiveOf(this.deps.store, 'model', await this.row(scope, id));
   }
 
   /**
@@ -248,11 +265,12 @@ export class ModelService {
    * requests for the same model, format and options stream it back (`cached: true`) instead of converting again.
    */
   async exportModel(
+    scope: ProjectScope,
     id: string,
     q: ExportQuery,
   ): Promise<{ etag: string; fileName: string; build: () => Promise<ExportResult & { cached: boolean }> }> {
     const format = formatByExportName(q.format);
-    const row = await this.row(id);
+    const row = await this.row(scope, id);
     const files = row.files.filter((f) => !isSourcePath(f.path));
     const opts: ExportOptions = {
       quantized: q.quantized ?? 'qdq',
@@ -282,13 +300,16 @@ export class ModelService {
   // ── Batch reads (GraphQL loaders): a fixed number of queries whatever the number of ids ──
 
   /** The models with these ids, in the order asked; null where there is none. */
-  async getMany(ids: readonly string[]): Promise<(ModelDto | null)[]> {
+  async getMany(scope: ProjectScope, ids: readonly string[]): Promise<(ModelDto | null)[]> {
     if (ids.length === 0) return [];
-    const rows = await this.deps.db.model.findMany({ where: { id: { in: [...new Set(ids)] } }, include: { files: true } });
+    const rows = await this.deps.db.model.findMany({ where: { id: { in: [...new Set(ids)] }, ...inScope(scope) }, include: { files: true } });
     return inOrderAsked(ids, rows, toModelDto);
   }
 
-  /** For each model id: its ancestors' ids (parent first), at most `max` generations, in one recursive query. */
+  /**
+   * For each model id: its ancestors' ids (parent first), at most `max` generations, in one recursive query. Ids
+   * only: callers load them through getMany, which applies the scope.
+   */
   async ancestorIds(ids: readonly string[], max: number): Promise<string[][]> {
     if (ids.length === 0 || max < 1) return ids.map(() => []);
     const rows = await this.deps.db.$queryRaw<{ start: string; id: string }[]>`
@@ -311,8 +332,8 @@ export class ModelService {
     return ids.map((id) => byStart.get(id) ?? []);
   }
 
-  async delete(id: string): Promise<void> {
-    const row = await this.row(id);
+  async delete(scope: ProjectScope, id: string): Promise<void> {
+    const row = await this.row(scope, id);
     await refuseWhileInUse(this.deps.db, 'model', id);
     await this.deps.db.model.delete({ where: { id: row.id } });
     await this.deps.store.deletePrefix(objectKeys.modelPrefix(id));

@@ -5,6 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type, type Static, type TSchema } from 'typebox';
 import type { Archive } from '../../domain/archive.ts';
+import type { ProjectScope } from '../../domain/projects.ts';
 import type { OpenedFile } from '../../domain/stored-files.ts';
 import type { ByteRange } from '../../storage/object-store.ts';
 import type { UploadPart } from '../../domain/uploads.ts';
@@ -14,12 +15,12 @@ import { notModified, requestedRange } from '../conditional.ts';
 import { nextLink } from '../pagination.ts';
 
 interface FileResourceService<Dto, Query> {
-  upload(parts: AsyncIterable<UploadPart>): Promise<Dto>;
-  list(q: Query): Promise<{ items: Dto[]; nextCursor: string | null }>;
-  get(id: string): Promise<Dto>;
-  openFile(id: string, path: string): Promise<OpenedFile>;
-  archive(id: string): Promise<Archive>;
-  delete(id: string): Promise<void>;
+  upload(scope: ProjectScope, parts: AsyncIterable<UploadPart>): Promise<Dto>;
+  list(scope: ProjectScope, q: Query): Promise<{ items: Dto[]; nextCursor: string | null }>;
+  get(scope: ProjectScope, id: string): Promise<Dto>;
+  openFile(scope: ProjectScope, id: string, path: string): Promise<OpenedFile>;
+  archive(scope: ProjectScope, id: string): Promise<Archive>;
+  delete(scope: ProjectScope, id: string): Promise<void>;
 }
 
 interface ResourceSpec<Dto, Q extends TSchema> {
@@ -118,7 +119,7 @@ export function registerFileResourceRoutes<Dto, Q extends TSchema>(fastify: Fast
       if (!req.isMultipart()) {
         throw new AppError('UNSUPPORTED_MEDIA_TYPE', `upload a ${singular} as multipart/form-data`);
       }
-      const dto = (await service.upload(req.parts() as AsyncIterable<UploadPart>)) as Dto & { id: string };
+      const dto = (await service.upload(req.projectScope, req.parts() as AsyncIterable<UploadPart>)) as Dto & { id: string };
       return reply.status(201).header('location', `/v1/${plural}/${dto.id}`).send(dto);
     },
   );
@@ -137,7 +138,7 @@ export function registerFileResourceRoutes<Dto, Q extends TSchema>(fastify: Fast
     },
     async (req, reply) => {
       // The type provider cannot resolve Static<Q> for a generic Q; the schema validated it.
-      const page = await service.list(req.query as Static<Q>);
+      const page = await service.list(req.projectScope, req.query as Static<Q>);
       nextLink(req, reply, page.nextCursor);
       return page;
     },
@@ -155,7 +156,7 @@ export function registerFileResourceRoutes<Dto, Q extends TSchema>(fastify: Fast
         response: { 200: one, ...errorResponses(400, 404) },
       },
     },
-    async (req) => service.get(req.params.id),
+    async (req) => service.get(req.projectScope, req.params.id),
   );
 
   app.get(
@@ -185,7 +186,7 @@ export function registerFileResourceRoutes<Dto, Q extends TSchema>(fastify: Fast
         },
       },
     },
-    async (req, reply) => sendFile(req, reply, await service.openFile(req.params.id, req.params.path)),
+    async (req, reply) => sendFile(req, reply, await service.openFile(req.projectScope, req.params.id, req.params.path)),
   );
 
   app.get(
@@ -206,7 +207,7 @@ export function registerFileResourceRoutes<Dto, Q extends TSchema>(fastify: Fast
         },
       },
     },
-    async (req, reply) => sendArchive(req, reply, await service.archive(req.params.id)),
+    async (req, reply) => sendArchive(req, reply, await service.archive(req.projectScope, req.params.id)),
   );
 
   app.delete(
@@ -222,7 +223,7 @@ export function registerFileResourceRoutes<Dto, Q extends TSchema>(fastify: Fast
       },
     },
     async (req, reply) => {
-      await service.delete(req.params.id);
+      await service.delete(req.projectScope, req.params.id);
       return reply.status(204).send(null);
     },
   );

@@ -32,7 +32,7 @@ export const jobRoutes: FastifyPluginAsync<{ services: Services }> = async (fast
       },
     },
     async (req, reply) => {
-      const { job: created, created: isNew } = await jobs.create(req.body, { idempotencyKey: req.headers['idempotency-key'] });
+      const { job: created, created: isNew } = await jobs.create(req.projectScope, req.body, { idempotencyKey: req.headers['idempotency-key'] });
       reply.status(isNew ? 201 : 200).header('location', `/v1/jobs/${created.id}`);
       return created;
     },
@@ -51,7 +51,7 @@ export const jobRoutes: FastifyPluginAsync<{ services: Services }> = async (fast
       },
     },
     async (req, reply) => {
-      const page = await jobs.list(req.query);
+      const page = await jobs.list(req.projectScope, req.query);
       nextLink(req, reply, page.nextCursor);
       return page;
     },
@@ -69,7 +69,7 @@ export const jobRoutes: FastifyPluginAsync<{ services: Services }> = async (fast
         response: { 200: job, ...errorResponses(400, 404) },
       },
     },
-    async (req) => jobs.get(req.params.id),
+    async (req) => jobs.get(req.projectScope, req.params.id),
   );
 
   app.post(
@@ -85,7 +85,7 @@ export const jobRoutes: FastifyPluginAsync<{ services: Services }> = async (fast
         response: { 200: job, ...errorResponses(400, 404, 409) },
       },
     },
-    async (req) => jobs.cancel(req.params.id),
+    async (req) => jobs.cancel(req.projectScope, req.params.id),
   );
 
   app.post(
@@ -100,7 +100,7 @@ export const jobRoutes: FastifyPluginAsync<{ services: Services }> = async (fast
         response: { 200: job, ...errorResponses(400, 404, 409) },
       },
     },
-    async (req) => jobs.retry(req.params.id),
+    async (req) => jobs.retry(req.projectScope, req.params.id),
   );
 
   app.get(
@@ -117,7 +117,7 @@ export const jobRoutes: FastifyPluginAsync<{ services: Services }> = async (fast
       },
     },
     async (req, reply) => {
-      const page = await jobs.metrics(req.params.id, req.query);
+      const page = await jobs.metrics(req.projectScope, req.params.id, req.query);
       nextLink(req, reply, page.nextCursor);
       return page;
     },
@@ -137,7 +137,7 @@ export const jobRoutes: FastifyPluginAsync<{ services: Services }> = async (fast
       },
     },
     async (req, reply) => {
-      const page = await jobs.logs(req.params.id, req.query);
+      const page = await jobs.logs(req.projectScope, req.params.id, req.query);
       nextLink(req, reply, page.nextCursor);
       return page;
     },
@@ -170,7 +170,7 @@ export const jobRoutes: FastifyPluginAsync<{ services: Services }> = async (fast
     async (req, reply) => {
       const controller = new AbortController();
       const afterId = req.headers['last-event-id'] ?? req.query.lastEventId;
-      const events = await jobs.events(req.params.id, { afterId, signal: controller.signal });
+      const events = await jobs.events(req.projectScope, req.params.id, { afterId, signal: controller.signal });
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {

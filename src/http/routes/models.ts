@@ -56,7 +56,7 @@ export const modelRoutes: FastifyPluginAsync<{ services: Services }> = async (ap
         response: { 200: { $ref: 'Model#' }, ...errorResponses(400, 404) },
       },
     },
-    async (req) => services.models.update(req.params.id, req.body),
+    async (req) => services.models.update(req.projectScope, req.params.id, req.body),
   );
 
   typed.get(
@@ -94,7 +94,7 @@ export const modelRoutes: FastifyPluginAsync<{ services: Services }> = async (ap
       },
     },
     async (req, reply) => {
-      const exp = await services.models.exportModel(req.params.id, req.query);
+      const exp = await services.models.exportModel(req.projectScope, req.params.id, req.query);
       reply.header('etag', exp.etag);
       const inm = req.headers['if-none-match'];
       if (inm && (inm.trim() === '*' || inm.split(',').some((t) => t.trim().replace(/^W\//, '') === exp.etag))) return reply.status(304).send(null);

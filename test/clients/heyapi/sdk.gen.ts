@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import { type Client, formDataBodySerializer, type Options as Options2, type TDataShape } from './client/index.js';
-import type { CancelJobData, CancelJobErrors, CancelJobResponses, CreateApiKeyData, CreateApiKeyErrors, CreateApiKeyResponses, CreateJobData, CreateJobErrors, CreateJobResponses, DeleteDatasetData, DeleteDatasetErrors, DeleteDatasetResponses, DeleteModelData, DeleteModelErrors, DeleteModelResponses, DownloadDatasetArchiveData, DownloadDatasetArchiveErrors, DownloadDatasetArchiveResponses, DownloadDatasetFileData, DownloadDatasetFileErrors, DownloadDatasetFileResponses, DownloadModelArchiveData, DownloadModelArchiveErrors, DownloadModelArchiveResponses, DownloadModelFileData, DownloadModelFileErrors, DownloadModelFileResponses, ExportModelData, ExportModelErrors, ExportModelResponses, GetDatasetData, GetDatasetErrors, GetDatasetResponses, GetJobData, GetJobErrors, GetJobResponses, GetLivenessData, GetLivenessResponses, GetModelData, GetModelErrors, GetModelResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, ListApiKeysData, ListApiKeysErrors, ListApiKeysResponses, ListDatasetsData, ListDatasetsErrors, ListDatasetsResponses, ListJobLogsData, ListJobLogsErrors, ListJobLogsResponses, ListJobMetricsData, ListJobMetricsErrors, ListJobMetricsResponses, ListJobsData, ListJobsErrors, ListJobsResponses, ListModelsData, ListModelsErrors, ListModelsResponses, RetryJobData, RetryJobErrors, RetryJobResponses, RevokeApiKeyData, RevokeApiKeyErrors, RevokeApiKeyResponses, StreamJobEventsData, StreamJobEventsErrors, StreamJobEventsResponses, UpdateModelData, UpdateModelErrors, UpdateModelResponses, UploadDatasetData, UploadDatasetErrors, UploadDatasetResponses, UploadModelData, UploadModelErrors, UploadModelResponses } from './types.gen.js';
+import type { CancelJobData, CancelJobErrors, CancelJobResponses, CreateApiKeyData, CreateApiKeyErrors, CreateApiKeyResponses, CreateJobData, CreateJobErrors, CreateJobResponses, CreateProjectData, CreateProjectErrors, CreateProjectResponses, DeleteDatasetData, DeleteDatasetErrors, DeleteDatasetResponses, DeleteModelData, DeleteModelErrors, DeleteModelResponses, DownloadDatasetArchiveData, DownloadDatasetArchiveErrors, DownloadDatasetArchiveResponses, DownloadDatasetFileData, DownloadDatasetFileErrors, DownloadDatasetFileResponses, DownloadModelArchiveData, DownloadModelArchiveErrors, DownloadModelArchiveResponses, DownloadModelFileData, DownloadModelFileErrors, DownloadModelFileResponses, ExportModelData, ExportModelErrors, ExportModelResponses, GetDatasetData, GetDatasetErrors, GetDatasetResponses, GetJobData, GetJobErrors, GetJobResponses, GetLivenessData, GetLivenessResponses, GetModelData, GetModelErrors, GetModelResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, ListApiKeysData, ListApiKeysErrors, ListApiKeysResponses, ListDatasetsData, ListDatasetsErrors, ListDatasetsResponses, ListJobLogsData, ListJobLogsErrors, ListJobLogsResponses, ListJobMetricsData, ListJobMetricsErrors, ListJobMetricsResponses, ListJobsData, ListJobsErrors, ListJobsResponses, ListModelsData, ListModelsErrors, ListModelsResponses, ListProjectsData, ListProjectsErrors, ListProjectsResponses, RetryJobData, RetryJobErrors, RetryJobResponses, RevokeApiKeyData, RevokeApiKeyErrors, RevokeApiKeyResponses, StreamJobEventsData, StreamJobEventsErrors, StreamJobEventsResponses, UpdateModelData, UpdateModelErrors, UpdateModelResponses, UploadDatasetData, UploadDatasetErrors, UploadDatasetResponses, UploadModelData, UploadModelErrors, UploadModelResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean> = Options2<TData, ThrowOnError> & {
     /**
@@ -32,7 +32,7 @@ export const listApiKeys = <ThrowOnError extends boolean = false>(options?: Opti
 /**
  * Create an API key (admin)
  *
- * Returns the plain key once, in `key`; only its sha256 is stored. Send it as `Authorization: Bearer <key>`.
+ * Returns the plain key once, in `key`; only its sha256 is stored. Send it as `Authorization: Bearer <key>`. With `projectId` the key sees only that project (other projects' resources are 404 to it); without, it is global.
  */
 export const createApiKey = <ThrowOnError extends boolean = false>(options: Options<CreateApiKeyData, ThrowOnError>) => (options.client ?? client).post<CreateApiKeyResponses, CreateApiKeyErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
@@ -327,4 +327,30 @@ export const streamJobEvents = <ThrowOnError extends boolean = false>(options: O
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/v1/jobs/{id}/events',
     ...options
+});
+
+/**
+ * List projects (global admin)
+ *
+ * Every project, oldest first.
+ */
+export const listProjects = <ThrowOnError extends boolean = false>(options?: Options<ListProjectsData, ThrowOnError>) => (options?.client ?? client).get<ListProjectsResponses, ListProjectsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/projects',
+    ...options
+});
+
+/**
+ * Create a project (global admin)
+ *
+ * A tenant: keys created with its `projectId` see and create models, datasets and jobs in it only. The `default` project always exists: callers without a key (auth off) work there. 409 CONFLICT when the id is taken.
+ */
+export const createProject = <ThrowOnError extends boolean = false>(options: Options<CreateProjectData, ThrowOnError>) => (options.client ?? client).post<CreateProjectResponses, CreateProjectErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/projects',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
 });

@@ -25,6 +25,10 @@ export type Problem = {
 
 export type Model = {
     id: string;
+    /**
+     * The project it belongs to (read-only: the caller's project at creation; job results: the job's)
+     */
+    projectId: string;
     name: string;
     format: 'tfjs-layers';
     params: number;
@@ -129,6 +133,10 @@ export type ModelPage = {
 
 export type Dataset = {
     id: string;
+    /**
+     * The project it belongs to (read-only: the caller's project at creation; built-in datasets: default, readable from every project)
+     */
+    projectId: string;
     name: string;
     format: 'csv' | 'npy' | 'npz' | 'idx' | 'images' | 'builtin';
     examples: number;
@@ -168,6 +176,10 @@ export type DatasetPage = {
 
 export type Job = {
     id: string;
+    /**
+     * The project it belongs to (read-only: the caller's project at creation, or its inputs' for a global key)
+     */
+    projectId: string;
     /**
      * Job kind
      */
@@ -992,6 +1004,10 @@ export type ListApiKeysResponses = {
             name: string;
             scope: 'read' | 'write' | 'admin';
             /**
+             * The one project the key sees; null: a global key (every project)
+             */
+            projectId: string | null;
+            /**
              * First characters of the key
              */
             prefix: string;
@@ -1008,6 +1024,10 @@ export type CreateApiKeyData = {
     body: {
         name: string;
         scope: 'read' | 'write' | 'admin';
+        /**
+         * Bind the key to this project (it sees and creates only there); absent: a global key that sees every project
+         */
+        projectId?: string;
     };
     path?: never;
     query?: never;
@@ -1045,6 +1065,10 @@ export type CreateApiKeyResponses = {
             id: string;
             name: string;
             scope: 'read' | 'write' | 'admin';
+            /**
+             * The one project the key sees; null: a global key (every project)
+             */
+            projectId: string | null;
             /**
              * First characters of the key
              */
@@ -1103,6 +1127,10 @@ export type RevokeApiKeyResponses = {
         id: string;
         name: string;
         scope: 'read' | 'write' | 'admin';
+        /**
+         * The one project the key sees; null: a global key (every project)
+         */
+        projectId: string | null;
         /**
          * First characters of the key
          */
@@ -2417,3 +2445,102 @@ export type StreamJobEventsResponses = {
 };
 
 export type StreamJobEventsResponse = StreamJobEventsResponses[keyof StreamJobEventsResponses];
+
+export type ListProjectsData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/v1/projects';
+};
+
+export type ListProjectsErrors = {
+    /**
+     * No API key, or an invalid or revoked one (UNAUTHENTICATED)
+     */
+    401: Problem;
+    /**
+     * The key's scope does not cover this operation (FORBIDDEN)
+     */
+    403: Problem;
+    /**
+     * Rate limit exceeded (RATE_LIMITED); retry after Retry-After seconds
+     */
+    429: Problem;
+};
+
+export type ListProjectsError = ListProjectsErrors[keyof ListProjectsErrors];
+
+export type ListProjectsResponses = {
+    /**
+     * Default Response
+     */
+    200: {
+        items: Array<{
+            /**
+             * Slug: what keys (projectId) and resources' projectId name it by
+             */
+            id: string;
+            name: string;
+            createdAt: string;
+        }>;
+    };
+};
+
+export type ListProjectsResponse = ListProjectsResponses[keyof ListProjectsResponses];
+
+export type CreateProjectData = {
+    body: {
+        /**
+         * Lowercase letters, digits and dashes
+         */
+        id: string;
+        /**
+         * Display name (default: the id)
+         */
+        name?: string;
+    };
+    path?: never;
+    query?: never;
+    url: '/v1/projects';
+};
+
+export type CreateProjectErrors = {
+    /**
+     * Invalid request (VALIDATION_FAILED names the field; enum errors list the allowed values)
+     */
+    400: Problem;
+    /**
+     * No API key, or an invalid or revoked one (UNAUTHENTICATED)
+     */
+    401: Problem;
+    /**
+     * The key's scope does not cover this operation (FORBIDDEN)
+     */
+    403: Problem;
+    /**
+     * Conflicts with the current state (INVALID_STATE, IDEMPOTENCY_CONFLICT, IN_USE)
+     */
+    409: Problem;
+    /**
+     * Rate limit exceeded (RATE_LIMITED); retry after Retry-After seconds
+     */
+    429: Problem;
+};
+
+export type CreateProjectError = CreateProjectErrors[keyof CreateProjectErrors];
+
+export type CreateProjectResponses = {
+    /**
+     * Success
+     */
+    201: {
+        /**
+         * Slug: what keys (projectId) and resources' projectId name it by
+         */
+        id: string;
+        name: string;
+        createdAt: string;
+    };
+};
+
+export type CreateProjectResponse = CreateProjectResponses[keyof CreateProjectResponses];

@@ -132,6 +132,8 @@ export type ModelPreprocessing = ModelPreprocessingAnyOf | null;
 
 export interface Model {
   id: string;
+  /** The project it belongs to (read-only: the caller's project at creation; job results: the job's) */
+  projectId: string;
   name: string;
   format: ModelFormat;
   params: number;
@@ -203,6 +205,8 @@ export type DatasetFilesItem = {
 
 export interface Dataset {
   id: string;
+  /** The project it belongs to (read-only: the caller's project at creation; built-in datasets: default, readable from every project) */
+  projectId: string;
   name: string;
   format: typeof DatasetFormat[keyof typeof DatasetFormat] ;
   examples: number;
@@ -311,6 +315,8 @@ export type JobFinishedAt = string | null;
 
 export interface Job {
   id: string;
+  /** The project it belongs to (read-only: the caller's project at creation, or its inputs' for a global key) */
+  projectId: string;
   /** Job kind */
   type: JobType;
   status: JobStatus;
@@ -1449,6 +1455,8 @@ export type CreateApiKeyBody = {
    */
   name: string;
   scope: CreateApiKeyBodyScope;
+  /** Bind the key to this project (it sees and creates only there); absent: a global key that sees every project */
+  projectId?: string;
 };
 
 export type CreateApiKey201ApiKeyScope = typeof CreateApiKey201ApiKeyScope[keyof typeof CreateApiKey201ApiKeyScope];
@@ -1461,6 +1469,11 @@ export const CreateApiKey201ApiKeyScope = {
   admin: 'admin',
 } as const;
 
+/**
+ * The one project the key sees; null: a global key (every project)
+ */
+export type CreateApiKey201ApiKeyProjectId = string | null;
+
 export type CreateApiKey201ApiKeyLastUsedAt = string | null;
 
 export type CreateApiKey201ApiKeyRevokedAt = string | null;
@@ -1469,6 +1482,8 @@ export type CreateApiKey201ApiKey = {
   id: string;
   name: string;
   scope: CreateApiKey201ApiKeyScope;
+  /** The one project the key sees; null: a global key (every project) */
+  projectId: CreateApiKey201ApiKeyProjectId;
   /** First characters of the key */
   prefix: string;
   createdAt: string;
@@ -1491,6 +1506,11 @@ export const ListApiKeys200ItemsItemScope = {
   admin: 'admin',
 } as const;
 
+/**
+ * The one project the key sees; null: a global key (every project)
+ */
+export type ListApiKeys200ItemsItemProjectId = string | null;
+
 export type ListApiKeys200ItemsItemLastUsedAt = string | null;
 
 export type ListApiKeys200ItemsItemRevokedAt = string | null;
@@ -1499,6 +1519,8 @@ export type ListApiKeys200ItemsItem = {
   id: string;
   name: string;
   scope: ListApiKeys200ItemsItemScope;
+  /** The one project the key sees; null: a global key (every project) */
+  projectId: ListApiKeys200ItemsItemProjectId;
   /** First characters of the key */
   prefix: string;
   createdAt: string;
@@ -1520,6 +1542,11 @@ export const RevokeApiKey200Scope = {
   admin: 'admin',
 } as const;
 
+/**
+ * The one project the key sees; null: a global key (every project)
+ */
+export type RevokeApiKey200ProjectId = string | null;
+
 export type RevokeApiKey200LastUsedAt = string | null;
 
 export type RevokeApiKey200RevokedAt = string | null;
@@ -1528,6 +1555,8 @@ export type RevokeApiKey200 = {
   id: string;
   name: string;
   scope: RevokeApiKey200Scope;
+  /** The one project the key sees; null: a global key (every project) */
+  projectId: RevokeApiKey200ProjectId;
   /** First characters of the key */
   prefix: string;
   createdAt: string;
@@ -1849,8 +1878,40 @@ export type StreamJobEventsParams = {
 lastEventId?: string;
 };
 
+export type CreateProjectBody = {
+  /**
+   * Lowercase letters, digits and dashes
+   * @pattern ^[a-z0-9][a-z0-9-]{0,62}$
+   */
+  id: string;
+  /**
+   * Display name (default: the id)
+   * @minLength 1
+   * @maxLength 100
+   */
+  name?: string;
+};
+
+export type CreateProject201 = {
+  /** Slug: what keys (projectId) and resources' projectId name it by */
+  id: string;
+  name: string;
+  createdAt: string;
+};
+
+export type ListProjects200ItemsItem = {
+  /** Slug: what keys (projectId) and resources' projectId name it by */
+  id: string;
+  name: string;
+  createdAt: string;
+};
+
+export type ListProjects200 = {
+  items: ListProjects200ItemsItem[];
+};
+
 /**
- * Returns the plain key once, in `key`; only its sha256 is stored. Send it as `Authorization: Bearer <key>`.
+ * Returns the plain key once, in `key`; only its sha256 is stored. Send it as `Authorization: Bearer <key>`. With `projectId` the key sees only that project (other projects' resources are 404 to it); without, it is global.
  * @summary Create an API key (admin)
  */
 export type createApiKeyResponse201 = {
@@ -3684,6 +3745,125 @@ export const streamJobEvents = async (id: string,
     params?: StreamJobEventsParams, options?: RequestInit): Promise<streamJobEventsResponse> => {
   
   return orvalFetch<streamJobEventsResponse>(getStreamJobEventsUrl(id,params),
+  {      
+    ...options,
+    method: 'GET'
+    
+    
+  }
+);}
+
+
+
+/**
+ * A tenant: keys created with its `projectId` see and create models, datasets and jobs in it only. The `default` project always exists: callers without a key (auth off) work there. 409 CONFLICT when the id is taken.
+ * @summary Create a project (global admin)
+ */
+export type createProjectResponse201 = {
+  data: CreateProject201
+  status: 201
+}
+
+export type createProjectResponse400 = {
+  data: Problem
+  status: 400
+}
+
+export type createProjectResponse401 = {
+  data: Problem
+  status: 401
+}
+
+export type createProjectResponse403 = {
+  data: Problem
+  status: 403
+}
+
+export type createProjectResponse409 = {
+  data: Problem
+  status: 409
+}
+
+export type createProjectResponse429 = {
+  data: Problem
+  status: 429
+}
+    
+export type createProjectResponseSuccess = (createProjectResponse201) & {
+  headers: Headers;
+};
+export type createProjectResponseError = (createProjectResponse400 | createProjectResponse401 | createProjectResponse403 | createProjectResponse409 | createProjectResponse429) & {
+  headers: Headers;
+};
+
+export type createProjectResponse = (createProjectResponseSuccess | createProjectResponseError)
+
+export const getCreateProjectUrl = () => {
+
+
+  
+
+  return `/v1/projects`
+}
+
+export const createProject = async (createProjectBody: CreateProjectBody, options?: RequestInit): Promise<createProjectResponse> => {
+  
+  return orvalFetch<createProjectResponse>(getCreateProjectUrl(),
+  {      
+    ...options,
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', ...options?.headers },
+    body: JSON.stringify(
+      createProjectBody,)
+  }
+);}
+
+
+
+/**
+ * Every project, oldest first.
+ * @summary List projects (global admin)
+ */
+export type listProjectsResponse200 = {
+  data: ListProjects200
+  status: 200
+}
+
+export type listProjectsResponse401 = {
+  data: Problem
+  status: 401
+}
+
+export type listProjectsResponse403 = {
+  data: Problem
+  status: 403
+}
+
+export type listProjectsResponse429 = {
+  data: Problem
+  status: 429
+}
+    
+export type listProjectsResponseSuccess = (listProjectsResponse200) & {
+  headers: Headers;
+};
+export type listProjectsResponseError = (listProjectsResponse401 | listProjectsResponse403 | listProjectsResponse429) & {
+  headers: Headers;
+};
+
+export type listProjectsResponse = (listProjectsResponseSuccess | listProjectsResponseError)
+
+export const getListProjectsUrl = () => {
+
+
+  
+
+  return `/v1/projects`
+}
+
+export const listProjects = async ( options?: RequestInit): Promise<listProjectsResponse> => {
+  
+  return orvalFetch<listProjectsResponse>(getListProjectsUrl(),
   {      
     ...options,
     method: 'GET'
