@@ -66,7 +66,10 @@ export interface DistillReport {
   baseline?: Measure;
   /** Teacher, hard-label baseline (when trained) and distilled student side by side, for tables. */
   comparison: { role: 'teacher' | 'baseline' | 'student'; accuracy: number | null; params: number; gzipBytes: number }[];
-  /** (student − baseline) / (teacher − baseline) accuracy: the share of the gap distillation closed; null without a baseline. */
+  /**
+   * (student − baseline) / (teacher − baseline) accuracy: the share of the gap distillation closed; null without a
+   * baseline, or when the teacher is not ahead of it (there is no gap, and the ratio would read as nonsense).
+   */
   gapClosed: number | null;
 }
 
@@ -81,7 +84,8 @@ export function distillComparison(teacher: Measure, student: Measure, baseline?:
   const gap = baseline && teacher.accuracy !== null && baseline.accuracy !== null ? teacher.accuracy - baseline.accuracy : null;
   return {
     comparison: [row('teacher', teacher), ...(baseline ? [row('baseline', baseline)] : []), row('student', student)],
-    gapClosed: gap && student.accuracy !== null && baseline?.accuracy != null ? (student.accuracy - baseline.accuracy) / gap : null,
+    gapClosed:
+      gap !== null && gap > 0 && student.accuracy !== null && baseline?.accuracy != null ? (student.accuracy - baseline.accuracy) / gap : null,
   };
 }
 
