@@ -1,6 +1,7 @@
 // Subscription bridge: jobUpdated and jobMetrics read the job's event feed (JobService.events → JobEvents), the
 // same feed the REST SSE stream serves. It is fed by PostgreSQL NOTIFY (or the event-table tail on PGlite), so
 // events written by a worker in another process arrive here too.
+import { AppError } from '../errors.ts';
 import type { Services } from '../runtime.ts';
 import { TERMINAL_STATUSES, type JobEventDto } from '../schemas/job.ts';
 import { scopeOf, type ScopedContext } from './scope.ts';
@@ -55,6 +56,8 @@ async function withSlot<T>(slots: SubscriptionSlots, ctx: SlotContext, start: (r
     return await start(release);
   } catch (err) {
     release();
+    // Subscription errors skip the errorFormatter: carry the code (e.g. NOT_FOUND for another project's job) the way mercurius passes it on.
+    if (err instanceof AppError) Object.assign(err, { extensions: { code: err.code, status: err.status } });
     throw err;
   }
 }
