@@ -8,6 +8,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { getNamedType, isLeafType, isNonNullType, type GraphQLField, type GraphQLNamedType, type GraphQLObjectType } from 'graphql';
+import { runKeysCommand } from '../../src/cli/keys.ts';
+import { loadConfig } from '../../src/config.ts';
 import { buildGraphqlSchema } from '../../src/graphql/schema.ts';
 import { ApiKeyService } from '../../src/security/api-keys.ts';
 import { tinyModelFiles } from '../helpers/fixtures.ts';
@@ -307,6 +309,20 @@ await forEachTarget('projects (tenancy)', (target) => {
     const forA = await gql(key.a, list, {});
     assert.ok(leaksA(forA.data).length > 0);
     assert.deepEqual(leaksA((await gql(key.b, list, {})).data), []);
+  });
+
+  test('keys CLI: create-project, create --project (the key sees that project only), projects', async () => {
+    const cli = async (...args: string[]) => {
+      const lines: string[] = [];
+      assert.equal(await runKeysCommand(loadConfig(ctx.env), args, (l) => lines.push(l)), 0, lines.join('\n'));
+      return lines;
+    };
+    assert.match((await cli('create-project', 'team-c', '--name', 'Team C'))[0], /^created project team-c \(Team C\)/);
+    const [made, keyC] = await cli('create', '--project', 'team-c', '--scope', 'read', '--name', 'c-reader');
+    assert.match(made, /\(c-reader, scope read\) in project team-c;/);
+    assert.deepEqual((await as(keyC).get('/v1/models').expect(200)).body.items, []);
+    await as(keyC).get(`/v1/models/${A.model}`).expect(404);
+    assert.ok((await cli('projects')).some((l) => l.startsWith('team-c\tTeam C\t')));
   });
 
   test('the global admin reaches A’s deletes; a project-bound admin key cannot mint keys', async () => {
