@@ -29,7 +29,13 @@ function percentile(sorted: number[], p: number): number {
   return sorted[i];
 }
 
-/** Wall time of predict + read-back on `batchSize` rows (rows repeat when the set is smaller). */
+/**
+ * Lets timers and I/O run between batches: on wasm/cpu, data() resolves as a microtask, so a loop over a big test set
+ * (a ResNet over 10,000 images is minutes on a loaded machine) would otherwise starve the worker's heartbeat and lose
+ * the job's lease.
+ */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** Timed runs (after min(3, runs) warm-ups) per latency figure, this process (config MODELPRESS_LATENCY_RUNS). */
 let latencyRuns = 30;
 
@@ -41,6 +47,7 @@ export function setLatencyRuns(runs: number): void {
 /** The configured timed runs per latency figure. */
 export const getLatencyRuns = () => latencyRuns;
 
+/** Wall time of predict + read-back on `batchSize` rows (rows repeat when the set is smaller). */
 async function measureLatency(
   model: tf.LayersModel,
   x: tf.Tensor,
@@ -60,6 +67,7 @@ async function measureLatency(
   const times: number[] = [];
   try {
     for (let i = 0; i < warmups + runs; i++) {
+      await yieldToEventLoop();
       const t0 = performance.now();
       const y = model.apply(input, { training: false }) as tf.Tensor;
       await y.data();
@@ -97,6 +105,7 @@ export async function evaluateModel(
     tf.dispose([predicted, actual]);
     for (let i = 0; i < b.size; i++) confusion[a[i]][p[i]]++;
     n += b.size;
+    await yieldToEventLoop();
   }
   const loss = (await lossSum.data())[0] / n;
   lossSum.dispose();
