@@ -177,3 +177,18 @@ export const GRAPH_PRESETS: Partial<Record<PresetName, Builder>> = {
   'text-cnn': textCnn,
   'lstm-classifier': lstmClassifier,
 };
+
+/**
+ * Vocabulary size of a text preset over data whose largest token id is `maxId` (over every split a job feeds it, not
+ * a first batch or the first `limit` rows: a larger id met later would index past the embedding). A `given`
+ * vocabSize must cover maxId; without one, maxId + 1 (at least 2). Non-integer or negative ids are refused.
+ */
+export function tokenVocabulary(maxId: number, given?: number, field = 'params.architecture.vocabSize'): number {
+  if (!Number.isInteger(maxId) || maxId < 0)
+    throw new AppError('INCOMPATIBLE_INPUTS', `a text preset needs integer token ids >= 0 as features; the largest feature is ${maxId}`);
+  if (given !== undefined && maxId >= given)
+    throw new AppError('INVALID_JOB_PARAMS', `${field}: ${given} does not cover the data's token ids (largest ${maxId}): needs at least ${maxId + 1}`, {
+      field,
+    });
+  return given ?? Math.max(2, maxId + 1);
+}

@@ -4,6 +4,9 @@ import { tf } from '../../src/ml/tf.ts';
 import { initBackend } from '../../src/ml/backend.ts';
 import { buildModel, validateArchitecture, type ArchitectureSpec } from '../../src/ml/architectures.ts';
 import { AppError } from '../../src/errors.ts';
+import { tokenVocabulary } from '../../src/ml/presets.ts';
+import { vocabularyOf } from '../../src/jobs/kinds/support.ts';
+import type { JobContext } from '../../src/jobs/kind.ts';
 
 before(async () => {
   await initBackend('wasm');
@@ -167,6 +170,49 @@ test('text-cnn and lstm-classifier build over [T] token ids with a vocabulary; r
     assert.throws(() => buildModel(preset, [5], 2), { code: 'INVALID_JOB_PARAMS' });
     assert.throws(() => buildModel(preset, [4, 4, 1], 2, { vocabSize: 10 }), { code: 'INCOMPATIBLE_INPUTS' });
   }
+});
+
+test('tokenVocabulary: largest id + 1 (at least 2), a given vocabSize must cover it, non-integer ids refused', () => {
+  assert.equal(tokenVocabulary(41), 42);
+  assert.equal(tokenVocabulary(0), 2);
+  assert.equal(tokenVocabulary(41, 100), 100);
+  assert.throws(() => tokenVocabulary(41, 41), { code: 'INVALID_JOB_PARAMS', details: { field: 'params.architecture.vocabSize' } });
+  assert.throws(() => tokenVocabulary(41, 10, 'params.student.vocabSize'), /params\.student\.vocabSize: 10 does not cover .* at least 42/);
+  assert.throws(() => tokenVocabulary(0.5), { code: 'INCOMPATIBLE_INPUTS' });
+  assert.throws(() => tokenVocabulary(-1), { code: 'INCOMPATIBLE_INPUTS' });
+});
+
+/** A job context whose one dataset has these token rows per split, fed with `scale`. */
+function tokenContext(splits: { train: number[][]; test?: number[][] }, scale = 1): { ctx: JobContext; loads: string[] } {
+  const loads: string[] = [];
+  const datasets = {
+    open: async () => ({
+      dataset: { name: 'tokens' },
+      hasTest: splits.test !== undefined,
+      preprocessing: { scale, offset: 0, mean: null, std: null, layout: null, origin: 'dataset' },
+      async load(split: 'train' | 'test', opts: { limit?: number } = {}) {
+        loads.push(`${split}:${opts.limit ?? 'all'}`);
+        const rows = splits[split]!.slice(0, opts.limit);
+        return { x: tf.tensor2d(rows), y: tf.tidy(() => tf.oneHot(tf.zeros([rows.length], 'int32'), 2)), labels: new Int32Array(rows.length), n: rows.length };
+      },
+    }),
+  };
+  return { ctx: { datasets } as unknown as JobContext, loads };
+}
+
+test('vocabularyOf derives the vocabulary from the largest token id of every row of both splits, not the first rows', async () => {
+  const before = tf.memory().numTensors;
+  // The largest ids sit past the first batch of train and in the test split only.
+  const train = [...Array.from({ length: 300 }, () => [1, 2, 3, 0]), [4, 57, 0, 0]];
+  const { ctx, loads } = tokenContext({ train, test: [[1, 2, 0, 0], [80, 3, 0, 0]] });
+  assert.equal(await vocabularyOf(ctx, 'd'), 81);
+  assert.deepEqual(loads, ['train:all', 'test:all']);
+  assert.equal(await vocabularyOf(ctx, 'd', 200), 200);
+  await assert.rejects(vocabularyOf(ctx, 'd', 60), { code: 'INVALID_JOB_PARAMS', details: { field: 'params.architecture.vocabSize' } });
+  assert.equal(await vocabularyOf(tokenContext({ train }).ctx, 'd'), 58);
+  // uint8 features are fed as 0-1 image bytes: the embedding would see fractions of the ids.
+  await assert.rejects(vocabularyOf(tokenContext({ train }, 1 / 255).ctx, 'd'), { code: 'INCOMPATIBLE_INPUTS', message: /unscaled.*int32/ });
+  assert.equal(tf.memory().numTensors, before);
 });
 
 test('graph form: named layers with inputs build a residual model (Add, Concatenate); validation names bad names and inputs', () => {

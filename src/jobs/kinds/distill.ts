@@ -35,10 +35,14 @@ async function studentFor(ctx: JobContext, teacher: tf.LayersModel, params: Dist
   if (typeof arch === 'object' && 'layers' in arch) validateArchitecture(arch, 'params.student');
   const preset = presetOf(arch);
   let vocabSize: number | undefined;
-  if (preset && TEXT_PRESETS.has(preset.preset) && !preset.vocabSize) {
-    // The teacher's vocabulary when it embeds tokens, else the data's.
+  if (preset && TEXT_PRESETS.has(preset.preset)) {
+    // A given vocabSize checked against the data; else the teacher's vocabulary when it embeds tokens, else the data's.
     const embedding = teacher.layers.find((l) => l.getClassName() === 'Embedding');
-    vocabSize = (embedding?.getConfig().inputDim as number | undefined) ?? (await vocabularyOf(ctx, ctx.inputs.datasetId!, params.limit));
+    const teacherVocab = embedding?.getConfig().inputDim as number | undefined;
+    vocabSize =
+      preset.vocabSize === undefined && teacherVocab !== undefined
+        ? teacherVocab
+        : await vocabularyOf(ctx, ctx.inputs.datasetId!, preset.vocabSize, 'params.student.vocabSize');
   }
   return buildModel(arch, modelInputShape(teacher), numClasses, { seed: params.seed, vocabSize });
 }

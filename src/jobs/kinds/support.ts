@@ -8,6 +8,7 @@ import { holdOut } from '../../ml/holdout.ts';
 import { loadModelFromArtifacts } from '../../ml/model-io.ts';
 import { fitToModel, modelInputShape } from '../../ml/model-input.ts';
 import { modelStats, type LayerStats, type SizeFigures } from '../../ml/model-stats.ts';
+import { tokenVocabulary } from '../../ml/presets.ts';
 import { tf } from '../../ml/tf.ts';
 import { trainModel, type EpochLog, type TrainHooks, type TrainOptions, type TrainResult } from '../../ml/train.ts';
 import type { DatasetDto } from '../../schemas/dataset.ts';
@@ -326,17 +327,30 @@ export function historySummary(result: TrainResult): Record<string, unknown> {
   };
 }
 
-/** Vocabulary size of a token dataset: the largest id in the (first `limit` rows of the) train split + 1, at least 2. */
-export async function vocabularyOf(ctx: JobContext, datasetId: string, limit?: number): Promise<number> {
-  const split = await (await ctx.datasets.open(datasetId)).load('train', { limit });
-  try {
-    const top = split.x.max();
-    const max = (await top.data())[0];
-    top.dispose();
-    if (!Number.isInteger(max) || max < 0)
-      throw new AppError('INCOMPATIBLE_INPUTS', `a text preset needs integer token ids >= 0 as features; the largest feature is ${max}`);
-    return Math.max(2, max + 1);
-  } finally {
-    disposeSplits(split);
+/**
+ * Vocabulary size of a text preset over a token dataset (tokenVocabulary): the largest id over the whole train split
+ * and the test split — every row any job may feed the model, whatever `limit` this job trains on — + 1, or `given`
+ * checked against it. Refuses a dataset the jobs feed scaled (uint8 features are read as 0-1 image bytes), where
+ * the embedding would see fractions of the ids. One split in memory at a time.
+ */
+export async function vocabularyOf(ctx: JobContext, datasetId: string, given?: number, field?: string): Promise<number> {
+  const source = await ctx.datasets.open(datasetId);
+  const { scale, offset } = source.preprocessing;
+  if (scale !== 1 || offset !== 0)
+    throw new AppError(
+      'INCOMPATIBLE_INPUTS',
+      `a text preset needs the token ids unscaled, but jobs feed dataset ${source.dataset.name} as x × ${scale} + ${offset} (uint8 features are read as image bytes): upload the ids as int32 or float32 NPY`,
+    );
+  let max = -Infinity;
+  for (const name of source.hasTest ? (['train', 'test'] as const) : (['train'] as const)) {
+    const split = await source.load(name);
+    try {
+      const top = split.x.max();
+      max = Math.max(max, (await top.data())[0]);
+      top.dispose();
+    } finally {
+      disposeSplits(split);
+    }
   }
+  return tokenVocabulary(max, given, field);
 }

@@ -45,8 +45,8 @@ export const trainKind: JobKind<typeof TrainParams> = {
     } else {
       const preset = presetOf(architecture);
       name = `${dataset.name}-${preset?.preset ?? 'custom'}-trained`;
-      // Text presets without a vocabSize size their embedding from the largest token id in the data.
-      const vocabSize = preset && TEXT_PRESETS.has(preset.preset) && !preset.vocabSize ? await vocabularyOf(ctx, datasetId, params.limit) : undefined;
+      // Text presets size their embedding from the largest token id in the data (a given vocabSize is checked against it).
+      const vocabSize = preset && TEXT_PRESETS.has(preset.preset) ? await vocabularyOf(ctx, datasetId, preset.vocabSize) : undefined;
       model = buildModel(architecture, dataset.featureShape, dataset.numClasses, { seed: params.seed, vocabSize });
     }
     try {
