@@ -90,7 +90,7 @@ function lcg(seed: number) {
   return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
-const npy = (dtype: 'float32' | 'int32', shape: number[], data: Float32Array | Int32Array) =>
+const npy = (dtype: 'float32' | 'int32' | 'uint8', shape: number[], data: Float32Array | Int32Array | Uint8Array) =>
   Buffer.concat([buildNpyHeader(dtype, shape), Buffer.from(data.buffer, data.byteOffset, data.byteLength)]);
 
 /** Images: class k has a bright 4×4 patch in the k-th third of the image (plus noise). */
@@ -278,5 +278,44 @@ await forEachTarget('architectures: functional CNN and BiLSTM text model through
     const classes = classNames((await modelJson(jobs.pruneStructured.resultModelIds[0])).modelTopology);
     assert.ok(classes.includes('Bidirectional') && classes.includes('Embedding'), String(classes));
     t.diagnostic(`[${target}] text: ${Object.keys(jobs).length} jobs in ${elapsed(t0, c0)}`);
+  });
+
+  test('text-cnn preset trained by a train job: vocabulary from the largest id of both splits; a too small vocabSize and uint8 ids fail', async () => {
+    // The largest id (VOCAB + 5) occurs only in the test split, and the job trains on the first 64 rows only.
+    const testSplit = tokenSplit(N_TEST, 32);
+    testSplit.x.writeFloatLE(VOCAB + 5, testSplit.x.length - N_TEST * T * 4 + 3 * 4);
+    const datasetId = await uploadDataset('tokens-vocab', tokenSplit(N_TRAIN, 31), testSplit);
+    // Every x array uint8: the dataset is stored as image bytes, fed as x / 255.
+    const u8 = (n: number, seed: number) => ({
+      x: npy(
+        'uint8',
+        [n, T],
+        new Uint8Array(n * T).map((_, i) => 1 + (i % 7)),
+      ),
+      y: tokenSplit(n, seed).y,
+    });
+    const u8Id = await uploadDataset('tokens-uint8', u8(N_TRAIN, 33), u8(N_TEST, 34));
+    const train = (dataset: string, architecture: unknown) => ({
+      type: 'train',
+      datasetId: dataset,
+      params: { architecture, epochs: 1, limit: 64, batchSize: 32, validationSplit: 0, seed: 1 },
+    });
+    const jobs = await Promise.all(
+      [
+        train(datasetId, { preset: 'text-cnn', widthMultiplier: 0.25 }),
+        train(datasetId, { preset: 'text-cnn', widthMultiplier: 0.25, vocabSize: VOCAB }),
+        train(u8Id, { preset: 'lstm-classifier', widthMultiplier: 0.25 }),
+      ].map(async (body) => (await ctx.http.post('/v1/jobs').send(body).expect(201)).body.id as string),
+    );
+    const [ok, small, uint8] = (await waitForAll(ctx, jobs, 300_000)) as Job[];
+    assert.equal(ok.status, 'succeeded', JSON.stringify(ok.error));
+    const topology = (await modelJson(ok.resultModelIds[0])).modelTopology;
+    const layers = topology.model_config?.config?.layers ?? topology.config.layers;
+    assert.equal(layers.find((l: any) => l.class_name === 'Embedding').config.input_dim, VOCAB + 6);
+    assert.equal(small.status, 'failed');
+    assert.equal(small.error?.code, 'INVALID_JOB_PARAMS');
+    assert.match(String(small.error?.message), /params\.architecture\.vocabSize: 20 does not cover .*\(largest 25\): needs at least 26/);
+    assert.equal(uint8.status, 'failed');
+    assert.equal(uint8.error?.code, 'INCOMPATIBLE_INPUTS');
   });
 });
