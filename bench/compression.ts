@@ -16,11 +16,8 @@
 // --student-limit examples (default: --teacher-limit). One teacher, then one distill job per seed (--seeds, 1..N):
 // the distill job's own defaults (temperature, alpha, epochs) unless --temperature/--alpha/--distill-epochs are given.
 // Each worker process runs one job at a time on one core (tfjs wasm has no threads under Node).
-import { spawn, type ChildProcess } from 'node:child_process';
-import fsp from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { kb, pct, startServer, type Job, type Measure, type Report } from './lib/serve.ts';
 
 const { values: opt } = parseArgs({
   options: {
@@ -51,83 +48,15 @@ const { values: opt } = parseArgs({
 const num = (k: keyof typeof opt) => Number(opt[k]);
 const only = new Set(String(opt.only).split(','));
 
-type Measure = {
-  accuracy: number;
-  params: number;
-  nonzeroParams: number;
-  sizeBytes: number;
-  gzipBytes: number;
-  latencyMs: { batch1: { p50: number }; batch256: { p50: number } };
-};
-type Report = {
-  before: Measure;
-  after: Measure;
-  teacher?: Measure;
-  baseline?: Measure;
-  steps?: { type: string; report: Report }[];
-  test?: { accuracy: number };
-};
-type Job = { id: string; status: string; error: unknown; resultModelIds: string[]; report: Report; startedAt: string; finishedAt: string };
-
-const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'mp-bench-compression-'));
-const port = 30000 + (process.pid % 20000);
-const env = {
-  ...process.env,
-  MODELPRESS_DATA_DIR: dir,
-  MODELPRESS_EMBEDDED_DB_PORT: '0',
-  MODELPRESS_BACKEND: String(opt.backend),
-  LOG_LEVEL: 'warn',
-  PORT: String(port),
-  MODELPRESS_QUEUE_POLL_SECONDS: '1',
+const server = await startServer({
+  workers: num('workers'),
+  backend: String(opt.backend),
+  name: 'compression',
   // A loaded machine can starve a worker's event loop past the 60 s default lease; a requeued autocompress would
   // start its whole search again.
-  MODELPRESS_JOB_EXPIRE_SECONDS: process.env.MODELPRESS_JOB_EXPIRE_SECONDS ?? '900',
-  S3_ENDPOINT: '',
-  DATABASE_URL: '',
-};
-const base = `http://127.0.0.1:${port}`;
-const children: ChildProcess[] = [];
-const start = (...args: string[]) => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { env, stdio: ['ignore', 'inherit', 'inherit'] });
-  children.push(child);
-  return child;
-};
-const stopAll = async () => {
-  for (const c of children.reverse()) {
-    if (c.exitCode !== null || c.signalCode !== null) continue;
-    c.kill('SIGTERM');
-    await new Promise((r) => c.once('exit', r));
-  }
-  await fsp.rm(dir, { recursive: true, force: true });
-};
-process.on('SIGINT', () => void stopAll().then(() => process.exit(130)));
-
-async function api<T>(method: string, url: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${base}${url}`, {
-    method,
-    headers: body ? { 'content-type': 'application/json' } : {},
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
-}
-
-async function runJob(label: string, body: Record<string, unknown>): Promise<Job> {
-  const { id } = await api<{ id: string }>('POST', '/v1/jobs', body);
-  for (;;) {
-    await new Promise((r) => setTimeout(r, 2000));
-    const job = await api<Job>('GET', `/v1/jobs/${id}`);
-    if (job.status === 'succeeded') {
-      const secs = (Date.parse(job.finishedAt) - Date.parse(job.startedAt)) / 1000;
-      console.error(`# ${label}: ${secs.toFixed(0)} s`);
-      return job;
-    }
-    if (job.status === 'failed' || job.status === 'canceled') throw new Error(`${label} ${job.status}: ${JSON.stringify(job.error)}`);
-  }
-}
-
-const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
-const kb = (b: number) => `${(b / 1024).toFixed(1)} KB`;
+  env: { MODELPRESS_JOB_EXPIRE_SECONDS: process.env.MODELPRESS_JOB_EXPIRE_SECONDS ?? '900' },
+});
+const runJob = (label: string, body: Record<string, unknown>) => server.runJob(label, body);
 
 /** Dense baseline (train job), then one pipeline job: magnitude prune with fine-tuning → uint8 quantization. */
 async function compressRow(
@@ -306,21 +235,7 @@ async function distillRow(datasetId: string) {
 }
 
 try {
-  start('serve');
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) break;
-    } catch {
-      /* starting */
-    }
-    if (i > 3000) throw new Error('server did not start');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  // Only now: a worker started before the server's embedded database is up would open the same data dir itself.
-  for (let i = 1; i < num('workers'); i++) start('worker');
-  const datasets = await api<{ items: { id: string; name: string }[] }>('GET', '/v1/datasets?limit=50');
-  const mnist = datasets.items.find((d) => d.name === 'mnist');
-  if (!mnist) throw new Error('built-in mnist not registered');
+  const mnist = { id: await server.datasetId('mnist') };
   const t0 = performance.now();
   // A failed row is reported and leaves the others running (their rows still print).
   const failed: string[] = [];
@@ -388,5 +303,5 @@ try {
   for (const f of failed) console.log(`\nFAILED ${f}`);
   if (failed.length > 0) process.exitCode = 1;
 } finally {
-  await stopAll();
+  await server.stop();
 }
