@@ -120,6 +120,27 @@ test('activation scores prune the weights of inputs that are never active first'
   model.dispose();
 });
 
+test('activation scores for layers sharing one input (a ResNet conv and its projection shortcut)', () => {
+  const input = tf.input({ shape: [4, 4, 1] });
+  const stem = tf.layers.conv2d({ filters: 2, kernelSize: 1, kernelInitializer: tf.initializers.ones() }).apply(input) as tf.SymbolicTensor;
+  const a = tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same', kernelInitializer: tf.initializers.ones() }).apply(stem);
+  const b = tf.layers.conv2d({ filters: 3, kernelSize: 1, kernelInitializer: tf.initializers.ones() }).apply(stem);
+  const sum = tf.layers.add().apply([a, b] as tf.SymbolicTensor[]) as tf.SymbolicTensor;
+  const out = tf.layers.dense({ units: 2 }).apply(tf.layers.flatten().apply(sum)) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: out });
+  const x = tf.ones([2, 4, 4, 1]);
+  const weights = prunableWeights(model, [], { pruneLastDense: true });
+  const scores = activationScores(model, weights, x);
+  // The stem outputs 1 everywhere: both convs reading it score |w| · 1 = 1 per weight.
+  for (const name of [weights[1].name, weights[2].name])
+    assert.ok(
+      Array.from(scores.find((s) => s.name === name)!.values as Float32Array).every((v) => Math.abs(v - 1) < 1e-6),
+      name,
+    );
+  x.dispose();
+  model.dispose();
+});
+
 test('default protection: the classifier always; the first prunable layer only when it is small', async () => {
   const { protectedLayers } = await import('../../src/ml/compress/prune/plan.ts');
   const conv = smallModel(); // first conv 27 weights of 527: small → protected

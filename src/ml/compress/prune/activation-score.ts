@@ -16,16 +16,21 @@ function inputRms(model: tf.LayersModel, weights: readonly PrunableWeight[], x: 
     return input;
   });
   const isModelInput = symbolic.map((s) => model.inputs.includes(s));
-  const probe = symbolic.some((_, i) => !isModelInput[i])
-    ? tf.model({ inputs: model.inputs, outputs: symbolic.filter((_, i) => !isModelInput[i]) })
-    : null;
+  // One probe output per distinct tensor: layers may share an input (a ResNet block's conv and its projection
+  // shortcut), and a model listing one output twice predicts null for the repeat.
+  const outputs: tf.SymbolicTensor[] = [];
+  const outputOf = symbolic.map((s, i) => {
+    if (isModelInput[i]) return -1;
+    if (!outputs.includes(s)) outputs.push(s);
+    return outputs.indexOf(s);
+  });
+  const probe = outputs.length > 0 ? tf.model({ inputs: model.inputs, outputs }) : null;
   const out = new Map<string, tf.Tensor>();
   tf.tidy(() => {
     const predicted = probe ? probe.predict(x) : [];
     const inner = Array.isArray(predicted) ? predicted : [predicted];
-    let next = 0;
     weights.forEach((w, i) => {
-      const input = isModelInput[i] ? x : inner[next++];
+      const input = isModelInput[i] ? x : inner[outputOf[i]];
       const kernelRank = w.values.rank;
       // Mean of x² over every axis but the last (the feature/channel axis), shaped [1, …, in, 1] like the kernel.
       const axes = Array.from({ length: input.rank - 1 }, (_, a) => a);
