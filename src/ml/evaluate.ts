@@ -47,15 +47,9 @@ export function setLatencyRuns(runs: number): void {
 /** The configured timed runs per latency figure. */
 export const getLatencyRuns = () => latencyRuns;
 
-/** Wall time of predict + read-back on `batchSize` rows (rows repeat when the set is smaller). */
-async function measureLatency(
-  model: tf.LayersModel,
-  x: tf.Tensor,
-  batchSize: number,
-  warmups = Math.min(3, latencyRuns),
-  runs = latencyRuns,
-): Promise<LatencyStats> {
-  const input = tf.tidy(() =>
+/** `batchSize` rows of x (rows repeat when the set is smaller). */
+function latencyInput(x: tf.Tensor, batchSize: number): tf.Tensor {
+  return tf.tidy(() =>
     tf.gather(
       x,
       tf.tensor1d(
@@ -64,22 +58,56 @@ async function measureLatency(
       ),
     ),
   );
-  const times: number[] = [];
+}
+
+async function timeOnce(model: tf.LayersModel, input: tf.Tensor): Promise<number> {
+  const t0 = performance.now();
+  const y = model.apply(input, { training: false }) as tf.Tensor;
+  await y.data();
+  const ms = performance.now() - t0;
+  y.dispose();
+  return ms;
+}
+
+function stats(times: number[]): LatencyStats {
+  const sorted = [...times].sort((a, b) => a - b);
+  return { p50: percentile(sorted, 50), p95: percentile(sorted, 95) };
+}
+
+/**
+ * Wall time of predict + read-back on `batchSize` rows, for each model, the runs interleaved (run i of every model,
+ * in an order rotated each run, before run i + 1 of any): a comparison of models (before/after a compression) then
+ * sees the same machine load, which on a shared machine drifts more between two back-to-back series than within one.
+ */
+async function measureLatency(
+  models: tf.LayersModel[],
+  x: tf.Tensor,
+  batchSize: number,
+  warmups = Math.min(3, latencyRuns),
+  runs = latencyRuns,
+): Promise<LatencyStats[]> {
+  const input = latencyInput(x, batchSize);
+  const times = models.map((): number[] => []);
   try {
     for (let i = 0; i < warmups + runs; i++) {
-      await yieldToEventLoop();
-      const t0 = performance.now();
-      const y = model.apply(input, { training: false }) as tf.Tensor;
-      await y.data();
-      const ms = performance.now() - t0;
-      y.dispose();
-      if (i >= warmups) times.push(ms);
+      for (let k = 0; k < models.length; k++) {
+        const m = (i + k) % models.length;
+        await yieldToEventLoop();
+        const ms = await timeOnce(models[m], input);
+        if (i >= warmups) times[m].push(ms);
+      }
     }
   } finally {
     input.dispose();
   }
-  times.sort((a, b) => a - b);
-  return { p50: percentile(times, 50), p95: percentile(times, 95) };
+  return times.map(stats);
+}
+
+/** predict() latency p50/p95 at batch 1 and 256 of each model on rows of x, measured interleaved (see measureLatency). */
+export async function compareLatency(models: tf.LayersModel[], x: tf.Tensor): Promise<{ batch1: LatencyStats; batch256: LatencyStats }[]> {
+  const batch1 = await measureLatency(models, x, 1);
+  const batch256 = await measureLatency(models, x, 256);
+  return models.map((_, i) => ({ batch1: batch1[i], batch256: batch256[i] }));
 }
 
 /** Evaluates a classifier on one-hot data {x, y}; leaves no tensors behind. */
@@ -119,8 +147,6 @@ export async function evaluateModel(
       return total === 0 ? NaN : row[i] / total;
     }),
   };
-  if (opts.latency) {
-    result.latencyMs = { batch1: await measureLatency(model, data.x, 1), batch256: await measureLatency(model, data.x, 256) };
-  }
+  if (opts.latency) [result.latencyMs] = await compareLatency([model], data.x);
   return result;
 }

@@ -8,7 +8,7 @@ import { initBackend } from '../../src/ml/backend.ts';
 import { buildModel } from '../../src/ml/architectures.ts';
 import { loadSplit, type SplitTensors } from '../../src/ml/dataset.ts';
 import { crossEntropy, trainModel, type EpochLog, type OptimizerName } from '../../src/ml/train.ts';
-import { evaluateModel } from '../../src/ml/evaluate.ts';
+import { compareLatency, evaluateModel, getLatencyRuns, setLatencyRuns } from '../../src/ml/evaluate.ts';
 import { modelStats } from '../../src/ml/model-stats.ts';
 import { FsObjectStore } from '../../src/storage/fs-store.ts';
 import { putMnistSplit } from './ml-mnist.ts';
@@ -232,4 +232,36 @@ test('modelStats counts parameters, zeros per layer and sizes', async () => {
   assert.ok(stats.sizeBytes > 61_706 * 4 && stats.sizeBytes < 61_706 * 4 + 10_000);
   assert.ok(stats.gzipBytes < stats.sizeBytes);
   model.dispose();
+});
+
+test('compareLatency times several models with their runs interleaved: run i of each before run i + 1 of any', async () => {
+  const before = tf.memory().numTensors;
+  const small = buildModel('lenet-300-100', [28, 28, 1], 10, { seed: 1 });
+  const large = buildModel({ layers: [{ type: 'dense', units: 1200, activation: 'relu' }] }, [28, 28, 1], 10, { seed: 1 });
+  // Record which model each forward pass ran on.
+  const calls: string[] = [];
+  for (const [name, m] of [
+    ['small', small],
+    ['large', large],
+  ] as const) {
+    const apply = m.apply.bind(m);
+    m.apply = (x, kwargs) => {
+      calls.push(name);
+      return apply(x, kwargs);
+    };
+  }
+  const runs = getLatencyRuns();
+  setLatencyRuns(4);
+  try {
+    const [s, l] = await compareLatency([small, large], testSet.x);
+    for (const m of [s, l]) assert.ok(m.batch1.p50 > 0 && m.batch256.p95 >= m.batch256.p50, JSON.stringify(m));
+    // 3 warm-ups + 4 runs per batch size, the order rotated each run.
+    assert.deepEqual(calls.slice(0, 6), ['small', 'large', 'large', 'small', 'small', 'large']);
+    assert.equal(calls.length, 2 * 2 * 7);
+  } finally {
+    setLatencyRuns(runs);
+    small.dispose();
+    large.dispose();
+  }
+  assert.equal(tf.memory().numTensors, before);
 });

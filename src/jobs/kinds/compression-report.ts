@@ -38,9 +38,17 @@ export function syntheticSplit(model: tf.LayersModel, rows = 256): SplitTensors 
   return { x: tf.zeros([rows, ...modelInputShape(model)]), y: tf.zeros<tf.Rank.R2>([rows, classes]), labels: new Int32Array(rows), n: rows };
 }
 
-/** Measures a live model or artifacts on `data` from split `split`; null (synthetic data) reports accuracy as null. */
-export async function measure(model: tf.LayersModel | tf.io.ModelArtifacts, data: SplitTensors, split: EvalSplitName | null): Promise<Measured> {
-  const full = await measureModel(model, data);
+/**
+ * Measures a live model or artifacts on `data` from split `split`; null (synthetic data) reports accuracy as null.
+ * latency: false leaves latencyMs at zeros for the caller to fill (e.g. from compareLatency, before and after interleaved).
+ */
+export async function measure(
+  model: tf.LayersModel | tf.io.ModelArtifacts,
+  data: SplitTensors,
+  split: EvalSplitName | null,
+  opts: { latency?: boolean } = {},
+): Promise<Measured> {
+  const full = await measureModel(model, data, { latency: opts.latency });
   const { params, nonzeroParams, sizeBytes, gzipBytes, flops, latencyMs } = full;
   const onnxRuntimeLatencyMs = await onnxRuntimeLatency(model);
   return {
