@@ -1,0 +1,58 @@
+// Structured pruning's speed-up without training: builds a preset on MNIST's 28×28×1 (random weights; latency does
+// not depend on them), removes a fraction of its channels (no fine-tuning) and times the dense and the pruned model
+// as a prune job does (compareLatency: batch 1 and 256, runs interleaved, median of N after warm-up); --profile adds
+// the per-kernel time of one batch-256 pass of each (tf.profile).
+//   npx tsx bench/prune-latency.ts [--preset resnet-20] [--width 1] [--fraction 0.5] [--runs 30] [--profile]
+//     [--backend wasm]
+import { parseArgs } from 'node:util';
+import { buildModel } from '../src/ml/architectures.ts';
+import { compareLatency, setLatencyRuns } from '../src/ml/evaluate.ts';
+import { initBackend } from '../src/ml/backend.ts';
+import { structuredPrune } from '../src/ml/compress/index.ts';
+import { modelFlops } from '../src/ml/flops.ts';
+import { tf } from '../src/ml/tf.ts';
+
+const { values: opt } = parseArgs({
+  options: {
+    preset: { type: 'string', default: 'resnet-20' },
+    width: { type: 'string', default: '1' },
+    fraction: { type: 'string', default: '0.5' },
+    runs: { type: 'string', default: '30' },
+    backend: { type: 'string', default: 'wasm' },
+    profile: { type: 'boolean', default: false },
+  },
+});
+await initBackend(opt.backend as 'wasm');
+const dense = buildModel({ preset: opt.preset as 'resnet-20', widthMultiplier: Number(opt.width) }, [28, 28, 1], 10, { seed: 1 });
+const { model: pruned } = await structuredPrune(dense, { fraction: Number(opt.fraction), norm: 'l1' });
+
+setLatencyRuns(Number(opt.runs));
+console.log(`${opt.preset} ×${opt.width}, ${opt.fraction} of channels removed: MACs ${modelFlops(dense).flops} → ${modelFlops(pruned).flops}`);
+// The prune job's own measurement (compareLatency: interleaved runs, median after 3 warm-ups) on random inputs.
+const x = tf.randomUniform([256, 28, 28, 1]);
+const [d, p] = await compareLatency([dense, pruned], x);
+for (const batch of ['batch1', 'batch256'] as const) {
+  console.log(`${batch}: dense ${d[batch].p50.toFixed(2)} ms, pruned ${p[batch].p50.toFixed(2)} ms = ${(d[batch].p50 / p[batch].p50).toFixed(2)}×`);
+}
+// Per-kernel time of one batch-256 forward pass of each (noisy on a loaded machine: one preemption lands in one kernel).
+if (opt.profile) {
+  for (const [name, m] of [
+    ['dense', dense],
+    ['pruned', pruned],
+  ] as const) {
+    const info = await tf.profile(async () => {
+      const y = m.apply(x, { training: false }) as tf.Tensor;
+      await y.data();
+      y.dispose();
+    });
+    const byKernel = new Map<string, number>();
+    for (const k of info.kernels) byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + Number(await k.kernelTimeMs));
+    console.log(
+      `  ${name} kernels (ms): ${[...byKernel]
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+        .join(', ')}`,
+    );
+  }
+}
+x.dispose();
