@@ -187,8 +187,12 @@ export function tokenVocabulary(maxId: number, given?: number, field = 'params.a
   if (!Number.isInteger(maxId) || maxId < 0)
     throw new AppError('INCOMPATIBLE_INPUTS', `a text preset needs integer token ids >= 0 as features; the largest feature is ${maxId}`);
   if (given !== undefined && maxId >= given)
-    throw new AppError('INVALID_JOB_PARAMS', `${field}: ${given} does not cover the data's token ids (largest ${maxId}): needs at least ${maxId + 1}`, {
-      field,
-    });
+    throw new AppError(
+      'INVALID_JOB_PARAMS',
+      `${field}: ${given} does not cover the data's token ids (largest ${maxId}): needs at least ${maxId + 1}`,
+      {
+        field,
+      },
+    );
   return given ?? Math.max(2, maxId + 1);
 }

@@ -193,7 +193,12 @@ function tokenContext(splits: { train: number[][]; test?: number[][] }, scale = 
       async load(split: 'train' | 'test', opts: { limit?: number } = {}) {
         loads.push(`${split}:${opts.limit ?? 'all'}`);
         const rows = splits[split]!.slice(0, opts.limit);
-        return { x: tf.tensor2d(rows), y: tf.tidy(() => tf.oneHot(tf.zeros([rows.length], 'int32'), 2)), labels: new Int32Array(rows.length), n: rows.length };
+        return {
+          x: tf.tensor2d(rows),
+          y: tf.tidy(() => tf.oneHot(tf.zeros([rows.length], 'int32'), 2)),
+          labels: new Int32Array(rows.length),
+          n: rows.length,
+        };
       },
     }),
   };
@@ -204,7 +209,13 @@ test('vocabularyOf derives the vocabulary from the largest token id of every row
   const before = tf.memory().numTensors;
   // The largest ids sit past the first batch of train and in the test split only.
   const train = [...Array.from({ length: 300 }, () => [1, 2, 3, 0]), [4, 57, 0, 0]];
-  const { ctx, loads } = tokenContext({ train, test: [[1, 2, 0, 0], [80, 3, 0, 0]] });
+  const { ctx, loads } = tokenContext({
+    train,
+    test: [
+      [1, 2, 0, 0],
+      [80, 3, 0, 0],
+    ],
+  });
   assert.equal(await vocabularyOf(ctx, 'd'), 81);
   assert.deepEqual(loads, ['train:all', 'test:all']);
   assert.equal(await vocabularyOf(ctx, 'd', 200), 200);
