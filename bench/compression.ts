@@ -5,7 +5,7 @@
 //   npx tsx bench/compression.ts [--workers 2] [--limit 60000] [--mlp-epochs 8] [--lenet5-epochs 3]
 //     [--prune-epochs 4] [--lenet5-prune-epochs 3] [--sparsity 0.92] [--lenet5-sparsity 0.9] [--lenet5-scope global]
 //     [--prune-lr 5e-4] [--teacher-epochs 4] [--teacher-limit 60000] [--student-units 100] [--student-limit N]
-//     [--distill-epochs N] [--temperature T] [--alpha A] [--seeds 3] [--only mlp,lenet5,distill,auto-mlp,auto-lenet5]
+//     [--distill-epochs N] [--temperature T] [--alpha A] [--seeds 3] [--only mlp,lenet5,distill,auto-mlp,auto-lenet5,defaults]
 //     [--trials 12] [--backend wasm]
 // auto-*: issue 16's rows, all job params at their defaults unless named: a dense model trained with validationSplit
 // 0.1 and seed 16 (so it never saw the rows autocompress holds out: src/ml/holdout.ts), then autocompress
@@ -104,15 +104,40 @@ async function compressRow(
   };
 }
 
-/** Issue 16's rows for one architecture: autocompress, defaults-only prune at 90%, uint8 PTQ vs QAT. */
-async function autoRows(label: string, datasetId: string, architecture: string, epochs: number) {
+/** The dense model issue 16's rows start from: trained with 10% held out (seed 16), so autocompress's validation rows are unseen. */
+async function trainedDense(label: string, datasetId: string, architecture: string, epochs: number): Promise<string> {
   const lim = num('limit') < 60000 ? { limit: num('limit') } : {};
   const trained = await runJob(`${label} train (hold-out unseen)`, {
     type: 'train',
     datasetId,
     params: { architecture, epochs, validationSplit: 0.1, seed: 16, ...lim },
   });
-  const dense = trained.resultModelIds[0];
+  return trained.resultModelIds[0];
+}
+
+/** The defaults-only row alone (`--only defaults`): a prune with nothing but {sparsity: 0.9}, for both models. */
+async function defaultsRows(datasetId: string): Promise<string[]> {
+  const lim = num('limit') < 60000 ? { limit: num('limit') } : {};
+  const lines: string[] = [];
+  for (const [label, architecture, epochs] of [
+    ['LeNet-300-100', 'lenet-300-100', num('mlp-epochs')],
+    ['LeNet-5', 'lenet-5', num('lenet5-epochs')],
+  ] as const) {
+    const dense = await trainedDense(label, datasetId, architecture, epochs);
+    const pruned = await runJob(`${label} prune defaults`, { type: 'prune', modelId: dense, datasetId, params: { sparsity: 0.9, ...lim } });
+    const { before, after } = pruned.report;
+    lines.push(
+      `| ${label} prune {sparsity: 0.9} only | ${pct(before.accuracy)} | ${pct(after.accuracy)} | ${(100 * (after.accuracy - before.accuracy)).toFixed(2)} pp | ${pct(1 - after.nonzeroParams / after.params)} zeros |`,
+    );
+    console.error(`# ${lines.at(-1)}`);
+  }
+  return lines;
+}
+
+/** Issue 16's rows for one architecture: autocompress, defaults-only prune at 90%, uint8 PTQ vs QAT. */
+async function autoRows(label: string, datasetId: string, architecture: string, epochs: number) {
+  const lim = num('limit') < 60000 ? { limit: num('limit') } : {};
+  const dense = await trainedDense(label, datasetId, architecture, epochs);
   const t0 = performance.now();
   const auto = await runJob(`${label} autocompress`, {
     type: 'autocompress',
@@ -247,7 +272,8 @@ try {
           console.error(`# row ${name} FAILED: ${String(e)}`);
           return null;
         });
-  const [autoMlp, autoLenet5, mlp, lenet5, distill] = await Promise.all([
+  const [defaults, autoMlp, autoLenet5, mlp, lenet5, distill] = await Promise.all([
+    settle('defaults', only.has('defaults') ? defaultsRows(mnist.id) : null),
     settle('auto-mlp', only.has('auto-mlp') ? autoRows('LeNet-300-100', mnist.id, 'lenet-300-100', num('mlp-epochs')) : null),
     settle('auto-lenet5', only.has('auto-lenet5') ? autoRows('LeNet-5', mnist.id, 'lenet-5', num('lenet5-epochs')) : null),
     settle(
@@ -276,6 +302,7 @@ try {
     `\ncompression on MNIST (train ${[...only].some((r) => r !== 'distill') ? `${opt.limit} examples` : ''}${only.has('distill') ? `${only.size > 1 ? '; ' : ''}distill: teacher ${opt['teacher-limit']}, student ${opt['student-limit'] ?? opt['teacher-limit']} examples` : ''}, test 10,000), backend ${opt.backend}, ${opt.workers} workers, ${((performance.now() - t0) / 60000).toFixed(1)} min`,
   );
   console.log(`command: npx tsx bench/compression.ts ${process.argv.slice(2).join(' ')}\n`);
+  if (defaults) console.log(`| row (test split, 10,000) | before | after | change | zeros |\n|---|---|---|---|---|\n${defaults.join('\n')}\n`);
   if (autoMlp || autoLenet5) {
     console.log('| row (test split, 10,000) | before | after | loss | size: dense fp32 raw → final | chosen |\n|---|---|---|---|---|---|');
     for (const line of [...(autoMlp ?? []), ...(autoLenet5 ?? [])]) console.log(line);

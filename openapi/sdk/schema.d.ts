@@ -798,7 +798,10 @@ export interface components {
                 batchSize?: number;
                 /** @description Layer names left dense; replaces the default protection: the last Dense layer (the classifier) and the first prunable layer when it holds < 10% of the prunable weights */
                 excludeLayers?: string[];
-                /** @default 3 */
+                /**
+                 * @description Epochs of fine-tuning: the sparsity ramps up over the first two thirds (polynomial_decay), the rest recovers at the final masks
+                 * @default 5
+                 */
                 fineTuneEpochs?: number;
                 /** @description Structured pruning: ranks coupled channel groups by the L1/L2 norm of their weights or by batch-norm |gamma| (bn; groups without a batch norm use L2). Default: `norm` */
                 importance?: "l1" | "l2" | "bn";
@@ -807,7 +810,7 @@ export interface components {
                 /** @description Use only the first N training examples */
                 limit?: number;
                 /**
-                 * @description Global scope: no layer is pruned beyond this, so each keeps at least 1 − maxLayerSparsity of its weights
+                 * @description Global scope: no layer is pruned beyond this, so each keeps at least 1 − maxLayerSparsity of its weights; a layer holding < 10% of the prunable weights is not pruned beyond `sparsity`
                  * @default 0.98
                  */
                 maxLayerSparsity?: number;

@@ -152,3 +152,33 @@ test('default protection: the classifier always; the first prunable layer only w
   conv.dispose();
   mlp.dispose();
 });
+
+test('global caps: a small layer is not pruned beyond the target sparsity, a large one up to maxLayerSparsity', async () => {
+  const { layerCap, pruningPlan } = await import('../../src/ml/compress/prune/plan.ts');
+  assert.equal(layerCap(2_400, 60_480, { maxLayerSparsity: 0.98, targetSparsity: 0.9 }), 0.9, "LeNet-5's conv2 (4% of the weights)");
+  assert.equal(layerCap(48_000, 60_480, { maxLayerSparsity: 0.98, targetSparsity: 0.9 }), 0.98);
+  assert.equal(layerCap(2_400, 60_480, { maxLayerSparsity: 0.85, targetSparsity: 0.9 }), 0.85, 'the explicit cap still holds');
+  assert.equal(layerCap(2_400, 60_480, { maxLayerSparsity: 0.98 }), 0.98, 'no target (autocompress allocations): unchanged');
+
+  // LeNet-5's prunable layers with the defaults' protection (first conv and classifier dense): conv2 is small.
+  const lenet = tf.sequential({
+    layers: [
+      tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 6, kernelSize: 5, padding: 'same', activation: 'relu' }),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.conv2d({ filters: 16, kernelSize: 5, activation: 'relu' }),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 120, activation: 'relu' }),
+      tf.layers.dense({ units: 84, activation: 'relu' }),
+      tf.layers.dense({ units: 10, activation: 'softmax' }),
+    ],
+  });
+  const plan = pruningPlan(lenet, { scope: 'global', score: 'magnitude', maxLayerSparsity: 0.98, targetSparsity: 0.9 });
+  const caps = Object.entries(plan.maxSparsity!).map(([name, cap]) => [name.split('/')[0], cap]);
+  assert.deepEqual(caps, [
+    [lenet.layers[2].name, 0.9],
+    [lenet.layers[5].name, 0.98],
+    [lenet.layers[6].name, 0.98],
+  ]);
+  lenet.dispose();
+});

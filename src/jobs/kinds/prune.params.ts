@@ -1,6 +1,7 @@
 // Params of `prune` jobs (API contract of issue 5; the safe defaults of issue 16); the kind is prune.ts. With only
-// `sparsity: 0.9` given (README bench, 2026-11-30, 20,000 MNIST examples) LeNet-300-100 holds accuracy (+0.06 pp)
-// but LeNet-5 loses 1.92 pp: issue 16's ≤ 0.5 pp goal is not met for LeNet-5 yet.
+// `sparsity: 0.9` given (bench/compression.ts --only defaults --limit 20000, 2026-11-30, quiet VM) LeNet-300-100
+// holds accuracy (+0.06 pp) and LeNet-5 loses 0.38 / 0.73 pp (two seeds; 1.92 pp before small layers were capped at
+// the target sparsity and fine-tuning went from 3 to 5 epochs): issue 16's ≤ 0.5 pp is not yet met on every seed.
 import { Type, type Static } from 'typebox';
 
 const strict = { additionalProperties: false } as const;
@@ -51,7 +52,8 @@ export const PruneParams = Type.Object(
       exclusiveMinimum: 0,
       exclusiveMaximum: 1,
       default: 0.98,
-      description: 'Global scope: no layer is pruned beyond this, so each keeps at least 1 − maxLayerSparsity of its weights',
+      description:
+        'Global scope: no layer is pruned beyond this, so each keeps at least 1 − maxLayerSparsity of its weights; a layer holding < 10% of the prunable weights is not pruned beyond `sparsity`',
     }),
     schedule: Type.Union([ConstantSchedule, PolynomialDecaySchedule], { default: { type: 'polynomial_decay' } }),
     norm: Type.Union([Type.Literal('l1'), Type.Literal('l2')], {
@@ -64,7 +66,12 @@ export const PruneParams = Type.Object(
           'Structured pruning: ranks coupled channel groups by the L1/L2 norm of their weights or by batch-norm |gamma| (bn; groups without a batch norm use L2). Default: `norm`',
       }),
     ),
-    fineTuneEpochs: Type.Integer({ minimum: 0, maximum: 1000, default: 3 }),
+    fineTuneEpochs: Type.Integer({
+      minimum: 0,
+      maximum: 1000,
+      default: 5,
+      description: 'Epochs of fine-tuning: the sparsity ramps up over the first two thirds (polynomial_decay), the rest recovers at the final masks',
+    }),
     batchSize: Type.Integer({ minimum: 1, maximum: 65536, default: 128 }),
     learningRate: Type.Number({ exclusiveMinimum: 0, maximum: 10, default: 5e-4 }),
     excludeLayers: Type.Optional(

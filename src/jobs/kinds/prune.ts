@@ -52,6 +52,7 @@ export function magnitudePruner(model: tf.LayersModel, params: PruneParams, tota
     scope: params.scope,
     score: params.score,
     maxLayerSparsity: params.maxLayerSparsity,
+    targetSparsity: params.sparsity,
     excludeLayers: params.excludeLayers,
     calibration,
   });

@@ -473,7 +473,7 @@ export type CreatePruneJob = {
          */
         score?: 'activation' | 'magnitude';
         /**
-         * Global scope: no layer is pruned beyond this, so each keeps at least 1 − maxLayerSparsity of its weights
+         * Global scope: no layer is pruned beyond this, so each keeps at least 1 − maxLayerSparsity of its weights; a layer holding < 10% of the prunable weights is not pruned beyond `sparsity`
          */
         maxLayerSparsity?: number;
         schedule?: {
@@ -521,6 +521,9 @@ export type CreatePruneJob = {
          * Structured pruning: ranks coupled channel groups by the L1/L2 norm of their weights or by batch-norm |gamma| (bn; groups without a batch norm use L2). Default: `norm`
          */
         importance?: 'l1' | 'l2' | 'bn';
+        /**
+         * Epochs of fine-tuning: the sparsity ramps up over the first two thirds (polynomial_decay), the rest recovers at the final masks
+         */
         fineTuneEpochs?: number;
         batchSize?: number;
         learningRate?: number;

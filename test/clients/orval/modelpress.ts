@@ -799,7 +799,7 @@ export type CreatePruneJobParams = {
   /** Weight importance: activation = |w| × RMS of its input over a calibration batch (Wanda; prunes weights of inputs that are never active first), magnitude = |w| */
   score?: typeof CreatePruneJobParamsScore[keyof typeof CreatePruneJobParamsScore] ;
   /**
-   * Global scope: no layer is pruned beyond this, so each keeps at least 1 − maxLayerSparsity of its weights
+   * Global scope: no layer is pruned beyond this, so each keeps at least 1 − maxLayerSparsity of its weights; a layer holding < 10% of the prunable weights is not pruned beyond `sparsity`
    */
   maxLayerSparsity?: number;
   schedule?: CreatePruneJobParamsSchedule;
@@ -808,6 +808,7 @@ export type CreatePruneJobParams = {
   /** Structured pruning: ranks coupled channel groups by the L1/L2 norm of their weights or by batch-norm |gamma| (bn; groups without a batch norm use L2). Default: `norm` */
   importance?: typeof CreatePruneJobParamsImportance[keyof typeof CreatePruneJobParamsImportance] ;
   /**
+   * Epochs of fine-tuning: the sparsity ramps up over the first two thirds (polynomial_decay), the rest recovers at the final masks
    * @minimum 0
    * @maximum 1000
    */
