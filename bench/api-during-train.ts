@@ -119,7 +119,9 @@ try {
   console.log('| phase | GET /v1/models?limit=5 p95 | 1 MiB upload p95 | training overlapped |');
   console.log('|---|---|---|---|');
   for (const r of [idle, during])
-    console.log(`| ${r.label} | ${r.getP95.toFixed(1)} ms | ${r.uploadP95.toFixed(1)} ms | ${r.overlapped === null ? '—' : r.overlapped ? 'yes' : 'NO'} |`);
+    console.log(
+      `| ${r.label} | ${r.getP95.toFixed(1)} ms | ${r.uploadP95.toFixed(1)} ms | ${r.overlapped === null ? '—' : r.overlapped ? 'yes' : 'NO'} |`,
+    );
   const goal = (i: number, d: number) => (d <= Math.max(5 * i, 100) ? 'met' : 'missed');
   console.log(`goal during ≤ max(5 × idle, 100 ms): GET ${goal(idle.getP95, during.getP95)}, upload ${goal(idle.uploadP95, during.uploadP95)}`);
 } finally {
