@@ -8,29 +8,15 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { ARTIFACTS, launchChromium, skipWithoutChromium } from '../helpers/chromium.ts';
 import { tinyModelFiles } from '../helpers/fixtures.ts';
 import { startTestApp } from '../helpers/harness.ts';
 import { waitForAll, type JobJson } from '../helpers/jobs.ts';
 
 type TestContext = Awaited<ReturnType<typeof startTestApp>>;
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
-const hasChromium = fs.existsSync(CHROMIUM);
-if (!hasChromium && process.env.CI === 'true') throw new Error(`CI needs Chromium at ${CHROMIUM} (.ci/run installs Debian's chromium)`);
-const skip = hasChromium ? false : `no Chromium at ${CHROMIUM}: apt-get install chromium (CI installs it) to run the browser tests`;
+const skip = skipWithoutChromium;
 
 type Job = JobJson & { type: string; resultModelIds: string[]; report: Record<string, unknown> };
 
@@ -50,7 +36,7 @@ describe('dashboard report views in headless Chromium', { skip }, () => {
   before(async () => {
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     ctx = await startTestApp('embedded', { MODELPRESS_BUILTIN_DATASETS: 'true' }, { worker: { concurrency: 1 } });
-    const browserReady = chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS }).then((b) => (browser = b));
+    const browserReady = launchChromium().then((b) => (browser = b));
     const mnistId = (await ctx.runtime.services.datasets.ensureBuiltins())!.id;
     const files = await tinyModelFiles();
     let req = ctx.http.post('/v1/models').field('name', 'tiny');

@@ -8,8 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { ARTIFACTS, launchChromium, skipWithoutChromium } from '../helpers/chromium.ts';
 import { HOLD_KIND_MODULE, newHoldGate, releaseHold } from '../helpers/hold-kind.ts';
 
 // After the test-only hold kind is registered: the app's modules derive their job-type enums at import.
@@ -21,23 +21,7 @@ type TestContext = Awaited<ReturnType<typeof startTestApp>>;
 type WorkerChild = ReturnType<typeof spawnWorker>;
 const gate = newHoldGate();
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-// The flags of the machine notes: without the background-networking ones Chromium keeps dialing Google's hosts.
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
-
-const hasChromium = fs.existsSync(CHROMIUM);
-if (!hasChromium && process.env.CI === 'true') throw new Error(`CI needs Chromium at ${CHROMIUM} (.ci/run installs Debian's chromium)`);
-const skip = hasChromium ? false : `no Chromium at ${CHROMIUM}: apt-get install chromium (CI installs it) to run the browser tests`;
+const skip = skipWithoutChromium;
 
 /** Samples the job page's progress bar and chart point counts until the job ends. */
 async function watchJobPage(page: Page, timeoutMs: number) {
@@ -69,11 +53,7 @@ describe('dashboard in headless Chromium', { skip }, () => {
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     ctx = await startTestApp('embedded', { MODELPRESS_BUILTIN_DATASETS: 'true', MODELPRESS_QUEUE_POLL_SECONDS: '1' });
     worker = spawnWorker(ctx, { imports: [HOLD_KIND_MODULE] }); // also runs `hold` jobs (advanced by the test)
-    const [mnist] = await Promise.all([
-      ctx.runtime.services.datasets.ensureBuiltins(),
-      worker.ready,
-      chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS }).then((b) => (browser = b)),
-    ]);
+    const [mnist] = await Promise.all([ctx.runtime.services.datasets.ensureBuiltins(), worker.ready, launchChromium().then((b) => (browser = b))]);
     mnistId = mnist!.id;
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.setDefaultTimeout(15_000);

@@ -3,31 +3,18 @@
 // graphiql/react/react-dom packages, Swagger UI's from @fastify/swagger-ui, no CDN), with no CSP violation or page
 // error. Embedded target only: the browser side is checked.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium, skipWithoutChromium } from '../helpers/chromium.ts';
 import { startTestApp, type TestContext } from '../helpers/harness.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const hasChromium = fs.existsSync(CHROMIUM);
-if (!hasChromium && process.env.CI === 'true') throw new Error(`CI needs Chromium at ${CHROMIUM}`);
-const skip = hasChromium ? false : `no Chromium at ${CHROMIUM}: apt-get install chromium to run the browser tests`;
+const skip = skipWithoutChromium;
 
 describe('GraphiQL in headless Chromium', { skip }, () => {
   let ctx: TestContext;
   let browser: Browser;
   before(async () => {
-    [ctx, browser] = await Promise.all([startTestApp('embedded'), chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })]);
+    [ctx, browser] = await Promise.all([startTestApp('embedded'), launchChromium()]);
   });
   after(async () => {
     await browser?.close();
