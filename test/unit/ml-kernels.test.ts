@@ -184,3 +184,27 @@ test('BatchMatMul with transposeA / transposeB (2-D and batched) matches cpu', a
     ];
   });
 });
+
+test('Tile (block copies) matches cpu: float32, int32 and bool, reps on inner, outer and several axes', async () => {
+  const cases: [number[], number[]][] = [
+    [[5], [3]],
+    [[1, 1, 1, 6], [2, 3, 4, 1]],
+    [[2, 3, 4], [1, 1, 1]],
+    [[2, 3, 4], [3, 1, 2]],
+    [[2, 3], [1, 4]],
+    [[2, 1, 3, 1, 2], [2, 3, 1, 2, 2]],
+    [[0, 3], [2, 2]],
+  ];
+  for (const [shape, reps] of cases) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const v = randomValues(n, 12);
+    await compareBackends(`tile ${shape} × ${reps}`, () => {
+      const x = tf.tensor(v, shape);
+      const outs = [tf.tile(x, reps), tf.tile(tf.cast(tf.mul(x, 100), 'int32'), reps), tf.tile(tf.greater(x, 0), reps)];
+      // tfjs has Tile's gradient up to rank 4 only.
+      const weights = tf.range(0, outs[0].size).reshape(outs[0].shape);
+      if (shape.length <= 4) outs.push(tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.tile(a, reps), weights)))(x));
+      return outs;
+    });
+  }
+});

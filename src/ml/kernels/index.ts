@@ -5,7 +5,7 @@
 //   (DepthwiseConv2D, SeparableConv2D), UnsortedSegmentSum (the gradient of gather: Embedding);
 // - wrong: MaxPoolGrad (see max-pool-grad.ts): replaced; on the cpu backend ResizeNearestNeighborGrad (see
 //   resize-nearest-neighbor-grad.ts): replaced there, by registerKernelFixes;
-// - slow: BatchMatMul wrapped, Conv2DBackpropInput and Identity replaced (see their files); the fused Adam update
+// - slow: BatchMatMul wrapped, Conv2DBackpropInput, Identity and Tile replaced (see their files); the fused Adam update
 //   is our own kernel (src/ml/fused-adam.ts uses it);
 // - anything else the cpu backend has and a backend lacks runs through the generic cpu fallback (cpu-fallback.ts).
 import { tf } from '../tf.ts';
@@ -19,6 +19,7 @@ import { depthwiseConv2dBackpropInputConfig } from './depthwise-conv2d-backprop-
 import { identityConfig } from './identity.ts';
 import { maxPoolGradConfig } from './max-pool-grad.ts';
 import { resizeNearestNeighborGradCpuConfig } from './resize-nearest-neighbor-grad.ts';
+import { tileConfig } from './tile.ts';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum.ts';
 
 let wasmKernels: tf.KernelConfig[] | null = null;
@@ -40,7 +41,8 @@ function register(configs: readonly tf.KernelConfig[]): void {
 export function registerWasmKernels(): void {
   if (!wasmKernels) {
     const stockMatMul = tf.getKernel(tf.BatchMatMul, 'wasm');
-    if (!stockMatMul) throw new Error('@tensorflow/tfjs-backend-wasm must be imported before registerWasmKernels()');
+    const stockTile = tf.getKernel(tf.Tile, 'wasm');
+    if (!stockMatMul || !stockTile) throw new Error('@tensorflow/tfjs-backend-wasm must be imported before registerWasmKernels()');
     const own = [
       conv2DBackpropFilterConfig,
       conv2DBackpropInputConfig,
@@ -49,6 +51,7 @@ export function registerWasmKernels(): void {
       maxPoolGradConfig,
       unsortedSegmentSumConfig,
       batchMatMulConfig(stockMatMul),
+      tileConfig(stockTile),
       identityConfig,
       adamUpdateConfig,
     ];
