@@ -188,12 +188,30 @@ test('BatchMatMul with transposeA / transposeB (2-D and batched) matches cpu', a
 test('Tile (block copies) matches cpu: float32, int32 and bool, reps on inner, outer and several axes', async () => {
   const cases: [number[], number[]][] = [
     [[5], [3]],
-    [[1, 1, 1, 6], [2, 3, 4, 1]],
-    [[2, 3, 4], [1, 1, 1]],
-    [[2, 3, 4], [3, 1, 2]],
-    [[2, 3], [1, 4]],
-    [[2, 1, 3, 1, 2], [2, 3, 1, 2, 2]],
-    [[0, 3], [2, 2]],
+    [
+      [1, 1, 1, 6],
+      [2, 3, 4, 1],
+    ],
+    [
+      [2, 3, 4],
+      [1, 1, 1],
+    ],
+    [
+      [2, 3, 4],
+      [3, 1, 2],
+    ],
+    [
+      [2, 3],
+      [1, 4],
+    ],
+    [
+      [2, 1, 3, 1, 2],
+      [2, 3, 1, 2, 2],
+    ],
+    [
+      [0, 3],
+      [2, 2],
+    ],
   ];
   for (const [shape, reps] of cases) {
     const n = shape.reduce((a, b) => a * b, 1);
