@@ -61,5 +61,5 @@ export function tileConfig(stock: tf.KernelConfig): tf.KernelConfig {
     }
     return out;
   };
-  return { kernelName: tf.Tile, backendName: 'wasm', kernelFunc: kernelFunc as Kernel };
+  return { kernelName: tf.Tile, backendName: 'wasm', kernelFunc: kernelFunc };
 }
