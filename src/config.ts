@@ -70,6 +70,8 @@ export interface SecurityConfig {
   corsOrigins: string[];
   /** Requests per minute per API key (per IP without one); 0 disables. */
   rateLimitPerMinute: number;
+  /** GraphQL cost points refilled per minute per API key (per IP without one), burst MAX_COST; 0 disables. */
+  graphqlCostPerMinute: number;
   /** Requests per minute per IP that fail authentication (no key where needed, unknown key); 0 disables. */
   rateLimitUnauthenticatedPerMinute: number;
   /** How long an unknown API key is remembered (no database lookup for it meanwhile). */
@@ -229,6 +231,7 @@ export function loadConfig(env: Env = process.env): Config {
         .filter(Boolean),
       rateLimitPerMinute: int(env, 'MODELPRESS_RATE_LIMIT', 1200, 0),
       rateLimitUnauthenticatedPerMinute: int(env, 'MODELPRESS_RATE_LIMIT_UNAUTHENTICATED', 120, 0),
+      graphqlCostPerMinute: int(env, 'MODELPRESS_GRAPHQL_COST_PER_MINUTE', 30_000, 0),
       negativeKeyCacheSeconds: int(env, 'MODELPRESS_NEGATIVE_KEY_CACHE_SECONDS', 30, 0, 3600),
       metrics: oneOf(env, 'MODELPRESS_METRICS', ['on', 'off', 'auth'] as const, 'on'),
       requestTimeoutMs: int(env, 'MODELPRESS_REQUEST_TIMEOUT_SECONDS', 600, 0) * 1000,

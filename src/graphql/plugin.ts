@@ -1,18 +1,22 @@
 // The GraphQL API: POST/GET /graphql (mercurius), GraphiQL at /graphiql (src/graphql/graphiql-page.ts: assets from
 // the packages, no CDN), subscriptions over WebSocket on /graphql (graphql-transport-ws and the legacy graphql-ws
-// protocol). Register with { services, subscriptionLimits }
+// protocol). Register with { services, subscriptionLimits, costPerMinute }
 // after the REST routes: it reads and acts only through the domain services REST uses (no runtime, no database).
 // A named plugin that stays encapsulated (its hooks and mercurius' decorators do not leak) and needs the security
-// plugin (API keys for queries and WebSockets) and the response cache plugin.
-import type { FastifyPluginAsync } from 'fastify';
+// plugin (API keys for queries and WebSockets) and the response cache plugin. Every query and mutation is charged its
+// computed cost to its client's budget before it runs (src/security/cost-budget.ts): 429 RATE_LIMITED when spent.
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import fp from 'fastify-plugin';
 import mercurius from 'mercurius';
 import type { Config } from '../config.ts';
 import type { Services } from '../runtime.ts';
+import type { AppError } from '../errors.ts';
+import { clientKey, CostBudget } from '../security/cost-budget.ts';
 import { graphqlAuth } from '../security/graphql-auth.ts';
+import type { Principal } from '../security/scopes.ts';
 import { formatErrors } from './errors.ts';
 import { registerGraphiql } from './graphiql-page.ts';
-import { checkCost, checkDocumentShape, MAX_DEPTH, MAX_TOKENS } from './limits.ts';
+import { checkCost, checkDocumentShape, MAX_COST, MAX_DEPTH, MAX_TOKENS } from './limits.ts';
 import { buildLoaders } from './loaders.ts';
 import { guardGraphqlRequest } from './request-guard.ts';
 import { buildResolvers } from './resolvers.ts';
@@ -27,9 +31,11 @@ const KEEP_ALIVE_MS = 15_000;
 export interface GraphqlOptions {
   services: Services;
   subscriptionLimits: Config['subscriptionLimits'];
+  /** Cost points per minute per client (src/security/cost-budget.ts); 0 disables the budget. */
+  costPerMinute: number;
 }
 
-const graphql: FastifyPluginAsync<GraphqlOptions> = async (app, { services, subscriptionLimits }) => {
+const graphql: FastifyPluginAsync<GraphqlOptions> = async (app, { services, subscriptionLimits, costPerMinute }) => {
   // GraphQL documents itself (introspection, GraphiQL): keep its routes out of the REST OpenAPI document.
   app.addHook('onRoute', (route) => {
     route.schema = { ...route.schema, hide: true };
@@ -37,6 +43,8 @@ const graphql: FastifyPluginAsync<GraphqlOptions> = async (app, { services, subs
   app.graphqlCache.serve(app);
   const auth = graphqlAuth(app.security);
   const slots = new SubscriptionSlots(subscriptionLimits.perSocket, subscriptionLimits.perKey);
+  // A client's burst is one query at the cost limit (or many small ones); it refills at costPerMinute.
+  const budget = new CostBudget(costPerMinute, MAX_COST);
   // Malformed GraphQL-over-HTTP requests become 4xx GraphQL errors here, before mercurius handles them.
   app.addHook('preValidation', guardGraphqlRequest);
   await app.register(mercurius, {
@@ -56,7 +64,19 @@ const graphql: FastifyPluginAsync<GraphqlOptions> = async (app, { services, subs
   registerGraphiql(app);
   app.graphql.addHook('preExecution', async (schema, document, context, variables) => {
     await auth.preExecution(schema, document, context);
-    checkCost(schema, document, variables);
+    const cost = checkCost(schema, document, variables);
+    if (!budget.enabled) return;
+    const ctx = context as typeof context & { principal?: Principal | null; request?: { ip?: string } };
+    const reply = ctx.reply as FastifyReply | undefined;
+    reply?.header('x-query-cost', cost).header('x-cost-limit', budget.capacity);
+    try {
+      reply?.header('x-cost-remaining', budget.charge(clientKey(ctx.principal, reply?.request.ip ?? ctx.request?.ip), cost).remaining);
+    } catch (err) {
+      const details = (err as AppError).details;
+      reply?.header('x-cost-remaining', details?.remaining ?? 0);
+      if (details?.retryAfterSeconds !== undefined) reply?.header('retry-after', details.retryAfterSeconds);
+      throw err;
+    }
   });
   app.graphql.addHook('preSubscriptionExecution', async (schema, document, context) => {
     try {

@@ -3,6 +3,7 @@
 // one client cannot open hundreds of event feeds and slow everyone else's. A slot is taken when a subscription
 // starts and given back exactly once when it ends: completed, unsubscribed, its socket closed, or failed.
 import { AppError } from '../errors.ts';
+import { clientKey } from '../security/cost-budget.ts';
 import type { Principal } from '../security/scopes.ts';
 
 /** The per-connection counter, kept on the connection's context under this name. */
@@ -25,7 +26,7 @@ export class SubscriptionSlots {
   /** Takes a slot for a subscription started with `ctx`; returns its idempotent release. */
   acquire(ctx: SlotContext): () => void {
     const socket = ctx[SOCKET_SLOTS];
-    const client = ctx.principal ? `key:${ctx.principal.keyId}` : `ip:${ctx.request?.ip ?? 'unknown'}`;
+    const client = clientKey(ctx.principal, ctx.request?.ip);
     const held = this.perKey.get(client) ?? 0;
     if (socket && socket.open >= this.perSocket) {
       throw limit(`at most ${this.perSocket} subscriptions per connection`, { limit: this.perSocket, scope: 'connection' });

@@ -67,7 +67,11 @@ export async function buildApp(runtime: Runtime, opts: AppOptions = {}) {
   await app.register(datasetRoutes, { prefix: '/v1', services: runtime.services });
   await app.register(jobRoutes, { prefix: '/v1', services: runtime.services });
   await app.register(projectRoutes, { prefix: '/v1', services: runtime.services });
-  await app.register(graphqlPlugin, { services: runtime.services, subscriptionLimits: runtime.config.subscriptionLimits });
+  await app.register(graphqlPlugin, {
+    services: runtime.services,
+    subscriptionLimits: runtime.config.subscriptionLimits,
+    costPerMinute: runtime.config.security.graphqlCostPerMinute,
+  });
   await app.register(dashboardPlugin);
   return app;
 }

@@ -10,6 +10,7 @@ import type { SecurityConfig } from '../config.ts';
 import type { Db } from '../db/prisma.ts';
 import { AppError } from '../errors.ts';
 import { ApiKeyService } from './api-keys.ts';
+import { clientKey } from './cost-budget.ts';
 import { registerAuthHook, routePath, type AuthSettings } from './auth.ts';
 import { FailedAuthLimiter } from './failed-auth-limiter.ts';
 import { registerSecurityHeaders } from './headers.ts';
@@ -60,6 +61,9 @@ const security: FastifyPluginAsync<SecurityPluginOptions> = async (app, { config
       'x-ratelimit-limit',
       'x-ratelimit-remaining',
       'x-ratelimit-reset',
+      'x-query-cost',
+      'x-cost-limit',
+      'x-cost-remaining',
     ],
     maxAge: 600,
   });
@@ -70,7 +74,7 @@ const security: FastifyPluginAsync<SecurityPluginOptions> = async (app, { config
       hook: 'preHandler', // after authentication, so the key is known
       max: sec.rateLimitPerMinute,
       timeWindow: 60_000,
-      keyGenerator: (req) => (req.principal ? `key:${req.principal.keyId}` : `ip:${req.ip}`),
+      keyGenerator: (req) => clientKey(req.principal, req.ip),
       allowList: (req) => unlimited(routePath(req)),
       errorResponseBuilder: (_req, ctx) =>
         Object.assign(

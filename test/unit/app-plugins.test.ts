@@ -12,7 +12,7 @@ describe('app plugins', () => {
   it('graphql needs the security and GraphQL cache plugins', async () => {
     const app = Fastify();
     await assert.rejects(
-      async () => app.register(graphqlPlugin, { services: {} as Services, subscriptionLimits: { perSocket: 1, perKey: 1 } }),
+      async () => app.register(graphqlPlugin, { services: {} as Services, subscriptionLimits: { perSocket: 1, perKey: 1 }, costPerMinute: 0 }),
       /dependency 'modelpress-security' of plugin 'modelpress-graphql'/,
     );
     await app.close();
