@@ -38,6 +38,8 @@ export type Job = {
 
 export interface BenchServer {
   base: string;
+  /** The `modelpress serve` process (its RSS: /proc/<pid>/status). */
+  pid: number;
   api: <T>(method: string, url: string, body?: unknown) => Promise<T>;
   /**
    * Creates a job and polls it every 2 s until it ends; throws on failed/canceled. Logs its run time to stderr.
@@ -153,8 +155,8 @@ export async function startServer(opts: ServeOptions): Promise<BenchServer> {
     return ((await res.json()) as { id: string }).id;
   }
 
+  const pid = start('serve').pid ?? 0;
   try {
-    start('serve');
     for (let i = 0; ; i++) {
       try {
         if ((await fetch(`${base}/readyz`)).ok) break;
@@ -170,7 +172,7 @@ export async function startServer(opts: ServeOptions): Promise<BenchServer> {
     await stop();
     throw err;
   }
-  return { base, api, runJob, datasetId, uploadDataset, stop };
+  return { base, pid, api, runJob, datasetId, uploadDataset, stop };
 }
 
 export const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
