@@ -8,6 +8,7 @@ import type { JobContext, JobProgress, MetricInput } from '../jobs/kind.ts';
 import { getKind } from '../jobs/registry.ts';
 import type { ClaimedJob, RunOwner } from '../queue/job-queue.ts';
 import type { Runtime } from '../runtime.ts';
+import type { LeaseKeeper } from './heartbeat.ts';
 import { isResourceExhaustion } from './resource-failure.ts';
 
 export interface WorkerLog {
@@ -31,7 +32,6 @@ export class JobRun {
   private metricBuffer: MetricInput[] = [];
   private lastFlush = 0;
   private flushTimer: NodeJS.Timeout | null = null;
-  private heartbeat: NodeJS.Timeout | null = null;
   private readonly owner: RunOwner;
   private readonly io: ReturnType<typeof jobIO>;
 
@@ -41,6 +41,7 @@ export class JobRun {
     workerId: string,
     private readonly backend: string,
     private readonly log: WorkerLog,
+    private readonly leases: LeaseKeeper,
   ) {
     this.owner = { jobId: job.id, workerId, attempt: job.attempts };
     this.io = jobIO({ ...rt.services, store: rt.store }, job.id);
@@ -60,8 +61,14 @@ export class JobRun {
   /** Runs the job to its end and records the outcome. Never throws. */
   async execute(): Promise<void> {
     const { rt, job } = this;
-    const hb = rt.config.worker.heartbeatSeconds * 1000;
-    this.heartbeat = setInterval(() => void this.beat(), hb);
+    // Renewed off this thread (heartbeat.ts): long synchronous work in the kind cannot starve it.
+    const stopBeating = this.leases.watch(this.owner, {
+      onBeat: ({ owned, cancelRequested }) => {
+        if (!owned) this.abort('lost');
+        else if (cancelRequested) this.abort('cancel');
+      },
+      onError: (err) => this.log.warn({ err, jobId: this.job.id }, 'heartbeat failed'),
+    });
     // Per-run time limit (MODELPRESS_JOB_TIMEOUT_SECONDS): stops the kind at its next step, failing with JOB_TIMEOUT.
     const limitS = rt.config.jobLimits.timeoutSeconds;
     const deadline = limitS > 0 ? setTimeout(() => this.abort('timeout'), limitS * 1000) : null;
@@ -73,7 +80,7 @@ export class JobRun {
     } catch (error) {
       outcome = { error };
     } finally {
-      clearInterval(this.heartbeat);
+      stopBeating();
       if (deadline) clearTimeout(deadline);
     }
     try {
@@ -158,16 +165,6 @@ export class JobRun {
         await rt.queue.progress(this.owner, data);
         await rt.jobEvents.append(job.id, { type: 'progress', data });
       });
-    }
-  }
-
-  private async beat() {
-    try {
-      const { owned, cancelRequested } = await this.rt.queue.heartbeat(this.owner);
-      if (!owned) this.abort('lost');
-      else if (cancelRequested) this.abort('cancel');
-    } catch (err) {
-      this.log.warn({ err, jobId: this.job.id }, 'heartbeat failed');
     }
   }
 

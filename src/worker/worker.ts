@@ -6,6 +6,7 @@ import os from 'node:os';
 import type { JobNotification } from '../jobs/events.ts';
 import type { ClaimedJob } from '../queue/job-queue.ts';
 import type { Runtime } from '../runtime.ts';
+import { ThreadLeaseKeeper, type LeaseKeeper } from './heartbeat.ts';
 import { JobRun, type WorkerLog } from './job-run.ts';
 
 export interface WorkerOptions {
@@ -66,6 +67,7 @@ export class Worker {
   private unsubscribe: (() => void) | null = null;
   private housekeeping: NodeJS.Timeout | null = null;
   private recycling = false;
+  private leases: LeaseKeeper | null = null;
 
   constructor(
     private readonly rt: Runtime,
@@ -106,9 +108,17 @@ export class Worker {
 
   async start(): Promise<void> {
     this.backend = await initComputeBackend(this.rt.config.backend, this.rt.config.latencyRuns, this.log);
+    const { heartbeatSeconds, expireSeconds, pollIntervalSeconds } = this.rt.config.worker;
+    this.leases = new ThreadLeaseKeeper({
+      databaseUrl: this.rt.databaseUrl,
+      queue: this.rt.queue,
+      intervalMs: heartbeatSeconds * 1000,
+      expireSeconds,
+      log: this.log,
+    });
+    await this.leases.ready; // a claimed run's lease is renewed from its first interval on
     this.unsubscribe = this.rt.jobEvents.subscribe((n) => this.onNotification(n));
     // A dead worker's job is requeued at most this long after its lease ran out.
-    const { expireSeconds, pollIntervalSeconds } = this.rt.config.worker;
     this.housekeeping = setInterval(() => void this.sweep(), Math.max(500, Math.min(pollIntervalSeconds, expireSeconds / 2) * 1000));
     this.loopDone = this.loop();
     this.log.info({ workerId: this.id, concurrency: this.concurrency, backend: this.backend }, 'worker started');
@@ -132,6 +142,7 @@ export class Worker {
     }
     for (const run of this.runs.values()) run.abort('shutdown');
     await all();
+    await this.leases?.close();
     this.log.info({ workerId: this.id }, 'worker stopped');
   }
 
@@ -175,7 +186,7 @@ export class Worker {
   }
 
   private begin(job: ClaimedJob) {
-    const run = new JobRun(this.rt, job, this.id, this.backend, this.log);
+    const run = new JobRun(this.rt, job, this.id, this.backend, this.log, this.leases!);
     this.runs.set(job.id, run);
     if (this.stopping) run.abort('shutdown');
     const task = run

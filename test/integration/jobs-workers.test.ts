@@ -1,10 +1,13 @@
 // Worker child processes (`node --import tsx src/main.ts worker`) on one queue: exactly-once execution across
 // two workers, a SIGKILLed worker's job finished by another (attempts = 2), a job whose every attempt loses its
-// worker failing with a clear error, SIGTERM handling, and SSE of a job run in another process.
+// worker failing with a clear error, a job that blocks its worker's main thread for longer than the lease keeping
+// it (the heartbeat runs in its own thread), SIGTERM handling, and SSE of a job run in another process.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, test } from 'node:test';
+import { BLOCK_KIND_MODULE, blockedSince, newBlockGate, releaseBlock } from '../helpers/block-kind.ts'; // registers `block` first
 import { forEachTarget, startTestApp, type TestContext } from '../helpers/harness.ts';
 import { finished, readSse, waitForAll, waitForJob, type JobJson } from '../helpers/jobs.ts';
+import { eventually } from '../helpers/wait.ts';
 import { spawnWorker, type WorkerChild } from '../helpers/workers.ts';
 
 // Short heartbeat/lease so a dead worker's job moves on within seconds (4 heartbeats per lease: a loaded machine
@@ -19,8 +22,8 @@ const ENV = {
 await forEachTarget('job workers (child processes)', (target) => {
   let ctx: TestContext;
   const children: WorkerChild[] = [];
-  const start = async (concurrency = 1, env: Record<string, string> = {}) => {
-    const w = spawnWorker(ctx, { concurrency, env });
+  const start = async (concurrency = 1, env: Record<string, string> = {}, imports: string[] = []) => {
+    const w = spawnWorker(ctx, { concurrency, env, imports });
     children.push(w);
     await w.ready;
     return w;
@@ -105,6 +108,38 @@ await forEachTarget('job workers (child processes)', (target) => {
     const { events } = await readSse(`${ctx.baseUrl}/v1/jobs/${job.id}/events`);
     const states = events.filter((e) => e.event === 'state').map((e) => `${e.data.status}${e.data.reason ? ` (${e.data.reason})` : ''}`);
     assert.deepEqual(states, ['queued', 'running', 'queued (worker lost)', 'running', 'failed (worker lost)']);
+  });
+
+  test('a job that blocks its worker thread for longer than the lease keeps it: one run, attempts 1', async () => {
+    // Two workers: the idle one sweeps expired leases every second, so a lease that lapsed would be taken over.
+    await Promise.all([start(1, {}, [BLOCK_KIND_MODULE]), start(1, {}, [BLOCK_KIND_MODULE])]);
+    const gate = newBlockGate();
+    const job = (await ctx.http.post('/v1/jobs').send({ type: 'block', params: { gate } }).expect(201)).body as JobJson;
+    const since = await eventually(() => blockedSince(gate, job.id) ?? assert.fail('not blocking yet'), 20_000, 50);
+    // A renewal stamped more than a lease (+ one heartbeat) after the block began: only a beat from another
+    // thread can have written it, since the blocked thread runs no timer, and the lease taken at the claim had run out by then.
+    const leaseMs = (Number(ENV.MODELPRESS_JOB_EXPIRE_SECONDS) + Number(ENV.MODELPRESS_JOB_HEARTBEAT_SECONDS)) * 1000;
+    await eventually(
+      async () => {
+        const row = await ctx.runtime.db.job.findUniqueOrThrow({
+          where: { id: job.id },
+          select: { status: true, attempts: true, heartbeatAt: true },
+        });
+        if (row.status !== 'running' || row.attempts !== 1) throw new assert.AssertionError({ message: `run lost: ${JSON.stringify(row)}` });
+        assert.ok(row.heartbeatAt && row.heartbeatAt.getTime() > since + leaseMs, `no renewal yet while blocked (${row.heartbeatAt?.toISOString()})`);
+      },
+      30_000,
+      100,
+    );
+    releaseBlock(gate, job.id);
+    const done = await waitForJob(ctx, job.id, finished, 30_000);
+    assert.equal(done.status, 'succeeded', JSON.stringify(done));
+    assert.equal(done.attempts, 1);
+    const { events } = await readSse(`${ctx.baseUrl}/v1/jobs/${job.id}/events`);
+    assert.deepEqual(
+      events.filter((e) => e.event === 'state').map((e) => e.data.status),
+      ['queued', 'running', 'succeeded'],
+    );
   });
 
   test('SIGTERM: the worker stops claiming, lets a short job finish or requeues a long one, and exits 0', async () => {
