@@ -18,16 +18,21 @@ export function dataOnHost(): boolean {
   return name === 'wasm' || name === 'cpu';
 }
 
-/** Rows of the one-hot `y` ([rows, classes]) whose arg-max in `pred` (first maximum wins, as tf.argMax) matches. */
-export function countCorrect(pred: Float32Array, y: Float32Array, rows: number, classes: number): number {
+/**
+ * Rows of the one-hot `y` whose arg-max in `pred` ([rows, classes]; first maximum wins, as tf.argMax) matches. `y`'s
+ * rows are `yRow` wide (default `classes`): the one-hot labels are its first `classes` columns, and anything after
+ * them travels with the labels (distillation's cached teacher logits) without counting here.
+ */
+export function countCorrect(pred: Float32Array, y: Float32Array, rows: number, classes: number, yRow = classes): number {
   let correct = 0;
   for (let r = 0; r < rows; r++) {
     const base = r * classes;
-    let best = base;
-    let label = base;
-    for (let c = base + 1; c < base + classes; c++) {
-      if (pred[c] > pred[best]) best = c;
-      if (y[c] > y[label]) label = c;
+    const yBase = r * yRow;
+    let best = 0;
+    let label = 0;
+    for (let c = 1; c < classes; c++) {
+      if (pred[base + c] > pred[base + best]) best = c;
+      if (y[yBase + c] > y[yBase + label]) label = c;
     }
     if (best === label) correct++;
   }

@@ -50,7 +50,14 @@ export function defaultLoss(model: tf.LayersModel): LossFn {
   return (yTrue, yPred) => crossEntropy(yTrue, yPred, fromLogits);
 }
 
-/** Number of rows whose arg-max prediction equals the one-hot label (as a scalar tensor). */
+/**
+ * Number of rows whose arg-max prediction equals the one-hot label (as a scalar tensor). A `yTrue` wider than
+ * `yPred` carries extra columns after the labels (see countCorrect); only its first columns are the labels.
+ */
 export function correctCount(yTrue: tf.Tensor, yPred: tf.Tensor): tf.Scalar {
-  return tf.tidy(() => tf.sum<tf.Scalar>(tf.cast(tf.equal(tf.argMax(yPred, -1), tf.argMax(yTrue, -1)), 'float32')));
+  return tf.tidy(() => {
+    const classes = yPred.shape[yPred.rank - 1];
+    const labels = yTrue.shape[yTrue.rank - 1] > classes ? tf.slice(yTrue, [0, 0], [-1, classes]) : yTrue;
+    return tf.sum<tf.Scalar>(tf.cast(tf.equal(tf.argMax(yPred, -1), tf.argMax(labels, -1)), 'float32'));
+  });
 }

@@ -55,7 +55,7 @@ export class LocalStepper implements Stepper {
       )!;
       if (dataOnHost()) {
         const loss = cost.dataSync()[0];
-        const correct = countCorrect(hostFloats(pred!), hostFloats(y), rows.length, y.shape[1]!);
+        const correct = countCorrect(hostFloats(pred!), hostFloats(y), rows.length, pred!.shape[1]!, y.shape[1]);
         tf.dispose([cost, pred!]);
         return { loss, correct, rows: rows.length };
       }

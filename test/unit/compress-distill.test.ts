@@ -2,6 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../src/ml/tf.ts';
 import { distillationLoss, logitsModel } from '../../src/ml/compress/distill/loss.ts';
+import { cachedDistillLoss, cachedDistillLossRef, distillLoss, distillTargets, teacherLogitsOf } from '../../src/ml/compress/distill/teacher-loss.ts';
+import { countCorrect } from '../../src/ml/host-data.ts';
+import { buildLoss, correctCount } from '../../src/ml/loss.ts';
 import { narrowedModel } from '../../src/ml/compress/prune/structured.ts';
 
 await tf.setBackend('cpu');
@@ -147,6 +150,93 @@ test('training a student through logitsModel with the distillation loss moves it
   assert.ok(tf.tidy(() => studentModel.layers[1].getWeights()[0].sub(lastKernelBefore).abs().max().dataSync()[0]) > 1e-3);
   tf.dispose([x, targets, lastKernelBefore]);
   optimizer.dispose();
+  teacherModel.dispose();
+  studentModel.dispose();
+});
+
+// Issue 16: the gradient w.r.t. the student's logits, by hand: the soft term's is alpha·T·(softmax(s/T) − softmax(t/T))
+// (T² times the 1/T of the chain rule), the hard term's (1 − alpha)·(softmax(s) − y), each divided by the batch size.
+// On probabilities instead of logits (the classic bug) the result differs, which the last assertion pins.
+test('distillation loss: gradient w.r.t. the student logits matches the hand-computed one, and differs on probabilities', () => {
+  const softmaxRef = (row: number[], T = 1) => logSoftmaxRef(row.map((v) => v / T)).map(Math.exp);
+  for (const [T, alpha] of [
+    [4, 0.9],
+    [1, 0.5],
+    [2.5, 1],
+  ] as const) {
+    const want = student.map((s, b) => {
+      const qs = softmaxRef(s, T);
+      const qt = softmaxRef(teacher[b], T);
+      const p = softmaxRef(s);
+      return s.map((_, j) => (alpha * T * (qs[j] - qt[j]) + (1 - alpha) * (p[j] - labels[b][j])) / student.length);
+    });
+    const got = tf.tidy(() =>
+      tf
+        .grad((s: tf.Tensor) =>
+          distillationLoss({ studentLogits: s as tf.Tensor2D, teacherLogits: tf.tensor2d(teacher), labels: tf.tensor2d(labels), temperature: T, alpha }),
+        )(tf.tensor2d(student))
+        .arraySync(),
+    ) as number[][];
+    got.forEach((row, b) => row.forEach((g, j) => assert.ok(Math.abs(g - want[b][j]) < 1e-6, `T=${T} alpha=${alpha} [${b}][${j}]: ${g} vs ${want[b][j]}`)));
+  }
+  // Fed softmax outputs instead of logits, the soft targets are different distributions (and KD degrades).
+  const onProbs = tf.tidy(() =>
+    distillationLoss({
+      studentLogits: tf.softmax(tf.tensor2d(student)) as tf.Tensor2D,
+      teacherLogits: tf.softmax(tf.tensor2d(teacher)) as tf.Tensor2D,
+      temperature: 4,
+      alpha: 1,
+    }).dataSync()[0],
+  );
+  assert.ok(Math.abs(onProbs - reference(4, 1)) > 0.1, `on probabilities ${onProbs} vs on logits ${reference(4, 1)}`);
+});
+
+test('cached teacher logits: the same loss and gradients as running the teacher in every step; accuracy counts the label columns', async () => {
+  const teacherModel = tf.sequential({
+    layers: [
+      tf.layers.dense({ inputShape: [5], units: 8, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) }),
+      tf.layers.dropout({ rate: 0.5 }),
+      tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }) }),
+    ],
+  });
+  teacherModel.trainable = false;
+  const studentModel = tf.sequential({
+    layers: [
+      tf.layers.dense({ inputShape: [5], units: 4, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 5 }) }),
+      tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 6 }) }),
+    ],
+  });
+  const studentLogits = logitsModel(studentModel);
+  const x = tf.randomNormal([10, 5], 0, 1, 'float32', 7);
+  const y = tf.oneHot(tf.tensor1d([0, 1, 2, 0, 1, 2, 0, 1, 2, 0], 'int32'), 3).toFloat() as tf.Tensor2D;
+  const before = tf.memory().numTensors;
+  const tLogits = teacherLogitsOf(teacherModel, x, 4); // 3 batches of ≤ 4 rows
+  assert.equal(tf.memory().numTensors, before + 1);
+  assert.ok(tf.tidy(() => tf.softmax(tLogits).sub(teacherModel.predict(x) as tf.Tensor).abs().max().dataSync()[0]) < 1e-6);
+  const targets = distillTargets(y, tLogits);
+  assert.deepEqual(targets.shape, [10, 6]);
+  const params = { temperature: 3, alpha: 0.7 };
+  const perStep = distillLoss(teacherModel, logitsModel(teacherModel), params);
+  const cached = cachedDistillLoss(params);
+  const fromRef = await buildLoss(cachedDistillLossRef(params));
+  const vars = studentLogits.trainableWeights.map((w) => w.read() as tf.Variable);
+  const gradsOf = (f: () => tf.Scalar) =>
+    tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(f, vars);
+      return [value.dataSync()[0], ...vars.flatMap((v) => Array.from(grads[v.name].dataSync()))];
+    });
+  const a = gradsOf(() => perStep(y, studentLogits.apply(x) as tf.Tensor, x));
+  const b = gradsOf(() => cached(targets, studentLogits.apply(x) as tf.Tensor, x));
+  const c = gradsOf(() => fromRef(targets, studentLogits.apply(x) as tf.Tensor, x));
+  assert.ok(a.length > 10);
+  a.forEach((v, i) => assert.ok(Math.abs(v - b[i]) < 1e-6 && Math.abs(v - c[i]) < 1e-6, `[${i}] ${v} ${b[i]} ${c[i]}`));
+  // Accuracy of the student's [10, 3] predictions against the 6-wide targets: the labels' columns only.
+  const pred = studentLogits.predict(x) as tf.Tensor;
+  const want = tf.tidy(() => correctCount(y, pred).dataSync()[0]);
+  assert.equal(tf.tidy(() => correctCount(targets, pred).dataSync()[0]), want);
+  assert.equal(countCorrect(pred.dataSync() as Float32Array, targets.dataSync() as Float32Array, 10, 3, 6), want);
+  assert.equal(countCorrect(pred.dataSync() as Float32Array, y.dataSync() as Float32Array, 10, 3), want);
+  tf.dispose([x, y, tLogits, targets, pred]);
   teacherModel.dispose();
   studentModel.dispose();
 });

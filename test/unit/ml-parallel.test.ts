@@ -12,7 +12,7 @@ import { evaluateModel } from '../../src/ml/evaluate.ts';
 import { readMnist } from './ml-mnist.ts';
 import { scaledCrossEntropy } from '../helpers/replica-losses.ts';
 import { logitsModel } from '../../src/ml/compress/distill/loss.ts';
-import { distillLoss, distillLossRef } from '../../src/ml/compress/distill/teacher-loss.ts';
+import { cachedDistillLoss, cachedDistillLossRef, distillLoss, distillLossRef, distillTargets, teacherLogitsOf } from '../../src/ml/compress/distill/teacher-loss.ts';
 import '../../src/ml/layers/index.ts';
 
 const LOSSES = new URL('../helpers/replica-losses.ts', import.meta.url).href;
@@ -130,6 +130,24 @@ test('distillation trains data-parallel: the teacher travels to the replicas, 2 
     assert.equal(two.result.threads, 2);
     assert.ok(Math.abs(two.result.history[0].loss - one.result.history[0].loss) < 1e-4, 'the distillation loss is what both report');
     assert.ok(maxDifference(one.weights, two.weights) < 1e-3, `weights differ by ${maxDifference(one.weights, two.weights)}`);
+    // The distill job's path: teacher logits cached once as extra target columns; the replicas need no teacher.
+    const targets = tf.tidy(() => distillTargets(data.y as tf.Tensor2D, teacherLogitsOf(teacher, data.x)));
+    try {
+      const student = buildModel('lenet-300-100', [28, 28, 1], 10, { seed: 1 });
+      try {
+        const opts = { ...base, epochs: 1, threads: 2, lossFn: cachedDistillLoss(kd), replicaLoss: cachedDistillLossRef(kd) };
+        const result = await trainModel(logitsModel(student), { x: data.x, y: targets }, opts);
+        const weights = student.weights.map((w) => w.read().dataSync() as Float32Array);
+        assert.equal(result.threads, 2);
+        assert.ok(Math.abs(result.history[0].loss - one.result.history[0].loss) < 1e-4, 'cached: the same loss');
+        assert.equal(result.history[0].accuracy, one.result.history[0].accuracy, 'accuracy counted on the label columns');
+        assert.ok(maxDifference(one.weights, weights) < 1e-3, `cached: weights differ by ${maxDifference(one.weights, weights)}`);
+      } finally {
+        student.dispose();
+      }
+    } finally {
+      targets.dispose();
+    }
   } finally {
     teacher.dispose();
   }

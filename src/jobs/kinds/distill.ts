@@ -1,12 +1,12 @@
 // `distill`: knowledge distillation (Hinton et al. 2015). The student (an uploaded model, a preset/spec, or the
 // teacher narrowed by a width multiplier) is trained on alpha·T²·KL(teacher/T ‖ student/T) + (1−alpha)·CE, with the
-// teacher's logits computed batch by batch from a frozen teacher inside the loss (only the student's variables get
-// gradients). With `baseline`, the same student (same initial weights) is also trained on hard labels alone.
+// frozen teacher's logits computed once per training example before the student trains (inference mode, so they
+// are what a per-step teacher pass would give; only the student's variables get gradients). With `baseline`, the same student (same initial weights) is also trained on hard labels alone.
 // Report: `before` (and `teacher`) measure the teacher, the model being compressed, `after` the student; so a
 // pipeline starting with distill reports its input model as `before`.
 import { buildModel, presetOf, TEXT_PRESETS, validateArchitecture, type Architecture } from '../../ml/architectures.ts';
 import { logitsModel, narrowedModel } from '../../ml/compress/index.ts';
-import { distillLoss, distillLossRef } from '../../ml/compress/distill/teacher-loss.ts';
+import { cachedDistillLoss, cachedDistillLossRef, distillTargets, teacherLogitsOf } from '../../ml/compress/distill/teacher-loss.ts';
 import { loadModelFromArtifacts, serializeModel } from '../../ml/model-io.ts';
 import { tf } from '../../ml/tf.ts';
 import type { JobContext, JobKind, JobResult } from '../kind.ts';
@@ -52,7 +52,6 @@ async function cloneModel(model: tf.LayersModel): Promise<tf.LayersModel> {
   return loadModelFromArtifacts((await serializeModel(model)).artifacts);
 }
 
-/** The distillation loss for trainModel on the student's logits; teacher logits are computed per batch. */
 const trainOptions = (params: DistillParams) => ({
   epochs: params.epochs,
   batchSize: params.batchSize,
@@ -115,20 +114,20 @@ export async function runDistill(ctx: JobContext, params: DistillParams): Promis
       ctx.progress({ fraction: 0.05 });
       const distillEnd = params.baseline ? 0.5 : 0.9;
       ctx.log(`training the distilled student: soft targets at T=${params.temperature}, alpha=${params.alpha}, ${params.epochs} epoch(s)`);
-      // The view shares the student's variables: training it trains the student.
-      await runTraining(
-        ctx,
-        logitsModel(student),
-        data.train,
-        {
-          ...trainOptions(params),
-          lossFn: distillLoss(teacher, logitsModel(teacher), params),
-          replicaLoss: ctx.trainThreads > 1 ? await distillLossRef(teacher, params) : undefined,
-        },
-        {
-          progressRange: [0.05, distillEnd],
-        },
-      );
+      // Teacher logits once per example, carried as extra columns of the targets.
+      const targets = tf.tidy(() => distillTargets(data.train.y, teacherLogitsOf(teacher, data.train.x)));
+      try {
+        // The view shares the student's variables: training it trains the student.
+        await runTraining(
+          ctx,
+          logitsModel(student),
+          { x: data.train.x, y: targets },
+          { ...trainOptions(params), lossFn: cachedDistillLoss(params), replicaLoss: cachedDistillLossRef(params) },
+          { progressRange: [0.05, distillEnd] },
+        );
+      } finally {
+        targets.dispose();
+      }
       let baseline: Measure | undefined;
       if (baselineStudent) {
         ctx.log(

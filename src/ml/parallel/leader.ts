@@ -207,7 +207,7 @@ export class ParallelStepper implements Stepper {
     try {
       writeScaledGradients(step.grads, this.state.grads[0], this.gradOffsets, share);
       this.state.stats[0] = step.loss.dataSync()[0];
-      this.state.stats[1] = countCorrect(hostFloats(step.pred), hostFloats(y), rows.length, this.yRow);
+      this.state.stats[1] = countCorrect(hostFloats(step.pred), hostFloats(y), rows.length, step.pred.shape[1]!, this.yRow);
     } finally {
       tf.dispose([x, y, step.loss, step.pred, ...step.grads.filter((g): g is tf.Tensor => g !== null)]);
     }

@@ -77,7 +77,7 @@ async function runSession(m: SessionMessage): Promise<void> {
       const step = batchGradients(model, vars, lossFn, x, y);
       writeScaledGradients(step.grads, state.grads[slot], gradOffsets, rows / batchRows(state));
       state.stats[2 * slot] = step.loss.dataSync()[0];
-      state.stats[2 * slot + 1] = countCorrect(hostFloats(step.pred), hostFloats(y), rows, yRow);
+      state.stats[2 * slot + 1] = countCorrect(hostFloats(step.pred), hostFloats(y), rows, step.pred.shape[1]!, yRow);
       tf.dispose([x, y, step.loss, step.pred, ...step.grads.filter((g): g is tf.Tensor => g !== null)]);
       state.barrier();
       state.reduceChunk(rank, state.participants());
