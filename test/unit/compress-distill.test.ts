@@ -173,20 +173,29 @@ test('distillation loss: gradient w.r.t. the student logits matches the hand-com
     const got = tf.tidy(() =>
       tf
         .grad((s: tf.Tensor) =>
-          distillationLoss({ studentLogits: s as tf.Tensor2D, teacherLogits: tf.tensor2d(teacher), labels: tf.tensor2d(labels), temperature: T, alpha }),
+          distillationLoss({
+            studentLogits: s as tf.Tensor2D,
+            teacherLogits: tf.tensor2d(teacher),
+            labels: tf.tensor2d(labels),
+            temperature: T,
+            alpha,
+          }),
         )(tf.tensor2d(student))
         .arraySync(),
     ) as number[][];
-    got.forEach((row, b) => row.forEach((g, j) => assert.ok(Math.abs(g - want[b][j]) < 1e-6, `T=${T} alpha=${alpha} [${b}][${j}]: ${g} vs ${want[b][j]}`)));
+    got.forEach((row, b) =>
+      row.forEach((g, j) => assert.ok(Math.abs(g - want[b][j]) < 1e-6, `T=${T} alpha=${alpha} [${b}][${j}]: ${g} vs ${want[b][j]}`)),
+    );
   }
   // Fed softmax outputs instead of logits, the soft targets are different distributions (and KD degrades).
-  const onProbs = tf.tidy(() =>
-    distillationLoss({
-      studentLogits: tf.softmax(tf.tensor2d(student)) as tf.Tensor2D,
-      teacherLogits: tf.softmax(tf.tensor2d(teacher)) as tf.Tensor2D,
-      temperature: 4,
-      alpha: 1,
-    }).dataSync()[0],
+  const onProbs = tf.tidy(
+    () =>
+      distillationLoss({
+        studentLogits: tf.softmax(tf.tensor2d(student)) as tf.Tensor2D,
+        teacherLogits: tf.softmax(tf.tensor2d(teacher)) as tf.Tensor2D,
+        temperature: 4,
+        alpha: 1,
+      }).dataSync()[0],
   );
   assert.ok(Math.abs(onProbs - reference(4, 1)) > 0.1, `on probabilities ${onProbs} vs on logits ${reference(4, 1)}`);
 });
@@ -212,7 +221,17 @@ test('cached teacher logits: the same loss and gradients as running the teacher 
   const before = tf.memory().numTensors;
   const tLogits = teacherLogitsOf(teacherModel, x, 4); // 3 batches of ≤ 4 rows
   assert.equal(tf.memory().numTensors, before + 1);
-  assert.ok(tf.tidy(() => tf.softmax(tLogits).sub(teacherModel.predict(x) as tf.Tensor).abs().max().dataSync()[0]) < 1e-6);
+  assert.ok(
+    tf.tidy(
+      () =>
+        tf
+          .softmax(tLogits)
+          .sub(teacherModel.predict(x) as tf.Tensor)
+          .abs()
+          .max()
+          .dataSync()[0],
+    ) < 1e-6,
+  );
   const targets = distillTargets(y, tLogits);
   assert.deepEqual(targets.shape, [10, 6]);
   const params = { temperature: 3, alpha: 0.7 };
@@ -233,7 +252,10 @@ test('cached teacher logits: the same loss and gradients as running the teacher 
   // Accuracy of the student's [10, 3] predictions against the 6-wide targets: the labels' columns only.
   const pred = studentLogits.predict(x) as tf.Tensor;
   const want = tf.tidy(() => correctCount(y, pred).dataSync()[0]);
-  assert.equal(tf.tidy(() => correctCount(targets, pred).dataSync()[0]), want);
+  assert.equal(
+    tf.tidy(() => correctCount(targets, pred).dataSync()[0]),
+    want,
+  );
   assert.equal(countCorrect(pred.dataSync() as Float32Array, targets.dataSync() as Float32Array, 10, 3, 6), want);
   assert.equal(countCorrect(pred.dataSync() as Float32Array, y.dataSync() as Float32Array, 10, 3), want);
   tf.dispose([x, y, tLogits, targets, pred]);

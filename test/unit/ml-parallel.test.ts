@@ -12,7 +12,14 @@ import { evaluateModel } from '../../src/ml/evaluate.ts';
 import { readMnist } from './ml-mnist.ts';
 import { scaledCrossEntropy } from '../helpers/replica-losses.ts';
 import { logitsModel } from '../../src/ml/compress/distill/loss.ts';
-import { cachedDistillLoss, cachedDistillLossRef, distillLoss, distillLossRef, distillTargets, teacherLogitsOf } from '../../src/ml/compress/distill/teacher-loss.ts';
+import {
+  cachedDistillLoss,
+  cachedDistillLossRef,
+  distillLoss,
+  distillLossRef,
+  distillTargets,
+  teacherLogitsOf,
+} from '../../src/ml/compress/distill/teacher-loss.ts';
 import '../../src/ml/layers/index.ts';
 
 const LOSSES = new URL('../helpers/replica-losses.ts', import.meta.url).href;
