@@ -191,8 +191,8 @@ test('distillation loss: gradient w.r.t. the student logits matches the hand-com
   const onProbs = tf.tidy(
     () =>
       distillationLoss({
-        studentLogits: tf.softmax(tf.tensor2d(student)) as tf.Tensor2D,
-        teacherLogits: tf.softmax(tf.tensor2d(teacher)) as tf.Tensor2D,
+        studentLogits: tf.softmax<tf.Tensor2D>(tf.tensor2d(student)),
+        teacherLogits: tf.softmax<tf.Tensor2D>(tf.tensor2d(teacher)),
         temperature: 4,
         alpha: 1,
       }).dataSync()[0],
