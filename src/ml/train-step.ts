@@ -1,6 +1,6 @@
 // One batch's forward and backward pass, shared by the single-thread step, the data-parallel leader and its
 // replicas: gradients of the loss with respect to an explicit variable list, the batch's predictions kept for the
-// accuracy count, and the gradients written (scaled) into a flat buffer for the all-reduce.
+// accuracy count, and the gradients written into a flat buffer for the all-reduce.
 import { takeRows } from './dataset.ts';
 import { countCorrect, dataOnHost, hostFloats } from './host-data.ts';
 import { correctCount, type LossFn } from './loss.ts';
@@ -100,16 +100,12 @@ export function flatOffsets(sizes: number[]): number[] {
   return offsets;
 }
 
-/** Writes grads[i] * scale at offsets[i] of `out` (zeros for a null gradient). */
-export function writeScaledGradients(grads: (tf.Tensor | null)[], out: Float32Array, offsets: number[], scale: number): void {
+/** Writes grads[i] at offsets[i] of `out` (zeros for a null gradient). */
+export function writeGradients(grads: (tf.Tensor | null)[], out: Float32Array, offsets: number[]): void {
   grads.forEach((g, i) => {
     const at = offsets[i];
     const size = offsets[i + 1] - at;
-    if (!g) {
-      out.fill(0, at, at + size);
-      return;
-    }
-    const values = hostFloats(g);
-    for (let j = 0; j < size; j++) out[at + j] = values[j] * scale;
+    if (g) out.set(hostFloats(g).subarray(0, size), at);
+    else out.fill(0, at, at + size);
   });
 }

@@ -7,7 +7,10 @@ import { buildModel, type PresetName } from '../../src/ml/architectures.ts';
 import { initBackend } from '../../src/ml/backend.ts';
 import { closeReplicas, warmReplicas } from '../../src/ml/parallel/pool.ts';
 import { tf } from '../../src/ml/tf.ts';
-import { trainModel, type TrainOptions, type TrainResult } from '../../src/ml/train.ts';
+import { createOptimizer, disposeOptimizer, trainModel, type TrainOptions, type TrainResult } from '../../src/ml/train.ts';
+import { defaultLoss } from '../../src/ml/loss.ts';
+import { ParallelStepper } from '../../src/ml/parallel/leader.ts';
+import { LocalStepper, trainableVariables } from '../../src/ml/train-step.ts';
 import { evaluateModel } from '../../src/ml/evaluate.ts';
 import { readMnist } from './ml-mnist.ts';
 import { scaledCrossEntropy } from '../helpers/replica-losses.ts';
@@ -98,6 +101,55 @@ test('lenet-5 (conv, pooling): 2 threads match 1 thread', async () => {
   assert.equal(two.result.threads, 2);
   assert.ok(maxDifference(one.weights, two.weights) < 1e-3, `weights differ by ${maxDifference(one.weights, two.weights)}`);
   assert.ok(Math.abs(two.result.history[0].loss - one.result.history[0].loss) < 1e-4);
+});
+
+test('momentum (the leader applies the reduced gradient; Adam is split across the threads): 2 threads match 1 thread', async () => {
+  const opts = { epochs: 1, optimizer: 'momentum' as const, learningRate: 0.02 };
+  const one = await trained('lenet-300-100', { ...opts, threads: 1 });
+  const two = await trained('lenet-300-100', { ...opts, threads: 2 });
+  assert.equal(two.result.threads, 2);
+  assert.ok(maxDifference(one.weights, two.weights) < 1e-3, `weights differ by ${maxDifference(one.weights, two.weights)}`);
+  assert.ok(Math.abs(two.result.history[0].loss - one.result.history[0].loss) < 1e-4);
+});
+
+test('Adam moments move into shared memory when replicas join after local steps, and back at the end', async () => {
+  // A job's first steps may run before its replica threads are up; the optimizer state must carry over both ways.
+  const rows = (k: number) => Int32Array.from({ length: 64 }, (_, i) => (k * 64 + i) % 768);
+  const run = async (parallel: boolean) => {
+    const model = buildModel('lenet-300-100', [28, 28, 1], 10, { seed: 1 });
+    const optimizer = createOptimizer('adam', 2e-3);
+    try {
+      const inputs = { model, data, optimizer, lossFn: defaultLoss(model), vars: trainableVariables(model) };
+      const local = new LocalStepper(inputs);
+      for (let k = 0; k < 2; k++) local.step(rows(k));
+      if (parallel) {
+        const stepper = await ParallelStepper.start(inputs, { threads: 2, batchSize: 64, loss: null });
+        for (let k = 2; k < 5; k++) await stepper.step(rows(k));
+        assert.equal(stepper.maxParticipants, 2);
+        await stepper.close();
+      } else for (let k = 2; k < 5; k++) local.step(rows(k));
+      local.step(rows(5));
+      const state = await optimizer.getWeights();
+      const out = {
+        iterations: optimizer.iterations,
+        names: state.map((w) => w.name),
+        moments: state.map((w) => w.tensor.dataSync() as Float32Array),
+        weights: model.weights.map((w) => w.read().dataSync() as Float32Array),
+      };
+      tf.dispose(state.map((w) => w.tensor));
+      return out;
+    } finally {
+      disposeOptimizer(optimizer);
+      model.dispose();
+    }
+  };
+  const one = await run(false);
+  const two = await run(true);
+  assert.equal(two.iterations, 6);
+  const unnumbered = (names: string[]) => names.map((n) => n.replace(/_\d+/g, '')); // the two models' variable names differ
+  assert.deepEqual(unnumbered(two.names), unnumbered(one.names));
+  assert.ok(maxDifference(one.moments, two.moments) < 1e-5, `moments differ by ${maxDifference(one.moments, two.moments)}`);
+  assert.ok(maxDifference(one.weights, two.weights) < 1e-4, `weights differ by ${maxDifference(one.weights, two.weights)}`);
 });
 
 test('a custom loss is rebuilt in the replicas from its factory; without one training stays on one thread', async () => {

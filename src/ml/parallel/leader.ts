@@ -1,17 +1,21 @@
 // The leader of a data-parallel training (the thread that called trainModel): slot 0 of the session. Each step
 // it publishes the current weights (so whatever afterBatch or the caller did to them between steps reaches every
-// replica, and all copies are identical), hands each participating replica its rows of the batch, computes its
-// own slice, takes part in the all-reduce, and applies the averaged gradient with the one optimizer. Replicas
-// join when their thread is up: a step with none runs as a plain single-thread step. Hooks and the optimizer stay
-// in this thread only.
-import { takeRows } from '../dataset.ts';
+// replica, and all copies are identical), hands each participant its rows of the batch, computes its own slice and
+// takes part in the all-reduce. With Adam (the default optimizer) every participant then updates its chunk of the
+// shared weights with the shared moments, and the leader loads the new weights into its variables: the optimizer
+// runs once per step, split across the threads. With another optimizer the leader applies the reduced gradient.
+// Replicas join when their thread is up: a step with none runs as a plain single-thread step (the Adam moments move
+// between the optimizer and shared memory when that changes, and back at the end). Hooks stay in this thread.
+import { FusedAdamOptimizer } from '../fused-adam.ts';
+import type { AdamUpdateAttrs } from '../kernels/adam-update.ts';
 import { countCorrect, hostFloats } from '../host-data.ts';
 import type { LossFactoryRef } from '../loss.ts';
 import { tf } from '../tf.ts';
-import { batchGradients, flatOffsets, LocalStepper, writeScaledGradients, type StepInputs, type StepOutcome, type Stepper } from '../train-step.ts';
+import { batchGradients, flatOffsets, LocalStepper, writeGradients, type StepInputs, type StepOutcome, type Stepper } from '../train-step.ts';
 import type { ReplicaMessage, SessionMessage } from './messages.ts';
 import { leaseReplicas, releaseReplicas, type ReplicaThread } from './pool.ts';
-import { Abort, Command, SessionAborted, SharedState } from './shared-state.ts';
+import { PhaseProfile, type PhaseTotals } from './phase-profile.ts';
+import { Abort, Command, SessionAborted, SharedState, type TrainableLayout } from './shared-state.ts';
 
 export interface ParallelOptions {
   threads: number;
@@ -30,6 +34,28 @@ export function sliceSizes(n: number, parts: number): number[] {
   return Array.from({ length: parts }, (_, i) => Math.floor(n / parts) + (i < n % parts ? 1 : 0));
 }
 
+type MomentSlot = { originalName: string; variable: tf.Variable };
+
+/** tfjs AdamOptimizer's moment slots (private in its typings, not at run time), per variable in step order. */
+function moments(adam: FusedAdamOptimizer): { m: MomentSlot[]; v: MomentSlot[] } {
+  const self = adam as unknown as { accumulatedFirstMoment: MomentSlot[]; accumulatedSecondMoment: MomentSlot[] };
+  return { m: self.accumulatedFirstMoment, v: self.accumulatedSecondMoment };
+}
+
+/** The coming step's Adam hyper-parameters, as FusedAdamOptimizer.applyGradients computes them. */
+function adamAttrs(adam: FusedAdamOptimizer): AdamUpdateAttrs {
+  const t = adam.iterations + 1;
+  const a = adam as unknown as { learningRate: number; beta1: number; beta2: number; epsilon: number };
+  return {
+    learningRate: a.learningRate,
+    beta1: a.beta1,
+    beta2: a.beta2,
+    epsilon: a.epsilon,
+    correction1: 1 - Math.pow(a.beta1, t),
+    correction2: 1 - Math.pow(a.beta2, t),
+  };
+}
+
 export class ParallelStepper implements Stepper {
   readonly threads: number;
   private readonly local: LocalStepper;
@@ -37,6 +63,11 @@ export class ParallelStepper implements Stepper {
   private readonly weights: tf.Tensor[];
   private readonly weightOffsets: number[];
   private readonly gradOffsets: number[];
+  private readonly layout: TrainableLayout;
+  /** Adam whose moments move into shared memory (null: the leader's optimizer steps with the reduced gradient). */
+  private readonly adam: FusedAdamOptimizer | null;
+  /** Where Adam's moments are now: in the optimizer's variables, or in shared memory (parallel steps). */
+  private momentsShared = false;
   private readonly xRow: number;
   private readonly yRow: number;
   private readonly replicas: ReplicaThread[];
@@ -48,6 +79,9 @@ export class ParallelStepper implements Stepper {
   private closed = false;
   /** The most threads that took part in one step. */
   maxParticipants = 1;
+  /** Per-phase step times of the leader (slot 0) and of each replica (MODELPRESS_PARALLEL_PROFILE=1). */
+  readonly profile = new PhaseProfile();
+  readonly replicaProfiles = new Map<number, PhaseTotals>();
 
   /** Leases the replicas and sends them the session; waits for those whose thread is already up to join. */
   static async start(inputs: StepInputs, opts: ParallelOptions): Promise<ParallelStepper> {
@@ -73,9 +107,13 @@ export class ParallelStepper implements Stepper {
     if (trainable.some((i) => i < 0)) throw new Error('a trainable variable is not among the model weights');
     this.weightOffsets = flatOffsets(this.weights.map((w) => w.size));
     this.gradOffsets = flatOffsets(vars.map((v) => v.size));
+    this.layout = { trainable, weightOffsets: this.weightOffsets, gradOffsets: this.gradOffsets };
+    // Not instanceof: tfjs optimizers answer it by duck typing (a MomentumOptimizer "is" a FusedAdamOptimizer).
+    this.adam = Object.prototype.isPrototypeOf.call(FusedAdamOptimizer.prototype, s.optimizer) ? (s.optimizer as FusedAdamOptimizer) : null;
     this.xRow = size(data.x.shape.slice(1));
     this.yRow = size(data.y.shape.slice(1));
     this.state = SharedState.create({
+      sharedAdam: this.adam !== null,
       threads: opts.threads,
       weightElements: this.weightOffsets[this.weightOffsets.length - 1],
       gradElements: this.gradOffsets[this.gradOffsets.length - 1],
@@ -112,7 +150,10 @@ export class ParallelStepper implements Stepper {
         this.joined.add(slot);
         this.ended.set(slot, ended);
       } else if (m.type === 'error') this.fail(new Error(`training replica ${slot} failed: ${m.message}`));
-      else resolveEnded();
+      else {
+        if (m.profile) this.replicaProfiles.set(slot, m.profile);
+        resolveEnded();
+      }
     };
     const onExit = (code: number) => {
       this.fail(new Error(`training replica ${slot} exited (code ${code})`));
@@ -145,15 +186,23 @@ export class ParallelStepper implements Stepper {
   async step(rows: Int32Array): Promise<StepOutcome> {
     if (this.failure) throw this.failure;
     const active = [0, ...[...this.joined].sort((a, b) => a - b)];
-    if (active.length === 1) return this.local.step(rows);
+    if (active.length === 1) {
+      this.momentsToOptimizer();
+      return this.local.step(rows);
+    }
     this.maxParticipants = Math.max(this.maxParticipants, active.length);
-    const { state } = this;
+    const { state, profile, adam } = this;
+    profile.start();
     const sizes = sliceSizes(rows.length, active.length);
     const starts = flatOffsets(sizes);
     this.publishWeights();
-    active.forEach((slot, rank) => {
-      if (slot !== 0) this.stageRows(slot, rows.subarray(starts[rank], starts[rank + 1]));
-    });
+    if (adam) {
+      this.momentsToShared(adam);
+      state.setAdam(adamAttrs(adam));
+    }
+    profile.mark('publish weights');
+    active.forEach((slot, rank) => this.stageRows(slot, rows.subarray(starts[rank], starts[rank + 1])));
+    profile.mark('stage rows');
     state.issue(
       Command.step,
       Array.from({ length: this.threads }, (_, slot) => {
@@ -161,11 +210,16 @@ export class ParallelStepper implements Stepper {
         return { rank, rows: rank < 0 ? 0 : sizes[rank] };
       }),
     );
-    this.ownSlice(rows.subarray(0, sizes[0]), sizes[0] / rows.length);
+    profile.mark('issue');
+    this.ownSlice(sizes[0]);
     try {
       await state.barrierAsync();
+      profile.mark('barrier 1');
       state.reduceChunk(0, active);
+      if (adam) state.updateChunk(0, active.length, this.layout);
+      profile.mark(adam ? 'reduce+adam' : 'reduce');
       await state.barrierAsync();
+      profile.mark('barrier 2');
     } catch (e) {
       const failure = this.failure;
       throw e instanceof SessionAborted && failure ? failure : e;
@@ -176,7 +230,14 @@ export class ParallelStepper implements Stepper {
       loss += (state.stats[2 * slot] * sizes[rank]) / rows.length;
       correct += state.stats[2 * slot + 1];
     });
-    this.applyGradients();
+    if (adam) {
+      this.loadWeights();
+      (adam as unknown as { incrementIterations(): void }).incrementIterations();
+      profile.mark('load weights');
+    } else {
+      this.applyGradients();
+      profile.mark('optimizer');
+    }
     return { loss, correct, rows: rows.length };
   }
 
@@ -185,6 +246,56 @@ export class ParallelStepper implements Stepper {
     this.weights.forEach((w, i) => this.state.weights.set(hostFloats(w), this.weightOffsets[i]));
   }
 
+  /** The trainable weights back from shared memory after the shared Adam step (new tensors: see replica-worker.ts). */
+  private loadWeights(): void {
+    const { vars } = this.s;
+    const { trainable } = this.layout;
+    for (let j = 0; j < vars.length; j++) {
+      const i = trainable[j];
+      const value = tf.tensor(this.state.weights.subarray(this.weightOffsets[i], this.weightOffsets[i + 1]), vars[j].shape, 'float32');
+      vars[j].assign(value);
+      value.dispose();
+    }
+  }
+
+  /** The optimizer's Adam moments (zero before its first step) into shared memory, before a parallel step. */
+  private momentsToShared(adam: FusedAdamOptimizer): void {
+    if (this.momentsShared) return;
+    const { m, v } = moments(adam);
+    this.s.vars.forEach((_, j) => {
+      for (const [slots, out] of [
+        [m, this.state.m],
+        [v, this.state.v],
+      ] as const) {
+        const at = this.gradOffsets[j];
+        const variable = slots[j]?.variable;
+        if (variable) out.set(hostFloats(variable), at);
+        else out.fill(0, at, this.gradOffsets[j + 1]);
+      }
+    });
+    this.momentsShared = true;
+  }
+
+  /** Shared Adam moments back into the optimizer's variables (before a single-thread step, and at the end). */
+  private momentsToOptimizer(): void {
+    if (!this.momentsShared || !this.adam) return;
+    const { m, v } = moments(this.adam);
+    this.s.vars.forEach((variable, j) => {
+      for (const [slots, source, suffix] of [
+        [m, this.state.m, 'm'],
+        [v, this.state.v, 'v'],
+      ] as const) {
+        const value = tf.tensor(source.subarray(this.gradOffsets[j], this.gradOffsets[j + 1]), variable.shape, 'float32');
+        const slot = slots[j];
+        if (slot) slot.variable.assign(value);
+        else slots[j] = { originalName: `${variable.name}/${suffix}`, variable: value.variable(false) };
+        value.dispose();
+      }
+    });
+    this.momentsShared = false;
+  }
+
+  /** A participant's rows of the batch into its input slot. */
   private stageRows(slot: number, rows: Int32Array): void {
     const { xRow, yRow } = this;
     const x = hostFloats(this.s.data.x);
@@ -198,19 +309,23 @@ export class ParallelStepper implements Stepper {
     }
   }
 
-  /** The leader's own slice: gradients (× its share of the batch) into slot 0, its loss and correct count. */
-  private ownSlice(rows: Int32Array, share: number): void {
+  /** The leader's own slice (staged in slot 0): its mean gradient into slot 0, its loss and correct count. */
+  private ownSlice(rows: number): void {
     const { model, data, lossFn, vars } = this.s;
-    const x = takeRows(data.x, rows);
-    const y = takeRows(data.y, rows);
+    const x = tf.tensor(this.state.inputsX[0].subarray(0, rows * this.xRow), [rows, ...data.x.shape.slice(1)], 'float32');
+    const y = tf.tensor2d(this.state.inputsY[0].subarray(0, rows * this.yRow), [rows, this.yRow], 'float32');
+    this.profile.mark('take rows');
     const step = batchGradients(model, vars, lossFn, x, y);
+    this.profile.mark('forward+backward');
     try {
-      writeScaledGradients(step.grads, this.state.grads[0], this.gradOffsets, share);
+      writeGradients(step.grads, this.state.grads[0], this.gradOffsets);
+      this.profile.mark('write gradients');
       this.state.stats[0] = step.loss.dataSync()[0];
-      this.state.stats[1] = countCorrect(hostFloats(step.pred), hostFloats(y), rows.length, step.pred.shape[1]!, this.yRow);
+      this.state.stats[1] = countCorrect(hostFloats(step.pred), hostFloats(y), rows, step.pred.shape[1]!, this.yRow);
     } finally {
       tf.dispose([x, y, step.loss, step.pred, ...step.grads.filter((g): g is tf.Tensor => g !== null)]);
     }
+    this.profile.mark('stats+dispose');
   }
 
   /** The reduced gradient (slot 0) through the optimizer. */
@@ -234,6 +349,7 @@ export class ParallelStepper implements Stepper {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.momentsToOptimizer();
     if (this.failure) this.state.abort(Abort.leader);
     else this.state.issue(Command.end, []);
     await Promise.all(this.ended.values());

@@ -2,6 +2,7 @@
 // through the session's SharedArrayBuffer instead, see shared-state.ts).
 import type { LossFactoryRef } from '../loss.ts';
 import type { tf } from '../tf.ts';
+import type { PhaseTotals } from './phase-profile.ts';
 import type { SessionShape } from './shared-state.ts';
 
 /** Leader → replica: join a training session in `slot`. */
@@ -28,4 +29,7 @@ export interface SessionMessage {
 
 /** Replica → leader. */
 export type ReplicaMessage =
-  { type: 'started' } | { type: 'ready'; session: number } | { type: 'error'; session: number; message: string } | { type: 'ended'; session: number };
+  | { type: 'started' }
+  | { type: 'ready'; session: number }
+  | { type: 'error'; session: number; message: string }
+  | { type: 'ended'; session: number; profile?: PhaseTotals };

@@ -1,15 +1,16 @@
 // A data-parallel replica thread: its own tfjs with the wasm backend, a copy of the session's model, and a loop
 // that blocks on the session's shared memory. Per step: take the leader's weights, build its slice of the batch,
-// compute the slice's gradients, write them scaled by the slice's share of the batch into its slot, then do its
-// part of the all-reduce between two barriers. Started by pool.ts; one session at a time.
+// compute the slice's mean gradient into its slot, then do its part of the all-reduce (and, with shared Adam, of
+// the optimizer step on that part of the weights) between two barriers. Started by pool.ts; one session at a time.
 import { parentPort } from 'node:worker_threads';
 import { initBackend } from '../backend.ts';
 import '../layers/index.ts'; // the layer classes tfjs lacks (Subtract, SpatialDropout2D): models that use them build here too
 import { hostFloats, countCorrect } from '../host-data.ts';
 import { buildLoss, defaultLoss, type LossFn } from '../loss.ts';
 import { tf } from '../tf.ts';
-import { batchGradients, flatOffsets, writeScaledGradients } from '../train-step.ts';
+import { batchGradients, flatOffsets, writeGradients } from '../train-step.ts';
 import type { ReplicaMessage, SessionMessage } from './messages.ts';
+import { PhaseProfile, PROFILE } from './phase-profile.ts';
 import { Abort, Command, SessionAborted, SharedState } from './shared-state.ts';
 
 const port = parentPort!;
@@ -52,15 +53,19 @@ async function runSession(m: SessionMessage): Promise<void> {
   for (const v of vars) v.trainable = true;
   const weightOffsets = flatOffsets(weights.map((w) => w.size));
   const gradOffsets = flatOffsets(vars.map((v) => v.size));
+  const layout = { trainable: m.trainable, weightOffsets, gradOffsets };
   const xRow = size(m.xShape);
   const yRow = state.shape.yRow;
   // Captured before the end check: an end issued after this point changes the sequence and wakes the wait.
   let seen = state.sequence();
+  const profile = new PhaseProfile();
   post({ type: 'ready', session });
   try {
     for (;;) {
       if (state.aborted() || state.command() === Command.end) break;
+      profile.start();
       seen = state.waitCommand(seen);
+      profile.mark('wait command');
       if (state.aborted() || state.command() === Command.end) break;
       const rank = state.rank(slot);
       if (rank < 0) continue;
@@ -72,16 +77,26 @@ async function runSession(m: SessionMessage): Promise<void> {
         weights[i].assign(value);
         value.dispose();
       }
+      profile.mark('load weights');
       const x = tf.tensor(state.inputsX[slot].subarray(0, rows * xRow), [rows, ...m.xShape], 'float32');
       const y = tf.tensor2d(state.inputsY[slot].subarray(0, rows * yRow), [rows, yRow], 'float32');
+      profile.mark('take rows');
       const step = batchGradients(model, vars, lossFn, x, y);
-      writeScaledGradients(step.grads, state.grads[slot], gradOffsets, rows / batchRows(state));
+      profile.mark('forward+backward');
+      writeGradients(step.grads, state.grads[slot], gradOffsets);
+      profile.mark('write gradients');
       state.stats[2 * slot] = step.loss.dataSync()[0];
       state.stats[2 * slot + 1] = countCorrect(hostFloats(step.pred), hostFloats(y), rows, step.pred.shape[1]!, yRow);
       tf.dispose([x, y, step.loss, step.pred, ...step.grads.filter((g): g is tf.Tensor => g !== null)]);
+      profile.mark('stats+dispose');
       state.barrier();
-      state.reduceChunk(rank, state.participants());
+      profile.mark('barrier 1');
+      const participants = state.participants();
+      state.reduceChunk(rank, participants);
+      if (state.shape.sharedAdam) state.updateChunk(rank, participants.length, layout);
+      profile.mark('reduce');
       state.barrier();
+      profile.mark('barrier 2');
     }
   } catch (e) {
     if (!(e instanceof SessionAborted)) {
@@ -90,13 +105,6 @@ async function runSession(m: SessionMessage): Promise<void> {
     }
   } finally {
     model.dispose();
-    post({ type: 'ended', session });
+    post({ type: 'ended', session, profile: PROFILE ? profile.totals : undefined });
   }
-}
-
-/** Rows of the whole batch this step: the sum over the participating slots. */
-function batchRows(state: SharedState): number {
-  let total = 0;
-  for (const s of state.participants()) total += state.rows(s);
-  return total;
 }

@@ -1,9 +1,12 @@
 // The shared memory of one data-parallel training session (one SharedArrayBuffer) and the synchronisation on it.
 // Layout: an Int32 control block (command sequence, abort flag, a reusable barrier, each slot's rank and rows),
-// per-slot float64 statistics, the model's weights (written by the leader before every step), one gradient slot
-// per thread (each writes its slice's gradient there, pre-scaled by its share of the batch; the all-reduce sums
-// them into slot 0), and per-replica input rows. Slot 0 is the leader (the thread that called trainModel).
+// per-slot float64 statistics, the optimizer's hyper-parameters of this step, the model's weights (written by the
+// leader before every step), one gradient slot per thread (each copies its slice's mean gradient there; the
+// all-reduce sums them, weighted by each slice's share of the batch, into slot 0), with Adam the optimizer's moments
+// (each thread updates its chunk of the weights in place right after reducing it: the optimizer runs once, split
+// across the threads), and per-thread input rows. Slot 0 is the leader (the thread that called trainModel).
 // Replicas block in Atomics.wait; the leader waits with Atomics.waitAsync so its event loop keeps running.
+import { adamUpdate, type AdamUpdateAttrs } from '../kernels/adam-update.ts';
 
 export const Command = { step: 1, end: 2 } as const;
 export const Abort = { none: 0, leader: 1, replica: 2 } as const;
@@ -27,9 +30,28 @@ export interface SessionShape {
   /** Float32 elements of one input row (x) and one target row (y). */
   xRow: number;
   yRow: number;
-  /** The most rows any replica gets in one step (ceil(batchSize / threads)). */
+  /** The most rows any thread gets in one step (ceil(batchSize / threads)). */
   maxRows: number;
+  /** Adam's moments live here and every thread updates its chunk of the weights (else the leader's optimizer steps). */
+  sharedAdam: boolean;
 }
+
+/** Where each trainable variable sits in the weights (model.weights order) and in the gradients (trainable order). */
+export interface TrainableLayout {
+  /** Index into model.weights of each trainable variable, in model.trainableWeights order. */
+  trainable: number[];
+  weightOffsets: number[];
+  gradOffsets: number[];
+}
+
+/** Adam's hyper-parameters slots in `optim`. */
+const LR = 0;
+const BETA1 = 1;
+const BETA2 = 2;
+const EPSILON = 3;
+const CORRECTION1 = 4;
+const CORRECTION2 = 5;
+const OPTIM = 8;
 
 const align = (n: number, to: number) => Math.ceil(n / to) * to;
 // Atomics.waitAsync is in Node ≥ 16 but in TypeScript's lib only from es2024.
@@ -41,8 +63,13 @@ export class SharedState {
   readonly control: Int32Array;
   /** Per slot: [mean loss of its slice, correct predictions]. */
   readonly stats: Float64Array;
+  /** This step's optimizer hyper-parameters (Adam: learning rate, betas, epsilon, bias corrections). */
+  readonly optim: Float64Array;
   readonly weights: Float32Array;
   readonly grads: Float32Array[];
+  /** Adam's first and second moments, in gradient order (empty unless shape.sharedAdam). */
+  readonly m: Float32Array;
+  readonly v: Float32Array;
   readonly inputsX: Float32Array[];
   readonly inputsY: Float32Array[];
 
@@ -53,10 +80,12 @@ export class SharedState {
   static bytes(s: SessionShape): number {
     const control = align(4 * (FIXED + 2 * s.threads), 64);
     const stats = align(8 * 2 * s.threads, 64);
+    const optim = align(8 * OPTIM, 64);
     const weights = align(4 * s.weightElements, 64);
     const grads = s.threads * align(4 * s.gradElements, 64);
+    const moments = s.sharedAdam ? 2 * align(4 * s.gradElements, 64) : 0;
     const inputs = s.threads * (align(4 * s.maxRows * s.xRow, 64) + align(4 * s.maxRows * s.yRow, 64));
-    return control + stats + weights + grads + inputs;
+    return control + stats + optim + weights + grads + moments + inputs;
   }
 
   constructor(
@@ -72,8 +101,12 @@ export class SharedState {
     const t = shape.threads;
     this.control = new Int32Array(buffer, take(4 * (FIXED + 2 * t)), FIXED + 2 * t);
     this.stats = new Float64Array(buffer, take(8 * 2 * t), 2 * t);
+    this.optim = new Float64Array(buffer, take(8 * OPTIM), OPTIM);
     this.weights = new Float32Array(buffer, take(4 * shape.weightElements), shape.weightElements);
     this.grads = Array.from({ length: t }, () => new Float32Array(buffer, take(4 * shape.gradElements), shape.gradElements));
+    const moments = shape.sharedAdam ? shape.gradElements : 0;
+    this.m = new Float32Array(buffer, take(4 * moments), moments);
+    this.v = new Float32Array(buffer, take(4 * moments), moments);
     this.inputsX = Array.from({ length: t }, () => new Float32Array(buffer, take(4 * shape.maxRows * shape.xRow), shape.maxRows * shape.xRow));
     this.inputsY = Array.from({ length: t }, () => new Float32Array(buffer, take(4 * shape.maxRows * shape.yRow), shape.maxRows * shape.yRow));
   }
@@ -159,20 +192,77 @@ export class SharedState {
     Atomics.notify(this.control, BAR_GEN);
   }
 
+  /** Leader: Adam's hyper-parameters for the coming step (read by every thread's updateChunk). */
+  setAdam(a: AdamUpdateAttrs): void {
+    this.optim[LR] = a.learningRate;
+    this.optim[BETA1] = a.beta1;
+    this.optim[BETA2] = a.beta2;
+    this.optim[EPSILON] = a.epsilon;
+    this.optim[CORRECTION1] = a.correction1;
+    this.optim[CORRECTION2] = a.correction2;
+  }
+
+  /** Participant `rank`'s chunk [from, to) of the gradient elements (16-aligned; every element in exactly one chunk). */
+  chunk(rank: number, parties: number): [number, number] {
+    const n = this.shape.gradElements;
+    const size = align(Math.ceil(n / parties), 16);
+    const from = Math.min(n, rank * size);
+    return [from, Math.min(n, from + size)];
+  }
+
   /**
-   * The all-reduce's share of participant `rank`: sums its chunk of the participating slots' gradients into
-   * slot 0 (every element belongs to exactly one chunk, so the in-place sum needs no locking).
+   * The all-reduce's share of participant `rank`: the batch's mean gradient over its chunk, into slot 0: the sum of
+   * the participating slots' slice means, each weighted by its slice's share of the batch's rows (each element
+   * belongs to exactly one chunk, so the in-place sum needs no locking).
    */
   reduceChunk(rank: number, slots: number[]): void {
-    const n = this.shape.gradElements;
-    const chunk = align(Math.ceil(n / slots.length), 16);
-    const from = Math.min(n, rank * chunk);
-    const to = Math.min(n, from + chunk);
+    const [from, to] = this.chunk(rank, slots.length);
+    let total = 0;
+    for (const slot of slots) total += this.rows(slot);
+    // slots[0] is slot 0 (the leader takes part in every step, as rank 0): the sum lands in its own gradient.
     const target = this.grads[0];
-    for (const slot of slots) {
-      if (slot === 0) continue;
-      const source = this.grads[slot];
-      for (let i = from; i < to; i++) target[i] += source[i];
+    const scale0 = this.rows(0) / total;
+    if (slots.length === 2) {
+      // The common case in one pass: g0·s0 + g1·s1.
+      const source = this.grads[slots[1]];
+      const scale1 = this.rows(slots[1]) / total;
+      for (let i = from; i < to; i++) target[i] = target[i] * scale0 + source[i] * scale1;
+      return;
+    }
+    for (let i = from; i < to; i++) target[i] *= scale0;
+    for (let k = 1; k < slots.length; k++) {
+      const source = this.grads[slots[k]];
+      const scale = this.rows(slots[k]) / total;
+      for (let i = from; i < to; i++) target[i] += source[i] * scale;
+    }
+  }
+
+  /**
+   * Shared Adam: one Adam step on participant `rank`'s chunk of the weights (in place, in `weights`), from the
+   * reduced gradient in slot 0 and the moments: the chunk reduceChunk just summed, so no barrier between the two.
+   */
+  updateChunk(rank: number, parties: number, layout: TrainableLayout): void {
+    const [from, to] = this.chunk(rank, parties);
+    const o = this.optim;
+    const attrs: AdamUpdateAttrs = {
+      learningRate: o[LR],
+      beta1: o[BETA1],
+      beta2: o[BETA2],
+      epsilon: o[EPSILON],
+      correction1: o[CORRECTION1],
+      correction2: o[CORRECTION2],
+    };
+    const { trainable, weightOffsets, gradOffsets } = layout;
+    const g = this.grads[0];
+    for (let j = 0; j < trainable.length; j++) {
+      const start = Math.max(from, gradOffsets[j]);
+      const end = Math.min(to, gradOffsets[j + 1]);
+      if (start >= end) continue;
+      const w0 = weightOffsets[trainable[j]] + (start - gradOffsets[j]);
+      const w = this.weights.subarray(w0, w0 + (end - start));
+      const m = this.m.subarray(start, end);
+      const v = this.v.subarray(start, end);
+      adamUpdate(w, m, v, g.subarray(start, end), [w, m, v], attrs);
     }
   }
 
