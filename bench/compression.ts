@@ -6,11 +6,11 @@
 //     [--prune-epochs 4] [--lenet5-prune-epochs 3] [--sparsity 0.92] [--lenet5-sparsity 0.9] [--lenet5-scope global]
 //     [--prune-lr 5e-4] [--teacher-epochs 4] [--teacher-limit 60000] [--student-units 100] [--student-limit N]
 //     [--distill-epochs N] [--temperature T] [--alpha A] [--seeds 3] [--only mlp,lenet5,distill,auto-mlp,auto-lenet5,defaults]
-//     [--trials 12] [--backend wasm]
+//     [--trials 20] [--auto-only] [--backend wasm]
 // auto-*: issue 16's rows, all job params at their defaults unless named: a dense model trained with validationSplit
 // 0.1 and seed 16 (so it never saw the rows autocompress holds out: src/ml/holdout.ts), then autocompress
 // {maxAccuracyDrop: 0.3, objective: "size", budget: {trials}}, a prune with only {sparsity: 0.9}, and uint8
-// quantization of that pruned model post-training vs with QAT ({qat: {}}). --limit below 60000 (the full train split)
+// quantization of that pruned model post-training vs with QAT ({qat: {}}) (--auto-only: the autocompress row alone). --limit below 60000 (the full train split)
 // is passed to every job of these rows too (a cheap run).
 // The teacher is a 1200-1200 MLP with dropout 0.2; the student (and its hard-label baseline) train on the first
 // --student-limit examples (default: --teacher-limit). One teacher, then one distill job per seed (--seeds, 1..N):
@@ -41,7 +41,8 @@ const { values: opt } = parseArgs({
     alpha: { type: 'string' },
     seeds: { type: 'string', default: '3' },
     only: { type: 'string', default: 'mlp,lenet5,distill' },
-    trials: { type: 'string', default: '12' },
+    trials: { type: 'string', default: '20' },
+    'auto-only': { type: 'boolean', default: false },
     backend: { type: 'string', default: 'wasm' },
   },
 });
@@ -152,6 +153,14 @@ async function autoRows(label: string, datasetId: string, architecture: string, 
       `# ${label} autocompress: test ${pct(a.before.accuracy)} → ${pct(a.after.accuracy)}, ${kb(a.before.sizeBytes)} → ${kb(a.after.gzipBytes)} gzip = ${(a.before.sizeBytes / a.after.gzipBytes).toFixed(1)}×, chosen ${a.chosen.steps.map((st) => `${st.method} ${String(st.level)}`).join(' → ') || 'none'}`,
     );
   }
+  const r = auto.report as Report & {
+    chosen: { steps: { method: string; level: unknown }[]; accuracy: number };
+    search: { trials: { run: number } };
+  };
+  const steps = r.chosen.steps.map((st) => `${st.method} ${String(st.level)}`).join(' → ') || 'none';
+  const pp = (a: Measure, b: Measure) => (100 * (a.accuracy - b.accuracy)).toFixed(2);
+  const autoLine = `| ${label} autocompress (maxAccuracyDrop 0.3, size, ${r.search.trials.run} trials, ${autoMin.toFixed(0)} min) | ${pct(r.before.accuracy)} | ${pct(r.after.accuracy)} | ${pp(r.before, r.after)} pp | ${kb(r.before.sizeBytes)} → ${kb(r.after.gzipBytes)} gzip: **${(r.before.sizeBytes / r.after.gzipBytes).toFixed(1)}×** | ${steps} |`;
+  if (opt['auto-only']) return [autoLine];
   const pruned = await runJob(`${label} prune defaults`, { type: 'prune', modelId: dense, datasetId, params: { sparsity: 0.9, ...lim } });
   const ptq = await runJob(`${label} uint8 PTQ`, { type: 'quantize', modelId: pruned.resultModelIds[0], datasetId, params: { dtype: 'uint8' } });
   const qat = await runJob(`${label} uint8 QAT`, {
@@ -160,14 +169,8 @@ async function autoRows(label: string, datasetId: string, architecture: string, 
     datasetId,
     params: { dtype: 'uint8', qat: { ...lim } },
   });
-  const r = auto.report as Report & {
-    chosen: { steps: { method: string; level: unknown }[]; accuracy: number };
-    search: { trials: { run: number } };
-  };
-  const steps = r.chosen.steps.map((st) => `${st.method} ${String(st.level)}`).join(' → ') || 'none';
-  const pp = (a: Measure, b: Measure) => (100 * (a.accuracy - b.accuracy)).toFixed(2);
   const lines = [
-    `| ${label} autocompress (maxAccuracyDrop 0.3, size, ${r.search.trials.run} trials, ${autoMin.toFixed(0)} min) | ${pct(r.before.accuracy)} | ${pct(r.after.accuracy)} | ${pp(r.before, r.after)} pp | ${kb(r.before.sizeBytes)} → ${kb(r.after.gzipBytes)} gzip: **${(r.before.sizeBytes / r.after.gzipBytes).toFixed(1)}×** | ${steps} |`,
+    autoLine,
     `| ${label} prune {sparsity: 0.9} only | ${pct(pruned.report.before.accuracy)} | ${pct(pruned.report.after.accuracy)} | ${pp(pruned.report.before, pruned.report.after)} pp | ${kb(pruned.report.before.sizeBytes)} → ${kb(pruned.report.after.gzipBytes)} gzip | ${pct(1 - pruned.report.after.nonzeroParams / pruned.report.after.params)} zeros |`,
     `| ${label} pruned → uint8 post-training | ${pct(ptq.report.before.accuracy)} | ${pct(ptq.report.after.accuracy)} | ${pp(ptq.report.before, ptq.report.after)} pp | ${kb(ptq.report.after.gzipBytes)} gzip | |`,
     `| ${label} pruned → uint8 QAT (1 epoch) | ${pct(qat.report.before.accuracy)} | ${pct(qat.report.after.accuracy)} | ${pp(qat.report.before, qat.report.after)} pp | ${kb(qat.report.after.gzipBytes)} gzip | |`,

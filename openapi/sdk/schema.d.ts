@@ -486,8 +486,8 @@ export interface components {
                  */
                 clusterEpochs?: number;
                 /**
-                 * @description Fine-tuning epochs of every pruning / distillation candidate
-                 * @default 3
+                 * @description Fine-tuning epochs of every pruning / distillation candidate (pruning: the sparsity ramps up over the first two thirds, the rest recovers)
+                 * @default 6
                  */
                 fineTuneEpochs?: number;
                 /** @default 0.0005 */

@@ -126,3 +126,37 @@ test('centroid fine-tuning: gradients shared per cluster (every member moves tog
   tf.dispose([x, y]);
   model.dispose();
 });
+
+test('clusterModel with clustersFor: each kernel gets the count chosen from its size (small kernels keep more values), zeros stay zero', () => {
+  const model = tf.sequential({
+    layers: [
+      tf.layers.dense({ inputShape: [64], units: 32, kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }),
+      tf.layers.dense({ units: 3, kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
+    ],
+  });
+  const big = model.layers[0].weights[0];
+  tf.tidy(() => {
+    big.write(tf.tensor(randomValues(64 * 32, 0.8, 3), [64, 32]));
+  });
+  const zerosBefore = Array.from(big.read().dataSync(), (x) => x === 0);
+  const seen: [number, number][] = [];
+  const clustered = clusterModel(model, {
+    clusters: 256,
+    clustersFor: (size, total) => {
+      seen.push([size, total]);
+      return size < 0.1 * total ? 16 : 4;
+    },
+  });
+  assert.deepEqual(seen, [
+    [2048, 2144],
+    [96, 2144],
+  ]);
+  const values = clustered.map((c) => c.variable.read().dataSync() as Float32Array);
+  assert.equal(distinct(values[0]), 4, 'big kernel: 4 values (zero one of them)');
+  assert.ok(
+    values[0].every((v, i) => (v === 0) === zerosBefore[i]),
+    'zeros stay zero, no new zeros',
+  );
+  assert.equal(distinct(values[1]), 16, 'small kernel: 16 values');
+  model.dispose();
+});

@@ -202,4 +202,16 @@ test('autocompress: 3-trial budget → every candidate saved with its report, fr
     assert.equal((dto.report as Loose).after.split, 'validation');
     assert.equal((dto.report as Loose).autocompress.trial, c.trial);
   }
+  // The prune candidate leaves the classifier dense (protectedLayers; the first Dense holds most weights: pruned).
+  const pruneDto = await rt.services.models.get(ALL_PROJECTS, report.candidates[1].modelId);
+  const classifier = (pruneDto.report as Loose).autocompress.protectedLayers;
+  assert.equal(classifier.length, 1);
+  const pruned = await storedWeights(report.candidates[1].modelId);
+  const [first, last] = [...pruned.keys()].filter((k) => k.endsWith('/kernel'));
+  assert.ok(last.startsWith(`${classifier[0]}/`), `${last} is the protected classifier ${classifier[0]}`);
+  assert.ok(
+    pruned.get(last)!.every((v) => v !== 0),
+    'classifier kernel dense',
+  );
+  assert.ok(pruned.get(first)!.filter((v) => v === 0).length > 0.5 * pruned.get(first)!.length, 'first kernel pruned');
 });

@@ -35,8 +35,9 @@ export const AutocompressParams = Type.Object(
     fineTuneEpochs: Type.Integer({
       minimum: 0,
       maximum: 100,
-      default: 3,
-      description: 'Fine-tuning epochs of every pruning / distillation candidate',
+      default: 6,
+      description:
+        'Fine-tuning epochs of every pruning / distillation candidate (pruning: the sparsity ramps up over the first two thirds, the rest recovers)',
     }),
     clusterEpochs: Type.Integer({ minimum: 0, maximum: 100, default: 1, description: 'Centroid fine-tuning epochs of every clustering candidate' }),
     batchSize: Type.Integer({ minimum: 1, maximum: 65536, default: 128 }),

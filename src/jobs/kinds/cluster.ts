@@ -13,6 +13,8 @@ import { disposeData, evalSetOf, loadData, trainingHooks, type SplitTensors } fr
 
 export interface ClusterOptions {
   clusters: number;
+  /** Per kernel instead of `clusters` (see clusterModel). */
+  clustersFor?: (size: number, total: number) => number;
   fineTuneEpochs: number;
   batchSize: number;
   learningRate: number;
@@ -31,7 +33,11 @@ export async function clusterAndTune(
   opts: ClusterOptions,
   progressRange: [number, number] = [0.1, 0.85],
 ): Promise<{ name: string; clusters: number }[]> {
-  const clustered: ClusteredWeight[] = clusterModel(model, { clusters: opts.clusters, excludeLayers: opts.excludeLayers });
+  const clustered: ClusteredWeight[] = clusterModel(model, {
+    clusters: opts.clusters,
+    clustersFor: opts.clustersFor,
+    excludeLayers: opts.excludeLayers,
+  });
   if (opts.fineTuneEpochs > 0) {
     const hooks = trainingHooks(ctx, { epochs: opts.fineTuneEpochs, stepsPerEpoch: Math.ceil(train.n / opts.batchSize), progressRange });
     const result = await fineTuneCentroids(

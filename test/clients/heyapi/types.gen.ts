@@ -911,7 +911,7 @@ export type CreateAutocompressJob = {
          */
         methods?: Array<'distill' | 'structured' | 'prune' | 'cluster' | 'quantize'>;
         /**
-         * Fine-tuning epochs of every pruning / distillation candidate
+         * Fine-tuning epochs of every pruning / distillation candidate (pruning: the sparsity ramps up over the first two thirds, the rest recovers)
          */
         fineTuneEpochs?: number;
         /**

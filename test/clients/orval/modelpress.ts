@@ -1380,7 +1380,7 @@ export type CreateAutocompressJobParams = {
    */
   methods?: CreateAutocompressJobParamsMethodsItem[];
   /**
-   * Fine-tuning epochs of every pruning / distillation candidate
+   * Fine-tuning epochs of every pruning / distillation candidate (pruning: the sparsity ramps up over the first two thirds, the rest recovers)
    * @minimum 0
    * @maximum 100
    */

@@ -23,6 +23,8 @@ export interface ClusterOptions {
   clusters: number;
   /** Layer names left unclustered. */
   excludeLayers?: readonly string[];
+  /** Distinct values for one kernel (by its element count and the clustered kernels' total), instead of `clusters`. */
+  clustersFor?: (size: number, total: number) => number;
 }
 
 /** Kernels (never biases) of the clusterable layers of `model`, minus `excludeLayers`. */
@@ -42,9 +44,11 @@ export function clusterableWeights(
 
 /** Clusters every clusterable kernel of `model` in place (k-means per kernel) and returns the assignments. */
 export function clusterModel(model: tf.LayersModel, opts: ClusterOptions): ClusteredWeight[] {
-  return clusterableWeights(model, opts.excludeLayers).map(({ layerName, variable }) => {
+  const weights = clusterableWeights(model, opts.excludeLayers);
+  const total = weights.reduce((n, w) => n + w.variable.read().size, 0);
+  return weights.map(({ layerName, variable }) => {
     const values = variable.read().dataSync() as Float32Array;
-    const c = clusterTensor(values, opts.clusters);
+    const c = clusterTensor(values, opts.clustersFor ? opts.clustersFor(values.length, total) : opts.clusters);
     const clustered: ClusteredWeight = { ...c, name: variable.originalName, layerName, variable };
     writeClustered(clustered);
     return clustered;
