@@ -1,6 +1,7 @@
 # PyTorch reference for bench/train-vs-pytorch.ts: the same LeNet-300-100 / LeNet-5 (as src/ml/architectures.ts
 # builds them), batch, optimizer (Adam 1e-3) and softmax cross-entropy, on random MNIST-shaped data (speed does not
-# depend on the values). Prints one JSON line: {"model", "threads", "samplesPerSec"} for the timed steps.
+# depend on the values). Prints one JSON line: {"model", "threads", "samplesPerSec", "cpuMsPerStep"} for the timed
+# steps (process CPU time per step: comparable across runs on a loaded machine, where samplesPerSec is not).
 import json, sys, time
 import torch
 import torch.nn as nn
@@ -30,6 +31,9 @@ def step(i):
 warm = min(5, steps // 4)
 for i in range(warm): step(i)
 t0 = time.perf_counter()
+c0 = time.process_time()
 for i in range(warm, steps): step(i)
 dt = time.perf_counter() - t0
-print(json.dumps({"model": model_name, "threads": threads, "samplesPerSec": (steps - warm) * batch / dt}))
+cpu = time.process_time() - c0
+print(json.dumps({"model": model_name, "threads": threads, "samplesPerSec": (steps - warm) * batch / dt,
+                  "cpuMsPerStep": 1000 * cpu / (steps - warm)}))

@@ -56,3 +56,36 @@ test('FusedAdamOptimizer keeps tfjs Adam state: getWeights after steps has m and
   optimizer.dispose();
   w.dispose();
 });
+
+test('wasm SIMD Adam (plain and shared memory) matches the JS loop, tail elements included, in place or not', async () => {
+  const { adamUpdate, adamUpdateIn } = await import('../../src/ml/kernels/adam-update.ts');
+  const { adamSimd } = await import('../../src/ml/kernels/adam-simd.ts');
+  const n = 1027; // not a multiple of 4: the last 3 go through the JS loop
+  const attrs = { learningRate: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, correction1: 1 - 0.9 ** 3, correction2: 1 - 0.999 ** 3 };
+  const seeded = (k: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + k * 78.233) * 0.5);
+  const expected = [seeded(1), seeded(2), seeded(3).map(Math.abs)];
+  adamUpdate(expected[0].slice(), expected[1].slice(), expected[2].slice(), seeded(4), expected as [Float32Array, Float32Array, Float32Array], attrs);
+  for (const shared of [false, true]) {
+    const probe = new WebAssembly.Memory(shared ? { initial: 1, maximum: 1, shared: true } : { initial: 1 });
+    const zeros = new Float32Array(probe.buffer, 0, 8);
+    const p = [zeros.subarray(0, 8), zeros, zeros, zeros] as const;
+    assert.equal(adamSimd(probe, ...p, [zeros, zeros, zeros], attrs), 8, `the SIMD function runs (shared memory: ${shared})`);
+    for (const inPlace of [false, true]) {
+      const memory = new WebAssembly.Memory(shared ? { initial: 1, maximum: 1, shared: true } : { initial: 1 });
+      const arrays = Array.from({ length: 7 }, (_, i) => new Float32Array(memory.buffer, 4 + i * 4 * n, n)); // unaligned on purpose
+      arrays[0].set(seeded(1));
+      arrays[1].set(seeded(2));
+      arrays[2].set(seeded(3).map(Math.abs));
+      arrays[3].set(seeded(4));
+      const [value, m, v, g] = arrays;
+      const out: [Float32Array, Float32Array, Float32Array] = inPlace ? [value, m, v] : [arrays[4], arrays[5], arrays[6]];
+      adamUpdateIn(memory, value, m, v, g, out, attrs);
+      out.forEach((o, k) =>
+        o.forEach((x, i) =>
+          assert.ok(Math.abs(x - expected[k][i]) < 1e-6, `shared ${shared}, in place ${inPlace}: output ${k}[${i}] ${x} vs ${expected[k][i]}`),
+        ),
+      );
+      assert.ok(Math.abs(out[0][0] - seeded(1)[0]) > 1e-4, 'the weights moved');
+    }
+  }
+});

@@ -1,8 +1,10 @@
-// One Adam update of one variable as a single wasm-backend kernel (JS over views of the wasm heap). tfjs's
+// One Adam update of one variable as a single wasm-backend kernel (wasm SIMD over the wasm heap, adam-simd.ts; a JS
+// loop where SIMD is missing). tfjs's
 // AdamOptimizer spends ~13 kernels per variable and step (mul, add, square, div, sqrt, ...), each with its engine
 // bookkeeping and a pass over memory; on a LeNet-300-100 step that was ~15% of the time. Same arithmetic as
 // tfjs-core's AdamOptimizer, rounded to float32 where it stores the moments.
 import { tf } from '../tf.ts';
+import { adamSimd } from './adam-simd.ts';
 
 export const ADAM_UPDATE = 'ModelpressAdamUpdate';
 
@@ -19,7 +21,28 @@ export interface AdamUpdateAttrs {
 type WasmBackend = {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
+  /** The emscripten module; its exports hold the heap's WebAssembly.Memory. */
+  wasm?: { asm?: { memory?: WebAssembly.Memory } };
 };
+
+/**
+ * adamUpdate over views on `memory` (a wasm memory, or null): the SIMD function (adam-simd.ts) for the
+ * multiple-of-4 part, this file's JS loop for the rest and wherever wasm SIMD is missing.
+ */
+export function adamUpdateIn(
+  memory: WebAssembly.Memory | null,
+  value: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  g: Float32Array,
+  out: [Float32Array, Float32Array, Float32Array],
+  a: AdamUpdateAttrs,
+): void {
+  const done = memory ? adamSimd(memory, value, m, v, g, out, a) : 0;
+  if (done === value.length) return;
+  const rest = (t: Float32Array) => t.subarray(done);
+  adamUpdate(rest(value), rest(m), rest(v), rest(g), [rest(out[0]), rest(out[1]), rest(out[2])], a);
+}
 
 /** newValue, newM, newV from value, m, v and the gradient g (all the same length; `out` may be the inputs: in place). */
 export function adamUpdate(
@@ -55,7 +78,8 @@ const kernelFunc = ({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap;
   const outs = [b.makeOutput(value.shape, 'float32'), b.makeOutput(value.shape, 'float32'), b.makeOutput(value.shape, 'float32')];
   // Views after the allocations: growing wasm memory detaches older views.
   const view = (t: tf.TensorInfo) => b.typedArrayFromHeap(t);
-  adamUpdate(view(value), view(m), view(v), view(g), [view(outs[0]), view(outs[1]), view(outs[2])], attrs as unknown as AdamUpdateAttrs);
+  const memory = b.wasm?.asm?.memory ?? null;
+  adamUpdateIn(memory, view(value), view(m), view(v), view(g), [view(outs[0]), view(outs[1]), view(outs[2])], attrs as unknown as AdamUpdateAttrs);
   return outs;
 };
 

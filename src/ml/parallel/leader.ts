@@ -125,6 +125,7 @@ export class ParallelStepper implements Stepper {
       type: 'session',
       session: ++sessions,
       buffer: this.state.buffer,
+      memory: this.state.memory,
       shape: this.state.shape,
       topology: model.toJSON(null, false),
       weightShapes: this.weights.map((w) => w.shape),

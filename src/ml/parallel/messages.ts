@@ -11,6 +11,8 @@ export interface SessionMessage {
   /** Unique per session in the leader's thread: replies carry it (a pooled replica may still finish an old one). */
   session: number;
   buffer: SharedArrayBuffer;
+  /** The shared WebAssembly.Memory behind `buffer`, when it is one (null: a plain SharedArrayBuffer). */
+  memory: WebAssembly.Memory | null;
   shape: SessionShape;
   slot: number;
   /** The model to replicate (weights arrive through shared memory before every step). */

@@ -36,7 +36,7 @@ async function prepare(m: SessionMessage): Promise<{ model: tf.LayersModel; loss
 }
 
 async function runSession(m: SessionMessage): Promise<void> {
-  const state = new SharedState(m.buffer, m.shape);
+  const state = new SharedState(m.buffer, m.shape, m.memory);
   const { slot, session } = m;
   let prepared: { model: tf.LayersModel; lossFn: LossFn };
   try {

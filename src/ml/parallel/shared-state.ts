@@ -6,7 +6,7 @@
 // (each thread updates its chunk of the weights in place right after reducing it: the optimizer runs once, split
 // across the threads), and per-thread input rows. Slot 0 is the leader (the thread that called trainModel).
 // Replicas block in Atomics.wait; the leader waits with Atomics.waitAsync so its event loop keeps running.
-import { adamUpdate, type AdamUpdateAttrs } from '../kernels/adam-update.ts';
+import { adamUpdateIn, type AdamUpdateAttrs } from '../kernels/adam-update.ts';
 
 export const Command = { step: 1, end: 2 } as const;
 export const Abort = { none: 0, leader: 1, replica: 2 } as const;
@@ -73,8 +73,17 @@ export class SharedState {
   readonly inputsX: Float32Array[];
   readonly inputsY: Float32Array[];
 
+  /** A session's memory: a shared WebAssembly.Memory where possible (the shared Adam step runs wasm SIMD over it). */
   static create(shape: SessionShape): SharedState {
-    return new SharedState(new SharedArrayBuffer(SharedState.bytes(shape)), shape);
+    const bytes = SharedState.bytes(shape);
+    let memory: WebAssembly.Memory | null;
+    try {
+      const pages = Math.ceil(bytes / 65536);
+      memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    } catch {
+      memory = null; // no shared wasm memory here: a plain SharedArrayBuffer, and Adam in JS
+    }
+    return new SharedState(memory ? (memory.buffer as unknown as SharedArrayBuffer) : new SharedArrayBuffer(bytes), shape, memory);
   }
 
   static bytes(s: SessionShape): number {
@@ -91,6 +100,8 @@ export class SharedState {
   constructor(
     readonly buffer: SharedArrayBuffer,
     readonly shape: SessionShape,
+    /** The shared WebAssembly.Memory whose buffer `buffer` is (null: a plain SharedArrayBuffer). */
+    readonly memory: WebAssembly.Memory | null = null,
   ) {
     let offset = 0;
     const take = (bytes: number) => {
@@ -262,7 +273,7 @@ export class SharedState {
       const w = this.weights.subarray(w0, w0 + (end - start));
       const m = this.m.subarray(start, end);
       const v = this.v.subarray(start, end);
-      adamUpdate(w, m, v, g.subarray(start, end), [w, m, v], attrs);
+      adamUpdateIn(this.memory, w, m, v, g.subarray(start, end), [w, m, v], attrs);
     }
   }
 
