@@ -1,5 +1,6 @@
 // Test-set evaluation: accuracy, loss, confusion matrix in one batched pass, and optional latency percentiles.
 import { batches } from './dataset.ts';
+import { compileForInference, type InferenceModel } from './inference.ts';
 import { tf } from './tf.ts';
 import { crossEntropy, outputsProbabilities } from './train.ts';
 
@@ -20,7 +21,10 @@ export interface EvaluationResult {
 
 export interface EvaluateOptions {
   batchSize?: number;
-  /** Also measure predict() latency for batches of 1 and 256 (3 warm-ups, 30 timed runs each by default: setLatencyRuns). */
+  /**
+   * Also measure inference latency for batches of 1 and 256 (3 warm-ups, 30 timed runs each by default: setLatencyRuns),
+   * of the model compiled for inference (src/ml/inference.ts: BatchNorm folded, activations fused; see compareLatency).
+   */
   latency?: boolean;
 }
 
@@ -60,9 +64,9 @@ function latencyInput(x: tf.Tensor, batchSize: number): tf.Tensor {
   );
 }
 
-async function timeOnce(model: tf.LayersModel, input: tf.Tensor): Promise<number> {
+async function timeOnce(model: InferenceModel, input: tf.Tensor): Promise<number> {
   const t0 = performance.now();
-  const y = model.apply(input, { training: false }) as tf.Tensor;
+  const y = model.predict(input);
   await y.data();
   const ms = performance.now() - t0;
   y.dispose();
@@ -80,7 +84,7 @@ function stats(times: number[]): LatencyStats {
  * sees the same machine load, which on a shared machine drifts more between two back-to-back series than within one.
  */
 async function measureLatency(
-  models: tf.LayersModel[],
+  models: InferenceModel[],
   x: tf.Tensor,
   batchSize: number,
   warmups = Math.min(3, latencyRuns),
@@ -103,11 +107,36 @@ async function measureLatency(
   return times.map(stats);
 }
 
-/** predict() latency p50/p95 at batch 1 and 256 of each model on rows of x, measured interleaved (see measureLatency). */
-export async function compareLatency(models: tf.LayersModel[], x: tf.Tensor): Promise<{ batch1: LatencyStats; batch256: LatencyStats }[]> {
-  const batch1 = await measureLatency(models, x, 1);
-  const batch256 = await measureLatency(models, x, 256);
-  return models.map((_, i) => ({ batch1: batch1[i], batch256: batch256[i] }));
+const asIs = (model: tf.LayersModel): InferenceModel => ({
+  predict: (x) => model.apply(x, { training: false }) as tf.Tensor,
+  removedLayers: [],
+  steps: model.layers.length,
+  kernels: null,
+  dispose: () => {},
+});
+
+/**
+ * Inference latency p50/p95 at batch 1 and 256 of each model on rows of x, measured interleaved (see measureLatency):
+ * the wall time of one forward pass + read-back of the model compiled for inference (compileForInference: BatchNorm
+ * folded into the conv before it, activations fused into the conv kernel, kernels called without tfjs-layers'
+ * per-layer and tfjs-core's per-op overhead; outputs equal to model.apply within float32 rounding), as an inference
+ * runtime runs a deployed model — not tfjs-layers' predict(), whose fixed per-layer cost hid most of a small model's
+ * speed-up from structured pruning at batch 1. Every model compared goes through the same path.
+ */
+export async function compareLatency(
+  models: tf.LayersModel[],
+  x: tf.Tensor,
+  opts: { compiled?: boolean } = {},
+): Promise<{ batch1: LatencyStats; batch256: LatencyStats }[]> {
+  // compiled: false times tfjs-layers' own model.apply instead (bench/prune-latency.ts shows both).
+  const compiled = opts.compiled === false ? models.map(asIs) : models.map(compileForInference);
+  try {
+    const batch1 = await measureLatency(compiled, x, 1);
+    const batch256 = await measureLatency(compiled, x, 256);
+    return models.map((_, i) => ({ batch1: batch1[i], batch256: batch256[i] }));
+  } finally {
+    for (const c of compiled) c.dispose();
+  }
 }
 
 /** Evaluates a classifier on one-hot data {x, y}; leaves no tensors behind. */
