@@ -165,7 +165,11 @@ export interface Batch {
   size: number;
 }
 
-type HeapBackend = { typedArrayFromHeap(t: tf.TensorInfo): Float32Array; dataIdMap: { has(id: object): boolean } };
+type HeapBackend = {
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
+  dataIdMap: { has(id: object): boolean };
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+};
 
 /**
  * Rows `rows` of `t` as a new tensor. tf.gather works everywhere; on wasm, float32 rows are copied straight out of
@@ -174,12 +178,14 @@ type HeapBackend = { typedArrayFromHeap(t: tf.TensorInfo): Float32Array; dataIdM
  */
 export function takeRows<T extends tf.Tensor>(t: T, rows: Int32Array): T {
   const backend = tf.backend() as unknown as Partial<HeapBackend>;
-  if (t.dtype === 'float32' && backend.typedArrayFromHeap && backend.dataIdMap?.has(t.dataId)) {
-    const src = backend.typedArrayFromHeap(t);
+  if (t.dtype === 'float32' && backend.typedArrayFromHeap && backend.makeOutput && backend.dataIdMap?.has(t.dataId)) {
     const rowLen = t.shape[0] === 0 ? 0 : t.size / t.shape[0];
-    const out = new Float32Array(rows.length * rowLen);
+    // The output is allocated on the heap and the rows copied into it: no intermediate JS array (one copy, not two).
+    const info = backend.makeOutput([rows.length, ...t.shape.slice(1)], 'float32');
+    const src = backend.typedArrayFromHeap(t); // views after the allocation: growing wasm memory detaches older ones
+    const out = backend.typedArrayFromHeap(info);
     for (let i = 0; i < rows.length; i++) out.set(src.subarray(rows[i] * rowLen, (rows[i] + 1) * rowLen), i * rowLen);
-    return tf.tensor(out, [rows.length, ...t.shape.slice(1)], 'float32') as T;
+    return tf.engine().makeTensorFromTensorInfo(info) as T;
   }
   return tf.tidy(() => tf.gather(t, tf.tensor1d(rows, 'int32')));
 }
