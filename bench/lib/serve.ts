@@ -112,10 +112,13 @@ export async function startServer(opts: ServeOptions): Promise<BenchServer> {
   }
 
   /** Whether `stored` (with the defaults the API filled in) has every value of `wanted`. */
+  // Arrays element by element: the database returns objects with their keys reordered (jsonb), so no JSON.stringify of objects.
   const covers = (stored: unknown, wanted: unknown): boolean =>
-    wanted !== null && typeof wanted === 'object' && !Array.isArray(wanted)
-      ? stored !== null && typeof stored === 'object' && Object.entries(wanted).every(([k, v]) => covers((stored as Record<string, unknown>)[k], v))
-      : JSON.stringify(stored) === JSON.stringify(wanted);
+    Array.isArray(wanted)
+      ? Array.isArray(stored) && stored.length === wanted.length && wanted.every((v, i) => covers(stored[i], v))
+      : wanted !== null && typeof wanted === 'object'
+        ? stored !== null && typeof stored === 'object' && Object.entries(wanted).every(([k, v]) => covers((stored as Record<string, unknown>)[k], v))
+        : JSON.stringify(stored) === JSON.stringify(wanted);
 
   async function runJob(label: string, body: Record<string, unknown>, runOpts: { reuse?: boolean } = {}): Promise<Job> {
     if (runOpts.reuse) {

@@ -593,8 +593,8 @@ export interface components {
             /** @description Parameters of a distill job; omitted ones take their defaults */
             params?: {
                 /**
-                 * @description Weight of the soft-target term; 1 = soft targets only
-                 * @default 0.9
+                 * @description Weight of the soft-target term, (1 − alpha) that of the hard-label cross-entropy; 1 (default) = soft targets only. With standardized logits a hard-label term slows the student: its pull grows as the student's logits grow, the scale-free soft term's does not
+                 * @default 1
                  */
                 alpha?: number;
                 /**
@@ -604,13 +604,18 @@ export interface components {
                 baseline?: boolean;
                 /** @default 128 */
                 batchSize?: number;
-                /** @default 3 */
+                /** @default 10 */
                 epochs?: number;
                 /** @default 0.001 */
                 learningRate?: number;
                 /** @description Use only the first N training examples */
                 limit?: number;
                 seed?: number;
+                /**
+                 * @description Logit standardization (Sun et al., CVPR 2024): z-score each row of teacher and student logits before the temperature, so the student matches the shape of the teacher's logits, not their scale (false: Hinton et al. 2015 on raw logits)
+                 * @default true
+                 */
+                standardizeLogits?: boolean;
                 /** @description Student: a preset or spec, or the teacher narrowed by widthMultiplier (default 0.5); ignored when modelId names an uploaded student */
                 student?: (("lenet-300-100" | "lenet-5" | "resnet-20" | "mobilenet-v2" | "text-cnn" | "lstm-classifier") | {
                     /**
@@ -633,7 +638,10 @@ export interface components {
                 }) | {
                     widthMultiplier: number;
                 };
-                /** @default 4 */
+                /**
+                 * @description Softmax temperature T of the soft targets (on standardized logits when standardizeLogits)
+                 * @default 2
+                 */
                 temperature?: number;
             };
             /**

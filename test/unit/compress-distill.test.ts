@@ -200,6 +200,41 @@ test('distillation loss: gradient w.r.t. the student logits matches the hand-com
   assert.ok(Math.abs(onProbs - reference(4, 1)) > 0.1, `on probabilities ${onProbs} vs on logits ${reference(4, 1)}`);
 });
 
+test('distillation loss with logit standardization: KL on per-row z-scored logits, scale-free in the student', () => {
+  const z = (row: number[]) => {
+    const mean = row.reduce((a, v) => a + v, 0) / row.length;
+    const sd = Math.sqrt(row.reduce((a, v) => a + (v - mean) ** 2, 0) / row.length);
+    return row.map((v) => (v - mean) / (sd + 1e-6));
+  };
+  const want = (T: number, alpha: number, scale = 1) =>
+    student.reduce((total, s, b) => {
+      const lt = logSoftmaxRef(z(teacher[b]).map((v) => v / T));
+      const ls = logSoftmaxRef(z(s.map((v) => v * scale)).map((v) => v / T));
+      const kl = lt.reduce((acc, v, j) => acc + Math.exp(v) * (v - ls[j]), 0);
+      const ce = -logSoftmaxRef(s.map((v) => v * scale)).reduce((acc, v, j) => acc + labels[b][j] * v, 0);
+      return total + (alpha * T * T * kl + (1 - alpha) * ce) / student.length;
+    }, 0);
+  const got = (T: number, alpha: number, scale = 1) =>
+    tf.tidy(
+      () =>
+        distillationLoss({
+          studentLogits: tf.tensor2d(student).mul<tf.Tensor2D>(scale),
+          teacherLogits: tf.tensor2d(teacher),
+          labels: tf.tensor2d(labels),
+          temperature: T,
+          alpha,
+          standardize: true,
+        }).dataSync()[0],
+    );
+  for (const [T, alpha] of [
+    [1, 0.9],
+    [2, 0.5],
+  ] as const)
+    assert.ok(Math.abs(got(T, alpha) - want(T, alpha)) < 1e-5, `T=${T} alpha=${alpha}: ${got(T, alpha)} vs ${want(T, alpha)}`);
+  // Soft term alone: scaling the student's logits changes nothing once standardized.
+  assert.ok(Math.abs(got(2, 1, 5) - got(2, 1)) < 1e-5);
+});
+
 test('cached teacher logits: the same loss and gradients as running the teacher in every step; accuracy counts the label columns', async () => {
   const teacherModel = tf.sequential({
     layers: [

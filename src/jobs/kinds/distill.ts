@@ -1,7 +1,9 @@
 // `distill`: knowledge distillation (Hinton et al. 2015). The student (an uploaded model, a preset/spec, or the
-// teacher narrowed by a width multiplier) is trained on alpha·T²·KL(teacher/T ‖ student/T) + (1−alpha)·CE, with the
-// frozen teacher's logits computed once per training example before the student trains (inference mode, so they
-// are what a per-step teacher pass would give; only the student's variables get gradients). With `baseline`, the same student (same initial weights) is also trained on hard labels alone.
+// teacher narrowed by a width multiplier) is trained on alpha·T²·KL(teacher/T ‖ student/T) + (1−alpha)·CE, by default
+// on standardized logits (Sun et al. 2024) with soft targets only (see distill.params.ts for why), with the frozen
+// teacher's logits computed once per training example before the student trains (inference mode, so they are what a
+// per-step teacher pass would give; only the student's variables get gradients). With `baseline`, the same student
+// (same initial weights) is also trained on hard labels alone.
 // Report: `before` (and `teacher`) measure the teacher, the model being compressed, `after` the student; so a
 // pipeline starting with distill reports its input model as `before`.
 import { buildModel, presetOf, TEXT_PRESETS, validateArchitecture, type Architecture } from '../../ml/architectures.ts';
@@ -113,7 +115,10 @@ export async function runDistill(ctx: JobContext, params: DistillParams): Promis
       if (baselineStudent) owned.push(baselineStudent);
       ctx.progress({ fraction: 0.05 });
       const distillEnd = params.baseline ? 0.5 : 0.9;
-      ctx.log(`training the distilled student: soft targets at T=${params.temperature}, alpha=${params.alpha}, ${params.epochs} epoch(s)`);
+      ctx.log(
+        `training the distilled student: soft targets at T=${params.temperature}${params.standardizeLogits ? ' on standardized logits' : ''}, alpha=${params.alpha}, ${params.epochs} epoch(s)`,
+      );
+      const kd = { temperature: params.temperature, alpha: params.alpha, standardize: params.standardizeLogits };
       // Teacher logits once per example, carried as extra columns of the targets.
       const targets = tf.tidy(() => distillTargets(data.train.y, teacherLogitsOf(teacher, data.train.x)));
       try {
@@ -122,7 +127,7 @@ export async function runDistill(ctx: JobContext, params: DistillParams): Promis
           ctx,
           logitsModel(student),
           { x: data.train.x, y: targets },
-          { ...trainOptions(params), lossFn: cachedDistillLoss(params), replicaLoss: cachedDistillLossRef(params) },
+          { ...trainOptions(params), lossFn: cachedDistillLoss(kd), replicaLoss: cachedDistillLossRef(kd) },
           { progressRange: [0.05, distillEnd] },
         );
       } finally {

@@ -598,11 +598,18 @@ export type CreateDistillJob = {
         } | {
             widthMultiplier: number;
         };
+        /**
+         * Softmax temperature T of the soft targets (on standardized logits when standardizeLogits)
+         */
         temperature?: number;
         /**
-         * Weight of the soft-target term; 1 = soft targets only
+         * Weight of the soft-target term, (1 − alpha) that of the hard-label cross-entropy; 1 (default) = soft targets only. With standardized logits a hard-label term slows the student: its pull grows as the student's logits grow, the scale-free soft term's does not
          */
         alpha?: number;
+        /**
+         * Logit standardization (Sun et al., CVPR 2024): z-score each row of teacher and student logits before the temperature, so the student matches the shape of the teacher's logits, not their scale (false: Hinton et al. 2015 on raw logits)
+         */
+        standardizeLogits?: boolean;
         epochs?: number;
         batchSize?: number;
         learningRate?: number;

@@ -13,6 +13,20 @@ export interface DistillationLossArgs {
   temperature: number;
   /** Weight of the soft-target term, 0..1. */
   alpha: number;
+  /**
+   * Logit standardization (Sun et al., CVPR 2024): each row of teacher and student logits is z-scored (mean 0,
+   * standard deviation 1 over the classes) before the temperature, so the student matches the shape of the
+   * teacher's logits rather than their scale. The hard-label term keeps the raw student logits.
+   */
+  standardize?: boolean;
+}
+
+/** Row-wise z-score over the last axis: (x − mean) / (std + 1e-6). */
+export function standardizeRows(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const centred = tf.sub(x, tf.mean(x, -1, true));
+    return tf.div(centred, tf.add(tf.sqrt(tf.mean(tf.square(centred), -1, true)), 1e-6));
+  });
 }
 
 // x - logsumexp(x): stable, and unlike tf.logSoftmax it runs on wasm (no LogSoftmax kernel there).
@@ -55,7 +69,8 @@ export function distillationLoss(args: DistillationLossArgs): tf.Scalar {
   }
   const alpha = labels ? args.alpha : 1;
   return tf.tidy(() => {
-    const kl = tf.mean(softmaxKl(tf.div(teacherLogits, T), tf.div(studentLogits, T)));
+    const [t, s] = args.standardize ? [standardizeRows(teacherLogits), standardizeRows(studentLogits)] : [teacherLogits, studentLogits];
+    const kl = tf.mean(softmaxKl(tf.div(t, T), tf.div(s, T)));
     let loss: tf.Tensor = tf.mul(kl, alpha * T * T);
     if (labels && alpha < 1) {
       const ce = tf.mean(tf.neg(tf.sum(tf.mul(labels, logSoftmax(studentLogits)), -1)));

@@ -10,6 +10,8 @@ import { distillationLoss, logitsModel } from './loss.ts';
 export interface TeacherLossParams {
   temperature: number;
   alpha: number;
+  /** Logit standardization (see DistillationLossArgs.standardize). */
+  standardize?: boolean;
 }
 
 /** Soft targets from `teacherLogits` (a logits view of `teacher`) mixed with the hard labels by alpha. */
@@ -21,6 +23,7 @@ export function distillLoss(teacher: tf.LayersModel, teacherLogits: tf.LayersMod
       labels: params.alpha < 1 ? (labels as tf.Tensor2D) : undefined,
       temperature: params.temperature,
       alpha: params.alpha,
+      standardize: params.standardize,
     });
 }
 
@@ -38,7 +41,7 @@ export async function distillLossFromArtifacts(args: ReplicaArgs): Promise<LossF
 /** How a replica rebuilds distillLoss(teacher, …): the teacher travels as topology + weight bytes. */
 export async function distillLossRef(teacher: tf.LayersModel, params: TeacherLossParams): Promise<LossFactoryRef> {
   const { artifacts } = await serializeModel(teacher);
-  const args: ReplicaArgs = { teacher: artifacts, temperature: params.temperature, alpha: params.alpha };
+  const args: ReplicaArgs = { teacher: artifacts, temperature: params.temperature, alpha: params.alpha, standardize: params.standardize };
   return { module: import.meta.url, name: distillLossFromArtifacts.name, args };
 }
 
@@ -85,11 +88,16 @@ export function cachedDistillLoss(params: TeacherLossParams): LossFn {
         labels: params.alpha < 1 ? labels : undefined,
         temperature: params.temperature,
         alpha: params.alpha,
+        standardize: params.standardize,
       });
     });
 }
 
 /** How a replica rebuilds cachedDistillLoss: nothing but the two numbers (the teacher stays in the job's thread). */
 export function cachedDistillLossRef(params: TeacherLossParams): LossFactoryRef {
-  return { module: import.meta.url, name: cachedDistillLoss.name, args: { temperature: params.temperature, alpha: params.alpha } };
+  return {
+    module: import.meta.url,
+    name: cachedDistillLoss.name,
+    args: { temperature: params.temperature, alpha: params.alpha, standardize: params.standardize },
+  };
 }
