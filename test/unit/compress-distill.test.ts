@@ -203,8 +203,8 @@ test('distillation loss: gradient w.r.t. the student logits matches the hand-com
 test('distillation loss with logit standardization: KL on per-row z-scored logits, scale-free in the student', () => {
   const z = (row: number[]) => {
     const mean = row.reduce((a, v) => a + v, 0) / row.length;
-    const sd = Math.sqrt(row.reduce((a, v) => a + (v - mean) ** 2, 0) / row.length);
-    return row.map((v) => (v - mean) / (sd + 1e-6));
+    const sd = Math.sqrt(row.reduce((a, v) => a + (v - mean) ** 2, 0) / row.length + 1e-12);
+    return row.map((v) => (v - mean) / sd);
   };
   const want = (T: number, alpha: number, scale = 1) =>
     student.reduce((total, s, b) => {
@@ -233,6 +233,17 @@ test('distillation loss with logit standardization: KL on per-row z-scored logit
     assert.ok(Math.abs(got(T, alpha) - want(T, alpha)) < 1e-5, `T=${T} alpha=${alpha}: ${got(T, alpha)} vs ${want(T, alpha)}`);
   // Soft term alone: scaling the student's logits changes nothing once standardized.
   assert.ok(Math.abs(got(2, 1, 5) - got(2, 1)) < 1e-5);
+  // A row of equal student logits (zero biases, blank input) keeps a finite gradient.
+  const g = tf.tidy(() =>
+    Array.from(
+      tf
+        .grad((s: tf.Tensor) =>
+          distillationLoss({ studentLogits: s as tf.Tensor2D, teacherLogits: tf.tensor2d(teacher), temperature: 2, alpha: 1, standardize: true }),
+        )(tf.tensor2d([[0, 0, 0], student[1]]))
+        .dataSync(),
+    ),
+  );
+  assert.ok(g.every(Number.isFinite), `gradient ${g}`);
 });
 
 test('cached teacher logits: the same loss and gradients as running the teacher in every step; accuracy counts the label columns', async () => {

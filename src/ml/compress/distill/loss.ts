@@ -21,11 +21,14 @@ export interface DistillationLossArgs {
   standardize?: boolean;
 }
 
-/** Row-wise z-score over the last axis: (x − mean) / (std + 1e-6). */
+/**
+ * Row-wise z-score over the last axis: (x − mean) / sqrt(variance + 1e-12). The epsilon sits inside the root: a row
+ * of equal logits (a fresh student with zero biases on a blank input) then has a finite gradient, not 0 · ∞ = NaN.
+ */
 export function standardizeRows(x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     const centred = tf.sub(x, tf.mean(x, -1, true));
-    return tf.div(centred, tf.add(tf.sqrt(tf.mean(tf.square(centred), -1, true)), 1e-6));
+    return tf.div(centred, tf.sqrt(tf.add(tf.mean(tf.square(centred), -1, true), 1e-12)));
   });
 }
 
