@@ -6,7 +6,7 @@
 //     [--prune-epochs 4] [--lenet5-prune-epochs 3] [--sparsity 0.92] [--lenet5-sparsity 0.9] [--lenet5-scope global]
 //     [--prune-lr 5e-4] [--teacher-epochs 4] [--teacher-limit 60000] [--student-units 100] [--student-limit N]
 //     [--distill-epochs N] [--temperature T] [--alpha A] [--seeds 3] [--only mlp,lenet5,distill,auto-mlp,auto-lenet5,defaults]
-//     [--trials 20] [--auto-only] [--backend wasm]
+//     [--trials 20] [--auto-only] [--backend wasm] [--data-dir D]
 // auto-*: issue 16's rows, all job params at their defaults unless named: a dense model trained with validationSplit
 // 0.1 and seed 16 (so it never saw the rows autocompress holds out: src/ml/holdout.ts), then autocompress
 // {maxAccuracyDrop: 0.3, objective: "size", budget: {trials}}, a prune with only {sparsity: 0.9}, and uint8
@@ -44,6 +44,7 @@ const { values: opt } = parseArgs({
     trials: { type: 'string', default: '20' },
     'auto-only': { type: 'boolean', default: false },
     backend: { type: 'string', default: 'wasm' },
+    'data-dir': { type: 'string' },
   },
 });
 const num = (k: keyof typeof opt) => Number(opt[k]);
@@ -53,6 +54,7 @@ const server = await startServer({
   workers: num('workers'),
   backend: String(opt.backend),
   name: 'compression',
+  dataDir: opt['data-dir'],
   // A loaded machine can starve a worker's event loop past the 60 s default lease; a requeued autocompress would
   // start its whole search again.
   env: { MODELPRESS_JOB_EXPIRE_SECONDS: process.env.MODELPRESS_JOB_EXPIRE_SECONDS ?? '900' },
@@ -182,24 +184,29 @@ async function autoRows(label: string, datasetId: string, architecture: string, 
 /** A 1200-1200 MLP teacher, then one distill job per seed (student: one hidden layer) with the hard-label baseline. */
 async function distillRow(datasetId: string) {
   const limit = num('teacher-limit');
-  const teacher = await runJob('teacher train', {
-    type: 'train',
-    datasetId,
-    params: {
-      architecture: {
-        layers: [
-          { type: 'dense', units: 1200, activation: 'relu' },
-          { type: 'dropout', rate: 0.2 },
-          { type: 'dense', units: 1200, activation: 'relu' },
-          { type: 'dropout', rate: 0.2 },
-        ],
+  // With --data-dir, a teacher trained there before with the same params is reused (the distill jobs never are).
+  const teacher = await server.runJob(
+    'teacher train',
+    {
+      type: 'train',
+      datasetId,
+      params: {
+        architecture: {
+          layers: [
+            { type: 'dense', units: 1200, activation: 'relu' },
+            { type: 'dropout', rate: 0.2 },
+            { type: 'dense', units: 1200, activation: 'relu' },
+            { type: 'dropout', rate: 0.2 },
+          ],
+        },
+        epochs: num('teacher-epochs'),
+        limit,
+        validationSplit: 0,
+        seed: 1,
       },
-      epochs: num('teacher-epochs'),
-      limit,
-      validationSplit: 0,
-      seed: 1,
     },
-  });
+    { reuse: opt['data-dir'] !== undefined },
+  );
   const units = num('student-units');
   const studentLimit = opt['student-limit'] ? Number(opt['student-limit']) : limit;
   // Only the flags given override the distill job's defaults (the product's).
