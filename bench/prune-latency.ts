@@ -4,7 +4,7 @@
 // inference), then the same through tfjs-layers' model.apply; --profile adds
 // the per-kernel time of one batch-256 pass of each (tf.profile).
 //   npx tsx bench/prune-latency.ts [--preset resnet-20] [--width 1] [--fraction 0.5] [--runs 30] [--profile]
-//     [--backend wasm] [--dense DIR --pruned DIR]
+//     [--runs-batch1 N] [--backend wasm] [--dense DIR --pruned DIR]
 // --dense / --pruned: time two trained models instead (directories of model.json + shards, e.g. unzipped
 // `GET /v1/models/{id}/export?format=tfjs` of a structured prune job's input and result).
 import fs from 'node:fs';
@@ -27,6 +27,7 @@ const { values: opt } = parseArgs({
     width: { type: 'string', default: '1' },
     fraction: { type: 'string', default: '0.5' },
     runs: { type: 'string', default: '30' },
+    'runs-batch1': { type: 'string' },
     backend: { type: 'string', default: 'wasm' },
     profile: { type: 'boolean', default: false },
     dense: { type: 'string' },
@@ -63,7 +64,10 @@ console.log(
 );
 compiled.forEach((c) => c.dispose());
 for (const path of ["compiled (the prune job's figure)", 'model.apply (tfjs-layers)']) {
-  const [d, p] = await compareLatency([dense, pruned], x, { compiled: path.startsWith('compiled') });
+  const [d, p] = await compareLatency([dense, pruned], x, {
+    compiled: path.startsWith('compiled'),
+    batch1Runs: opt['runs-batch1'] === undefined ? undefined : Number(opt['runs-batch1']),
+  });
   for (const batch of ['batch1', 'batch256'] as const) {
     console.log(
       `${path} ${batch}: dense ${d[batch].p50.toFixed(2)} ms, pruned ${p[batch].p50.toFixed(2)} ms = ${(d[batch].p50 / p[batch].p50).toFixed(2)}×`,

@@ -126,12 +126,14 @@ const asIs = (model: tf.LayersModel): InferenceModel => ({
 export async function compareLatency(
   models: tf.LayersModel[],
   x: tf.Tensor,
-  opts: { compiled?: boolean } = {},
+  opts: { compiled?: boolean; batch1Runs?: number } = {},
 ): Promise<{ batch1: LatencyStats; batch256: LatencyStats }[]> {
-  // compiled: false times tfjs-layers' own model.apply instead (bench/prune-latency.ts shows both).
+  // compiled: false times tfjs-layers' own model.apply instead (bench/prune-latency.ts shows both); batch1Runs
+  // overrides the timed runs at batch 1 (cheap there, and noisy on a loaded machine).
   const compiled = opts.compiled === false ? models.map(asIs) : models.map(compileForInference);
   try {
-    const batch1 = await measureLatency(compiled, x, 1);
+    const runs1 = opts.batch1Runs ?? latencyRuns;
+    const batch1 = await measureLatency(compiled, x, 1, Math.min(3, runs1), runs1);
     const batch256 = await measureLatency(compiled, x, 256);
     return models.map((_, i) => ({ batch1: batch1[i], batch256: batch256[i] }));
   } finally {
