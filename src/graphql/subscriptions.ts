@@ -3,7 +3,8 @@
 // events written by a worker in another process arrive here too.
 import { AppError } from '../errors.ts';
 import type { Services } from '../runtime.ts';
-import { TERMINAL_STATUSES, type JobEventDto } from '../schemas/job.ts';
+import { TERMINAL_STATUSES, type JobDto, type JobEventDto } from '../schemas/job.ts';
+import type { ProjectScope } from '../domain/projects.ts';
 import { scopeOf, type ScopedContext } from './scope.ts';
 import type { SlotContext, SubscriptionSlots } from './subscription-limits.ts';
 
@@ -64,6 +65,18 @@ async function withSlot<T>(slots: SubscriptionSlots, ctx: SlotContext, start: (r
 
 export function subscriptionResolvers(services: Services, slots: SubscriptionSlots) {
   const { jobs, jobQueries: queries } = services;
+  // jobUpdated subscribers of one job read its snapshot once per event, not once each: reads in flight by
+  // (scope, job, event). A read started after the event was stored is as fresh as each subscriber's own would be.
+  const snapshots = new Map<string, Promise<JobDto>>();
+  const snapshotAfter = (scope: ProjectScope, id: string, eventId: string) => {
+    const key = `${scope.projectId ?? '*'}:${id}:${eventId}`;
+    let read = snapshots.get(key);
+    if (!read) {
+      read = jobs.get(scope, id).finally(() => snapshots.delete(key));
+      snapshots.set(key, read);
+    }
+    return read;
+  };
   return {
     jobUpdated: {
       subscribe: (_root: unknown, { id }: { id: string }, ctx: SlotContext & ScopedContext) =>
@@ -78,7 +91,7 @@ export function subscriptionResolvers(services: Services, slots: SubscriptionSlo
             yield { jobUpdated: first };
             if (TERMINAL_STATUSES.includes(first.status)) return;
             for await (const e of await jobs.events(scope, id, { afterId, signal })) {
-              if (e.type === 'state' || e.type === 'progress') yield { jobUpdated: await jobs.get(scope, id) };
+              if (e.type === 'state' || e.type === 'progress') yield { jobUpdated: await snapshotAfter(scope, id, e.id) };
             }
           }, release);
         }),

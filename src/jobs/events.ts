@@ -28,6 +28,10 @@ const isTerminal = (e: JobEventDto) => e.type === 'state' && TERMINAL_STATUSES.i
 export class JobEvents {
   private readonly all = new Set<(n: JobNotification) => void>();
   private readonly byJob = new Map<string, Set<(n: JobNotification | null) => void>>();
+  /** Bumped by every notification (and resync) before listeners run: a read started at or after it has seen it. */
+  private generation = 0;
+  /** Stream reads in flight, by job and position: streams of one job woken by one event share one SQL query. */
+  private readonly reads = new Map<string, { generation: number; rows: Promise<JobEventDto[]> }>();
 
   constructor(
     private readonly db: Db,
@@ -124,7 +128,7 @@ export class JobEvents {
     try {
       while (!opts.signal?.aborted) {
         pending = false;
-        const batch = await this.list(jobId, { afterId: last, limit: STREAM_PAGE });
+        const batch = await this.sharedPage(jobId, last);
         for (let i = 0; i < batch.length; i++) {
           const e = batch[i];
           yield e;
@@ -147,13 +151,31 @@ export class JobEvents {
     }
   }
 
+  /**
+   * The next page after `afterId` for a stream: joins a read of the same page already in flight when that read started
+   * after every notification this stream has been woken by (so it sees those events), else starts one. 100
+   * subscribers of one job cost one query per event instead of 100; the rows are shared, never mutated.
+   */
+  private sharedPage(jobId: string, afterId: string): Promise<JobEventDto[]> {
+    const key = `${jobId}:${afterId}`;
+    const inFlight = this.reads.get(key);
+    if (inFlight && inFlight.generation === this.generation) return inFlight.rows;
+    const rows = this.list(jobId, { afterId, limit: STREAM_PAGE }).finally(() => {
+      if (this.reads.get(key)?.rows === rows) this.reads.delete(key);
+    });
+    this.reads.set(key, { generation: this.generation, rows });
+    return rows;
+  }
+
   private dispatch(n: JobNotification) {
+    this.generation++;
     for (const l of this.all) l(n);
     const set = this.byJob.get(n.jobId);
     if (set) for (const l of set) l(n);
   }
 
   private resync() {
+    this.generation++;
     for (const set of this.byJob.values()) for (const l of set) l(null);
   }
 }
