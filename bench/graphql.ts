@@ -81,6 +81,7 @@ async function bench() {
     LOG_LEVEL: 'warn',
     MODELPRESS_GRAPHQL_CACHE_MS: values['cache-ms'],
     MODELPRESS_AUTH: 'off', // loopback benchmark: measures the query path, not key checks
+    MODELPRESS_GRAPHQL_COST_PER_MINUTE: '0', // autocannon from one address is a flood: measure the query path, not the budget
   };
   const databaseUrl = values.db === 'postgres' ? await createDatabase() : null;
   if (databaseUrl) env.DATABASE_URL = databaseUrl;

@@ -26,6 +26,8 @@ const config = loadConfig({
   MODELPRESS_EMBEDDED_DB_PORT: '0',
   MODELPRESS_BUILTIN_DATASETS: 'false',
   MODELPRESS_RATE_LIMIT: process.env.MODELPRESS_RATE_LIMIT ?? '0',
+  // 20 clients from one address: the per-client GraphQL budget would count them as one.
+  MODELPRESS_GRAPHQL_COST_PER_MINUTE: process.env.MODELPRESS_GRAPHQL_COST_PER_MINUTE ?? '0',
   MODELPRESS_QUEUE_POLL_SECONDS: '1',
   LOG_LEVEL: 'error',
 });

@@ -5,7 +5,8 @@
 // Dataset or Job object and each list read counts 1, multiplied by the page sizes above it (`first`, `max`; 10
 // for other lists of rows); every root field, batched relation and per-parent list adds SQL_COST (times its
 // parents when it runs once per parent). Aliases are separate selections, so each one pays in full. Parts of a
-// row (progress, files, reports, metric points) are free.
+// row (progress, files, reports, metric points) are free. The same walk counts the SQL queries an operation may run,
+// capped at MAX_SQL. What a client may spend per minute is its cost budget (src/security/cost-budget.ts).
 import {
   getNamedType,
   isListType,
@@ -34,6 +35,13 @@ export const MAX_FIELDS = 1_000;
 export const MAX_ALIASES = 50;
 /** One SQL query's worth of cost: a field read by its own query costs this on top of the rows it returns. */
 export const SQL_COST = 10;
+/**
+ * SQL queries one operation may run (root fields and per-parent lists once per parent, batched relations once): the
+ * embedded database runs statements one at a time, so a request's statements are the wait it puts in front of
+ * everyone else's; with 2 operations of a client executing at once (src/graphql/plugin.ts), one client never queues more
+ * than 24. The dashboard's largest query (model page) needs 9; the alias cap alone allowed 50.
+ */
+export const MAX_SQL = 12;
 /** Query text longer than this is refused before parsing. */
 export const MAX_QUERY_CHARS = 64 * 1024;
 /** Parser token cap (mercurius `parseOptions.maxTokens` and our own pre-parse). */
@@ -59,6 +67,8 @@ interface Walk {
   schema: GraphQLSchema;
   fragments: Map<string, FragmentDefinitionNode>;
   variables: Record<string, unknown>;
+  /** SQL queries counted so far in the operation being walked. */
+  sql: number;
 }
 
 function argValue(w: Walk, field: GraphQLField<unknown, unknown>, node: FieldNode, name: string): unknown {
@@ -117,14 +127,19 @@ function selectionCost(w: Walk, set: SelectionSetNode, parent: GraphQLObjectType
     if (isRow) cost += rowsHere;
     else if (isSizedRead || ROW_READS.has(key)) cost += mult;
     // SQL: root fields and per-parent lists run once per parent; relations to rows are one batched query.
-    if (parent === w.schema.getQueryType() || PER_PARENT_SQL.has(key)) cost += SQL_COST * mult;
-    else if ((isRow && !isConnectionItems) || ROW_READS.has(key)) cost += SQL_COST;
+    if (parent === w.schema.getQueryType() || PER_PARENT_SQL.has(key)) {
+      cost += SQL_COST * mult;
+      w.sql += mult;
+    } else if ((isRow && !isConnectionItems) || ROW_READS.has(key)) {
+      cost += SQL_COST;
+      w.sql += 1;
+    }
     if (sel.selectionSet && isObjectType(named)) cost += selectionCost(w, sel.selectionSet, named, rowsHere);
   }
   return cost;
 }
 
-/** Cost of the operation that will run; throws VALIDATION_FAILED for out-of-range sizes and RESOURCE_LIMIT above MAX_COST. */
+/** Cost of the operation that will run; throws VALIDATION_FAILED for out-of-range sizes, RESOURCE_LIMIT above MAX_COST or MAX_SQL. */
 export function checkCost(
   schema: GraphQLSchema,
   document: DocumentNode,
@@ -138,8 +153,9 @@ export function checkCost(
   const fragments = new Map(
     document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((f) => [f.name.value, f]),
   );
-  const w = { schema, fragments, variables: variables ?? {} };
+  const w = { schema, fragments, variables: variables ?? {}, sql: 0 };
   let cost = 0;
+  let sql = 0;
   for (const op of ops) {
     const root =
       op.operation === OperationTypeNode.QUERY
@@ -147,13 +163,26 @@ export function checkCost(
         : op.operation === OperationTypeNode.MUTATION
           ? schema.getMutationType()
           : schema.getSubscriptionType();
+    w.sql = 0;
     if (root) cost = Math.max(cost, selectionCost(w, op.selectionSet, root, 1));
+    sql = Math.max(sql, w.sql);
   }
   if (cost > MAX_COST) {
     throw new AppError('RESOURCE_LIMIT', `query cost ${cost} exceeds the limit of ${MAX_COST}: ask for smaller pages or fewer nested lists`, {
       cost,
       limit: MAX_COST,
     });
+  }
+  if (sql > MAX_SQL) {
+    throw new AppError(
+      'RESOURCE_LIMIT',
+      `the query may run ${sql} SQL queries, more than ${MAX_SQL}: use fewer root fields or aliases, or split it`,
+      {
+        sql,
+        limit: MAX_SQL,
+        what: 'sql',
+      },
+    );
   }
   return cost;
 }

@@ -11,6 +11,7 @@ import { gql } from '../helpers/graphql.ts';
 import { forEachTarget, startTestApp, type TestContext } from '../helpers/harness.ts';
 import { assertGraphqlError, assertNothingLeft, assertProblem, underProbe } from '../helpers/hostile.ts';
 import { ALL_PROJECTS } from '../../src/domain/projects.ts';
+import { MAX_SQL } from '../../src/graphql/limits.ts';
 
 const PER_SOCKET = 4;
 const PER_KEY = 6;
@@ -153,7 +154,7 @@ await forEachTarget('hostile requests', (target) => {
     });
   });
 
-  test('cost counts every alias and the SQL each runs', async () => {
+  test('cost counts every alias and the SQL each runs; SQL queries per request are capped', async () => {
     const q = gql(ctx);
     const one = 'jobs(first: 200) { items { id model { id } } }';
     const few = await q(`{ ${Array.from({ length: 3 }, (_, i) => `a${i}: ${one}`).join(' ')} }`);
@@ -161,6 +162,12 @@ await forEachTarget('hostile requests', (target) => {
     const many = await q(`{ ${Array.from({ length: 30 }, (_, i) => `a${i}: ${one}`).join(' ')} }`);
     assertGraphqlError(many, 422, 'RESOURCE_LIMIT');
     assert.ok(many.body.errors[0].extensions.details.cost > 10_000);
+    // Each root field is one SQL query: at most MAX_SQL per request, however cheap each one is.
+    const roots = (n: number) => `{ ${Array.from({ length: n }, (_, i) => `a${i}: models(first: 1) { items { id } }`).join(' ')} }`;
+    assert.equal((await q(roots(MAX_SQL))).status, 200);
+    const over = await q(roots(MAX_SQL + 1));
+    assertGraphqlError(over, 422, 'RESOURCE_LIMIT');
+    assert.deepEqual(over.body.errors[0].extensions.details, { sql: MAX_SQL + 1, limit: MAX_SQL, what: 'sql' });
   });
 
   test('subscriptions are capped per socket and per client; closing a socket gives its slots back', async () => {

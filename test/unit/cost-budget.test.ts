@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isAppError } from '../../src/errors.ts';
-import { clientKey, CostBudget } from '../../src/security/cost-budget.ts';
+import { ClientGate, clientKey, CostBudget, REFUSAL_COST } from '../../src/security/cost-budget.ts';
 
 function clock(start = 1_000_000) {
   let t = start;
@@ -59,6 +59,38 @@ describe('GraphQL cost budget', () => {
     assert.equal(b.charge('a', 40).remaining, 0);
   });
 
+  it('a refused client is refused on arrival (check) until its Retry-After, then served again', () => {
+    const c = clock();
+    const b = new CostBudget(60, 100, c.now); // 1 point a second
+    b.check('a');
+    b.charge('a', 90);
+    b.check('a'); // not refused yet: 10 points left
+    assert.equal(refusal(() => b.charge('a', 40)).details?.retryAfterSeconds, 30);
+    const early = refusal(() => b.check('a'));
+    assert.equal(early.code, 'RATE_LIMITED');
+    assert.equal(early.details?.retryAfterSeconds, 30);
+    assert.equal(early.details?.cost, undefined);
+    c.advance(29_500);
+    assert.equal(refusal(() => b.check('a')).details?.retryAfterSeconds, 1);
+    c.advance(500);
+    b.check('a');
+    assert.equal(b.charge('a', 40).remaining, 0);
+    b.check('b'); // others never were refused
+  });
+
+  it('refusals for size or shape cost REFUSAL_COST; a debt blocks until it is refilled', () => {
+    const c = clock();
+    const b = new CostBudget(60, 150, c.now);
+    b.penalize('a');
+    assert.equal(b.remaining('a'), 150 - REFUSAL_COST);
+    b.check('a');
+    b.penalize('a'); // 50 − 100: 50 points of debt
+    assert.equal(refusal(() => b.check('a')).details?.retryAfterSeconds, 50);
+    c.advance(50_000);
+    b.check('a');
+    assert.equal(b.remaining('a'), 0);
+  });
+
   it('clients are isolated: one that runs dry leaves the others full', () => {
     const c = clock();
     const b = new CostBudget(60, 100, c.now);
@@ -91,5 +123,41 @@ describe('GraphQL cost budget', () => {
     c.advance(100_000);
     assert.equal(b.remaining('a'), 100);
     assert.equal(b.charge('a', 60).remaining, 40);
+  });
+});
+
+describe('GraphQL client gate', () => {
+  it('runs `concurrency` operations of a client at once, the rest in arrival order; other clients never wait', async () => {
+    const gate = new ClientGate(2, 2);
+    const order: string[] = [];
+    const turns = ['a1', 'a2', 'a3', 'a4'].map((name) => {
+      const t = gate.enter('a');
+      t.ready.then(() => order.push(name)).catch(() => {});
+      return t;
+    });
+    const other = gate.enter('b');
+    await other.ready;
+    await Promise.resolve();
+    assert.deepEqual(order, ['a1', 'a2']);
+    assert.deepEqual(gate.load('a'), { running: 2, waiting: 2 });
+    const refused = (() => {
+      try {
+        gate.enter('a');
+      } catch (err) {
+        return err;
+      }
+    })();
+    assert.ok(isAppError(refused) && refused.code === 'RATE_LIMITED');
+    turns[1].release();
+    turns[1].release(); // idempotent
+    await Promise.resolve();
+    assert.deepEqual(order, ['a1', 'a2', 'a3']);
+    turns[3].release(); // gave up while waiting: its turn is never granted
+    await assert.rejects(turns[3].ready, /ended while waiting/);
+    turns[0].release();
+    turns[2].release();
+    other.release();
+    assert.deepEqual(gate.load('a'), { running: 0, waiting: 0 });
+    assert.deepEqual(order, ['a1', 'a2', 'a3']);
   });
 });
