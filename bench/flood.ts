@@ -1,5 +1,5 @@
 // Issue 18's flood bench: is the API alive, and how slow is a normal GraphQL query, while (a) connections send
-// alias-flood queries (at the alias cap, 10 aliases, and the review's 4,900-alias query that the size cap refuses)
+// alias-flood queries (at the alias cap, at the SQL cap, and the review's 4,900-alias query that the size cap refuses)
 // and (b) sockets open subscriptions up to and beyond the per-socket and per-client caps on a job that emits
 // progress all along. `modelpress serve` runs through bench/lib/serve.ts with `npm start`'s defaults (embedded
 // PGlite, one worker) — the GraphQL cost budget included. Every query text differs (alias or operation names) so the
@@ -12,12 +12,12 @@
 // Goal: p99 of the normal query during each flood ≤ 5 × idle.
 //   npx tsx bench/flood.ts [--rounds 3] [--probes 100] [--interval 100] [--flooders 10] [--sockets 10]
 //     [--subs-per-socket 40] [--rate-limit 0]
+import { spawn } from 'node:child_process';
 import fsp from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import WebSocket from 'ws';
-import { MAX_ALIASES } from '../src/graphql/limits.ts';
+import { MAX_ALIASES, MAX_SQL } from '../src/graphql/limits.ts';
 import { loadAverage, startServer } from './lib/serve.ts';
 
 const { values } = parseArgs({
@@ -38,8 +38,8 @@ const FLOODERS = Number(values.flooders);
 const SOCKETS = Number(values.sockets);
 const SUBS_PER_SOCKET = Number(values['subs-per-socket']);
 const REVIEW_ALIASES = 4_900; // the hostile review's query: cost ≈ 9,800, under the old cost limit
-/** What each flooder sends in turn: at the alias cap, the review's query, and a small one that fits every cap. */
-const FLOOD_KINDS = [MAX_ALIASES, REVIEW_ALIASES, 10];
+/** What each flooder sends in turn: at the alias cap, the review's query, and one at the SQL cap (fits every cap). */
+const FLOOD_KINDS = [MAX_ALIASES, REVIEW_ALIASES, MAX_SQL];
 
 const server = await startServer({
   workers: 1,
@@ -58,9 +58,6 @@ async function waitFor<T>(what: string, probe: () => Promise<T | null>, timeoutM
     await new Promise((r) => setTimeout(r, 200));
   }
 }
-
-const gql = (query: string) =>
-  fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
 
 /** The normal client is another address than the flooders (127.0.0.2: the whole 127/8 is loopback), as it would be. */
 const probeAgent = new http.Agent({ keepAlive: true, localAddress: '127.0.0.2' });
@@ -102,72 +99,28 @@ async function probes(label: string, n: number) {
   return { ms, healthy, load };
 }
 
-let floodN = 0;
-function aliasQuery(aliases: number): string {
-  const tag = (floodN++).toString(36);
-  const fields = Array.from({ length: aliases }, (_, i) => `a${i}_${tag}: models(first: 1) { items { id name } }`);
-  return `{ ${fields.join(' ')} }`;
-}
-
-/** (a) FLOODERS loops, each sending FLOOD_KINDS in turn until `stop`; answers counted into `answers`. */
-function aliasFlood(stop: { done: boolean }, answers: Map<string, number>) {
-  const count = (k: string) => answers.set(k, (answers.get(k) ?? 0) + 1);
-  const loops = Array.from({ length: FLOODERS }, async (_, i) => {
-    for (let n = i; !stop.done; n++) {
-      const aliases = FLOOD_KINDS[n % FLOOD_KINDS.length];
-      try {
-        const res = await gql(aliasQuery(aliases));
-        const body = (await res.json()) as { errors?: { extensions?: { code?: string } }[] };
-        count(`${aliases} aliases → ${res.status}${body.errors ? ` ${body.errors[0]?.extensions?.code ?? 'error'}` : ''}`);
-      } catch (err) {
-        count(`${aliases} aliases → ${(err as Error).message}`);
-      }
-    }
+/**
+ * Starts a flood in a child process (bench/lib/flood-client.ts): the attacker must not share the probe's event loop
+ * (its thousands of answers a second would delay the probe's own timing). Resolves once the flood is under way.
+ */
+async function startFlood(args: string[]) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/lib/flood-client.ts', base, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  await new Promise<void>((resolve, reject) => {
+    const check = () => (out.includes('ready\n') ? resolve() : undefined);
+    child.stdout.on('data', check);
+    child.once('exit', (code) => reject(new Error(`flood client exited ${code}`)));
   });
-  return Promise.all(loops);
-}
-
-/** (b) SOCKETS WebSockets, each asking for SUBS_PER_SOCKET subscriptions on the running job. */
-async function subscriptionFlood(jobId: string) {
-  const stats = { accepted: 0, refusedPerSocket: 0, refusedPerClient: 0, otherErrors: 0, events: 0 };
-  const sockets: WebSocket[] = [];
-  for (let s = 0; s < SOCKETS; s++) {
-    const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', resolve);
-      ws.once('error', reject);
-    });
-    const acked = new Promise<void>((resolve) => {
-      const started = new Set<string>();
-      ws.on('message', (raw: Buffer) => {
-        const msg = JSON.parse(raw.toString()) as { type: string; id?: string; payload?: unknown };
-        if (msg.type === 'connection_ack') resolve();
-        else if (msg.type === 'next') {
-          stats.events++;
-          if (msg.id && !started.has(msg.id)) {
-            started.add(msg.id);
-            stats.accepted++;
-          }
-        } else if (msg.type === 'error') {
-          const text = JSON.stringify(msg.payload);
-          if (/per connection/.test(text)) stats.refusedPerSocket++;
-          else if (/per API key or client/.test(text)) stats.refusedPerClient++;
-          else stats.otherErrors++;
-        }
-      });
-    });
-    ws.send(JSON.stringify({ type: 'connection_init', payload: {} }));
-    await acked;
-    for (let i = 0; i < SUBS_PER_SOCKET; i++) {
-      const query =
-        i % 2 === 0
-          ? `subscription { jobUpdated(id: "${jobId}") { id status progress { fraction step } } }`
-          : `subscription { jobMetrics(id: "${jobId}") { jobId points { name step value } } }`;
-      ws.send(JSON.stringify({ id: String(i), type: 'subscribe', payload: { query } }));
-    }
-    sockets.push(ws);
-  }
-  return { stats, close: () => sockets.forEach((ws) => ws.close()) };
+  return {
+    /** Stops the flood; its counts. */
+    stop: async (): Promise<Record<string, number>> => {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.stdin.end('stop\n');
+      await exited;
+      return JSON.parse(out.slice(out.indexOf('ready\n') + 6)) as Record<string, number>;
+    },
+  };
 }
 
 async function rssOfServer(): Promise<number> {
@@ -223,21 +176,19 @@ try {
   const p99 = (xs: number[]) => quantile(xs, 0.99);
   for (let r = 1; r <= ROUNDS; r++) {
     const idleA = await probes(`round ${r} idle`, PROBES);
-    const stop = { done: false };
-    const flood = aliasFlood(stop, answers);
+    const flood = await startFlood(['alias', String(FLOODERS), FLOOD_KINDS.join(',')]);
     await new Promise((res) => setTimeout(res, 1000)); // let every flooder have a request in flight
     const alias = await probes(`round ${r} alias flood`, PROBES);
-    stop.done = true;
-    await flood;
     rssMax = Math.max(rssMax, await rssOfServer());
+    for (const [k, n] of Object.entries(await flood.stop())) answers.set(k, (answers.get(k) ?? 0) + n);
 
     const idleS = await probes(`round ${r} idle`, PROBES);
-    const subs = await subscriptionFlood(job.id);
+    const subs = await startFlood(['subs', job.id, String(SOCKETS), String(SUBS_PER_SOCKET)]);
     await new Promise((res) => setTimeout(res, 1000));
     const duringSubs = await probes(`round ${r} subscription flood`, PROBES);
-    for (const k of Object.keys(subTotals) as (keyof typeof subTotals)[]) subTotals[k] += subs.stats[k];
-    subs.close();
     rssMax = Math.max(rssMax, await rssOfServer());
+    const stats = await subs.stop();
+    for (const k of Object.keys(subTotals) as (keyof typeof subTotals)[]) subTotals[k] += stats[k] ?? 0;
 
     idle.push(...idleA.ms, ...idleS.ms);
     during.alias.push(...alias.ms);
