@@ -3,8 +3,8 @@
 // hard-label student and a distilled student with the same initial weights on the first --n, through the job's own
 // training loop and loss (trainModel, cachedDistillLoss on teacherLogitsOf targets, logitsModel), evaluated on the
 // 10,000 test images. Much faster to iterate on than the HTTP bench (bench/compression.ts --only distill), which
-// confirms the result. Defaults = the distill job's (T 2, alpha 1, 10 epochs, lr 1e-3, standardized logits).
-//   npx tsx bench/distill-sweep.ts [--n 10000] [--teacher-n 60000] [--teacher-epochs 2] [--units 100] [--epochs 10]
+// confirms the result. Defaults = the distill job's (T 2, alpha 1, 20 epochs, lr 1e-3, standardized logits).
+//   npx tsx bench/distill-sweep.ts [--n 10000] [--teacher-n 60000] [--teacher-epochs 2] [--units 100] [--epochs 20]
 //     [--T 2] [--alpha 1] [--lr 1e-3] [--std 1] [--batch 128] [--seeds 1,2,3] [--teacher-cache F] [--teacher-dir D]
 //     [--configs 'T:alpha:epochs:lr:std,...'] [--teacher-only] [--dump-logits F (float32 [n, classes])]
 import fs from 'node:fs/promises';
@@ -28,7 +28,7 @@ const { values: opt } = parseArgs({
     'dump-logits': { type: 'string' },
     'teacher-epochs': { type: 'string', default: '2' },
     units: { type: 'string', default: '100' },
-    epochs: { type: 'string', default: '10' },
+    epochs: { type: 'string', default: '20' },
     T: { type: 'string', default: '2' },
     alpha: { type: 'string', default: '1' },
     std: { type: 'string', default: '1' },

@@ -604,7 +604,7 @@ export interface components {
                 baseline?: boolean;
                 /** @default 128 */
                 batchSize?: number;
-                /** @default 10 */
+                /** @default 20 */
                 epochs?: number;
                 /** @default 0.001 */
                 learningRate?: number;

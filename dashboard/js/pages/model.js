@@ -221,7 +221,7 @@ function compressForm(model, datasets) {
       num('distill-width', 'Student width (fraction of the teacher)', 0.5, { min: 0.05, max: 1 }),
       num('distill-temperature', 'Temperature', 2, { min: 0.1, max: 100 }),
       num('distill-alpha', 'Soft-target weight (alpha, 0–1)', 1, { min: 0, max: 1 }),
-      num('distill-epochs', 'Student epochs', 10, { min: 1, max: 1000, step: 1 }),
+      num('distill-epochs', 'Student epochs', 20, { min: 1, max: 1000, step: 1 }),
       num('distill-batch', 'Student batch size', 128, { min: 1, step: 1 }),
       num('distill-lr', 'Student learning rate', 0.001, { min: 0 }),
     ),
