@@ -1,4 +1,5 @@
-// The shared memory of one data-parallel training session (one SharedArrayBuffer) and the synchronisation on it.
+// The shared memory of one data-parallel training session (one SharedArrayBuffer: a shared WebAssembly.Memory's where
+// available, so the shared Adam step runs wasm SIMD over it) and the synchronisation on it.
 // Layout: an Int32 control block (command sequence, abort flag, a reusable barrier, each slot's rank and rows),
 // per-slot float64 statistics, the optimizer's hyper-parameters of this step, the model's weights (written by the
 // leader before every step), one gradient slot per thread (each copies its slice's mean gradient there; the
