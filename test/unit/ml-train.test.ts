@@ -253,11 +253,12 @@ test('compareLatency times several models with their runs interleaved: run i of 
   const runs = getLatencyRuns();
   setLatencyRuns(4);
   try {
-    const [s, l] = await compareLatency([small, large], testSet.x);
+    // compiled: false times model.apply (the spied method); the default compiled path orders its runs the same way.
+    const [s, l] = await compareLatency([small, large], testSet.x, { compiled: false });
     for (const m of [s, l]) assert.ok(m.batch1.p50 > 0 && m.batch256.p95 >= m.batch256.p50, JSON.stringify(m));
-    // 3 warm-ups + 4 runs per batch size, the order rotated each run.
+    // Batch 1: min(50, 10 × 4) warm-ups + 4 runs; batch 256: 3 warm-ups + 4 runs; the order rotated each run.
     assert.deepEqual(calls.slice(0, 6), ['small', 'large', 'large', 'small', 'small', 'large']);
-    assert.equal(calls.length, 2 * 2 * 7);
+    assert.equal(calls.length, 2 * (40 + 4) + 2 * (3 + 4));
   } finally {
     setLatencyRuns(runs);
     small.dispose();
