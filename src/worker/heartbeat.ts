@@ -4,9 +4,8 @@
 // cannot starve it, as it starved the main thread's timer before (a distill job lost its 60 s lease three times
 // under load 30 and failed). Answers reach the run as callbacks on the main thread. If the thread cannot start or
 // dies, the runs fall back to a timer on the main thread (the old behaviour) with a warning.
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker as Thread } from 'node:worker_threads';
+import type { Worker as Thread } from 'node:worker_threads';
+import { startTsThread } from '../ts-thread.ts';
 import type { JobQueue, RunOwner } from '../queue/job-queue.ts';
 
 /** One renewal's answer: `owned: false` means the job was taken from this run (its lease had expired). */
@@ -56,16 +55,6 @@ export type FromHeartbeatThread =
   | { type: 'failed'; jobId: string; message: string }
   | { type: 'stalled'; silentMs: number; jobIds: string[] };
 
-// The thread entry has this module's extension: .ts under tsx (then the thread registers tsx first), .js built.
-const here = fileURLToPath(import.meta.url);
-const ENTRY = pathToFileURL(path.join(path.dirname(here), `heartbeat-thread${path.extname(here)}`)).href;
-const TSX_API = import.meta.resolve('tsx/esm/api');
-const BOOTSTRAP = `const { workerData } = require('node:worker_threads');
-(async () => {
-  if (workerData.entry.endsWith('.ts')) (await import(workerData.tsx)).register();
-  await import(workerData.entry);
-})();`;
-
 interface Watched {
   owner: RunOwner;
   handlers: LeaseHandlers;
@@ -92,15 +81,13 @@ export class ThreadLeaseKeeper implements LeaseKeeper {
     this.stamp = setInterval(() => (this.alive[0] = Date.now()), Math.min(1000, opts.intervalMs));
     this.stamp.unref();
     const workerData = {
-      entry: ENTRY,
-      tsx: TSX_API,
       databaseUrl: opts.databaseUrl,
       intervalMs: opts.intervalMs,
       expireSeconds: opts.expireSeconds,
       stallMs: opts.stallMs ?? MAIN_STALL_MS,
       alive: this.alive.buffer,
-    } satisfies HeartbeatThreadData & { entry: string; tsx: string };
-    const thread = new Thread(BOOTSTRAP, { eval: true, workerData });
+    } satisfies HeartbeatThreadData;
+    const thread = startTsThread(import.meta.url, 'heartbeat-thread', workerData);
     this.thread = thread;
     thread.unref(); // never keeps the process alive; dies with it
     thread.on('message', (m: FromHeartbeatThread) => this.onMessage(m));

@@ -1,28 +1,17 @@
 // Runs model imports and exports in one worker thread (conversion-worker.ts), started on first use and stopped
 // after a quiet minute so the memory a big conversion grew (wasm heaps never shrink) goes back. The API's event
 // loop only posts messages and awaits replies.
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startTsThread } from '../../ts-thread.ts';
 import { AppError, ErrorCodes, type ErrorCode } from '../../errors.ts';
 import type { tf } from '../../ml/tf.ts';
 import type { ConversionReply, ConversionRequest } from './conversion-worker.ts';
 import type { ExportOptions, ExportResult, ImportContext, ImportResult, LocalFile } from './types.ts';
 
 const IDLE_MS = 60_000;
-const ENTRY = new URL('./conversion-worker.ts', import.meta.url);
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
 type Request = ConversionRequest extends infer R ? (R extends ConversionRequest ? Omit<R, 'id'> : never) : never;
-
-/**
- * A worker over a .ts entry needs tsx's loader registered inside the worker (it does not inherit it); under a
- * plain-JS build the entry is loaded directly.
- */
-function startWorker(): Worker {
-  if (!ENTRY.pathname.endsWith('.ts')) return new Worker(ENTRY);
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const boot = `import { register } from ${JSON.stringify(tsx)}; register(); await import(${JSON.stringify(ENTRY.href)});`;
-  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`));
-}
 
 class Converter {
   private worker: Worker | null = null;
@@ -32,7 +21,7 @@ class Converter {
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
-    const worker = startWorker();
+    const worker = startTsThread(import.meta.url, 'conversion-worker');
     worker.on('message', (reply: ConversionReply) => this.settle(reply));
     worker.on('error', (err) => this.failAll(err));
     worker.on('exit', (code) => {

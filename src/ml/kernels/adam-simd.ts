@@ -108,12 +108,13 @@ function adamFor(memory: WebAssembly.Memory): AdamFn | null {
   return fn;
 }
 
-/** Adam's step constants (as AdamUpdateAttrs in adam-update.ts). */
-interface Attrs {
+/** Adam's step constants for one step t (1-based). */
+export interface AdamUpdateAttrs {
   learningRate: number;
   beta1: number;
   beta2: number;
   epsilon: number;
+  /** 1 − beta1^t and 1 − beta2^t for this step t: the bias corrections. */
   correction1: number;
   correction2: number;
 }
@@ -129,7 +130,7 @@ export function adamSimd(
   v: Float32Array,
   g: Float32Array,
   out: [Float32Array, Float32Array, Float32Array],
-  a: Attrs,
+  a: AdamUpdateAttrs,
 ): number {
   const fn = adamFor(memory);
   const n4 = fn ? value.length & ~3 : 0;

@@ -4,19 +4,11 @@
 // bookkeeping and a pass over memory; on a LeNet-300-100 step that was ~15% of the time. Same arithmetic as
 // tfjs-core's AdamOptimizer, rounded to float32 where it stores the moments.
 import { tf } from '../tf.ts';
-import { adamSimd } from './adam-simd.ts';
+import { adamSimd, type AdamUpdateAttrs } from './adam-simd.ts';
 
 export const ADAM_UPDATE = 'ModelpressAdamUpdate';
 
-export interface AdamUpdateAttrs {
-  learningRate: number;
-  beta1: number;
-  beta2: number;
-  epsilon: number;
-  /** 1 − beta1^t and 1 − beta2^t for this step t (1-based): the bias corrections. */
-  correction1: number;
-  correction2: number;
-}
+export type { AdamUpdateAttrs };
 
 type WasmBackend = {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;

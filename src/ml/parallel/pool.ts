@@ -2,23 +2,10 @@
 // loads tfjs and instantiates the wasm backend), so replicas are kept between trainings and reused; one idle for
 // IDLE_MS is ended (its wasm heap never shrinks). Workers are unref'd: they never keep the process alive, and
 // they die with it (SIGKILL of a worker process needs nothing from us).
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startTsThread } from '../../ts-thread.ts';
 
 const IDLE_MS = 60_000;
-
-// The worker entry has this module's extension: .ts under tsx (then the worker registers tsx first), .js built.
-const here = fileURLToPath(import.meta.url);
-const ENTRY = pathToFileURL(path.join(path.dirname(here), `replica-worker${path.extname(here)}`)).href;
-const TSX_API = import.meta.resolve('tsx/esm/api');
-// A CommonJS bootstrap (eval): TypeScript entries need tsx's loader registered inside the new thread, since
-// loader hooks from the parent's --import do not apply to a worker's entry module under Node 20.
-const BOOTSTRAP = `const { workerData } = require('node:worker_threads');
-(async () => {
-  if (workerData.entry.endsWith('.ts')) (await import(workerData.tsx)).register();
-  await import(workerData.entry);
-})();`;
 
 export interface ReplicaThread {
   readonly worker: Worker;
@@ -36,7 +23,7 @@ class Replica implements ReplicaThread {
   dead = false;
 
   constructor() {
-    this.worker = new Worker(BOOTSTRAP, { eval: true, workerData: { entry: ENTRY, tsx: TSX_API } });
+    this.worker = startTsThread(import.meta.url, 'replica-worker');
     this.worker.unref();
     this.started = new Promise<void>((resolve, reject) => {
       const onMessage = (m: { type?: string }) => {
