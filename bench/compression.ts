@@ -6,7 +6,7 @@
 //     [--prune-epochs 4] [--lenet5-prune-epochs 3] [--sparsity 0.92] [--lenet5-sparsity 0.9] [--lenet5-scope global]
 //     [--prune-lr 5e-4] [--teacher-epochs 4] [--teacher-limit 60000] [--student-units 100] [--student-limit N]
 //     [--distill-epochs N] [--temperature T] [--alpha A] [--seeds 3] [--only mlp,lenet5,distill,auto-mlp,auto-lenet5,defaults]
-//     [--trials 20] [--auto-only] [--backend wasm] [--data-dir D]
+//     [--trials 20] [--auto-only] [--backend wasm] [--data-dir D] [--dense-seeds 16,17,18 (defaults rows)]
 // auto-*: issue 16's rows, all job params at their defaults unless named: a dense model trained with validationSplit
 // 0.1 and seed 16 (so it never saw the rows autocompress holds out: src/ml/holdout.ts), then autocompress
 // {maxAccuracyDrop: 0.3, objective: "size", budget: {trials}}, a prune with only {sparsity: 0.9}, and uint8
@@ -45,6 +45,7 @@ const { values: opt } = parseArgs({
     'auto-only': { type: 'boolean', default: false },
     backend: { type: 'string', default: 'wasm' },
     'data-dir': { type: 'string' },
+    'dense-seeds': { type: 'string', default: '16' },
   },
 });
 const num = (k: keyof typeof opt) => Number(opt[k]);
@@ -108,31 +109,41 @@ async function compressRow(
 }
 
 /** The dense model issue 16's rows start from: trained with 10% held out (seed 16), so autocompress's validation rows are unseen. */
-async function trainedDense(label: string, datasetId: string, architecture: string, epochs: number): Promise<string> {
+async function trainedDense(label: string, datasetId: string, architecture: string, epochs: number, seed = 16): Promise<string> {
   const lim = num('limit') < 60000 ? { limit: num('limit') } : {};
-  const trained = await runJob(`${label} train (hold-out unseen)`, {
+  const trained = await runJob(`${label} train (hold-out unseen, seed ${seed})`, {
     type: 'train',
     datasetId,
-    params: { architecture, epochs, validationSplit: 0.1, seed: 16, ...lim },
+    params: { architecture, epochs, validationSplit: 0.1, seed, ...lim },
   });
   return trained.resultModelIds[0];
 }
 
-/** The defaults-only row alone (`--only defaults`): a prune with nothing but {sparsity: 0.9}, for both models. */
+/**
+ * The defaults-only rows alone (`--only defaults`): a prune with nothing but {sparsity: 0.9}, for both models, once
+ * per dense-model seed (`--dense-seeds 16,17,18`: the dense model's initial weights and data order).
+ */
 async function defaultsRows(datasetId: string): Promise<string[]> {
   const lim = num('limit') < 60000 ? { limit: num('limit') } : {};
   const lines: string[] = [];
-  for (const [label, architecture, epochs] of [
-    ['LeNet-300-100', 'lenet-300-100', num('mlp-epochs')],
-    ['LeNet-5', 'lenet-5', num('lenet5-epochs')],
-  ] as const) {
-    const dense = await trainedDense(label, datasetId, architecture, epochs);
-    const pruned = await runJob(`${label} prune defaults`, { type: 'prune', modelId: dense, datasetId, params: { sparsity: 0.9, ...lim } });
-    const { before, after } = pruned.report;
-    lines.push(
-      `| ${label} prune {sparsity: 0.9} only | ${pct(before.accuracy)} | ${pct(after.accuracy)} | ${(100 * (after.accuracy - before.accuracy)).toFixed(2)} pp | ${pct(1 - after.nonzeroParams / after.params)} zeros |`,
-    );
-    console.error(`# ${lines.at(-1)}`);
+  for (const seed of String(opt['dense-seeds']).split(',').map(Number)) {
+    for (const [label, architecture, epochs] of [
+      ['LeNet-300-100', 'lenet-300-100', num('mlp-epochs')],
+      ['LeNet-5', 'lenet-5', num('lenet5-epochs')],
+    ] as const) {
+      const dense = await trainedDense(label, datasetId, architecture, epochs, seed);
+      const pruned = await runJob(`${label} prune defaults (dense seed ${seed})`, {
+        type: 'prune',
+        modelId: dense,
+        datasetId,
+        params: { sparsity: 0.9, ...lim },
+      });
+      const { before, after } = pruned.report;
+      lines.push(
+        `| ${label} prune {sparsity: 0.9} only, dense seed ${seed} | ${pct(before.accuracy)} | ${pct(after.accuracy)} | ${(100 * (after.accuracy - before.accuracy)).toFixed(2)} pp | ${pct(1 - after.nonzeroParams / after.params)} zeros |`,
+      );
+      console.error(`# ${lines.at(-1)}`);
+    }
   }
   return lines;
 }

@@ -12,8 +12,10 @@ import { jobIO } from '../../src/jobs/io.ts';
 import type { JobContext, MetricInput } from '../../src/jobs/kind.ts';
 import { autocompressKind } from '../../src/jobs/kinds/autocompress.ts';
 import { clusterKind } from '../../src/jobs/kinds/cluster.ts';
+import { distillKind } from '../../src/jobs/kinds/distill.ts';
 import { quantizeKind } from '../../src/jobs/kinds/quantize.ts';
 import { sensitivityKind } from '../../src/jobs/kinds/sensitivity.ts';
+import { trainKind } from '../../src/jobs/kinds/train.ts';
 import { initBackend } from '../../src/ml/backend.ts';
 import { tf } from '../../src/ml/tf.ts';
 import { createRuntime, type Runtime } from '../../src/runtime.ts';
@@ -214,4 +216,41 @@ test('autocompress: 3-trial budget → every candidate saved with its report, fr
     'classifier kernel dense',
   );
   assert.ok(pruned.get(first)!.filter((v) => v === 0).length > 0.5 * pruned.get(first)!.length, 'first kernel pruned');
+});
+
+test("autocompress's distill stage: the distill job's defaults (T, alpha, standardized logits) on cached teacher logits; no leak", async () => {
+  // A teacher worth learning from: 784-32-10, 2 epochs on 2,000 rows.
+  const trained = await trainKind.run(
+    context({ datasetId: mnistId }).ctx,
+    withDefaults(trainKind, { architecture: { layers: [{ type: 'dense', units: 32, activation: 'relu' }] }, epochs: 2, limit: 2000, seed: 1 }),
+  );
+  const tensors = tf.memory().numTensors;
+  const { ctx, logs } = context({ modelId: trained.resultModelIds[0], datasetId: mnistId });
+  const params = withDefaults(autocompressKind, {
+    maxAccuracyDrop: 100,
+    objective: 'size',
+    methods: ['distill'],
+    budget: { trials: 2 },
+    limit: 2000,
+    validationLimit: 200,
+    fineTuneEpochs: 4,
+    seed: 3,
+  });
+  const result = await autocompressKind.run(ctx, params);
+  assert.equal(tf.memory().numTensors, tensors, 'cached teacher logits freed with the stage');
+  const report = result.report as Loose;
+  assert.equal(report.search.trials.run, 2, logs.join('\n'));
+  const jobDefaults = withDefaults(distillKind, {}) as unknown as Loose;
+  for (const c of report.candidates.slice(1)) {
+    const ac = ((await rt.services.models.get(ALL_PROJECTS, c.modelId)).report as Loose).autocompress;
+    assert.deepEqual(
+      { temperature: ac.temperature, alpha: ac.alpha, standardizeLogits: ac.standardizeLogits },
+      { temperature: jobDefaults.temperature, alpha: jobDefaults.alpha, standardizeLogits: jobDefaults.standardizeLogits },
+    );
+    // A narrowed student that learned from the soft targets alone (alpha 1): well above chance (0.1) on the hold-out.
+    assert.ok(
+      c.accuracy > 0.3 && report.search.validationAccuracy > 0.6,
+      `teacher ${report.search.validationAccuracy}, student (width ${ac.widthMultiplier}) validation accuracy ${c.accuracy}`,
+    );
+  }
 });

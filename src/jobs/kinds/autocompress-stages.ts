@@ -16,12 +16,13 @@ import {
 } from '../../ml/compress/index.ts';
 import { takeRows } from '../../ml/dataset.ts';
 import { loadModelFromArtifacts, serializeModel } from '../../ml/model-io.ts';
-import type { tf } from '../../ml/tf.ts';
+import { tf } from '../../ml/tf.ts';
 import type { JobContext } from '../kind.ts';
 import type { AutocompressMethod, AutocompressParams } from './autocompress.params.ts';
 import { clusterAndTune } from './cluster.ts';
 import { narrowedStudent } from './distill.ts';
-import { distillLoss, distillLossRef } from '../../ml/compress/distill/teacher-loss.ts';
+import { cachedDistillLoss, cachedDistillLossRef, distillTargets, teacherLogitsOf } from '../../ml/compress/distill/teacher-loss.ts';
+import { DISTILL_DEFAULTS } from './distill.params.ts';
 import { pruningSchedule } from './prune.ts';
 import { scanModel } from './sensitivity.ts';
 import { runTraining, type SplitTensors } from './support.ts';
@@ -59,6 +60,8 @@ export interface Stage {
   /** true: bisect the levels for the most aggressive accepted one; false: try in order, stop at the first accepted. */
   bisect: boolean;
   run(env: StageEnv, base: tf.io.ModelArtifacts, level: number | string): Promise<Produced>;
+  /** Frees what the stage kept between its levels (called once the search leaves the stage). */
+  dispose?(): void;
 }
 
 const trainOpts = (p: AutocompressParams, epochs: number) => ({
@@ -254,36 +257,47 @@ function quantizeStage(): Stage {
   };
 }
 
-/** Knowledge distillation from the original model into its architecture narrowed by the level (width multiplier). */
+/**
+ * Knowledge distillation from the original model into its architecture narrowed by the level (width multiplier),
+ * with the distill job's loss and defaults (DISTILL_DEFAULTS: T=2 on standardized logits, soft targets only) on the
+ * teacher's logits computed once per tuning row (cachedDistillLoss), so a distill job and this stage never disagree.
+ * The logits are computed once per stage and shared by its levels.
+ */
 function distillStage(): Stage {
+  let cached: { tune: SplitTensors; targets: tf.Tensor2D } | null = null;
+  const kd = { temperature: DISTILL_DEFAULTS.temperature, alpha: DISTILL_DEFAULTS.alpha, standardize: DISTILL_DEFAULTS.standardizeLogits };
   return {
     method: 'distill',
     levels: [0.75, 0.5, 0.25],
     bisect: true,
     async run(env, _base, level) {
+      if (cached?.tune !== env.tune) {
+        cached?.targets.dispose();
+        cached = { tune: env.tune, targets: tf.tidy(() => distillTargets(env.tune.y, teacherLogitsOf(env.original, env.tune.x))) };
+      }
       const student = await narrowedStudent(env.original, Number(level));
-      // Frozen while it teaches: only the student's variables take optimizer steps.
-      const wasTrainable = env.original.trainable;
-      env.original.trainable = false;
       try {
         const epochs = Math.max(1, env.params.fineTuneEpochs);
-        const kd = { temperature: 4, alpha: 0.9 };
-        const lossFn = distillLoss(env.original, logitsModel(env.original), kd);
-        const replicaLoss = env.ctx.trainThreads > 1 ? await distillLossRef(env.original, kd) : undefined;
+        // The view shares the student's variables: training it trains the student.
         await runTraining(
           env.ctx,
           logitsModel(student),
-          env.tune,
-          { ...trainOpts(env.params, epochs), learningRate: 1e-3, lossFn, replicaLoss },
+          { x: env.tune.x, y: cached.targets },
+          { ...trainOpts(env.params, epochs), learningRate: 1e-3, lossFn: cachedDistillLoss(kd), replicaLoss: cachedDistillLossRef(kd) },
           { progressRange: env.range },
         );
-        return { model: student, details: { widthMultiplier: level, temperature: 4, alpha: 0.9, epochs } };
+        return {
+          model: student,
+          details: { widthMultiplier: level, temperature: kd.temperature, alpha: kd.alpha, standardizeLogits: kd.standardize, epochs },
+        };
       } catch (e) {
         student.dispose();
         throw e;
-      } finally {
-        env.original.trainable = wasTrainable;
       }
+    },
+    dispose() {
+      cached?.targets.dispose();
+      cached = null;
     },
   };
 }

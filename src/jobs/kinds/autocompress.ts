@@ -175,27 +175,31 @@ export async function runAutocompress(ctx: JobContext, params: AutocompressParam
       };
 
       let best: typeof base | null = null;
-      if (stage.bisect) {
-        // lo: an accepted level index (or -1), hi: a rejected one (or the end); the answer lies between.
-        let lo = -1;
-        let hi = stage.levels.length;
-        while (hi - lo > 1 && budgetLeft() && trial < stageEnd) {
-          const mid = (lo + hi) >> 1;
-          const r = await tryLevel(stage.levels[mid]);
-          if (r.entry.accepted) {
-            lo = mid;
-            best = r;
-          } else hi = mid;
-        }
-      } else {
-        for (const level of stage.levels) {
-          if (!budgetLeft() || trial >= stageEnd) break;
-          const r = await tryLevel(level);
-          if (r.entry.accepted) {
-            best = r;
-            break;
+      try {
+        if (stage.bisect) {
+          // lo: an accepted level index (or -1), hi: a rejected one (or the end); the answer lies between.
+          let lo = -1;
+          let hi = stage.levels.length;
+          while (hi - lo > 1 && budgetLeft() && trial < stageEnd) {
+            const mid = (lo + hi) >> 1;
+            const r = await tryLevel(stage.levels[mid]);
+            if (r.entry.accepted) {
+              lo = mid;
+              best = r;
+            } else hi = mid;
+          }
+        } else {
+          for (const level of stage.levels) {
+            if (!budgetLeft() || trial >= stageEnd) break;
+            const r = await tryLevel(level);
+            if (r.entry.accepted) {
+              best = r;
+              break;
+            }
           }
         }
+      } finally {
+        stage.dispose?.();
       }
       if (best) base = best;
     }

@@ -4,6 +4,12 @@ import { ArchitectureParam } from './train.params.ts';
 
 const strict = { additionalProperties: false } as const;
 
+/**
+ * The soft-target settings distill jobs default to — and autocompress's distill stage always uses, so the two never
+ * disagree (measured on MNIST, issue 16: see below and the README's distillation row).
+ */
+export const DISTILL_DEFAULTS = { temperature: 2, alpha: 1, standardizeLogits: true } as const;
+
 export const DistillParams = Type.Object(
   {
     student: Type.Optional(
@@ -19,18 +25,18 @@ export const DistillParams = Type.Object(
     temperature: Type.Number({
       exclusiveMinimum: 0,
       maximum: 100,
-      default: 2,
+      default: DISTILL_DEFAULTS.temperature,
       description: 'Softmax temperature T of the soft targets (on standardized logits when standardizeLogits)',
     }),
     alpha: Type.Number({
       minimum: 0,
       maximum: 1,
-      default: 1,
+      default: DISTILL_DEFAULTS.alpha,
       description:
         "Weight of the soft-target term, (1 − alpha) that of the hard-label cross-entropy; 1 (default) = soft targets only. With standardized logits a hard-label term slows the student: its pull grows as the student's logits grow, the scale-free soft term's does not",
     }),
     standardizeLogits: Type.Boolean({
-      default: true,
+      default: DISTILL_DEFAULTS.standardizeLogits,
       description:
         "Logit standardization (Sun et al., CVPR 2024): z-score each row of teacher and student logits before the temperature, so the student matches the shape of the teacher's logits, not their scale (false: Hinton et al. 2015 on raw logits)",
     }),
