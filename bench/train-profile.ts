@@ -2,7 +2,7 @@
 // nested kernels called by our composite kernels are counted under their own name), and trainModel runs with those
 // wrappers in place. Prints per-kernel self time per step, the kernel total, and the rest of the step (tfjs engine:
 // tape, gradient functions, tensor bookkeeping; and our loop: batch slicing, metrics, hooks).
-//   npx tsx bench/train-profile.ts [--model lenet-5|lenet-300-100] [--steps 60] [--batch 128] [--top 25]
+//   npx tsx bench/train-profile.ts [--model lenet-5|lenet-300-100|resnet-20|mobilenet-v2] [--width 0.5] [--steps 60] [--batch 128] [--top 25]
 // Times are process CPU time when the machine is loaded (--clock cpu, default) or wall time (--clock wall).
 // --cpu-prof instead runs the measured epoch under the V8 sampling profiler (no kernel wrappers) and prints self
 // time by where it is spent: wasm code (kernels), garbage collection, tfjs JS (core/layers/backend), our code.
@@ -17,6 +17,7 @@ import { readMnist } from '../test/unit/ml-mnist.ts';
 const { values } = parseArgs({
   options: {
     model: { type: 'string', default: 'lenet-5' },
+    width: { type: 'string', default: '1' },
     steps: { type: 'string', default: '60' },
     batch: { type: 'string', default: '128' },
     top: { type: 'string', default: '25' },
@@ -69,7 +70,7 @@ const ys = new Float32Array(n * 10);
 for (let i = 0; i < n; i++) ys[i * 10 + labels[i]] = 1;
 const x = tf.tensor(xs, [n, 28, 28, 1]);
 const y = tf.tensor2d(ys, [n, 10]);
-const model = buildModel(name, [28, 28, 1], 10, { seed: 0 });
+const model = buildModel(Number(values.width) === 1 ? name : { preset: name, widthMultiplier: Number(values.width) }, [28, 28, 1], 10, { seed: 0 });
 const opts = { epochs: 1, batchSize, optimizer: 'adam' as const, learningRate: 1e-3, validationSplit: 0, seed: 0 };
 
 // Warm-up epoch (kernel setup, wasm memory growth), then the measured one.

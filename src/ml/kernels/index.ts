@@ -6,11 +6,13 @@
 // - wrong: MaxPoolGrad (see max-pool-grad.ts): replaced; on the cpu backend ResizeNearestNeighborGrad (see
 //   resize-nearest-neighbor-grad.ts): replaced there, by registerKernelFixes;
 // - slow: BatchMatMul wrapped, Conv2DBackpropInput, Identity and Tile replaced (see their files); the fused Adam update
-//   is our own kernel (src/ml/fused-adam.ts uses it);
+//   is our own kernel (src/ml/fused-adam.ts uses it); training-mode BatchNormalization and the ReLU6 (ClipByValue)
+//   gradient are fused wasm kernels (batch-norm-train.ts, which also patches tfjs-layers' BatchNormalization.call);
 // - anything else the cpu backend has and a backend lacks runs through the generic cpu fallback (cpu-fallback.ts).
 import { tf } from '../tf.ts';
 import { adamUpdateConfig } from './adam-update.ts';
 import { batchMatMulConfig } from './batch-mat-mul.ts';
+import { batchNormTrainConfigs, installBatchNormTraining } from './batch-norm-train.ts';
 import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.ts';
 import { conv2DBackpropInputConfig } from './conv2d-backprop-input.ts';
 import { missingKernelFallbacks } from './cpu-fallback.ts';
@@ -54,10 +56,12 @@ export function registerWasmKernels(): void {
       tileConfig(stockTile),
       identityConfig,
       adamUpdateConfig,
+      ...batchNormTrainConfigs,
     ];
     wasmKernels = [...own, ...missingKernelFallbacks('wasm', own)];
   }
   register(wasmKernels);
+  installBatchNormTraining();
 }
 
 /** Registers cpu fallbacks for the kernels `backendName` (e.g. webgpu) lacks; safe to call more than once. */
