@@ -5,9 +5,11 @@
 //   (DepthwiseConv2D, SeparableConv2D), UnsortedSegmentSum (the gradient of gather: Embedding);
 // - wrong: MaxPoolGrad (see max-pool-grad.ts): replaced; on the cpu backend ResizeNearestNeighborGrad (see
 //   resize-nearest-neighbor-grad.ts): replaced there, by registerKernelFixes;
-// - slow: BatchMatMul wrapped, Conv2DBackpropInput, Identity and Tile replaced (see their files); the fused Adam update
-//   is our own kernel (src/ml/fused-adam.ts uses it); training-mode BatchNormalization and the ReLU6 (ClipByValue)
-//   gradient are fused wasm kernels (batch-norm-train.ts, which also patches tfjs-layers' BatchNormalization.call);
+// - slow: BatchMatMul and _FusedMatMul run on the system's OpenBLAS where the optional native addon loads
+//   (native-blas.ts, native-mat-mul.ts; MODELPRESS_NATIVE_BLAS=0 turns it off), else BatchMatMul is wrapped;
+//   Conv2DBackpropInput, Identity and Tile replaced (see their files); the fused Adam update is our own kernel
+//   (src/ml/fused-adam.ts uses it); training-mode BatchNormalization and the ReLU6 (ClipByValue) gradient are fused
+//   wasm kernels (batch-norm-train.ts, which also patches tfjs-layers' BatchNormalization.call);
 // - anything else the cpu backend has and a backend lacks runs through the generic cpu fallback (cpu-fallback.ts).
 import { tf } from '../tf.ts';
 import { adamUpdateConfig } from './adam-update.ts';
@@ -16,6 +18,8 @@ import { batchNormTrainConfigs, installBatchNormTraining } from './batch-norm-tr
 import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.ts';
 import { conv2DBackpropInputConfig } from './conv2d-backprop-input.ts';
 import { missingKernelFallbacks } from './cpu-fallback.ts';
+import { nativeBlas } from './native-blas.ts';
+import { nativeBatchMatMulConfig, nativeFusedMatMulConfig } from './native-mat-mul.ts';
 import { depthwiseConv2dBackpropFilterConfig } from './depthwise-conv2d-backprop-filter.ts';
 import { depthwiseConv2dBackpropInputConfig } from './depthwise-conv2d-backprop-input.ts';
 import { identityConfig } from './identity.ts';
@@ -44,7 +48,10 @@ export function registerWasmKernels(): void {
   if (!wasmKernels) {
     const stockMatMul = tf.getKernel(tf.BatchMatMul, 'wasm');
     const stockTile = tf.getKernel(tf.Tile, 'wasm');
-    if (!stockMatMul || !stockTile) throw new Error('@tensorflow/tfjs-backend-wasm must be imported before registerWasmKernels()');
+    const stockFusedMatMul = tf.getKernel(tf._FusedMatMul, 'wasm');
+    if (!stockMatMul || !stockTile || !stockFusedMatMul)
+      throw new Error('@tensorflow/tfjs-backend-wasm must be imported before registerWasmKernels()');
+    const blas = nativeBlas();
     const own = [
       conv2DBackpropFilterConfig,
       conv2DBackpropInputConfig,
@@ -52,7 +59,7 @@ export function registerWasmKernels(): void {
       depthwiseConv2dBackpropInputConfig,
       maxPoolGradConfig,
       unsortedSegmentSumConfig,
-      batchMatMulConfig(stockMatMul),
+      ...(blas ? [nativeBatchMatMulConfig(blas, stockMatMul), nativeFusedMatMulConfig(blas, stockFusedMatMul)] : [batchMatMulConfig(stockMatMul)]),
       tileConfig(stockTile),
       identityConfig,
       adamUpdateConfig,

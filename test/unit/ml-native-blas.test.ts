@@ -1,0 +1,236 @@
+// The optional native GEMM (src/native/blas.c through src/ml/kernels/native-blas.ts): BatchMatMul and _FusedMatMul on
+// the wasm backend against the cpu backend, the fallback when it is turned off or cannot be built or loaded, and the
+// addon's own guard against operands outside the heap. Where this machine cannot build it (no C compiler, Node's
+// headers or OpenBLAS) the kernel tests still run, against the wasm kernels the fallback keeps.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { tf } from '../../src/ml/tf.ts';
+import { initBackend } from '../../src/ml/backend.ts';
+import { loadNativeBlas, nativeBlas, nativeBlasStatus } from '../../src/ml/kernels/native-blas.ts';
+import { nativeGemmCalls } from '../../src/ml/kernels/native-mat-mul.ts';
+
+function randomValues(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+function relError(actual: Float32Array, expected: Float32Array): number {
+  assert.equal(actual.length, expected.length);
+  let diff = 0;
+  let scale = 1e-6;
+  for (let i = 0; i < expected.length; i++) {
+    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
+    scale = Math.max(scale, Math.abs(expected[i]));
+  }
+  return diff / scale;
+}
+
+/** Runs `f` on `backend`: its outputs' shapes and values; checks it left no tensor and no backend buffer behind. */
+async function runOn(backend: string, f: () => tf.Tensor[]): Promise<{ shape: number[]; values: Float32Array }[]> {
+  await tf.setBackend(backend);
+  const tensorsBefore = tf.memory().numTensors;
+  const buffersBefore = tf.engine().backend.numDataIds();
+  const outs = tf.tidy(f);
+  const results = await Promise.all(outs.map(async (t) => ({ shape: t.shape, values: (await t.data()) as Float32Array })));
+  tf.dispose(outs);
+  assert.equal(tf.memory().numTensors, tensorsBefore, `${backend}: tensor leak`);
+  assert.equal(tf.engine().backend.numDataIds(), buffersBefore, `${backend}: backend buffer leak`);
+  return results;
+}
+
+/** wasm matches cpu within 1e-4 (relative to the largest value); with native BLAS on, wasm ran `minNative` GEMMs natively. */
+async function compareBackends(label: string, f: () => tf.Tensor[], minNative = 1): Promise<void> {
+  const expected = await runOn('cpu', f);
+  const callsBefore = nativeGemmCalls();
+  const actual = await runOn('wasm', f);
+  if (nativeBlasStatus().active) assert.ok(nativeGemmCalls() - callsBefore >= minNative, `${label}: the native GEMM did not run`);
+  for (let i = 0; i < expected.length; i++) {
+    assert.deepEqual(actual[i].shape, expected[i].shape, `${label} output ${i}: shape`);
+    const err = relError(actual[i].values, expected[i].values);
+    assert.ok(err <= 1e-4, `${label} output ${i}: relative error ${err}`);
+  }
+}
+
+const tensor = (shape: number[], seed: number) =>
+  tf.tensor(
+    randomValues(
+      shape.reduce((a, b) => a * b, 1),
+      seed,
+    ),
+    shape,
+  );
+
+before(async () => {
+  assert.equal(await initBackend('wasm'), 'wasm');
+  // Say which path these tests exercise (the kernel tests pass on either).
+  console.log(`# native BLAS: ${JSON.stringify(nativeBlasStatus())}`);
+});
+
+// [a shape, b shape, transposeA, transposeB]
+const matMulCases: [number[], number[], boolean, boolean][] = [
+  [[5, 7], [7, 3], false, false],
+  [[7, 5], [7, 3], true, false],
+  [[5, 7], [3, 7], false, true],
+  [[7, 5], [3, 7], true, true],
+  [[1, 1], [1, 1], false, false],
+  [[13, 17], [17, 19], false, false],
+  [[17, 13], [19, 17], true, true],
+  [[2, 3, 4, 5], [2, 3, 5, 6], false, false], // batch dimensions
+  [[2, 3, 5, 4], [2, 3, 6, 5], true, true],
+  [[2, 4, 5], [5, 6], false, false], // b broadcast over a's batch
+  [[5, 4], [3, 6, 5], true, true], // a broadcast over b's batch
+  [[128, 784], [784, 300], false, false], // LeNet-300-100's layers, forward and backward
+  [[128, 784], [128, 300], true, false],
+  [[128, 300], [784, 300], false, true],
+];
+
+for (const [as, bs, ta, tb] of matMulCases) {
+  test(`BatchMatMul ${as}${ta ? 'ᵀ' : ''} · ${bs}${tb ? 'ᵀ' : ''} matches cpu`, async () => {
+    await compareBackends(`matMul ${as} ${bs}`, () => [tf.matMul(tensor(as, 1), tensor(bs, 2), ta, tb)]);
+  });
+}
+
+test(
+  'BatchMatMul with general batch broadcasting ([2,1] with [1,3]) equals the product of the tiled operands',
+  { skip: !nativeBlasStatus().active && 'native BLAS unavailable here' },
+  async () => {
+    // tfjs's own kernels (cpu and stock wasm alike) flatten the batch dimensions and get this case wrong (72 values
+    // for a [2,3,4,6] result): compare against the explicit tiling instead.
+    const a = () => tensor([2, 1, 4, 5], 1);
+    const b = () => tensor([1, 3, 5, 6], 2);
+    const [expected] = await runOn('cpu', () => [tf.matMul(tf.tile(a(), [1, 3, 1, 1]), tf.tile(b(), [2, 1, 1, 1]))]);
+    const [actual] = await runOn('wasm', () => [tf.matMul(a(), b())]);
+    assert.deepEqual(actual.shape, [2, 3, 4, 6]);
+    assert.ok(relError(actual.values, expected.values) <= 1e-4);
+  },
+);
+
+test('BatchMatMul with zero-size operands: empty outputs, and zeros when the inner dimension is 0', async () => {
+  await compareBackends('zero rows', () => [tf.matMul(tf.zeros([0, 5]), tensor([5, 3], 1))], 0);
+  await compareBackends('zero inner', () => [tf.matMul(tf.zeros([4, 0]), tf.zeros([0, 3]))], 1);
+  await compareBackends('zero batch', () => [tf.matMul(tf.zeros([0, 2, 3]), tf.zeros([0, 3, 4]))], 0);
+  await compareBackends('zero inner, transposed', () => [tf.matMul(tf.zeros([0, 4]), tf.zeros([3, 0]), true, true)], 1);
+});
+
+const activations = ['linear', 'relu', 'relu6', 'elu', 'sigmoid', 'leakyrelu'] as const;
+for (const activation of activations) {
+  for (const [ta, tb] of [
+    [false, false],
+    [true, true],
+  ] as const) {
+    test(`_FusedMatMul ${activation}${ta ? ' transposed' : ''} with a bias matches cpu`, async () => {
+      await compareBackends(`fused ${activation}`, () => {
+        // Scaled so relu6's clip and the negative branches are all hit.
+        const a = tf.mul(tensor(ta ? [9, 6] : [6, 9], 3), 4);
+        const b = tensor(tb ? [11, 9] : [9, 11], 4);
+        const bias = tensor([11], 5);
+        return [tf.fused.matMul({ a, b, transposeA: ta, transposeB: tb, bias, activation, leakyreluAlpha: 0.1 })];
+      });
+    });
+  }
+}
+
+test('_FusedMatMul: a scalar-sized bias, batch dimensions, no bias, and prelu (the stock kernel) match cpu', async () => {
+  await compareBackends('fused bias [1]', () => [
+    tf.fused.matMul({ a: tensor([6, 9], 1), b: tensor([9, 4], 2), bias: tf.tensor([0.5], [1]), activation: 'relu' }),
+  ]);
+  await compareBackends('fused batch', () => [
+    tf.fused.matMul({ a: tensor([3, 6, 9], 1), b: tensor([3, 9, 4], 2), bias: tensor([4], 3), activation: 'elu' }),
+  ]);
+  await compareBackends('fused no bias', () => [tf.fused.matMul({ a: tensor([6, 9], 1), b: tensor([9, 4], 2) })]);
+  await compareBackends(
+    'fused prelu',
+    () => [
+      tf.fused.matMul({
+        a: tensor([6, 9], 1),
+        b: tensor([9, 4], 2),
+        bias: tensor([4], 3),
+        activation: 'prelu',
+        preluActivationWeights: tensor([4], 6),
+      }),
+    ],
+    0,
+  );
+});
+
+test('gradients of a dense layer (fused forward, transposed products backward) match cpu', async () => {
+  await compareBackends(
+    'dense grads',
+    () => {
+      const x = tensor([32, 50], 1);
+      const w = tensor([50, 20], 2);
+      const bias = tensor([20], 3);
+      const f = (wv: tf.Tensor, bv: tf.Tensor) => tf.sum(tf.mul(tf.fused.matMul({ a: x, b: wv, bias: bv, activation: 'relu' }), tensor([32, 20], 4)));
+      return tf.grads(f)([w, bias]);
+    },
+    2,
+  );
+});
+
+test('the addon refuses operands outside the heap', { skip: !nativeBlasStatus().active && 'native BLAS unavailable here' }, () => {
+  const { addon } = nativeBlas()!;
+  const heap = new ArrayBuffer(1024);
+  // 16×16 floats = 1024 bytes fit; one row more does not.
+  assert.doesNotThrow(() => addon.gemm(heap, 1, 0, 0, 16, 16, 16, 0, 0, 0, 0, 0, 0, -1, 0, 0, 0));
+  assert.throws(() => addon.gemm(heap, 1, 0, 0, 17, 16, 16, 0, 0, 0, 0, 0, 0, -1, 0, 0, 0), /outside the heap/);
+  assert.throws(() => addon.gemm(heap, 2, 0, 0, 16, 16, 16, 0, 256, 0, 0, 0, 0, -1, 0, 0, 0), /outside the heap/);
+  assert.throws(() => addon.gemm(heap, 1, 0, 0, 4, 4, 4, 2, 0, 0, 0, 0, 0, -1, 0, 0, 0), /outside the heap/); // misaligned
+  assert.throws(() => addon.gemm(heap, 1, 0, 0, 4, 4, 4, 0, 0, 0, 0, 0, 0, 1020, 4, 0, 0), /bad bias/);
+});
+
+test('MODELPRESS_NATIVE_BLAS=0: the wasm kernels run, and the log says so', () => {
+  const script = [
+    "const { initBackend } = await import('./src/ml/backend.ts');",
+    "const { nativeBlasStatus } = await import('./src/ml/kernels/native-blas.ts');",
+    "const { nativeGemmCalls } = await import('./src/ml/kernels/native-mat-mul.ts');",
+    "const { tf } = await import('./src/ml/tf.ts');",
+    "await initBackend('wasm');",
+    'const y = tf.matMul(tf.ones([3, 4]), tf.ones([4, 5]), false, false);',
+    "const z = tf.fused.matMul({ a: tf.ones([3, 4]), b: tf.ones([5, 4]), transposeB: true, bias: tf.ones([5]), activation: 'relu' });",
+    'console.log(JSON.stringify({ status: nativeBlasStatus(), calls: nativeGemmCalls(), y: Array.from(y.dataSync()).slice(0, 2), z: z.dataSync()[0] }));',
+  ].join('\n');
+  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    cwd: path.resolve(import.meta.dirname, '..', '..'),
+    env: { ...process.env, MODELPRESS_NATIVE_BLAS: '0' },
+    encoding: 'utf8',
+  });
+  const lines = out.trim().split('\n');
+  assert.ok(
+    lines.some((l) => l.includes('GEMMs in wasm; native BLAS off')),
+    out,
+  );
+  const result = JSON.parse(lines[lines.length - 1]) as { status: { active: boolean }; calls: number; y: number[]; z: number };
+  assert.equal(result.status.active, false);
+  assert.equal(result.calls, 0);
+  assert.deepEqual(result.y, [4, 4]);
+  assert.equal(result.z, 5);
+});
+
+test('no OpenBLAS, no compiler: the loader reports why and returns null instead of throwing', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'modelpress-native-test-'));
+  try {
+    const noCompiler = loadNativeBlas({ ...process.env, MODELPRESS_NATIVE_DIR: dir, CC: path.join(dir, 'no-such-cc') });
+    assert.equal(noCompiler.blas, null);
+    assert.match(noCompiler.status.detail, /unavailable: /);
+    if (!nativeBlasStatus().active) return;
+    // This machine builds it: a fresh build into an empty directory loads, and a missing library is reported.
+    const built = loadNativeBlas({ ...process.env, MODELPRESS_NATIVE_DIR: dir });
+    assert.equal(built.status.active, true, built.status.detail);
+    assert.ok(built.blas!.file.startsWith(dir));
+    assert.equal(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')).length, 0);
+    const noLibrary = loadNativeBlas({ ...process.env, MODELPRESS_NATIVE_DIR: dir, MODELPRESS_OPENBLAS_LIBRARY: path.join(dir, 'libopenblas.so.0') });
+    assert.equal(noLibrary.blas, null);
+    assert.match(noLibrary.status.detail, /OpenBLAS not loadable/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
