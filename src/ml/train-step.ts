@@ -5,6 +5,7 @@ import { takeRows } from './dataset.ts';
 import { countCorrect, dataOnHost, hostFloats } from './host-data.ts';
 import { correctCount, type LossFn } from './loss.ts';
 import { tf } from './tf.ts';
+import type { TrainProgram } from './train-program.ts';
 
 /** What one optimizer step reports: the batch's mean loss and correct predictions (numbers, or tensors on a GPU). */
 export interface StepOutcome {
@@ -28,6 +29,8 @@ export interface StepInputs {
   lossFn: LossFn;
   /** trainableVariables(model) */
   vars: tf.Variable[];
+  /** The compiled step (src/ml/train-program.ts) when the model and loss are its common case; absent/null: autodiff. */
+  program?: TrainProgram | null;
 }
 
 /**
@@ -36,9 +39,12 @@ export interface StepInputs {
  */
 export class LocalStepper implements Stepper {
   readonly threads = 1;
+  /** The batch's labels, gathered on the host for the compiled step's loss. */
+  private yRows = new Float32Array(0);
   constructor(private readonly s: StepInputs) {}
 
   step(rows: Int32Array): StepOutcome {
+    if (this.s.program) return this.programStep(this.s.program, rows);
     const { model, data, optimizer, lossFn, vars } = this.s;
     const x = takeRows(data.x, rows);
     const y = takeRows(data.y, rows);
@@ -67,7 +73,62 @@ export class LocalStepper implements Stepper {
     }
   }
 
+  /** The compiled forward and backward, then the optimizer on its gradients. */
+  private programStep(program: TrainProgram, rows: Int32Array): StepOutcome {
+    const { data, optimizer, vars } = this.s;
+    const yRow = data.y.shape[1]!;
+    if (this.yRows.length < rows.length * yRow) this.yRows = new Float32Array(rows.length * yRow);
+    const y = this.yRows.subarray(0, rows.length * yRow);
+    const yAll = hostFloats(data.y);
+    for (let i = 0; i < rows.length; i++) y.set(yAll.subarray(rows[i] * yRow, (rows[i] + 1) * yRow), i * yRow);
+    const x = takeRows(data.x, rows);
+    let grads: (tf.Tensor | null)[] = [];
+    try {
+      const out = program.step(x, y);
+      grads = program.tensors(out.grads);
+      const named: tf.NamedTensorMap = {};
+      vars.forEach((v, i) => {
+        if (grads[i]) named[v.name] = grads[i]!;
+      });
+      optimizer.applyGradients(named);
+      return { loss: out.loss, correct: out.correct, rows: rows.length };
+    } finally {
+      tf.dispose([x, ...grads.filter((g): g is tf.Tensor => g !== null)]);
+    }
+  }
+
   async close(): Promise<void> {}
+}
+
+/** One slice's gradients written into a flat buffer, with its mean loss and correct count (the parallel steps). */
+export function sliceIntoBuffer(
+  s: { model: tf.LayersModel; vars: tf.Variable[]; lossFn: LossFn; program?: TrainProgram | null },
+  x: tf.Tensor,
+  y: tf.Tensor,
+  out: Float32Array,
+  offsets: number[],
+): { loss: number; correct: number } {
+  const rows = x.shape[0];
+  const yRow = y.shape[1]!;
+  if (s.program) {
+    // A copy: the step allocates on the heap, which may detach a view of y taken before.
+    const step = s.program.step(x, hostFloats(y).slice(0, rows * yRow));
+    try {
+      writeGradients(step.grads, out, offsets);
+    } finally {
+      s.program.release(step.grads);
+    }
+    return { loss: step.loss, correct: step.correct };
+  }
+  const step = batchGradients(s.model, s.vars, s.lossFn, x, y);
+  try {
+    writeGradients(step.grads, out, offsets);
+    const loss = step.loss.dataSync()[0];
+    const correct = countCorrect(hostFloats(step.pred), hostFloats(y), rows, step.pred.shape[1]!, yRow);
+    return { loss, correct };
+  } finally {
+    tf.dispose([step.loss, step.pred, ...step.grads.filter((g): g is tf.Tensor => g !== null)]);
+  }
 }
 
 export interface BatchGradients {
@@ -100,12 +161,12 @@ export function flatOffsets(sizes: number[]): number[] {
   return offsets;
 }
 
-/** Writes grads[i] at offsets[i] of `out` (zeros for a null gradient). */
-export function writeGradients(grads: (tf.Tensor | null)[], out: Float32Array, offsets: number[]): void {
+/** Writes grads[i] at offsets[i] of `out` (zeros for a null gradient); tensors or wasm heap TensorInfos. */
+export function writeGradients(grads: (tf.Tensor | tf.TensorInfo | null)[], out: Float32Array, offsets: number[]): void {
   grads.forEach((g, i) => {
     const at = offsets[i];
     const size = offsets[i + 1] - at;
-    if (g) out.set(hostFloats(g).subarray(0, size), at);
+    if (g) out.set(hostFloats(g as tf.Tensor).subarray(0, size), at);
     else out.fill(0, at, at + size);
   });
 }

@@ -9,6 +9,7 @@ import { correctCount, crossEntropy, defaultLoss, outputsProbabilities, type Los
 import { ParallelStepper } from './parallel/leader.ts';
 import { effectiveThreads } from './parallel/threads.ts';
 import { tf } from './tf.ts';
+import { compileTrainProgram } from './train-program.ts';
 import { LocalStepper, trainableVariables, type StepOutcome, type Stepper } from './train-step.ts';
 
 export { correctCount, crossEntropy, outputsProbabilities, type LossFactoryRef, type LossFn };
@@ -187,7 +188,10 @@ async function createStepper(
   optimizer: tf.Optimizer,
   lossFn: LossFn,
 ): Promise<Stepper> {
-  const inputs = { model, data, optimizer, lossFn, vars: trainableVariables(model) };
+  const vars = trainableVariables(model);
+  // The compiled step covers the default loss only (a custom lossFn is a closure it cannot see into).
+  const program = !opts.lossFn && data.x.dtype === 'float32' && data.y.rank === 2 ? compileTrainProgram(model, vars, data.y.shape[1]!) : null;
+  const inputs = { model, data, optimizer, lossFn, vars, program };
   const threads = effectiveThreads(opts.threads ?? 1, opts.batchSize);
   // A closure cannot cross threads: a custom loss without its factory trains here.
   if (threads < 2 || (opts.lossFn && !opts.replicaLoss) || data.x.dtype !== 'float32') return new LocalStepper(inputs);

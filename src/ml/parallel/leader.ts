@@ -8,10 +8,10 @@
 // between the optimizer and shared memory when that changes, and back at the end). Hooks stay in this thread.
 import { FusedAdamOptimizer } from '../fused-adam.ts';
 import type { AdamUpdateAttrs } from '../kernels/adam-update.ts';
-import { countCorrect, hostFloats } from '../host-data.ts';
+import { hostFloats } from '../host-data.ts';
 import type { LossFactoryRef } from '../loss.ts';
 import { tf } from '../tf.ts';
-import { batchGradients, flatOffsets, LocalStepper, writeGradients, type StepInputs, type StepOutcome, type Stepper } from '../train-step.ts';
+import { flatOffsets, LocalStepper, sliceIntoBuffer, type StepInputs, type StepOutcome, type Stepper } from '../train-step.ts';
 import type { ReplicaMessage, SessionMessage } from './messages.ts';
 import { leaseReplicas, releaseReplicas, type ReplicaThread } from './pool.ts';
 import { PhaseProfile, type PhaseTotals } from './phase-profile.ts';
@@ -132,6 +132,7 @@ export class ParallelStepper implements Stepper {
       trainable,
       xShape: data.x.shape.slice(1),
       loss: opts.loss,
+      program: s.program != null,
       modules: opts.modules ?? [],
     };
     this.replicas = leaseReplicas(opts.threads - 1);
@@ -312,21 +313,18 @@ export class ParallelStepper implements Stepper {
 
   /** The leader's own slice (staged in slot 0): its mean gradient into slot 0, its loss and correct count. */
   private ownSlice(rows: number): void {
-    const { model, data, lossFn, vars } = this.s;
+    const { data } = this.s;
     const x = tf.tensor(this.state.inputsX[0].subarray(0, rows * this.xRow), [rows, ...data.x.shape.slice(1)], 'float32');
     const y = tf.tensor2d(this.state.inputsY[0].subarray(0, rows * this.yRow), [rows, this.yRow], 'float32');
     this.profile.mark('take rows');
-    const step = batchGradients(model, vars, lossFn, x, y);
-    this.profile.mark('forward+backward');
     try {
-      writeGradients(step.grads, this.state.grads[0], this.gradOffsets);
-      this.profile.mark('write gradients');
-      this.state.stats[0] = step.loss.dataSync()[0];
-      this.state.stats[1] = countCorrect(hostFloats(step.pred), hostFloats(y), rows, step.pred.shape[1]!, this.yRow);
+      const { loss, correct } = sliceIntoBuffer(this.s, x, y, this.state.grads[0], this.gradOffsets);
+      this.state.stats[0] = loss;
+      this.state.stats[1] = correct;
     } finally {
-      tf.dispose([x, y, step.loss, step.pred, ...step.grads.filter((g): g is tf.Tensor => g !== null)]);
+      tf.dispose([x, y]);
     }
-    this.profile.mark('stats+dispose');
+    this.profile.mark('forward+backward+gradients');
   }
 
   /** The reduced gradient (slot 0) through the optimizer. */

@@ -25,6 +25,8 @@ export interface SessionMessage {
   xShape: number[];
   /** How to build the loss; null: cross-entropy against the model's head. */
   loss: LossFactoryRef | null;
+  /** The leader steps with the compiled program (src/ml/train-program.ts): the replica compiles it too. */
+  program: boolean;
   /** Modules to import before the model is built (custom layers, initializers…). */
   modules: string[];
 }

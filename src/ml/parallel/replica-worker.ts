@@ -5,10 +5,10 @@
 import { parentPort } from 'node:worker_threads';
 import { initBackend } from '../backend.ts';
 import '../layers/index.ts'; // the layer classes tfjs lacks (Subtract, SpatialDropout2D): models that use them build here too
-import { hostFloats, countCorrect } from '../host-data.ts';
 import { buildLoss, defaultLoss, type LossFn } from '../loss.ts';
 import { tf } from '../tf.ts';
-import { batchGradients, flatOffsets, writeGradients } from '../train-step.ts';
+import { compileTrainProgram } from '../train-program.ts';
+import { flatOffsets, sliceIntoBuffer } from '../train-step.ts';
 import type { ReplicaMessage, SessionMessage } from './messages.ts';
 import { PhaseProfile, PROFILE } from './phase-profile.ts';
 import { Abort, Command, SessionAborted, SharedState } from './shared-state.ts';
@@ -54,6 +54,10 @@ async function runSession(m: SessionMessage): Promise<void> {
   const weightOffsets = flatOffsets(weights.map((w) => w.size));
   const gradOffsets = flatOffsets(vars.map((v) => v.size));
   const layout = { trainable: m.trainable, weightOffsets, gradOffsets };
+  // The compiled step for the default loss, as the leader decides it (same model, same labels).
+  // (Were it to fail here, autodiff gives the same gradients within float32 rounding.)
+  const program = m.program ? compileTrainProgram(model, vars, state.shape.yRow) : null;
+  const slice = { model, vars, lossFn, program };
   const xRow = size(m.xShape);
   const yRow = state.shape.yRow;
   // Captured before the end check: an end issued after this point changes the sequence and wakes the wait.
@@ -81,14 +85,14 @@ async function runSession(m: SessionMessage): Promise<void> {
       const x = tf.tensor(state.inputsX[slot].subarray(0, rows * xRow), [rows, ...m.xShape], 'float32');
       const y = tf.tensor2d(state.inputsY[slot].subarray(0, rows * yRow), [rows, yRow], 'float32');
       profile.mark('take rows');
-      const step = batchGradients(model, vars, lossFn, x, y);
-      profile.mark('forward+backward');
-      writeGradients(step.grads, state.grads[slot], gradOffsets);
-      profile.mark('write gradients');
-      state.stats[2 * slot] = step.loss.dataSync()[0];
-      state.stats[2 * slot + 1] = countCorrect(hostFloats(step.pred), hostFloats(y), rows, step.pred.shape[1]!, yRow);
-      tf.dispose([x, y, step.loss, step.pred, ...step.grads.filter((g): g is tf.Tensor => g !== null)]);
-      profile.mark('stats+dispose');
+      try {
+        const { loss, correct } = sliceIntoBuffer(slice, x, y, state.grads[slot], gradOffsets);
+        state.stats[2 * slot] = loss;
+        state.stats[2 * slot + 1] = correct;
+      } finally {
+        tf.dispose([x, y]);
+      }
+      profile.mark('forward+backward+gradients');
       state.barrier();
       profile.mark('barrier 1');
       const participants = state.participants();

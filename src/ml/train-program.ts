@@ -1,0 +1,581 @@
+// A training step compiled for the common case (issue 15): a chain model of Dense / Conv2D / MaxPooling2D /
+// Flatten / activation layers trained with the default softmax cross-entropy, as a flat list of wasm backend kernel
+// calls (forward and backward) plus a few JS loops over heap views, outside the tfjs engine: no gradient tape, no
+// tidy scopes, no engine tensors until the gradients are handed to the optimizer. tfjs-layers' autodiff
+// (src/ml/train-step.ts batchGradients) stays the general path: every other model, a custom loss, Dropout, any
+// layer or option this compiler does not know, and every backend but wasm run there. Same gradients as that path
+// within float32 rounding (test/unit/ml-train-program.test.ts).
+//
+// Why: on a 2-core VM a LeNet-300-100 step spent ~4.5 ms of ~12 ms outside its GEMMs (tape, tidy, dataId maps,
+// kernel dispatch of ~70 small kernels, the loss's ~18 ops), a cost per step that does not shrink with the slice of
+// a data-parallel replica. Here a step is 8 GEMMs, the loss and the bias/ReLU gradients as JS loops over the heap.
+//
+// Per op: forward keeps what its backward needs (input, output); backward turns dL/d(output) into the gradients of
+// its weights and dL/d(input). The loss (one pass per row: softmax, cross-entropy, dL/dz) matches
+// src/ml/loss.ts crossEntropy: from logits, dz = (softmax(z) − y)/B as tf.losses.softmaxCrossEntropy; from
+// probabilities (a final softmax), the clipped log's gradient through the softmax, as autodiff computes it.
+import { countCorrect } from './host-data.ts';
+import { outputsProbabilities } from './loss.ts';
+import { tf } from './tf.ts';
+
+type WasmBackend = tf.KernelBackend & {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
+  disposeData(dataId: object): boolean;
+};
+
+type Activation = 'linear' | 'relu';
+
+/** What a step needs from the caller: the batch on the wasm heap and its one-hot labels. */
+export interface ProgramStep {
+  /** Mean loss over the rows. */
+  loss: number;
+  correct: number;
+  /** dL/dvar per variable of the compile-time list, in its order (wasm heap tensors; release with release()). */
+  grads: (tf.TensorInfo | null)[];
+}
+
+export interface TrainProgram {
+  /** Kernel calls per step (forward + backward; JS loops not counted). */
+  readonly kernels: number;
+  /** Layer names in program order (for tests and profiles). */
+  readonly layers: string[];
+  /**
+   * Forward and backward on x ([rows, ...inputShape] float32 on the wasm heap; not consumed) against one-hot y
+   * (rows × classes floats). The caller owns the returned gradients.
+   */
+  step(x: tf.TensorInfo, y: Float32Array): ProgramStep;
+  /** Frees gradient TensorInfos returned by step(). */
+  release(grads: (tf.TensorInfo | null)[]): void;
+  /** The gradients as engine tensors (for an optimizer), owning the heap data: do not release() them after. */
+  tensors(grads: (tf.TensorInfo | null)[]): (tf.Tensor | null)[];
+}
+
+/** One step's scratch: heap tensors to free at its end. */
+class Scratch {
+  readonly temps: object[] = [];
+  constructor(readonly backend: WasmBackend) {}
+  out(shape: number[]): tf.TensorInfo {
+    const info = this.backend.makeOutput(shape, 'float32');
+    this.temps.push(info.dataId);
+    return info;
+  }
+  keep(info: tf.TensorInfo): tf.TensorInfo {
+    this.temps.push(info.dataId);
+    return info;
+  }
+  view(info: tf.TensorInfo): Float32Array {
+    return this.backend.typedArrayFromHeap(info);
+  }
+  free(): void {
+    for (const id of this.temps) this.backend.disposeData(id);
+    this.temps.length = 0;
+  }
+}
+
+type KernelFunc = (args: { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; backend: WasmBackend }) => tf.TensorInfo;
+
+interface Op {
+  name: string;
+  kernels: number;
+  /** Returns the output (owned by the scratch, or a view of the input's data). */
+  forward(x: tf.TensorInfo, s: Scratch): tf.TensorInfo;
+  /** dy (a scratch tensor this op may overwrite) → dx (or null when not needed); writes its weights' gradients. */
+  backward(dy: tf.TensorInfo, needDx: boolean, s: Scratch, grads: (tf.TensorInfo | null)[]): tf.TensorInfo | null;
+}
+
+const view = (info: tf.TensorInfo, shape: number[]): tf.TensorInfo => ({ dataId: info.dataId, shape, dtype: info.dtype });
+
+/** dz = dy · relu'(out) in place (relu'(z) = 1 where z > 0: out > 0 exactly there). */
+function reluBackward(out: Float32Array, dy: Float32Array): void {
+  for (let i = 0; i < dy.length; i++) if (!(out[i] > 0)) dy[i] = 0;
+}
+
+/** Sums of the rows of a [rows, channels] buffer into `out` (channels long), in float64. */
+function columnSums(dz: Float32Array, channels: number, out: Float32Array): void {
+  const acc = new Float64Array(channels);
+  for (let i = 0; i < dz.length; i += channels) for (let c = 0; c < channels; c++) acc[c] += dz[i + c];
+  out.set(acc);
+}
+
+interface Kernels {
+  get(name: string): KernelFunc;
+}
+
+class DenseOp implements Op {
+  kernels: number;
+  private x!: tf.TensorInfo;
+  private out!: tf.TensorInfo;
+  constructor(
+    readonly name: string,
+    private readonly k: Kernels,
+    private readonly kernel: tf.Variable,
+    private readonly bias: tf.Variable | null,
+    private readonly activation: Activation,
+    private readonly kernelGrad: number,
+    private readonly biasGrad: number,
+  ) {
+    this.kernels = 1 + (kernelGrad >= 0 ? 1 : 0) + 1;
+  }
+  forward(x: tf.TensorInfo, s: Scratch): tf.TensorInfo {
+    const [inDim, units] = this.kernel.shape;
+    const rows = x.shape[0];
+    this.x = x;
+    const inputs: tf.NamedTensorInfoMap = { a: view(x, [1, rows, inDim]), b: view(this.kernel, [1, inDim, units]) };
+    if (this.bias) inputs.bias = this.bias;
+    const out = this.k.get(tf._FusedMatMul)({
+      inputs,
+      attrs: { transposeA: false, transposeB: false, activation: this.activation, leakyreluAlpha: 0 },
+      backend: s.backend,
+    });
+    s.keep(out);
+    this.out = view(out, [rows, units]);
+    return this.out;
+  }
+  backward(dy: tf.TensorInfo, needDx: boolean, s: Scratch, grads: (tf.TensorInfo | null)[]): tf.TensorInfo | null {
+    const [inDim, units] = this.kernel.shape;
+    const rows = dy.shape[0];
+    if (this.activation === 'relu') reluBackward(s.view(this.out), s.view(dy));
+    const dz3 = view(dy, [1, rows, units]);
+    const matMul = this.k.get(tf.BatchMatMul);
+    if (this.kernelGrad >= 0) {
+      const dw = matMul({
+        inputs: { a: view(this.x, [1, rows, inDim]), b: dz3 },
+        attrs: { transposeA: true, transposeB: false },
+        backend: s.backend,
+      });
+      grads[this.kernelGrad] = view(dw, [inDim, units]);
+    }
+    if (this.biasGrad >= 0) {
+      const db = s.backend.makeOutput([units], 'float32');
+      columnSums(s.view(dy), units, s.view(db));
+      grads[this.biasGrad] = db;
+    }
+    if (!needDx) return null;
+    const dx = matMul({
+      inputs: { a: dz3, b: view(this.kernel, [1, inDim, units]) },
+      attrs: { transposeA: false, transposeB: true },
+      backend: s.backend,
+    });
+    s.keep(dx);
+    return view(dx, [rows, inDim]);
+  }
+}
+
+class Conv2DOp implements Op {
+  kernels: number;
+  private x!: tf.TensorInfo;
+  private out!: tf.TensorInfo;
+  constructor(
+    readonly name: string,
+    private readonly k: Kernels,
+    private readonly kernel: tf.Variable,
+    private readonly bias: tf.Variable | null,
+    private readonly activation: Activation,
+    private readonly strides: [number, number],
+    private readonly pad: 'same' | 'valid',
+    private readonly kernelGrad: number,
+    private readonly biasGrad: number,
+  ) {
+    this.kernels = 1 + (kernelGrad >= 0 ? 1 : 0) + 1;
+  }
+  forward(x: tf.TensorInfo, s: Scratch): tf.TensorInfo {
+    this.x = x;
+    const inputs: tf.NamedTensorInfoMap = { x, filter: this.kernel };
+    if (this.bias) inputs.bias = this.bias;
+    const attrs = {
+      strides: this.strides,
+      pad: this.pad,
+      dataFormat: 'NHWC',
+      dilations: [1, 1],
+      dimRoundingMode: null,
+      activation: this.activation,
+      leakyreluAlpha: 0,
+    } as unknown as tf.NamedAttrMap;
+    this.out = s.keep(this.k.get(tf.FusedConv2D)({ inputs, attrs, backend: s.backend }));
+    return this.out;
+  }
+  backward(dy: tf.TensorInfo, needDx: boolean, s: Scratch, grads: (tf.TensorInfo | null)[]): tf.TensorInfo | null {
+    if (this.activation === 'relu') reluBackward(s.view(this.out), s.view(dy));
+    const common = { strides: this.strides, pad: this.pad, dataFormat: 'NHWC', dimRoundingMode: null, dilations: [1, 1] };
+    if (this.kernelGrad >= 0) {
+      grads[this.kernelGrad] = this.k.get(tf.Conv2DBackpropFilter)({
+        inputs: { x: this.x, dy },
+        attrs: { ...common, filterShape: this.kernel.shape } as unknown as tf.NamedAttrMap,
+        backend: s.backend,
+      });
+    }
+    if (this.biasGrad >= 0) {
+      const channels = this.kernel.shape[3]!;
+      const db = s.backend.makeOutput([channels], 'float32');
+      columnSums(s.view(dy), channels, s.view(db));
+      grads[this.biasGrad] = db;
+    }
+    if (!needDx) return null;
+    return s.keep(
+      this.k.get(tf.Conv2DBackpropInput)({
+        inputs: { dy, filter: this.kernel },
+        attrs: { ...common, inputShape: this.x.shape } as unknown as tf.NamedAttrMap,
+        backend: s.backend,
+      }),
+    );
+  }
+}
+
+/** Max pooling (NHWC): the wasm kernel forward; backward sends dy to the first maximum of each window (as tfjs). */
+class MaxPoolOp implements Op {
+  readonly kernels = 1;
+  private x!: tf.TensorInfo;
+  private out!: tf.TensorInfo;
+  constructor(
+    readonly name: string,
+    private readonly k: Kernels,
+    private readonly filterSize: [number, number],
+    private readonly strides: [number, number],
+    private readonly pad: 'same' | 'valid',
+  ) {}
+  forward(x: tf.TensorInfo, s: Scratch): tf.TensorInfo {
+    this.x = x;
+    const attrs = { filterSize: this.filterSize, strides: this.strides, pad: this.pad, dimRoundingMode: null } as unknown as tf.NamedAttrMap;
+    this.out = s.keep(this.k.get(tf.MaxPool)({ inputs: { x }, attrs, backend: s.backend }));
+    return this.out;
+  }
+  backward(dy: tf.TensorInfo, needDx: boolean, s: Scratch): tf.TensorInfo | null {
+    if (!needDx) return null;
+    const info = tf.backend_util.computePool2DInfo(this.x.shape as [number, number, number, number], this.filterSize, this.strides, 1, this.pad);
+    const {
+      batchSize,
+      inHeight,
+      inWidth,
+      inChannels: channels,
+      outHeight,
+      outWidth,
+      strideHeight,
+      strideWidth,
+      filterHeight: fh,
+      filterWidth: fw,
+    } = info;
+    const { top, left } = info.padInfo;
+    const dxInfo = s.out(this.x.shape);
+    const x = s.view(this.x);
+    const dyv = s.view(dy);
+    const dx = s.view(dxInfo);
+    dx.fill(0);
+    const window = new Int32Array(fh * fw);
+    for (let n = 0; n < batchSize; n++) {
+      const xBatch = n * inHeight * inWidth * channels;
+      for (let oh = 0; oh < outHeight; oh++) {
+        for (let ow = 0; ow < outWidth; ow++) {
+          let size = 0;
+          for (let kh = 0; kh < fh; kh++) {
+            const h = oh * strideHeight - top + kh;
+            if (h < 0 || h >= inHeight) continue;
+            for (let kw = 0; kw < fw; kw++) {
+              const w = ow * strideWidth - left + kw;
+              if (w >= 0 && w < inWidth) window[size++] = xBatch + (h * inWidth + w) * channels;
+            }
+          }
+          const dyBase = ((n * outHeight + oh) * outWidth + ow) * channels;
+          for (let c = 0; c < channels; c++) {
+            // First maximum in scan order (a strict > from −∞), as the cpu backend and src/ml/kernels/max-pool-grad.ts.
+            let at = -1;
+            let best = -Infinity;
+            for (let q = 0; q < size; q++) {
+              const i = window[q] + c;
+              if (x[i] > best) {
+                best = x[i];
+                at = i;
+              }
+            }
+            if (at >= 0) dx[at] += dyv[dyBase + c];
+          }
+        }
+      }
+    }
+    return dxInfo;
+  }
+}
+
+/** Flatten / Reshape: the same data under another shape. */
+class ReshapeOp implements Op {
+  readonly kernels = 0;
+  private inShape: number[] = [];
+  constructor(
+    readonly name: string,
+    private readonly shape: number[],
+  ) {}
+  forward(x: tf.TensorInfo): tf.TensorInfo {
+    this.inShape = x.shape;
+    return view(x, [x.shape[0], ...this.shape]);
+  }
+  backward(dy: tf.TensorInfo, needDx: boolean): tf.TensorInfo | null {
+    return needDx ? view(dy, this.inShape) : null;
+  }
+}
+
+/** A standalone ReLU (Activation('relu') / ReLU layer) or linear activation. */
+class ActivationOp implements Op {
+  readonly kernels: number;
+  private out!: tf.TensorInfo;
+  constructor(
+    readonly name: string,
+    private readonly k: Kernels,
+    private readonly activation: Activation,
+  ) {
+    this.kernels = activation === 'relu' ? 1 : 0;
+  }
+  forward(x: tf.TensorInfo, s: Scratch): tf.TensorInfo {
+    if (this.activation === 'linear') return x;
+    this.out = s.keep(this.k.get(tf.Relu)({ inputs: { x }, attrs: {}, backend: s.backend }));
+    return this.out;
+  }
+  backward(dy: tf.TensorInfo, needDx: boolean, s: Scratch): tf.TensorInfo | null {
+    if (!needDx) return null;
+    if (this.activation === 'relu') reluBackward(s.view(this.out), s.view(dy));
+    return dy;
+  }
+}
+
+const EPSILON = 1e-7;
+
+/**
+ * Loss, correct count and dL/dz of the batch, one row at a time (float64 inside). z: the model's logits, or the
+ * input of its final softmax when `probabilities`. Matches crossEntropy in src/ml/loss.ts and its autodiff gradient.
+ */
+export function softmaxCrossEntropy(
+  z: Float32Array,
+  y: Float32Array,
+  rows: number,
+  classes: number,
+  probabilities: boolean,
+  dz: Float32Array,
+): { loss: number; correct: number } {
+  const p = new Float64Array(classes);
+  const dp = new Float64Array(classes);
+  let loss = 0;
+  for (let r = 0; r < rows; r++) {
+    const base = r * classes;
+    let max = -Infinity;
+    for (let c = 0; c < classes; c++) if (z[base + c] > max) max = z[base + c];
+    let sum = 0;
+    for (let c = 0; c < classes; c++) sum += p[c] = Math.exp(z[base + c] - max);
+    const lse = Math.log(sum);
+    if (!probabilities) {
+      // tf.losses.softmaxCrossEntropy: −Σ y·(z − logsumexp z), gradient (softmax(z) − y) per row, mean over rows.
+      for (let c = 0; c < classes; c++) {
+        const yc = y[base + c];
+        if (yc !== 0) loss -= yc * (z[base + c] - max - lse);
+        dz[base + c] = (p[c] / sum - yc) / rows;
+      }
+      continue;
+    }
+    // −Σ y·log(clip(p, ε, 1 − ε)): d/dp = −y/(clip p) where ε ≤ p ≤ 1 − ε (0 where clipped), then through softmax.
+    let dot = 0;
+    for (let c = 0; c < classes; c++) {
+      const pc = Math.fround(p[c] / sum);
+      p[c] = pc;
+      const clipped = Math.min(Math.max(pc, EPSILON), 1 - EPSILON);
+      const yc = y[base + c];
+      if (yc !== 0) loss -= yc * Math.log(clipped);
+      dp[c] = pc >= EPSILON && pc <= 1 - EPSILON ? -yc / clipped / rows : 0;
+      dot += dp[c] * pc;
+    }
+    for (let c = 0; c < classes; c++) dz[base + c] = p[c] * (dp[c] - dot);
+  }
+  return { loss: loss / rows, correct: countCorrect(z, y, rows, classes) };
+}
+
+class Program implements TrainProgram {
+  readonly kernels: number;
+  readonly layers: string[];
+  /** Ops from this index on need dL/d(input) (the ones before it have no weights to train). */
+  private readonly firstNeedingDx: number;
+  constructor(
+    private readonly ops: Op[],
+    private readonly classes: number,
+    private readonly probabilities: boolean,
+    private readonly vars: number,
+    /** Index of the first op with a trained weight. */
+    firstTrained: number,
+  ) {
+    this.firstNeedingDx = firstTrained + 1;
+    this.kernels = ops.reduce((a, o) => a + o.kernels, 0);
+    this.layers = ops.map((o) => o.name);
+  }
+
+  step(x: tf.TensorInfo, y: Float32Array): ProgramStep {
+    const backend = tf.backend() as WasmBackend;
+    const s = new Scratch(backend);
+    const grads: (tf.TensorInfo | null)[] = new Array<tf.TensorInfo | null>(this.vars).fill(null);
+    const rows = x.shape[0];
+    try {
+      let h = x;
+      for (const op of this.ops) h = op.forward(h, s);
+      let dy = s.out([rows, this.classes]);
+      const { loss, correct } = softmaxCrossEntropy(s.view(h), y, rows, this.classes, this.probabilities, s.view(dy));
+      for (let i = this.ops.length - 1; i >= 0; i--) {
+        const dx = this.ops[i].backward(dy, i >= this.firstNeedingDx, s, grads);
+        if (dx === null) break;
+        dy = dx;
+      }
+      return { loss, correct, grads };
+    } catch (e) {
+      this.release(grads);
+      throw e;
+    } finally {
+      s.free();
+    }
+  }
+
+  release(grads: (tf.TensorInfo | null)[]): void {
+    const backend = tf.backend() as WasmBackend;
+    for (const g of grads) if (g) backend.disposeData(g.dataId);
+  }
+
+  tensors(grads: (tf.TensorInfo | null)[]): (tf.Tensor | null)[] {
+    const engine = tf.engine();
+    return grads.map((g) => (g ? engine.makeTensorFromTensorInfo(g, engine.backend) : null));
+  }
+}
+
+type Config = Record<string, unknown>;
+
+const pair = (v: unknown): [number, number] | null => {
+  const a = Array.isArray(v) ? v : [v, v];
+  return a.length === 2 && a.every((n) => Number.isInteger(n) && n > 0) ? [a[0] as number, a[1] as number] : null;
+};
+
+/** Kernel lookups resolved when the program is compiled (after every registration: ours, the native GEMMs). */
+function kernelTable(): Kernels | null {
+  const names = [tf._FusedMatMul, tf.BatchMatMul, tf.FusedConv2D, tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput, tf.MaxPool, tf.Relu];
+  const table = new Map<string, KernelFunc>();
+  for (const n of names) {
+    const k = tf.getKernel(n, 'wasm');
+    if (!k) return null;
+    table.set(n, k.kernelFunc as unknown as KernelFunc);
+  }
+  return { get: (n) => table.get(n)! };
+}
+
+/** Why a model trains on the general path (null: it compiles). Exposed for tests and logs. */
+export function programRefusal(model: tf.LayersModel, vars: tf.Variable[], yWidth: number): string | null {
+  return compile(model, vars, yWidth).reason;
+}
+
+/**
+ * The compiled step of `model` (trained on `vars`, in that order, with the default loss), or null when the model,
+ * the backend or the labels (yWidth columns) are not the common case this program covers (the caller then takes the general path).
+ */
+export function compileTrainProgram(model: tf.LayersModel, vars: tf.Variable[], yWidth: number): TrainProgram | null {
+  return compile(model, vars, yWidth).program;
+}
+
+function compile(model: tf.LayersModel, vars: tf.Variable[], yWidth: number): { program: TrainProgram | null; reason: string | null } {
+  const refuse = (reason: string) => ({ program: null, reason });
+  if (tf.getBackend() !== 'wasm') return refuse(`backend ${tf.getBackend()}`);
+  if (process.env.MODELPRESS_TRAIN_PROGRAM === '0') return refuse('MODELPRESS_TRAIN_PROGRAM=0');
+  const k = kernelTable();
+  if (!k) return refuse('a kernel is missing');
+  if (model.inputs.length !== 1 || model.outputs.length !== 1) return refuse('not one input and one output');
+  if (vars.some((v) => v.dtype !== 'float32')) return refuse('a variable is not float32');
+  const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
+  // A chain: every layer used once, fed by the previous one.
+  let prev = model.inputs[0];
+  for (const l of layers) {
+    if (l.inboundNodes.length !== 1 || Array.isArray(l.input) || Array.isArray(l.output)) return refuse(`${l.name} is not in a chain`);
+    if (l.input.id !== prev.id) return refuse(`${l.name} is not in a chain`);
+    prev = l.output;
+  }
+  if (prev.id !== model.outputs[0].id) return refuse('the output is not the last layer');
+  const inShape = model.inputs[0].shape.slice(1);
+  if (!inShape.every((d) => typeof d === 'number' && d > 0)) return refuse('input shape not fixed');
+
+  const used = new Set<number>();
+  const ops: Op[] = [];
+  let firstTrained = -1;
+  const gradIndex = (w: tf.LayerVariable | undefined): number => {
+    if (!w) return -1;
+    const v = w.read();
+    const i = vars.findIndex((x) => x === v);
+    if (i >= 0) used.add(i);
+    if (i >= 0 && firstTrained < 0) firstTrained = ops.length;
+    return i;
+  };
+  const byName = (l: tf.layers.Layer, suffix: string) => l.weights.find((w) => w.originalName.endsWith(`/${suffix}`) || w.originalName === suffix);
+  let finalSoftmax = false;
+  for (let li = 0; li < layers.length; li++) {
+    const l = layers[li];
+    const last = li === layers.length - 1;
+    const cls = l.getClassName();
+    const cfg = l.getConfig() as Config;
+    const act = typeof cfg.activation === 'string' ? cfg.activation : cfg.activation == null ? 'linear' : 'custom';
+    if (finalSoftmax) return refuse('softmax before the last layer');
+    if (act === 'softmax' && !last) return refuse(`${l.name}: softmax before the last layer`);
+    const activation: Activation | null = act === 'relu' || act === 'linear' ? act : act === 'softmax' ? 'linear' : null;
+    if (act === 'softmax') finalSoftmax = true;
+    const inRank = (l.input as tf.SymbolicTensor).shape.length;
+    const kernelVar = byName(l, 'kernel');
+    const biasVar = cfg.useBias === false ? undefined : byName(l, 'bias');
+    const weightsKnown = (n: number) => l.weights.length === n;
+    if (cls === 'Dense') {
+      if (!activation) return refuse(`${l.name}: activation ${act}`);
+      if (inRank !== 2 || !kernelVar || !weightsKnown(biasVar ? 2 : 1)) return refuse(`${l.name}: unsupported Dense`);
+      ops.push(
+        new DenseOp(
+          l.name,
+          k,
+          kernelVar.read() as tf.Variable,
+          (biasVar?.read() as tf.Variable) ?? null,
+          activation,
+          gradIndex(kernelVar),
+          gradIndex(biasVar),
+        ),
+      );
+    } else if (cls === 'Conv2D') {
+      const strides = pair(cfg.strides);
+      const dil = pair(cfg.dilationRate ?? 1);
+      if (!activation) return refuse(`${l.name}: activation ${act}`);
+      if (cfg.dataFormat === 'channelsFirst' || !strides || !dil || dil[0] !== 1 || dil[1] !== 1) return refuse(`${l.name}: unsupported Conv2D`);
+      if ((cfg.padding !== 'same' && cfg.padding !== 'valid') || !kernelVar || !weightsKnown(biasVar ? 2 : 1))
+        return refuse(`${l.name}: unsupported Conv2D`);
+      ops.push(
+        new Conv2DOp(
+          l.name,
+          k,
+          kernelVar.read() as tf.Variable,
+          (biasVar?.read() as tf.Variable) ?? null,
+          activation,
+          strides,
+          cfg.padding,
+          gradIndex(kernelVar),
+          gradIndex(biasVar),
+        ),
+      );
+    } else if (cls === 'MaxPooling2D') {
+      const size = pair(cfg.poolSize);
+      const strides = pair(cfg.strides ?? cfg.poolSize);
+      if (cfg.dataFormat === 'channelsFirst' || !size || !strides || (cfg.padding !== 'same' && cfg.padding !== 'valid'))
+        return refuse(`${l.name}: unsupported MaxPooling2D`);
+      ops.push(new MaxPoolOp(l.name, k, size, strides, cfg.padding));
+    } else if (cls === 'Flatten' || cls === 'Reshape') {
+      const out = (l.output as tf.SymbolicTensor).shape.slice(1);
+      if (!out.every((d) => typeof d === 'number' && d > 0)) return refuse(`${l.name}: shape not fixed`);
+      ops.push(new ReshapeOp(l.name, out as number[]));
+    } else if (cls === 'Activation' || cls === 'ReLU' || cls === 'Softmax') {
+      const a = cls === 'ReLU' ? (cfg.maxValue == null ? 'relu' : null) : cls === 'Softmax' ? 'softmax' : act;
+      if (a === 'softmax') {
+        if (!last || (cls === 'Softmax' && cfg.axis !== -1 && cfg.axis !== inRank - 1)) return refuse(`${l.name}: softmax before the last layer`);
+        finalSoftmax = true;
+      } else if (a !== 'relu' && a !== 'linear') return refuse(`${l.name}: activation ${a}`);
+      else ops.push(new ActivationOp(l.name, k, a));
+    } else return refuse(`${l.name}: layer ${cls}`);
+  }
+  if (used.size !== vars.length) return refuse('a trainable variable is not a weight the program updates');
+  const outShape = model.outputs[0].shape;
+  const classes = outShape[outShape.length - 1];
+  if (outShape.length !== 2 || typeof classes !== 'number') return refuse('output is not [batch, classes]');
+  // The loss follows the model's head as defaultLoss does (src/ml/loss.ts).
+  if (finalSoftmax !== outputsProbabilities(model)) return refuse('head not recognised');
+  if (yWidth !== classes) return refuse(`labels are ${yWidth} wide, the output ${classes}`);
+  return { program: new Program(ops, classes, finalSoftmax, vars.length, firstTrained), reason: null };
+}
