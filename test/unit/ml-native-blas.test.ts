@@ -11,6 +11,7 @@ import path from 'node:path';
 import { tf } from '../../src/ml/tf.ts';
 import { initBackend } from '../../src/ml/backend.ts';
 import { loadNativeBlas, nativeBlas, nativeBlasStatus } from '../../src/ml/kernels/native-blas.ts';
+import { nativeConvCalls } from '../../src/ml/kernels/native-conv.ts';
 import { nativeGemmCalls } from '../../src/ml/kernels/native-mat-mul.ts';
 
 function randomValues(n: number, seed: number): Float32Array {
@@ -50,9 +51,10 @@ async function runOn(backend: string, f: () => tf.Tensor[]): Promise<{ shape: nu
 /** wasm matches cpu within 1e-4 (relative to the largest value); with native BLAS on, wasm ran `minNative` GEMMs natively. */
 async function compareBackends(label: string, f: () => tf.Tensor[], minNative = 1): Promise<void> {
   const expected = await runOn('cpu', f);
-  const callsBefore = nativeGemmCalls();
+  const callsBefore = nativeGemmCalls() + nativeConvCalls();
   const actual = await runOn('wasm', f);
-  if (nativeBlasStatus().active) assert.ok(nativeGemmCalls() - callsBefore >= minNative, `${label}: the native GEMM did not run`);
+  const calls = nativeGemmCalls() + nativeConvCalls() - callsBefore;
+  if (nativeBlasStatus().active) assert.ok(calls >= minNative, `${label}: ${calls} native calls, expected ≥ ${minNative}`);
   for (let i = 0; i < expected.length; i++) {
     assert.deepEqual(actual[i].shape, expected[i].shape, `${label} output ${i}: shape`);
     const err = relError(actual[i].values, expected[i].values);
@@ -176,6 +178,90 @@ test('gradients of a dense layer (fused forward, transposed products backward) m
   );
 });
 
+type Shape4 = [number, number, number, number];
+// Both im2col layouts (FW·Cin < 16: the transposed one), strides, dilation, explicit padding, a direct 1×1.
+const convCases: { x: Shape4; f: Shape4; strides: [number, number]; pad: 'same' | 'valid' | number; dilations?: [number, number] }[] = [
+  { x: [4, 28, 28, 1], f: [5, 5, 1, 6], strides: [1, 1], pad: 'same' }, // LeNet-5's first layer
+  { x: [4, 14, 14, 6], f: [5, 5, 6, 16], strides: [1, 1], pad: 'valid' }, // and its second
+  { x: [3, 11, 10, 2], f: [3, 3, 2, 5], strides: [2, 2], pad: 'same' },
+  { x: [3, 11, 10, 7], f: [3, 3, 7, 5], strides: [2, 2], pad: 'valid' },
+  { x: [2, 8, 9, 4], f: [2, 4, 4, 3], strides: [2, 3], pad: 'valid' },
+  { x: [2, 9, 8, 5], f: [3, 4, 5, 3], strides: [3, 2], pad: 1 },
+  { x: [2, 7, 7, 8], f: [1, 1, 8, 3], strides: [1, 1], pad: 'valid' }, // direct: x is its own im2col matrix
+  { x: [1, 1, 1, 1], f: [1, 1, 1, 1], strides: [1, 1], pad: 'same' },
+];
+
+for (const c of convCases) {
+  test(`conv2d x${c.x} f${c.f} s${c.strides} ${c.pad}: forward and both gradients match cpu`, async () => {
+    await compareBackends(
+      `conv ${c.x} ${c.f}`,
+      () => {
+        const x = tensor(c.x, 1) as tf.Tensor4D;
+        const f = tensor(c.f, 2) as tf.Tensor4D;
+        const loss = (a: tf.Tensor, b: tf.Tensor) => {
+          const y = tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.strides, c.pad);
+          return tf.sum(tf.mul(y, tensor(y.shape, 3)));
+        };
+        return [tf.conv2d(x, f, c.strides, c.pad), ...tf.grads(loss)([x, f])];
+      },
+      3,
+    );
+  });
+}
+
+test('conv2d with dilation (forward) and FusedConv2D with a bias and every native activation match cpu', async () => {
+  await compareBackends('dilated', () => [
+    tf.conv2d(tensor([2, 12, 11, 3], 1) as tf.Tensor4D, tensor([3, 3, 3, 4], 2) as tf.Tensor4D, 1, 'same', 'NHWC', [2, 2]),
+  ]);
+  await compareBackends('dilated, 16 channels (im2col rows)', () => [
+    tf.conv2d(tensor([1, 9, 9, 16], 1) as tf.Tensor4D, tensor([3, 3, 16, 2], 2) as tf.Tensor4D, 1, 'same', 'NHWC', [2, 2]),
+  ]);
+  await compareBackends('dilated, wide', () => [
+    tf.conv2d(tensor([2, 12, 11, 8], 1) as tf.Tensor4D, tensor([3, 2, 8, 4], 2) as tf.Tensor4D, 1, 'valid', 'NHWC', [2, 3]),
+  ]);
+  for (const activation of activations) {
+    await compareBackends(`fused conv ${activation}`, () => [
+      tf.fused.conv2d({
+        x: tf.mul<tf.Tensor4D>(tensor([2, 9, 9, 3], 1), 4),
+        filter: tensor([3, 3, 3, 5], 2) as tf.Tensor4D,
+        strides: 1,
+        pad: 'same',
+        bias: tensor([5], 3),
+        activation,
+        leakyreluAlpha: 0.1,
+      }),
+    ]);
+  }
+  await compareBackends(
+    'fused conv prelu (stock kernel)',
+    () => [
+      tf.fused.conv2d({
+        x: tensor([2, 9, 9, 3], 1) as tf.Tensor4D,
+        filter: tensor([3, 3, 3, 5], 2) as tf.Tensor4D,
+        strides: 1,
+        pad: 'same',
+        bias: tensor([5], 3),
+        activation: 'prelu',
+        preluActivationWeights: tensor([5], 4),
+      }),
+    ],
+    0,
+  );
+});
+
+test('conv2d with an empty batch: empty outputs, a zero filter gradient', async () => {
+  await compareBackends(
+    'empty batch',
+    () => {
+      const x = tf.zeros<tf.Rank.R4>([0, 6, 6, 2]);
+      const f = tensor([3, 3, 2, 4], 2) as tf.Tensor4D;
+      const loss = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same'));
+      return [tf.conv2d(x, f, 1, 'same'), ...tf.grads(loss)([x, f])];
+    },
+    0,
+  );
+});
+
 test('the addon refuses operands outside the heap', { skip: !nativeBlasStatus().active && 'native BLAS unavailable here' }, () => {
   const { addon } = nativeBlas()!;
   const heap = new ArrayBuffer(1024);
@@ -185,6 +271,11 @@ test('the addon refuses operands outside the heap', { skip: !nativeBlasStatus().
   assert.throws(() => addon.gemm(heap, 2, 0, 0, 16, 16, 16, 0, 256, 0, 0, 0, 0, -1, 0, 0, 0), /outside the heap/);
   assert.throws(() => addon.gemm(heap, 1, 0, 0, 4, 4, 4, 2, 0, 0, 0, 0, 0, -1, 0, 0, 0), /outside the heap/); // misaligned
   assert.throws(() => addon.gemm(heap, 1, 0, 0, 4, 4, 4, 0, 0, 0, 0, 0, 0, 1020, 4, 0, 0), /bad bias/);
+  // conv: a 1×4×4×4 input, 3×3×4×4 filter and 1×4×4×4 output (256, 576 and 256 bytes) at byte offsets 0, 256, 832.
+  const conv = (yOff: number) => new Float64Array([1, 4, 4, 4, 4, 4, 4, 3, 3, 1, 1, 1, 1, 1, 1, 0, 256, yOff, -1, 0, 0, 0]);
+  assert.doesNotThrow(() => addon.conv(new ArrayBuffer(1088), 0, conv(832)));
+  assert.throws(() => addon.conv(new ArrayBuffer(1084), 0, conv(832)), /outside the heap/);
+  assert.throws(() => addon.conv(new ArrayBuffer(1088), 3, conv(832)), /bad mode/);
 });
 
 test('MODELPRESS_NATIVE_BLAS=0: the wasm kernels run, and the log says so', () => {

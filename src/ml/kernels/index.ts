@@ -5,8 +5,9 @@
 //   (DepthwiseConv2D, SeparableConv2D), UnsortedSegmentSum (the gradient of gather: Embedding);
 // - wrong: MaxPoolGrad (see max-pool-grad.ts): replaced; on the cpu backend ResizeNearestNeighborGrad (see
 //   resize-nearest-neighbor-grad.ts): replaced there, by registerKernelFixes;
-// - slow: BatchMatMul and _FusedMatMul run on the system's OpenBLAS where the optional native addon loads
-//   (native-blas.ts, native-mat-mul.ts; MODELPRESS_NATIVE_BLAS=0 turns it off), else BatchMatMul is wrapped;
+// - slow: BatchMatMul, _FusedMatMul, Conv2D, FusedConv2D and both conv2d gradients run on the system's OpenBLAS where
+//   the optional native addon loads (native-blas.ts, native-mat-mul.ts, native-conv.ts; MODELPRESS_NATIVE_BLAS=0
+//   turns it off), else BatchMatMul is wrapped and the conv2d gradients are wasm composites;
 //   Conv2DBackpropInput, Identity and Tile replaced (see their files); the fused Adam update is our own kernel
 //   (src/ml/fused-adam.ts uses it); training-mode BatchNormalization and the ReLU6 (ClipByValue) gradient are fused
 //   wasm kernels (batch-norm-train.ts, which also patches tfjs-layers' BatchNormalization.call);
@@ -19,6 +20,7 @@ import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.ts';
 import { conv2DBackpropInputConfig } from './conv2d-backprop-input.ts';
 import { missingKernelFallbacks } from './cpu-fallback.ts';
 import { nativeBlas } from './native-blas.ts';
+import { nativeConv2DBackpropFilterConfig, nativeConv2DBackpropInputConfig, nativeConv2DConfig, nativeFusedConv2DConfig } from './native-conv.ts';
 import { nativeBatchMatMulConfig, nativeFusedMatMulConfig } from './native-mat-mul.ts';
 import { depthwiseConv2dBackpropFilterConfig } from './depthwise-conv2d-backprop-filter.ts';
 import { depthwiseConv2dBackpropInputConfig } from './depthwise-conv2d-backprop-input.ts';
@@ -49,12 +51,20 @@ export function registerWasmKernels(): void {
     const stockMatMul = tf.getKernel(tf.BatchMatMul, 'wasm');
     const stockTile = tf.getKernel(tf.Tile, 'wasm');
     const stockFusedMatMul = tf.getKernel(tf._FusedMatMul, 'wasm');
-    if (!stockMatMul || !stockTile || !stockFusedMatMul)
+    const stockConv = tf.getKernel(tf.Conv2D, 'wasm');
+    const stockFusedConv = tf.getKernel(tf.FusedConv2D, 'wasm');
+    if (!stockMatMul || !stockTile || !stockFusedMatMul || !stockConv || !stockFusedConv)
       throw new Error('@tensorflow/tfjs-backend-wasm must be imported before registerWasmKernels()');
     const blas = nativeBlas();
     const own = [
-      conv2DBackpropFilterConfig,
-      conv2DBackpropInputConfig,
+      ...(blas
+        ? [
+            nativeConv2DConfig(blas, stockConv),
+            nativeFusedConv2DConfig(blas, stockFusedConv),
+            nativeConv2DBackpropFilterConfig(blas, conv2DBackpropFilterConfig),
+            nativeConv2DBackpropInputConfig(blas, conv2DBackpropInputConfig),
+          ]
+        : [conv2DBackpropFilterConfig, conv2DBackpropInputConfig]),
       depthwiseConv2dBackpropFilterConfig,
       depthwiseConv2dBackpropInputConfig,
       maxPoolGradConfig,

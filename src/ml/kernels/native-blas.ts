@@ -45,6 +45,8 @@ export interface NativeBlasAddon {
     activation: number,
     activationAlpha: number,
   ): void;
+  /** 2-D convolution, its filter gradient (mode 1) or input gradient (mode 2); params: enum P in blas.c. */
+  conv(heap: ArrayBuffer, mode: number, params: Float64Array): void;
   config(): string;
   threads(): number;
 }
