@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { AppError } from '../errors.ts';
 import type { ObjectStore, PutResult } from '../storage/object-store.ts';
 import './layers/index.ts'; // registers the Keras layer classes tfjs lacks, before any model loads
+import { compactTopology } from './compact-topology.ts';
 import { tf } from './tf.ts';
 
 export interface ModelFileRef {
@@ -134,7 +135,12 @@ export async function serializeModel(model: tf.LayersModel): Promise<SerializedM
   );
   if (!captured) throw new AppError('INTERNAL', 'model.save produced no artifacts');
   const weightData = tf.io.CompositeArrayBuffer.join(captured.weightData ?? new ArrayBuffer(0));
-  const artifacts: tf.io.ModelArtifacts = { ...captured, weightData };
+  // What model.json will hold: the topology less what tfjs fills in itself (checked lossless; compact-topology.ts).
+  const modelTopology =
+    captured.modelTopology && !(captured.modelTopology instanceof ArrayBuffer)
+      ? await compactTopology(captured.modelTopology)
+      : captured.modelTopology;
+  const artifacts: tf.io.ModelArtifacts = { ...captured, modelTopology, weightData };
   return { modelJson: modelJsonWithoutManifest(artifacts), weightSpecs: artifacts.weightSpecs ?? [], weightData, artifacts };
 }
 
@@ -142,7 +148,7 @@ function modelJsonWithoutManifest(a: tf.io.ModelArtifacts): Omit<tf.io.ModelJSON
   const json: Omit<tf.io.ModelJSON, 'weightsManifest'> = { modelTopology: a.modelTopology as object };
   if (a.format !== undefined) json.format = a.format;
   if (a.generatedBy !== undefined) json.generatedBy = a.generatedBy;
-  if (a.convertedBy !== undefined) json.convertedBy = a.convertedBy;
+  if (a.convertedBy != null) json.convertedBy = a.convertedBy; // tfjs writes null: "not converted" either way
   if (a.trainingConfig !== undefined) json.trainingConfig = a.trainingConfig;
   if (a.signature !== undefined) json.signature = a.signature;
   if (a.userDefinedMetadata !== undefined) json.userDefinedMetadata = a.userDefinedMetadata;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { tf } from '../../src/ml/tf.ts';
 import { applyMasks, magnitudeMasks, prunableWeights, sparsityOf } from '../../src/ml/compress/prune/magnitude.ts';
 import { constantSparsity, polynomialDecay } from '../../src/ml/compress/prune/schedule.ts';
-import { GradualPruner } from '../../src/ml/compress/prune/gradual.ts';
+import { blockScores, GradualPruner } from '../../src/ml/compress/prune/gradual.ts';
 import { AppError } from '../../src/errors.ts';
 
 await tf.setBackend('cpu');
@@ -167,5 +167,28 @@ test('GradualPruner keeps pruned weights at zero through fit and reaches the fin
   assert.equal(sparsityOf([kernel]), Math.round(0.75 * 72) / 72);
   x.dispose();
   y.dispose();
+  model.dispose();
+});
+
+test('GradualPruner blockSize: kernels pruned in runs of 4 along the last axis, scored by the run (blockScores)', () => {
+  assert.deepEqual(Array.from(blockScores(Float32Array.from([1, -2, 3, 0.5, 0.5, 9]), 3, 2)), [3, 3, 3, 1, 1, 9]);
+  const model = tf.sequential({
+    layers: [
+      tf.layers.dense({ inputShape: [10], units: 12, kernelInitializer: tf.initializers.glorotUniform({ seed: 7 }) }),
+      tf.layers.dense({ units: 2 }),
+    ],
+  });
+  const pruner = new GradualPruner(model, constantSparsity({ targetSparsity: 0.75, beginStep: 0, frequency: 1 }), { blockSize: 4 });
+  pruner.beforeBatch();
+  const [kernel] = prunableWeights(model);
+  const v = kernel.values.dataSync();
+  assert.equal(sparsityOf([kernel]), 0.75);
+  // 90 of 120 weights: 22 whole blocks and the threshold's block split (exact top-k), no other block touched.
+  let partial = 0;
+  for (let b = 0; b < v.length; b += 4) {
+    const zeros = v.slice(b, b + 4).filter((x) => x === 0).length;
+    if (zeros !== 0 && zeros !== 4) partial++;
+  }
+  assert.equal(partial, 1);
   model.dispose();
 });

@@ -186,3 +186,18 @@ test('gzip of a 90%-sparse uint8-quantized tensor is far smaller than the dense 
   assert.ok(gzQuant < dense / 12);
   assert.ok(gzQuant < gzFloat / 2);
 });
+
+test('uint8/uint16 manifest entries get a step of few digits (≤ 1e-5 above the exact one) and a min that prints as briefly, zero exact', () => {
+  for (let i = 0; i < 200; i++) {
+    const lo = -0.5 * Math.abs(Math.sin(i + 1));
+    const hi = 0.7 * Math.abs(Math.cos(3 * i + 2));
+    for (const bits of [8, 16] as const) {
+      const exact = (hi - lo) / (2 ** bits - 1);
+      const p = affineParams(lo, hi, bits, { short: true });
+      assert.ok(p.scale >= exact * (1 - 1e-7) && p.scale <= exact * (1 + 1e-5), `${p.scale} vs ${exact}`);
+      assert.ok(String(p.scale).length <= 14 && String(p.min).length <= 17, `${p.scale} ${p.min}`);
+      assert.equal(p.zeroPoint! * p.scale + p.min, 0);
+      assert.ok(lo >= p.min - p.scale / 2 && hi <= p.min + (2 ** bits - 1) * p.scale + p.scale / 2, 'covers the range');
+    }
+  }
+});

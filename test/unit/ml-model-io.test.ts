@@ -15,6 +15,7 @@ import {
   type ModelFile,
 } from '../../src/ml/model-io.ts';
 import { modelStats } from '../../src/ml/model-stats.ts';
+import { compactTopology } from '../../src/ml/compact-topology.ts';
 import type { ObjectStore } from '../../src/storage/object-store.ts';
 import { AppError } from '../../src/errors.ts';
 
@@ -189,5 +190,46 @@ test('missing shard, wrong shard size and absent model.json are reported with th
   await assert.rejects(loadArtifactsFromStore(store, await saveFilesToStore(store, truncated, (p) => `t/${p}`)), { code: 'WEIGHTS_MISMATCH' });
   await store.put('bad/model.json', Buffer.from('{"modelTopology": {"nope": 1}, "weightsManifest": []}'));
   await assert.rejects(loadModelFromStore(store, [{ path: 'model.json', objectKey: 'bad/model.json' }]), { code: 'INVALID_MODEL' });
+  model.dispose();
+});
+
+test('model.json leaves out what tfjs fills in (compactTopology): stock tf.loadLayersModel builds the same config, outputs identical', async () => {
+  const cases: [Parameters<typeof buildModel>[0], number[], Record<string, never>][] = [
+    ['lenet-5', [28, 28, 1], {}],
+    ['lenet-300-100', [784], {}],
+    ['resnet-20', [32, 32, 3], {}],
+    ['mobilenet-v2', [32, 32, 3], {}],
+    [{ layers: [{ type: 'dense', units: 8, activation: 'relu' }, { type: 'batchNormalization' }, { type: 'dropout', rate: 0.2 }] }, [5], {}],
+  ];
+  for (const [arch, shape, opts] of cases) {
+    const model = buildModel(arch, shape, 3, { seed: 1, ...opts });
+    const full = JSON.stringify(model.toJSON(null, false));
+    const [json, ...shards] = await modelToFiles(model);
+    const written = JSON.parse(json.data.toString()) as tf.io.ModelJSON;
+    const label = typeof arch === 'string' ? arch : 'spec';
+    assert.ok(JSON.stringify(written.modelTopology).length < 0.9 * full.length, `${label}: topology compacted`);
+    assert.ok(!('convertedBy' in written) && !('keras_version' in written.modelTopology), label);
+    const byUrl = new Map([json, ...shards].map((f) => [`http://models.test/m/${f.path}`, f.data]));
+    const fetchFunc = (async (url: string) => new Response(new Uint8Array(byUrl.get(url)!), { status: 200 })) as typeof fetch;
+    const loaded = await tf.loadLayersModel('http://models.test/m/model.json', { fetchFunc });
+    assert.equal(JSON.stringify(loaded.toJSON(null, false)), full, `${label}: stock loader rebuilds the full config`);
+    const x = sampleInput([2, ...shape]);
+    assert.deepEqual(await predictValues(loaded, x), await predictValues(model, x), `${label}: same outputs`);
+    loaded.dispose();
+    model.dispose();
+    x.dispose();
+  }
+});
+
+test('compactTopology keeps a topology it cannot rebuild byte for byte (keys in another order; text-cnn, whose rebuild adds a dtype) whole', async () => {
+  const text = buildModel('text-cnn', [20], 3, { seed: 1, vocabSize: 50 });
+  assert.deepEqual(await compactTopology(text.toJSON(null, false) as object), text.toJSON(null, false));
+  text.dispose();
+  const model = buildModel('lenet-300-100', [784], 10, { seed: 1 });
+  const topology = model.toJSON(null, false) as unknown as { config: { layers: { config: Record<string, unknown> }[] } };
+  const layer = topology.config.layers[1];
+  layer.config = Object.fromEntries(Object.entries(layer.config).reverse());
+  assert.deepEqual(await compactTopology(topology), topology);
+  assert.ok(JSON.stringify(await compactTopology(model.toJSON(null, false) as object)).length < JSON.stringify(model.toJSON(null, false)).length);
   model.dispose();
 });

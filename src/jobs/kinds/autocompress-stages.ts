@@ -84,7 +84,7 @@ const CALIBRATION_ROWS = 1024;
  * they cost next to every other layer pruned (LeNet-300-100 at 0.95 over 3 epochs: the classifier pruned to 81%
  * lost 1.22 pp on the hold-out, kept dense 0.78 pp). The level is the sparsity of the other layers.
  */
-function pruneStage(): Stage {
+export function pruneStage(opts: { blockSize?: number } = {}): Stage {
   const scans = new WeakMap<tf.io.ModelArtifacts, SensitivityScan>();
   return {
     method: 'prune',
@@ -126,11 +126,12 @@ function pruneStage(): Stage {
             calibration,
             allocation: byWeight,
           });
+          const blocked = { ...plan, blockSize: opts.blockSize ?? 1 };
           const totalSteps = Math.max(1, env.params.fineTuneEpochs * Math.ceil(env.tune.n / env.params.batchSize));
           const pruner = new GradualPruner(
             model,
             pruningSchedule({ sparsity: Number(level), schedule: { type: 'polynomial_decay' } }, totalSteps),
-            plan,
+            blocked,
           );
           if (env.params.fineTuneEpochs > 0) {
             pruner.beforeBatch();
@@ -194,7 +195,7 @@ export function kernelBits(bits: number, size: number, total: number): number {
 }
 
 /** k-means weight sharing with 2^bits values per large kernel (small ones: kernelBits; zeros stay zero), centroid fine-tuning. */
-function clusterStage(): Stage {
+export function clusterStage(): Stage {
   return {
     method: 'cluster',
     levels: [8, 6, 5, 4, 3, 2],
@@ -226,7 +227,7 @@ function clusterStage(): Stage {
 }
 
 /** uint8 weights in the stock manifest: post-training first, quantization-aware fine-tuning when that loses too much. */
-function quantizeStage(): Stage {
+export function quantizeStage(): Stage {
   return {
     method: 'quantize',
     levels: ['uint8', 'uint8-qat'],

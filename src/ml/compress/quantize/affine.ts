@@ -96,13 +96,42 @@ function quantizeFloat16(name: string, values: Float32Array): { bytes: Uint8Arra
  * so that q = zeroPoint dequantizes to exactly 0: min = -(zeroPoint * scale), and tfjs computes
  * zeroPoint * scale + min with the same float64 product, giving 0. Pruned zeros thus stay zero.
  */
-export function affineParams(lo: number, hi: number, bits: 8 | 16): { scale: number; min: number; zeroPoint: number | null } {
+export function affineParams(
+  lo: number,
+  hi: number,
+  bits: 8 | 16,
+  opts: { short?: boolean } = {},
+): { scale: number; min: number; zeroPoint: number | null } {
   const qmax = 2 ** bits - 1;
   if (hi === lo) return { scale: 1, min: lo, zeroPoint: lo === 0 ? 0 : null };
-  const scale = (hi - lo) / qmax;
-  if (lo > 0 || hi < 0) return { scale, min: lo, zeroPoint: null };
-  const zeroPoint = Math.min(qmax, Math.max(0, Math.round(-lo / scale)));
-  return { scale, min: -(zeroPoint * scale), zeroPoint };
+  const exact = (hi - lo) / qmax;
+  if (lo > 0 || hi < 0) return { scale: exact, min: lo, zeroPoint: null };
+  // short (what goes to a manifest): a step of few digits, see shortSteps.
+  for (const scale of opts.short ? shortSteps(exact) : []) {
+    const zeroPoint = Math.min(qmax, Math.max(0, Math.round(-lo / scale)));
+    const min = -(zeroPoint * scale);
+    // Still covers [lo, hi] within half a step at both ends, and min prints as briefly as the scale.
+    const covers = lo >= min - scale / 2 && hi <= min + qmax * scale + scale / 2;
+    if (covers && String(min).length <= String(scale).length + 3) return { scale, min, zeroPoint };
+  }
+  const zeroPoint = Math.min(qmax, Math.max(0, Math.round(-lo / exact)));
+  return { scale: exact, min: -(zeroPoint * exact), zeroPoint };
+}
+
+/**
+ * Steps a hair above `exact` (at most 1e-5 of it) with few significant digits, shortest first: model.json prints
+ * scale and min in full, and 17-digit numbers in every quantized entry cost a small artifact's gzip ~10 bytes each.
+ */
+function* shortSteps(exact: number): Generator<number> {
+  for (let digits = 6; digits <= 9; digits++) {
+    const unit = 10 ** (Math.floor(Math.log10(exact)) - digits + 1);
+    const first = Math.ceil(exact / unit - 1e-3);
+    for (let k = 0; k < 4; k++) {
+      const scale = Number(((first + k) * unit).toPrecision(digits + 1));
+      // (1 − 1e-7: a range re-derived from values already on this grid, float32 ones too, gives back the same step.)
+      if (scale >= exact * (1 - 1e-7) && scale <= exact * (1 + 1e-5)) yield scale;
+    }
+  }
 }
 
 /**
@@ -118,7 +147,7 @@ export function quantizeAffine(name: string, values: Float32Array, bits: 8 | 16)
     if (v > hi) hi = v;
   }
   if (values.length === 0) lo = hi = 0;
-  const { scale, min, zeroPoint } = affineParams(lo, hi, bits);
+  const { scale, min, zeroPoint } = affineParams(lo, hi, bits, { short: true });
   const qmax = 2 ** bits - 1;
   const codes = bits === 8 ? new Uint8Array(values.length) : new Uint16Array(values.length);
   let maxErr = 0;
