@@ -66,6 +66,7 @@ console.log(
 console.log(
   `compiled ${c.toFixed(2)} (min ${Math.min(...times.compiled).toFixed(2)}), autodiff ${a.toFixed(2)} (min ${Math.min(...times.autodiff).toFixed(2)}), ratio ${(a / c).toFixed(2)}×; ${program.kernels} kernel calls`,
 );
+program.dispose();
 disposeOptimizer(optimizer);
 model.dispose();
 tf.dispose([data.x, data.y]);

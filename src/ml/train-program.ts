@@ -1,6 +1,6 @@
 // A training step compiled for the common case (issue 15): a chain model of Dense / Conv2D / MaxPooling2D /
 // Flatten / activation layers trained with the default softmax cross-entropy, as a flat list of wasm backend kernel
-// calls (forward and backward) plus a few JS loops over heap views, outside the tfjs engine: no gradient tape, no
+// calls (forward and backward) plus the loss and max-pool gradient as JS loops over heap views, outside the tfjs engine: no gradient tape, no
 // tidy scopes, no engine tensors until the gradients are handed to the optimizer. tfjs-layers' autodiff
 // (src/ml/train-step.ts batchGradients) stays the general path: every other model, a custom loss, Dropout, any
 // layer or option this compiler does not know, and every backend but wasm run there. Same gradients as that path
@@ -8,7 +8,8 @@
 //
 // Why: on a 2-core VM a LeNet-300-100 step spent ~4.5 ms of ~12 ms outside its GEMMs (tape, tidy, dataId maps,
 // kernel dispatch of ~70 small kernels, the loss's ~18 ops), a cost per step that does not shrink with the slice of
-// a data-parallel replica. Here a step is 8 GEMMs, the loss and the bias/ReLU gradients as JS loops over the heap.
+// a data-parallel replica. Here that step is 15 kernel calls: 8 GEMMs, 3 more for the bias gradients (ones · dz:
+// faster than the Sum kernel or a JS loop), Step + Multiply per ReLU gradient (~5× a JS loop over a conv output).
 //
 // Per op: forward keeps what its backward needs (input, output); backward turns dL/d(output) into the gradients of
 // its weights and dL/d(input). The loss (one pass per row: softmax, cross-entropy, dL/dz) matches
@@ -36,7 +37,7 @@ export interface ProgramStep {
 }
 
 export interface TrainProgram {
-  /** Kernel calls per step (forward + backward; JS loops not counted). */
+  /** Backend kernel calls of the last step (forward + backward; JS loops not counted). */
   readonly kernels: number;
   /** Layer names in program order (for tests and profiles). */
   readonly layers: string[];
@@ -49,6 +50,8 @@ export interface TrainProgram {
   release(grads: (tf.TensorInfo | null)[]): void;
   /** The gradients as engine tensors (for an optimizer), owning the heap data: do not release() them after. */
   tensors(grads: (tf.TensorInfo | null)[]): (tf.Tensor | null)[];
+  /** Frees the program's own buffers (the model and its variables are the caller's). */
+  dispose(): void;
 }
 
 /** One step's scratch: heap tensors to free at its end. */
@@ -77,7 +80,6 @@ type KernelFunc = (args: { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap
 
 interface Op {
   name: string;
-  kernels: number;
   /** Returns the output (owned by the scratch, or a view of the input's data). */
   forward(x: tf.TensorInfo, s: Scratch): tf.TensorInfo;
   /** dy (a scratch tensor this op may overwrite) → dx (or null when not needed); writes its weights' gradients. */
@@ -86,37 +88,44 @@ interface Op {
 
 const view = (info: tf.TensorInfo, shape: number[]): tf.TensorInfo => ({ dataId: info.dataId, shape, dtype: info.dtype });
 
-/** dz = dy · relu'(out) in place (relu'(z) = 1 where z > 0: out > 0 exactly there). */
-function reluBackward(out: Float32Array, dy: Float32Array): void {
-  for (let i = 0; i < dy.length; i++) if (!(out[i] > 0)) dy[i] = 0;
+/** dz = dy · relu'(out) as two wasm kernels (Step: 1 where out > 0, i.e. where z > 0; Multiply). */
+function reluBackward(k: Kit, s: Scratch, out: tf.TensorInfo, dy: tf.TensorInfo): tf.TensorInfo {
+  const mask = s.keep(k.get(tf.Step)({ inputs: { x: out }, attrs: { alpha: 0 }, backend: s.backend }));
+  return s.keep(k.get(tf.Multiply)({ inputs: { a: view(dy, out.shape), b: mask }, attrs: {}, backend: s.backend }));
 }
 
-/** Sums of the rows of a [rows, channels] buffer into `out` (channels long), in float64. */
-function columnSums(dz: Float32Array, channels: number, out: Float32Array): void {
-  const acc = new Float64Array(channels);
-  for (let i = 0; i < dz.length; i += channels) for (let c = 0; c < channels; c++) acc[c] += dz[i + c];
-  out.set(acc);
+/** Per-channel sums of dz (the bias gradient): ones[1, rows] · dz[rows, channels], one GEMM call. */
+function biasGradient(k: Kit, s: Scratch, dz: tf.TensorInfo, channels: number): tf.TensorInfo {
+  const rows = dz.shape.reduce((a, b) => a * b, 1) / channels;
+  const sums = k.get(tf.BatchMatMul)({
+    inputs: { a: view(k.ones(rows, s.backend), [1, 1, rows]), b: view(dz, [1, rows, channels]) },
+    attrs: { transposeA: false, transposeB: false },
+    backend: s.backend,
+  });
+  return view(sums, [channels]);
 }
 
-interface Kernels {
+interface Kit {
+  /** The kernel `name` (each lookup is one call: counted). */
   get(name: string): KernelFunc;
+  calls: number;
+  /** A heap buffer of at least n ones (kept by the program, grown on demand). */
+  ones(n: number, backend: WasmBackend): tf.TensorInfo;
+  dispose(): void;
 }
 
 class DenseOp implements Op {
-  kernels: number;
   private x!: tf.TensorInfo;
   private out!: tf.TensorInfo;
   constructor(
     readonly name: string,
-    private readonly k: Kernels,
+    private readonly k: Kit,
     private readonly kernel: tf.Variable,
     private readonly bias: tf.Variable | null,
     private readonly activation: Activation,
     private readonly kernelGrad: number,
     private readonly biasGrad: number,
-  ) {
-    this.kernels = 1 + (kernelGrad >= 0 ? 1 : 0) + 1;
-  }
+  ) {}
   forward(x: tf.TensorInfo, s: Scratch): tf.TensorInfo {
     const [inDim, units] = this.kernel.shape;
     const rows = x.shape[0];
@@ -135,24 +144,19 @@ class DenseOp implements Op {
   backward(dy: tf.TensorInfo, needDx: boolean, s: Scratch, grads: (tf.TensorInfo | null)[]): tf.TensorInfo | null {
     const [inDim, units] = this.kernel.shape;
     const rows = dy.shape[0];
-    if (this.activation === 'relu') reluBackward(s.view(this.out), s.view(dy));
-    const dz3 = view(dy, [1, rows, units]);
-    const matMul = this.k.get(tf.BatchMatMul);
+    const dz = this.activation === 'relu' ? reluBackward(this.k, s, this.out, dy) : dy;
+    const dz3 = view(dz, [1, rows, units]);
     if (this.kernelGrad >= 0) {
-      const dw = matMul({
+      const dw = this.k.get(tf.BatchMatMul)({
         inputs: { a: view(this.x, [1, rows, inDim]), b: dz3 },
         attrs: { transposeA: true, transposeB: false },
         backend: s.backend,
       });
       grads[this.kernelGrad] = view(dw, [inDim, units]);
     }
-    if (this.biasGrad >= 0) {
-      const db = s.backend.makeOutput([units], 'float32');
-      columnSums(s.view(dy), units, s.view(db));
-      grads[this.biasGrad] = db;
-    }
+    if (this.biasGrad >= 0) grads[this.biasGrad] = biasGradient(this.k, s, dz, units);
     if (!needDx) return null;
-    const dx = matMul({
+    const dx = this.k.get(tf.BatchMatMul)({
       inputs: { a: dz3, b: view(this.kernel, [1, inDim, units]) },
       attrs: { transposeA: false, transposeB: true },
       backend: s.backend,
@@ -163,12 +167,11 @@ class DenseOp implements Op {
 }
 
 class Conv2DOp implements Op {
-  kernels: number;
   private x!: tf.TensorInfo;
   private out!: tf.TensorInfo;
   constructor(
     readonly name: string,
-    private readonly k: Kernels,
+    private readonly k: Kit,
     private readonly kernel: tf.Variable,
     private readonly bias: tf.Variable | null,
     private readonly activation: Activation,
@@ -176,9 +179,7 @@ class Conv2DOp implements Op {
     private readonly pad: 'same' | 'valid',
     private readonly kernelGrad: number,
     private readonly biasGrad: number,
-  ) {
-    this.kernels = 1 + (kernelGrad >= 0 ? 1 : 0) + 1;
-  }
+  ) {}
   forward(x: tf.TensorInfo, s: Scratch): tf.TensorInfo {
     this.x = x;
     const inputs: tf.NamedTensorInfoMap = { x, filter: this.kernel };
@@ -196,7 +197,7 @@ class Conv2DOp implements Op {
     return this.out;
   }
   backward(dy: tf.TensorInfo, needDx: boolean, s: Scratch, grads: (tf.TensorInfo | null)[]): tf.TensorInfo | null {
-    if (this.activation === 'relu') reluBackward(s.view(this.out), s.view(dy));
+    dy = this.activation === 'relu' ? reluBackward(this.k, s, this.out, dy) : dy;
     const common = { strides: this.strides, pad: this.pad, dataFormat: 'NHWC', dimRoundingMode: null, dilations: [1, 1] };
     if (this.kernelGrad >= 0) {
       grads[this.kernelGrad] = this.k.get(tf.Conv2DBackpropFilter)({
@@ -205,12 +206,7 @@ class Conv2DOp implements Op {
         backend: s.backend,
       });
     }
-    if (this.biasGrad >= 0) {
-      const channels = this.kernel.shape[3]!;
-      const db = s.backend.makeOutput([channels], 'float32');
-      columnSums(s.view(dy), channels, s.view(db));
-      grads[this.biasGrad] = db;
-    }
+    if (this.biasGrad >= 0) grads[this.biasGrad] = biasGradient(this.k, s, dy, this.kernel.shape[3]!);
     if (!needDx) return null;
     return s.keep(
       this.k.get(tf.Conv2DBackpropInput)({
@@ -224,12 +220,11 @@ class Conv2DOp implements Op {
 
 /** Max pooling (NHWC): the wasm kernel forward; backward sends dy to the first maximum of each window (as tfjs). */
 class MaxPoolOp implements Op {
-  readonly kernels = 1;
   private x!: tf.TensorInfo;
   private out!: tf.TensorInfo;
   constructor(
     readonly name: string,
-    private readonly k: Kernels,
+    private readonly k: Kit,
     private readonly filterSize: [number, number],
     private readonly strides: [number, number],
     private readonly pad: 'same' | 'valid',
@@ -240,54 +235,65 @@ class MaxPoolOp implements Op {
     this.out = s.keep(this.k.get(tf.MaxPool)({ inputs: { x }, attrs, backend: s.backend }));
     return this.out;
   }
+  /** In-bounds input offsets (from the batch element's start, channel 0) of each output position's window; −1 pads. */
+  private windows: { key: string; offsets: Int32Array; size: number } | null = null;
+
+  private windowOffsets(): { offsets: Int32Array; size: number } {
+    const key = this.x.shape.join();
+    if (this.windows?.key === key) return this.windows;
+    const info = tf.backend_util.computePool2DInfo(this.x.shape as [number, number, number, number], this.filterSize, this.strides, 1, this.pad);
+    const { inHeight, inWidth, inChannels: channels, outHeight, outWidth, strideHeight, strideWidth, filterHeight: fh, filterWidth: fw } = info;
+    const { top, left } = info.padInfo;
+    const size = fh * fw;
+    const offsets = new Int32Array(outHeight * outWidth * size).fill(-1);
+    for (let oh = 0; oh < outHeight; oh++) {
+      for (let ow = 0; ow < outWidth; ow++) {
+        let q = (oh * outWidth + ow) * size;
+        for (let kh = 0; kh < fh; kh++) {
+          const h = oh * strideHeight - top + kh;
+          if (h < 0 || h >= inHeight) continue;
+          for (let kw = 0; kw < fw; kw++) {
+            const w = ow * strideWidth - left + kw;
+            if (w >= 0 && w < inWidth) offsets[q++] = (h * inWidth + w) * channels;
+          }
+        }
+      }
+    }
+    this.windows = { key, offsets, size };
+    return this.windows;
+  }
+
+  /**
+   * dy goes to the first element of each window (scan order) equal to the window's pooled maximum: the first
+   * maximum, as tfjs's MaxPoolGrad (the cpu backend's and src/ml/kernels/max-pool-grad.ts) sends it.
+   */
   backward(dy: tf.TensorInfo, needDx: boolean, s: Scratch): tf.TensorInfo | null {
     if (!needDx) return null;
-    const info = tf.backend_util.computePool2DInfo(this.x.shape as [number, number, number, number], this.filterSize, this.strides, 1, this.pad);
-    const {
-      batchSize,
-      inHeight,
-      inWidth,
-      inChannels: channels,
-      outHeight,
-      outWidth,
-      strideHeight,
-      strideWidth,
-      filterHeight: fh,
-      filterWidth: fw,
-    } = info;
-    const { top, left } = info.padInfo;
+    const { offsets, size } = this.windowOffsets();
+    const [batch, inH, inW, channels] = this.x.shape;
+    const positions = offsets.length / size;
     const dxInfo = s.out(this.x.shape);
     const x = s.view(this.x);
+    const pooled = s.view(this.out);
     const dyv = s.view(dy);
     const dx = s.view(dxInfo);
     dx.fill(0);
-    const window = new Int32Array(fh * fw);
-    for (let n = 0; n < batchSize; n++) {
-      const xBatch = n * inHeight * inWidth * channels;
-      for (let oh = 0; oh < outHeight; oh++) {
-        for (let ow = 0; ow < outWidth; ow++) {
-          let size = 0;
-          for (let kh = 0; kh < fh; kh++) {
-            const h = oh * strideHeight - top + kh;
-            if (h < 0 || h >= inHeight) continue;
-            for (let kw = 0; kw < fw; kw++) {
-              const w = ow * strideWidth - left + kw;
-              if (w >= 0 && w < inWidth) window[size++] = xBatch + (h * inWidth + w) * channels;
+    const inBatch = inH * inW * channels;
+    for (let n = 0; n < batch; n++) {
+      const xBase = n * inBatch;
+      for (let p = 0; p < positions; p++) {
+        const o = (n * positions + p) * channels;
+        const w = p * size;
+        for (let c = 0; c < channels; c++) {
+          const max = pooled[o + c];
+          for (let q = 0; q < size; q++) {
+            const off = offsets[w + q];
+            if (off < 0) break;
+            const i = xBase + off + c;
+            if (x[i] === max) {
+              dx[i] += dyv[o + c];
+              break;
             }
-          }
-          const dyBase = ((n * outHeight + oh) * outWidth + ow) * channels;
-          for (let c = 0; c < channels; c++) {
-            // First maximum in scan order (a strict > from −∞), as the cpu backend and src/ml/kernels/max-pool-grad.ts.
-            let at = -1;
-            let best = -Infinity;
-            for (let q = 0; q < size; q++) {
-              const i = window[q] + c;
-              if (x[i] > best) {
-                best = x[i];
-                at = i;
-              }
-            }
-            if (at >= 0) dx[at] += dyv[dyBase + c];
           }
         }
       }
@@ -298,7 +304,6 @@ class MaxPoolOp implements Op {
 
 /** Flatten / Reshape: the same data under another shape. */
 class ReshapeOp implements Op {
-  readonly kernels = 0;
   private inShape: number[] = [];
   constructor(
     readonly name: string,
@@ -315,15 +320,12 @@ class ReshapeOp implements Op {
 
 /** A standalone ReLU (Activation('relu') / ReLU layer) or linear activation. */
 class ActivationOp implements Op {
-  readonly kernels: number;
   private out!: tf.TensorInfo;
   constructor(
     readonly name: string,
-    private readonly k: Kernels,
+    private readonly k: Kit,
     private readonly activation: Activation,
-  ) {
-    this.kernels = activation === 'relu' ? 1 : 0;
-  }
+  ) {}
   forward(x: tf.TensorInfo, s: Scratch): tf.TensorInfo {
     if (this.activation === 'linear') return x;
     this.out = s.keep(this.k.get(tf.Relu)({ inputs: { x }, attrs: {}, backend: s.backend }));
@@ -331,8 +333,7 @@ class ActivationOp implements Op {
   }
   backward(dy: tf.TensorInfo, needDx: boolean, s: Scratch): tf.TensorInfo | null {
     if (!needDx) return null;
-    if (this.activation === 'relu') reluBackward(s.view(this.out), s.view(dy));
-    return dy;
+    return this.activation === 'relu' ? reluBackward(this.k, s, this.out, dy) : dy;
   }
 }
 
@@ -386,11 +387,12 @@ export function softmaxCrossEntropy(
 }
 
 class Program implements TrainProgram {
-  readonly kernels: number;
+  kernels = 0;
   readonly layers: string[];
   /** Ops from this index on need dL/d(input) (the ones before it have no weights to train). */
   private readonly firstNeedingDx: number;
   constructor(
+    private readonly kit: Kit,
     private readonly ops: Op[],
     private readonly classes: number,
     private readonly probabilities: boolean,
@@ -399,7 +401,6 @@ class Program implements TrainProgram {
     firstTrained: number,
   ) {
     this.firstNeedingDx = firstTrained + 1;
-    this.kernels = ops.reduce((a, o) => a + o.kernels, 0);
     this.layers = ops.map((o) => o.name);
   }
 
@@ -408,6 +409,7 @@ class Program implements TrainProgram {
     const s = new Scratch(backend);
     const grads: (tf.TensorInfo | null)[] = new Array<tf.TensorInfo | null>(this.vars).fill(null);
     const rows = x.shape[0];
+    this.kit.calls = 0;
     try {
       let h = x;
       for (const op of this.ops) h = op.forward(h, s);
@@ -418,6 +420,7 @@ class Program implements TrainProgram {
         if (dx === null) break;
         dy = dx;
       }
+      this.kernels = this.kit.calls;
       return { loss, correct, grads };
     } catch (e) {
       this.release(grads);
@@ -425,6 +428,10 @@ class Program implements TrainProgram {
     } finally {
       s.free();
     }
+  }
+
+  dispose(): void {
+    this.kit.dispose();
   }
 
   release(grads: (tf.TensorInfo | null)[]): void {
@@ -446,15 +453,47 @@ const pair = (v: unknown): [number, number] | null => {
 };
 
 /** Kernel lookups resolved when the program is compiled (after every registration: ours, the native GEMMs). */
-function kernelTable(): Kernels | null {
-  const names = [tf._FusedMatMul, tf.BatchMatMul, tf.FusedConv2D, tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput, tf.MaxPool, tf.Relu];
+function kernelKit(): Kit | null {
+  const names = [
+    tf._FusedMatMul,
+    tf.BatchMatMul,
+    tf.FusedConv2D,
+    tf.Conv2DBackpropFilter,
+    tf.Conv2DBackpropInput,
+    tf.MaxPool,
+    tf.Relu,
+    tf.Step,
+    tf.Multiply,
+  ];
   const table = new Map<string, KernelFunc>();
   for (const n of names) {
     const k = tf.getKernel(n, 'wasm');
     if (!k) return null;
     table.set(n, k.kernelFunc as unknown as KernelFunc);
   }
-  return { get: (n) => table.get(n)! };
+  let ones: { info: tf.TensorInfo; backend: WasmBackend; n: number } | null = null;
+  const dispose = () => {
+    if (ones) ones.backend.disposeData(ones.info.dataId);
+    ones = null;
+  };
+  const kit: Kit = {
+    get(n) {
+      kit.calls++;
+      return table.get(n)!;
+    },
+    calls: 0,
+    ones(n, backend) {
+      if (!ones || ones.n < n || ones.backend !== backend) {
+        dispose();
+        const info = backend.makeOutput([n], 'float32');
+        backend.typedArrayFromHeap(info).fill(1);
+        ones = { info, backend, n };
+      }
+      return ones.info;
+    },
+    dispose,
+  };
+  return kit;
 }
 
 /** Why a model trains on the general path (null: it compiles). Exposed for tests and logs. */
@@ -474,7 +513,7 @@ function compile(model: tf.LayersModel, vars: tf.Variable[], yWidth: number): { 
   const refuse = (reason: string) => ({ program: null, reason });
   if (tf.getBackend() !== 'wasm') return refuse(`backend ${tf.getBackend()}`);
   if (process.env.MODELPRESS_TRAIN_PROGRAM === '0') return refuse('MODELPRESS_TRAIN_PROGRAM=0');
-  const k = kernelTable();
+  const k = kernelKit();
   if (!k) return refuse('a kernel is missing');
   if (model.inputs.length !== 1 || model.outputs.length !== 1) return refuse('not one input and one output');
   if (vars.some((v) => v.dtype !== 'float32')) return refuse('a variable is not float32');
@@ -577,5 +616,5 @@ function compile(model: tf.LayersModel, vars: tf.Variable[], yWidth: number): { 
   // The loss follows the model's head as defaultLoss does (src/ml/loss.ts).
   if (finalSoftmax !== outputsProbabilities(model)) return refuse('head not recognised');
   if (yWidth !== classes) return refuse(`labels are ${yWidth} wide, the output ${classes}`);
-  return { program: new Program(ops, classes, finalSoftmax, vars.length, firstTrained), reason: null };
+  return { program: new Program(k, ops, classes, finalSoftmax, vars.length, firstTrained), reason: null };
 }

@@ -9,7 +9,7 @@ import { correctCount, crossEntropy, defaultLoss, outputsProbabilities, type Los
 import { ParallelStepper } from './parallel/leader.ts';
 import { effectiveThreads } from './parallel/threads.ts';
 import { tf } from './tf.ts';
-import { compileTrainProgram } from './train-program.ts';
+import { compileTrainProgram, type TrainProgram } from './train-program.ts';
 import { LocalStepper, trainableVariables, type StepOutcome, type Stepper } from './train-step.ts';
 
 export { correctCount, crossEntropy, outputsProbabilities, type LossFactoryRef, type LossFn };
@@ -187,11 +187,9 @@ async function createStepper(
   opts: TrainOptions,
   optimizer: tf.Optimizer,
   lossFn: LossFn,
+  program: TrainProgram | null,
 ): Promise<Stepper> {
-  const vars = trainableVariables(model);
-  // The compiled step covers the default loss only (a custom lossFn is a closure it cannot see into).
-  const program = !opts.lossFn && data.x.dtype === 'float32' && data.y.rank === 2 ? compileTrainProgram(model, vars, data.y.shape[1]!) : null;
-  const inputs = { model, data, optimizer, lossFn, vars, program };
+  const inputs = { model, data, optimizer, lossFn, vars: trainableVariables(model), program };
   const threads = effectiveThreads(opts.threads ?? 1, opts.batchSize);
   // A closure cannot cross threads: a custom loss without its factory trains here.
   if (threads < 2 || (opts.lossFn && !opts.replicaLoss) || data.x.dtype !== 'float32') return new LocalStepper(inputs);
@@ -227,9 +225,13 @@ export async function trainModel(
   let canceled = false;
   let stoppedEarly = false;
   let stepper: Stepper | null = null;
+  let program: TrainProgram | null = null;
 
   try {
-    stepper = await createStepper(model, data, opts, optimizer, lossFn);
+    // The compiled step covers the default loss only (a custom lossFn is a closure it cannot see into).
+    if (!opts.lossFn && data.x.dtype === 'float32' && data.y.rank === 2)
+      program = compileTrainProgram(model, trainableVariables(model), data.y.shape[1]!);
+    stepper = await createStepper(model, data, opts, optimizer, lossFn, program);
     for (let epoch = 0; epoch < opts.epochs && !canceled && !stoppedEarly; epoch++) {
       const lr = opts.learningRate / (1 + (opts.decay ?? 0) * epoch);
       setLearningRate(optimizer, lr);
@@ -276,6 +278,7 @@ export async function trainModel(
     }
   } finally {
     await stepper?.close();
+    program?.dispose();
     tf.dispose([xVal, yVal].filter((t): t is tf.Tensor => t !== null));
     disposeOptimizer(optimizer);
   }

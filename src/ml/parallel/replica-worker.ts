@@ -108,6 +108,7 @@ async function runSession(m: SessionMessage): Promise<void> {
       state.abort(Abort.replica);
     }
   } finally {
+    program?.dispose();
     model.dispose();
     post({ type: 'ended', session, profile: PROFILE ? profile.totals : undefined });
   }
