@@ -20,7 +20,7 @@ import type { tf } from '../../ml/tf.ts';
 import type { JobContext, JobKind, JobResult } from '../kind.ts';
 import { compressionReport, measure } from './compression-report.ts';
 import { PruneParams } from './prune.params.ts';
-import { disposeData, evalSetOf, loadData, runTraining, type SplitTensors } from './support.ts';
+import { disposeData, evalSetOf, loadData, recalibrateBatchNormOf, runTraining, type SplitTensors } from './support.ts';
 
 /** Masks are recomputed every N steps: ~20 times over the fine-tuning, at most every 100 steps. */
 export function defaultFrequency(totalSteps: number): number {
@@ -86,10 +86,13 @@ async function magnitudePrune(ctx: JobContext, model: tf.LayersModel, train: Spl
           pruner.afterBatch();
           pruner.beforeBatch();
         },
+        recalibrateBatchNorm: false,
       });
     }
     // Final exact prune to the target: idempotent when the schedule already reached it (pruned weights score 0).
     applyMasks(model, pruner.masksAt(params.sparsity, params.sparsity));
+    // BatchNormalization statistics of the final weights (without fine-tuning: of the dense model's).
+    recalibrateBatchNormOf(ctx, model, train.x);
   } finally {
     calibration.dispose();
   }
@@ -112,6 +115,9 @@ async function structuredPruneAndTune(ctx: JobContext, model: tf.LayersModel, tr
       removed: Object.fromEntries(Object.entries(removed).map(([k, v]) => [k, v.length])),
       pinned,
     });
+    // Downstream of every removed channel the moving statistics describe the dense model: recompute them (all the
+    // result gets without fine-tuning; fine-tuning then starts from matching statistics and recalibrates at its end).
+    recalibrateBatchNormOf(ctx, smaller, train.x);
     if (params.fineTuneEpochs > 0) await runTraining(ctx, smaller, train, fineTuneOptions(params), { progressRange: [0.1, 0.85] });
     return smaller;
   } catch (e) {

@@ -2,6 +2,7 @@
 // through the job's DatasetIO), input compatibility, the "M" measure of a model, and training hooks that report
 // progress, metrics and cancellation the same way for every training-like kind.
 import { AppError } from '../../errors.ts';
+import { recalibrateBatchNorm } from '../../ml/bn-recalibrate.ts';
 import { takeRows, type SplitTensors } from '../../ml/dataset.ts';
 import { evaluateModel, type LatencyStats } from '../../ml/evaluate.ts';
 import { holdOut } from '../../ml/holdout.ts';
@@ -231,6 +232,32 @@ export interface TrainingHooksOptions {
   onEpoch?: TrainHooks['onEpoch'];
 }
 
+/** runTraining's options beyond the hooks. */
+export interface RunTrainingOptions extends Omit<TrainingHooksOptions, 'stepsPerEpoch' | 'epochs'> {
+  /**
+   * Recompute BatchNormalization moving statistics from the final weights after training (default true; see
+   * recalibrateBatchNormOf). False where the caller changes the weights afterwards and recalibrates itself.
+   */
+  recalibrateBatchNorm?: boolean;
+}
+
+/**
+ * Recomputes the BatchNormalization moving statistics of `model` over training rows (src/ml/bn-recalibrate.ts) and
+ * logs it; a no-op for models without BatchNormalization. The moving averages lag the weights by ~1/(1 − momentum)
+ * steps, which after short training costs accuracy (resnet-20, 94 steps on MNIST: 89.50% test with the moving
+ * statistics, 94.20% recalibrated), and after structured or magnitude pruning they describe the weights before it.
+ */
+export function recalibrateBatchNormOf(ctx: JobContext, model: tf.LayersModel, x: tf.Tensor, rows?: number): void {
+  const started = performance.now();
+  const r = recalibrateBatchNorm(model, x, { rows });
+  if (r.layers > 0) {
+    ctx.log(`recalibrated BatchNormalization statistics of ${r.layers} layers over ${r.examples} training examples`, 'info', {
+      ...r,
+      ms: Math.round(performance.now() - started),
+    });
+  }
+}
+
 /**
  * trainModel hooks that report the same way for every training-like kind: progress (fraction, epoch, step, ETA)
  * after every batch, a `loss` metric every N steps, per epoch loss / accuracy / val_loss / val_accuracy / lr /
@@ -291,7 +318,8 @@ export function trainingHooks(ctx: JobContext, opts: TrainingHooksOptions): Trai
 }
 
 /**
- * trainModel with trainingHooks; throws JOB_CANCELED when the job was canceled (the model keeps whatever it
+ * trainModel with trainingHooks, then BatchNormalization statistics recalibrated over the training rows (unless
+ * `recalibrateBatchNorm: false`); throws JOB_CANCELED when the job was canceled (the model keeps whatever it
  * learned so far; the caller still owns and disposes it).
  */
 export async function runTraining(
@@ -299,7 +327,7 @@ export async function runTraining(
   model: tf.LayersModel,
   data: { x: tf.Tensor; y: tf.Tensor },
   opts: Omit<TrainOptions, 'logEverySteps'>,
-  hookOpts: Omit<TrainingHooksOptions, 'stepsPerEpoch' | 'epochs'> = {},
+  { recalibrateBatchNorm = true, ...hookOpts }: RunTrainingOptions = {},
 ): Promise<TrainResult> {
   const n = data.x.shape[0];
   const trainN = n - Math.round(n * opts.validationSplit);
@@ -307,6 +335,7 @@ export async function runTraining(
   const threads = opts.threads ?? ctx.trainThreads;
   const result = await trainModel(model, data, { ...opts, threads, logEverySteps: hooks.logEverySteps }, hooks);
   if (result.canceled) ctx.throwIfCanceled();
+  if (recalibrateBatchNorm) recalibrateBatchNormOf(ctx, model, data.x, trainN);
   return result;
 }
 
