@@ -18,6 +18,8 @@
 //                                                  mode 0: y = conv(x, w) (+ bias) (activation)
 //                                                  mode 1: dw = Σ im2col(x)ᵀ·dy   (the filter gradient)
 //                                                  mode 2: dx = col2im(dy·wᵀ)      (the input gradient)
+//   maxPoolGrad(heap, params: Float64Array)        dx of max pooling, NHWC (enum Q below); not BLAS, but its JS loop
+//                                                  was the largest kernel of a LeNet-5 step once the convs were native
 //   config() -> string                             openblas_get_config()
 //   threads() -> number                            openblas_get_num_threads()
 #define NAPI_VERSION 8
@@ -440,6 +442,77 @@ static napi_value Conv(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// ---- max-pool gradient ---------------------------------------------------------------------------------------------
+// The semantics of src/ml/kernels/max-pool-grad.ts (the cpu backend's): each window's first maximum in scan order
+// (a strict > from -Infinity: NaN and -Infinity never win, padding never wins) receives the window's dy.
+enum Q { QN, QH, QW, QC, QOH, QOW, QFH, QFW, QSH, QSW, QDH, QDW, QPT, QPL, QX, QDY, QDX, Q_COUNT };
+
+static napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  void *data;
+  size_t byteLength;
+  if (argc < 2 || napi_get_arraybuffer_info(env, argv[0], &data, &byteLength) != napi_ok) return throw_error(env, "maxPoolGrad(heap, params)");
+  napi_typedarray_type type;
+  size_t length;
+  void *pdata;
+  if (napi_get_typedarray_info(env, argv[1], &type, &length, &pdata, NULL, NULL) != napi_ok || type != napi_float64_array || length < Q_COUNT)
+    return throw_error(env, "maxPoolGrad: params must be a Float64Array");
+  const double *p = (const double *)pdata;
+  const int64_t n = (int64_t)p[QN], h = (int64_t)p[QH], w = (int64_t)p[QW], C = (int64_t)p[QC], oh = (int64_t)p[QOH], ow = (int64_t)p[QOW];
+  const int64_t fh = (int64_t)p[QFH], fw = (int64_t)p[QFW], sh = (int64_t)p[QSH], sw = (int64_t)p[QSW], dh = (int64_t)p[QDH], dw = (int64_t)p[QDW];
+  const int64_t pt = (int64_t)p[QPT], pl = (int64_t)p[QPL], xOff = (int64_t)p[QX], dyOff = (int64_t)p[QDY], dxOff = (int64_t)p[QDX];
+  if (n < 0 || h < 0 || w < 0 || C < 0 || oh < 0 || ow < 0 || fh < 1 || fw < 1 || sh < 1 || sw < 1 || dh < 1 || dw < 1)
+    return throw_error(env, "maxPoolGrad: bad geometry");
+  const int64_t len = (int64_t)byteLength, inSize = n * h * w * C, outSize = n * oh * ow * C;
+  if (xOff < 0 || dyOff < 0 || dxOff < 0 || (xOff | dyOff | dxOff) % 4 || xOff + 4 * inSize > len || dxOff + 4 * inSize > len || dyOff + 4 * outSize > len)
+    return throw_error(env, "maxPoolGrad: operand outside the heap");
+  char *heap = (char *)data;
+  const float *x = (const float *)(heap + xOff), *dy = (const float *)(heap + dyOff);
+  float *dx = (float *)(heap + dxOff);
+  memset(dx, 0, (size_t)inSize * 4);
+  if (outSize == 0) return NULL;
+  const int64_t taps = ((fh + dh - 1) / dh) * ((fw + dw - 1) / dw);
+  int64_t *window = malloc((size_t)taps * sizeof(int64_t));
+  float *best = malloc((size_t)C * sizeof(float));
+  int64_t *at = malloc((size_t)C * sizeof(int64_t));
+  if (!window || !best || !at) {
+    free(window), free(best), free(at);
+    return throw_error(env, "maxPoolGrad: out of memory");
+  }
+  for (int64_t b = 0; b < n; b++)
+    for (int64_t y = 0; y < oh; y++)
+      for (int64_t xo = 0; xo < ow; xo++) {
+        int64_t size = 0; // offsets (of channel 0) of the window's in-bounds elements, in scan order
+        for (int64_t kh = 0; kh < fh; kh += dh) {
+          const int64_t ih = y * sh - pt + kh;
+          if (ih < 0 || ih >= h) continue;
+          for (int64_t kw = 0; kw < fw; kw += dw) {
+            const int64_t iw = xo * sw - pl + kw;
+            if (iw >= 0 && iw < w) window[size++] = ((b * h + ih) * w + iw) * C;
+          }
+        }
+        for (int64_t c = 0; c < C; c++) {
+          best[c] = -INFINITY;
+          at[c] = -1;
+        }
+        for (int64_t k = 0; k < size; k++) {
+          const float *v = x + window[k];
+          for (int64_t c = 0; c < C; c++)
+            if (v[c] > best[c]) {
+              best[c] = v[c];
+              at[c] = window[k] + c;
+            }
+        }
+        const float *g = dy + ((b * oh + y) * ow + xo) * C;
+        for (int64_t c = 0; c < C; c++)
+          if (at[c] >= 0) dx[at[c]] += g[c];
+      }
+  free(window), free(best), free(at);
+  return NULL;
+}
+
 static napi_value Config(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value out;
@@ -452,6 +525,7 @@ NAPI_MODULE_INIT() {
       {"open", NULL, Open, NULL, NULL, NULL, napi_default, NULL},
       {"gemm", NULL, Gemm, NULL, NULL, NULL, napi_default, NULL},
       {"conv", NULL, Conv, NULL, NULL, NULL, napi_default, NULL},
+      {"maxPoolGrad", NULL, MaxPoolGrad, NULL, NULL, NULL, napi_default, NULL},
       {"config", NULL, Config, NULL, NULL, NULL, napi_default, NULL},
       {"threads", NULL, Threads, NULL, NULL, NULL, napi_default, NULL},
   };

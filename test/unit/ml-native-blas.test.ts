@@ -13,6 +13,7 @@ import { initBackend } from '../../src/ml/backend.ts';
 import { loadNativeBlas, nativeBlas, nativeBlasStatus } from '../../src/ml/kernels/native-blas.ts';
 import { nativeConvCalls } from '../../src/ml/kernels/native-conv.ts';
 import { nativeGemmCalls } from '../../src/ml/kernels/native-mat-mul.ts';
+import { nativeMaxPoolGradCalls } from '../../src/ml/kernels/native-max-pool-grad.ts';
 
 function randomValues(n: number, seed: number): Float32Array {
   const out = new Float32Array(n);
@@ -51,9 +52,10 @@ async function runOn(backend: string, f: () => tf.Tensor[]): Promise<{ shape: nu
 /** wasm matches cpu within 1e-4 (relative to the largest value); with native BLAS on, wasm ran `minNative` GEMMs natively. */
 async function compareBackends(label: string, f: () => tf.Tensor[], minNative = 1): Promise<void> {
   const expected = await runOn('cpu', f);
-  const callsBefore = nativeGemmCalls() + nativeConvCalls();
+  const nativeCalls = () => nativeGemmCalls() + nativeConvCalls() + nativeMaxPoolGradCalls();
+  const callsBefore = nativeCalls();
   const actual = await runOn('wasm', f);
-  const calls = nativeGemmCalls() + nativeConvCalls() - callsBefore;
+  const calls = nativeCalls() - callsBefore;
   if (nativeBlasStatus().active) assert.ok(calls >= minNative, `${label}: ${calls} native calls, expected ≥ ${minNative}`);
   for (let i = 0; i < expected.length; i++) {
     assert.deepEqual(actual[i].shape, expected[i].shape, `${label} output ${i}: shape`);
@@ -262,6 +264,22 @@ test('conv2d with an empty batch: empty outputs, a zero filter gradient', async 
   );
 });
 
+test('maxPool gradients (ties, NaN, -Infinity, all-negative and padded windows) match cpu', async () => {
+  const values = randomValues(2 * 9 * 10 * 3, 7).map((v, i) => (i % 11 === 0 ? 0.5 : i % 17 === 0 ? NaN : i % 19 === 0 ? -Infinity : v - 0.8));
+  for (const [size, strides, pad] of [
+    [2, 2, 'valid'],
+    [3, 2, 'same'],
+    [3, 1, 'valid'],
+    [[2, 3], [1, 2], 'same'],
+  ] as [number | [number, number], number | [number, number], 'same' | 'valid'][]) {
+    await compareBackends(`maxPool ${size} ${strides} ${pad}`, () => {
+      const x = tf.tensor4d(values, [2, 9, 10, 3]);
+      const w = tensor(tf.maxPool(x, size, strides, pad).shape, 8);
+      return [tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, size, strides, pad), w)))(x)];
+    });
+  }
+});
+
 test('the addon refuses operands outside the heap', { skip: !nativeBlasStatus().active && 'native BLAS unavailable here' }, () => {
   const { addon } = nativeBlas()!;
   const heap = new ArrayBuffer(1024);
@@ -276,6 +294,10 @@ test('the addon refuses operands outside the heap', { skip: !nativeBlasStatus().
   assert.doesNotThrow(() => addon.conv(new ArrayBuffer(1088), 0, conv(832)));
   assert.throws(() => addon.conv(new ArrayBuffer(1084), 0, conv(832)), /outside the heap/);
   assert.throws(() => addon.conv(new ArrayBuffer(1088), 3, conv(832)), /bad mode/);
+  // maxPoolGrad: a 1×4×4×2 input and dx (128 bytes each), 1×2×2×2 dy (32 bytes) at 0, 128, 160.
+  const pool = new Float64Array([1, 4, 4, 2, 2, 2, 2, 2, 2, 2, 1, 1, 0, 0, 0, 128, 160]);
+  assert.doesNotThrow(() => addon.maxPoolGrad(new ArrayBuffer(288), pool));
+  assert.throws(() => addon.maxPoolGrad(new ArrayBuffer(284), pool), /outside the heap/);
 });
 
 test('MODELPRESS_NATIVE_BLAS=0: the wasm kernels run, and the log says so', () => {

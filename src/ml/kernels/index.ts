@@ -22,6 +22,7 @@ import { missingKernelFallbacks } from './cpu-fallback.ts';
 import { nativeBlas } from './native-blas.ts';
 import { nativeConv2DBackpropFilterConfig, nativeConv2DBackpropInputConfig, nativeConv2DConfig, nativeFusedConv2DConfig } from './native-conv.ts';
 import { nativeBatchMatMulConfig, nativeFusedMatMulConfig } from './native-mat-mul.ts';
+import { nativeMaxPoolGradConfig } from './native-max-pool-grad.ts';
 import { depthwiseConv2dBackpropFilterConfig } from './depthwise-conv2d-backprop-filter.ts';
 import { depthwiseConv2dBackpropInputConfig } from './depthwise-conv2d-backprop-input.ts';
 import { identityConfig } from './identity.ts';
@@ -67,7 +68,7 @@ export function registerWasmKernels(): void {
         : [conv2DBackpropFilterConfig, conv2DBackpropInputConfig]),
       depthwiseConv2dBackpropFilterConfig,
       depthwiseConv2dBackpropInputConfig,
-      maxPoolGradConfig,
+      blas ? nativeMaxPoolGradConfig(blas, maxPoolGradConfig) : maxPoolGradConfig,
       unsortedSegmentSumConfig,
       ...(blas ? [nativeBatchMatMulConfig(blas, stockMatMul), nativeFusedMatMulConfig(blas, stockFusedMatMul)] : [batchMatMulConfig(stockMatMul)]),
       tileConfig(stockTile),

@@ -47,6 +47,8 @@ export interface NativeBlasAddon {
   ): void;
   /** 2-D convolution, its filter gradient (mode 1) or input gradient (mode 2); params: enum P in blas.c. */
   conv(heap: ArrayBuffer, mode: number, params: Float64Array): void;
+  /** dx of max pooling (params: enum Q in blas.c). */
+  maxPoolGrad(heap: ArrayBuffer, params: Float64Array): void;
   config(): string;
   threads(): number;
 }
