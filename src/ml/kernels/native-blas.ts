@@ -71,7 +71,7 @@ export interface NativeBlasStatus {
 
 const SOURCE = fileURLToPath(new URL('../../native/blas.c', import.meta.url));
 const ROOT = path.resolve(path.dirname(SOURCE), '..', '..');
-const CFLAGS = ['-O2', '-fPIC', '-shared', '-std=c11', '-D_GNU_SOURCE'];
+const CFLAGS = ['-O3', '-fPIC', '-shared', '-std=c11', '-D_GNU_SOURCE'];
 const LIBS = ['-ldl', '-lm', '-lpthread'];
 const LIBRARIES = ['libopenblas.so.0', 'libopenblas.so'];
 
