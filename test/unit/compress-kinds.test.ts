@@ -195,11 +195,15 @@ test('autocompress: 3-trial budget → every candidate saved with its report, fr
     'chosen is on the front',
   );
   assert.equal(result.resultModelIds[0], report.chosen.modelId);
-  assert.ok(report.chosen.accuracy >= report.search.validationAccuracy - 0.05 - 1e-12);
+  assert.ok(report.chosen.accuracy - report.chosen.margin >= report.search.validationAccuracy - 0.05 - 1e-12);
   assert.equal(report.before.split, 'test');
   assert.equal(report.after.split, 'test');
   assert.equal(report.after.gzipBytes, report.chosen.gzipBytes);
+  assert.equal(report.search.decisionMarginSe, 1);
   for (const c of report.candidates.slice(1)) {
+    // Accepted = the drop plus its paired standard error within the budget.
+    assert.ok(c.margin >= 0);
+    assert.equal(c.accepted, c.accuracy - c.margin >= report.search.validationAccuracy - 0.05 - 1e-12);
     const dto = await rt.services.models.get(ALL_PROJECTS, c.modelId);
     assert.equal((dto.report as Loose).after.split, 'validation');
     assert.equal((dto.report as Loose).autocompress.trial, c.trial);

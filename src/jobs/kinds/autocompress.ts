@@ -2,11 +2,14 @@
 // split is cut into tuning rows and a seeded validation hold-out (src/ml/holdout.ts); every decision is made on the
 // hold-out, never on the test split. Stages (autocompress-stages.ts) run in order — distill, structured, prune (per-
 // layer sparsity from a sensitivity scan), cluster, quantize — each starting from the best accepted candidate so far
-// and bisecting its levels (mild → aggressive) for the most aggressive one within `maxAccuracyDrop`. Every candidate is
+// and bisecting its levels (mild → aggressive) for the most aggressive one within `maxAccuracyDrop` — its validation
+// drop plus one paired standard error of that drop (DECISION_MARGIN_SE), so noise does not buy a model whose drop
+// elsewhere is over budget. Every candidate is
 // saved as a model with its report (validation figures). The result: the Pareto front (validation accuracy vs the
 // objective), the chosen candidate (cheapest within the drop; the original model when none is), and its test-split
 // accuracy measured once, as before/after like every compression report. resultModelIds[0] is the chosen model.
-import { chooseWithin, paretoFront } from '../../ml/compress/index.ts';
+import { chooseWithin, pairedStandardError, paretoFront, withinBudget } from '../../ml/compress/index.ts';
+import { fitToModel } from '../../ml/model-input.ts';
 import { modelFlops } from '../../ml/flops.ts';
 import { holdOut } from '../../ml/holdout.ts';
 import { loadModelFromArtifacts, serializeModel } from '../../ml/model-io.ts';
@@ -29,8 +32,30 @@ export interface CandidateEntry extends SizeFigures {
   latencyMs: ModelMeasure['latencyMs'];
   /** The objective's value (smaller is better). */
   cost: number;
-  /** Whether the drop stays within maxAccuracyDrop. */
+  /** The paired standard error of its drop from the original on the validation rows (a fraction). */
+  margin: number;
+  /** Whether the drop, plus DECISION_MARGIN_SE standard errors of it, stays within maxAccuracyDrop. */
   accepted: boolean;
+}
+
+/**
+ * A candidate is accepted when its validation drop plus this many paired standard errors stays within the budget.
+ * The drop alone let LeNet-5 at 95% sparsity through at −0.20 pp on 5,000 validation rows that cost 0.44 pp on the
+ * test split (README, issue 16): a drop measured to ±0.15 pp needs that much room to stay within budget elsewhere.
+ */
+export const DECISION_MARGIN_SE = 1;
+
+/** Per-row hits (1 = the predicted class is the label) of `model` on `data`. */
+async function hitsOf(model: tf.LayersModel | tf.io.ModelArtifacts, data: SplitTensors): Promise<Uint8Array> {
+  const live = isArtifacts(model) ? await loadModelFromArtifacts(model) : model;
+  try {
+    const predicted = tf.tidy(() => tf.argMax(live.predict(fitToModel(live, data.x), { batchSize: 512 }) as tf.Tensor, -1));
+    const classes = (await predicted.data()) as Int32Array;
+    predicted.dispose();
+    return Uint8Array.from(classes, (c, i) => (c === data.labels[i] ? 1 : 0));
+  } finally {
+    if (live !== model) live.dispose();
+  }
 }
 
 const isArtifacts = (m: tf.LayersModel | tf.io.ModelArtifacts): m is tf.io.ModelArtifacts => !(m instanceof tf.LayersModel);
@@ -90,6 +115,7 @@ export async function runAutocompress(ctx: JobContext, params: AutocompressParam
     );
 
     const baseM = await measureModel(original, validation);
+    const baseHits = await hitsOf(original, validation);
     const baseFlops = modelFlops(original).flops;
     const baseline = baseM.accuracy;
     const originalEntry: CandidateEntry = {
@@ -104,6 +130,7 @@ export async function runAutocompress(ctx: JobContext, params: AutocompressParam
       flops: baseFlops,
       latencyMs: baseM.latencyMs,
       cost: costOf(params.objective, baseM, baseFlops),
+      margin: 0,
       accepted: true,
     };
     const candidates: CandidateEntry[] = [originalEntry];
@@ -132,12 +159,14 @@ export async function runAutocompress(ctx: JobContext, params: AutocompressParam
         try {
           const m = await measureModel(produced.model, validation!);
           const flops = await flopsOf(produced.model);
-          const accepted = m.accuracy >= baseline - maxDrop - 1e-12;
+          // The drop is judged with its paired standard error on these rows (DECISION_MARGIN_SE).
+          const margin = DECISION_MARGIN_SE * pairedStandardError(baseHits, await hitsOf(produced.model, validation!));
+          const accepted = withinBudget({ accuracy: m.accuracy, cost: 0, margin }, baseline, maxDrop);
           const report = {
             before: asMeasure(baseM),
             after: asMeasure(m),
             layers: m.layers.filter((l) => l.params > 0),
-            autocompress: { jobId: ctx.jobId, trial, steps, flops, accepted, ...(produced.details ?? {}) },
+            autocompress: { jobId: ctx.jobId, trial, steps, flops, margin, accepted, ...(produced.details ?? {}) },
           };
           const saved = await ctx.models.save(produced.model, {
             name: `${source.name}-ac${trial}-${describe(steps)}`,
@@ -156,6 +185,7 @@ export async function runAutocompress(ctx: JobContext, params: AutocompressParam
             flops,
             latencyMs: m.latencyMs,
             cost: costOf(params.objective, m, flops),
+            margin,
             accepted,
           };
           candidates.push(entry);
@@ -164,7 +194,7 @@ export async function runAutocompress(ctx: JobContext, params: AutocompressParam
             { name: 'candidate_cost', step: trial, value: entry.cost },
           ]);
           ctx.log(
-            `trial ${trial}: ${describe(steps)} validation accuracy ${m.accuracy.toFixed(4)} (baseline ${baseline.toFixed(4)}), gzip ${m.gzipBytes} bytes, ${flops} FLOPs: ${accepted ? 'accepted' : 'over the drop'}`,
+            `trial ${trial}: ${describe(steps)} validation accuracy ${m.accuracy.toFixed(4)} ± ${margin.toFixed(4)} (baseline ${baseline.toFixed(4)}), gzip ${m.gzipBytes} bytes, ${flops} FLOPs: ${accepted ? 'accepted' : 'over the drop'}`,
           );
           ctx.progress({ fraction: span(trial)[1] });
           const artifacts = isArtifacts(produced.model) ? produced.model : (await serializeModel(produced.model)).artifacts;
@@ -223,6 +253,7 @@ export async function runAutocompress(ctx: JobContext, params: AutocompressParam
       search: {
         objective: params.objective,
         maxAccuracyDrop: params.maxAccuracyDrop,
+        decisionMarginSe: DECISION_MARGIN_SE,
         methods,
         validationAccuracy: baseline,
         validationExamples: validation.n,

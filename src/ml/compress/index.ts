@@ -25,4 +25,4 @@ export { sensitivityScan, DEFAULT_SCAN_SPARSITIES } from './sensitivity/scan.ts'
 export type { SensitivityScan, LayerSensitivity } from './sensitivity/scan.ts';
 export { allocateSparsity } from './sensitivity/allocate.ts';
 export type { Allocation } from './sensitivity/allocate.ts';
-export { chooseWithin, paretoFront } from './search/pareto.ts';
+export { chooseWithin, pairedStandardError, paretoFront, withinBudget } from './search/pareto.ts';

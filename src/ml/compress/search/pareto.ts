@@ -7,6 +7,8 @@ export interface Scored {
   accuracy: number;
   /** The objective's cost: smaller is better (bytes, milliseconds, FLOPs). */
   cost: number;
+  /** Taken off the accuracy when judging it against the budget (e.g. the standard error of the measured drop). */
+  margin?: number;
 }
 
 /** Candidates on the Pareto front, ordered by cost (ascending). */
@@ -24,11 +26,34 @@ export function paretoFront<T extends Scored>(candidates: readonly T[]): T[] {
   return front;
 }
 
+/** Whether a candidate's accuracy, less its margin, stays within `maxDrop` (a fraction) of `baseline`. */
+export const withinBudget = (c: Scored, baseline: number, maxDrop: number): boolean => c.accuracy - (c.margin ?? 0) >= baseline - maxDrop - 1e-12;
+
 /**
- * The cheapest candidate with accuracy ≥ baseline − maxDrop (ties: the more accurate); null when none is. `maxDrop`
- * is a fraction (0.003 = 0.3 percentage points).
+ * The cheapest candidate with accuracy − margin ≥ baseline − maxDrop (ties: the more accurate); null when none is.
+ * `maxDrop` is a fraction (0.003 = 0.3 percentage points).
  */
 export function chooseWithin<T extends Scored>(candidates: readonly T[], baseline: number, maxDrop: number): T | null {
-  const ok = candidates.filter((c) => c.accuracy >= baseline - maxDrop - 1e-12);
+  const ok = candidates.filter((c) => withinBudget(c, baseline, maxDrop));
   return paretoFront(ok)[0] ?? null;
+}
+
+/**
+ * The paired standard error of an accuracy difference measured on the same rows: `a` and `b` are per-row hits
+ * (1 = correct). sd(a_i − b_i) / √n — rows both get right or both get wrong add nothing, so two close models on
+ * 5,000 rows differ by ±0.1-0.2 pp, not the ±0.3 pp of two independent samples.
+ */
+export function pairedStandardError(a: Uint8Array, b: Uint8Array): number {
+  const n = a.length;
+  if (n < 2 || b.length !== n) return 0;
+  let sum = 0;
+  let sumSq = 0;
+  for (let i = 0; i < n; i++) {
+    const d = a[i] - b[i];
+    sum += d;
+    sumSq += d * d;
+  }
+  const mean = sum / n;
+  const variance = (sumSq - n * mean * mean) / (n - 1);
+  return Math.sqrt(Math.max(0, variance) / n);
 }
