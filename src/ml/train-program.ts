@@ -1,6 +1,6 @@
 // A training step compiled for the common case (issue 15): a chain model of Dense / Conv2D / MaxPooling2D /
 // Flatten / activation layers trained with the default softmax cross-entropy, as a flat list of wasm backend kernel
-// calls (forward and backward) plus the loss and max-pool gradient as JS loops over heap views, outside the tfjs engine: no gradient tape, no
+// calls (forward and backward) plus the loss as a JS loop over heap views, outside the tfjs engine: no gradient tape, no
 // tidy scopes, no engine tensors until the gradients are handed to the optimizer. tfjs-layers' autodiff
 // (src/ml/train-step.ts batchGradients) stays the general path: every other model, a custom loss, Dropout, any
 // layer or option this compiler does not know, and every backend but wasm run there. Same gradients as that path
@@ -218,7 +218,7 @@ class Conv2DOp implements Op {
   }
 }
 
-/** Max pooling (NHWC): the wasm kernel forward; backward sends dy to the first maximum of each window (as tfjs). */
+/** Max pooling (NHWC); the gradient goes to the first maximum of each window (as tfjs's cpu backend). */
 class MaxPoolOp implements Op {
   private x!: tf.TensorInfo;
   private out!: tf.TensorInfo;
@@ -235,70 +235,11 @@ class MaxPoolOp implements Op {
     this.out = s.keep(this.k.get(tf.MaxPool)({ inputs: { x }, attrs, backend: s.backend }));
     return this.out;
   }
-  /** In-bounds input offsets (from the batch element's start, channel 0) of each output position's window; −1 pads. */
-  private windows: { key: string; offsets: Int32Array; size: number } | null = null;
-
-  private windowOffsets(): { offsets: Int32Array; size: number } {
-    const key = this.x.shape.join();
-    if (this.windows?.key === key) return this.windows;
-    const info = tf.backend_util.computePool2DInfo(this.x.shape as [number, number, number, number], this.filterSize, this.strides, 1, this.pad);
-    const { inHeight, inWidth, inChannels: channels, outHeight, outWidth, strideHeight, strideWidth, filterHeight: fh, filterWidth: fw } = info;
-    const { top, left } = info.padInfo;
-    const size = fh * fw;
-    const offsets = new Int32Array(outHeight * outWidth * size).fill(-1);
-    for (let oh = 0; oh < outHeight; oh++) {
-      for (let ow = 0; ow < outWidth; ow++) {
-        let q = (oh * outWidth + ow) * size;
-        for (let kh = 0; kh < fh; kh++) {
-          const h = oh * strideHeight - top + kh;
-          if (h < 0 || h >= inHeight) continue;
-          for (let kw = 0; kw < fw; kw++) {
-            const w = ow * strideWidth - left + kw;
-            if (w >= 0 && w < inWidth) offsets[q++] = (h * inWidth + w) * channels;
-          }
-        }
-      }
-    }
-    this.windows = { key, offsets, size };
-    return this.windows;
-  }
-
-  /**
-   * dy goes to the first element of each window (scan order) equal to the window's pooled maximum: the first
-   * maximum, as tfjs's MaxPoolGrad (the cpu backend's and src/ml/kernels/max-pool-grad.ts) sends it.
-   */
+  /** The registered MaxPoolGrad: the native addon's where it loads, else src/ml/kernels/max-pool-grad.ts. */
   backward(dy: tf.TensorInfo, needDx: boolean, s: Scratch): tf.TensorInfo | null {
     if (!needDx) return null;
-    const { offsets, size } = this.windowOffsets();
-    const [batch, inH, inW, channels] = this.x.shape;
-    const positions = offsets.length / size;
-    const dxInfo = s.out(this.x.shape);
-    const x = s.view(this.x);
-    const pooled = s.view(this.out);
-    const dyv = s.view(dy);
-    const dx = s.view(dxInfo);
-    dx.fill(0);
-    const inBatch = inH * inW * channels;
-    for (let n = 0; n < batch; n++) {
-      const xBase = n * inBatch;
-      for (let p = 0; p < positions; p++) {
-        const o = (n * positions + p) * channels;
-        const w = p * size;
-        for (let c = 0; c < channels; c++) {
-          const max = pooled[o + c];
-          for (let q = 0; q < size; q++) {
-            const off = offsets[w + q];
-            if (off < 0) break;
-            const i = xBase + off + c;
-            if (x[i] === max) {
-              dx[i] += dyv[o + c];
-              break;
-            }
-          }
-        }
-      }
-    }
-    return dxInfo;
+    const attrs = { filterSize: this.filterSize, strides: this.strides, pad: this.pad, dimRoundingMode: null } as unknown as tf.NamedAttrMap;
+    return s.keep(this.k.get(tf.MaxPoolGrad)({ inputs: { dy, input: this.x, output: this.out }, attrs, backend: s.backend }));
   }
 }
 
@@ -461,6 +402,7 @@ function kernelKit(): Kit | null {
     tf.Conv2DBackpropFilter,
     tf.Conv2DBackpropInput,
     tf.MaxPool,
+    tf.MaxPoolGrad,
     tf.Relu,
     tf.Step,
     tf.Multiply,
