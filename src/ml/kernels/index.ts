@@ -8,7 +8,7 @@
 // - slow: BatchMatMul, _FusedMatMul, Conv2D, FusedConv2D and both conv2d gradients run on the system's OpenBLAS where
 //   the optional native addon loads (native-blas.ts, native-mat-mul.ts, native-conv.ts; MODELPRESS_NATIVE_BLAS=0
 //   turns it off), else BatchMatMul is wrapped and the conv2d gradients are wasm composites;
-//   Conv2DBackpropInput, Identity and Tile replaced (see their files); the fused Adam update is our own kernel
+//   Conv2DBackpropInput, Identity, Reverse and Tile replaced (see their files); the fused Adam update is our own kernel
 //   (src/ml/fused-adam.ts uses it); training-mode BatchNormalization and the ReLU6 (ClipByValue) gradient are fused
 //   wasm kernels (batch-norm-train.ts, which also patches tfjs-layers' BatchNormalization.call);
 // - anything else the cpu backend has and a backend lacks runs through the generic cpu fallback (cpu-fallback.ts).
@@ -28,6 +28,7 @@ import { depthwiseConv2dBackpropInputConfig } from './depthwise-conv2d-backprop-
 import { identityConfig } from './identity.ts';
 import { maxPoolGradConfig } from './max-pool-grad.ts';
 import { resizeNearestNeighborGradCpuConfig } from './resize-nearest-neighbor-grad.ts';
+import { reverseConfig } from './reverse.ts';
 import { tileConfig } from './tile.ts';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum.ts';
 
@@ -75,6 +76,7 @@ export function registerWasmKernels(): void {
       identityConfig,
       adamUpdateConfig,
       ...batchNormTrainConfigs,
+      reverseConfig,
     ];
     wasmKernels = [...own, ...missingKernelFallbacks('wasm', own)];
   }
