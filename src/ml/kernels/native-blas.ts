@@ -126,7 +126,7 @@ function writableDir(dir: string): boolean {
 }
 
 /** The built addon's path: an existing build for this source, or a fresh one. Throws why it cannot. */
-function buildAddon(env: Env): string {
+export function buildNativeBlasAddon(env: Env = process.env): string {
   const source = fs.readFileSync(SOURCE);
   const headers = headerDirs(env);
   const hash = createHash('sha256')
@@ -165,7 +165,7 @@ export function loadNativeBlas(env: Env = process.env): { blas: NativeBlas | nul
   if (nativeBlasDisabled(env)) return { blas: null, status: { active: false, detail: 'off (MODELPRESS_NATIVE_BLAS=0)' } };
   if (process.platform === 'win32') return { blas: null, status: { active: false, detail: 'off (not built on Windows)' } };
   try {
-    const file = buildAddon(env);
+    const file = buildNativeBlasAddon(env);
     const addon = createRequire(import.meta.url)(file) as NativeBlasAddon;
     const threads = Math.max(1, Math.floor(Number(env.MODELPRESS_BLAS_THREADS) || 1));
     const libraries = env.MODELPRESS_OPENBLAS_LIBRARY ? [env.MODELPRESS_OPENBLAS_LIBRARY] : LIBRARIES;
