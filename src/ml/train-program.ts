@@ -80,6 +80,13 @@ type KernelFunc = (args: { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap
 
 interface Op {
   name: string;
+  /** This op ends in a ReLU. */
+  readonly activation?: Activation;
+  /**
+   * Its ReLU gradient is applied by the max pool after it, on the pooled gradient: the pool sends dy only to each
+   * window's maximum, where relu'(out) = 1 exactly when the pooled value is > 0 (a quarter of the elements for 2×2).
+   */
+  reluMaskedByPool?: boolean;
   /** Returns the output (owned by the scratch, or a view of the input's data). */
   forward(x: tf.TensorInfo, s: Scratch): tf.TensorInfo;
   /** dy (a scratch tensor this op may overwrite) → dx (or null when not needed); writes its weights' gradients. */
@@ -115,6 +122,7 @@ interface Kit {
 }
 
 class DenseOp implements Op {
+  reluMaskedByPool = false;
   private x!: tf.TensorInfo;
   private out!: tf.TensorInfo;
   constructor(
@@ -122,7 +130,7 @@ class DenseOp implements Op {
     private readonly k: Kit,
     private readonly kernel: tf.Variable,
     private readonly bias: tf.Variable | null,
-    private readonly activation: Activation,
+    readonly activation: Activation,
     private readonly kernelGrad: number,
     private readonly biasGrad: number,
   ) {}
@@ -144,7 +152,7 @@ class DenseOp implements Op {
   backward(dy: tf.TensorInfo, needDx: boolean, s: Scratch, grads: (tf.TensorInfo | null)[]): tf.TensorInfo | null {
     const [inDim, units] = this.kernel.shape;
     const rows = dy.shape[0];
-    const dz = this.activation === 'relu' ? reluBackward(this.k, s, this.out, dy) : dy;
+    const dz = this.activation === 'relu' && !this.reluMaskedByPool ? reluBackward(this.k, s, this.out, dy) : dy;
     const dz3 = view(dz, [1, rows, units]);
     if (this.kernelGrad >= 0) {
       const dw = this.k.get(tf.BatchMatMul)({
@@ -167,6 +175,7 @@ class DenseOp implements Op {
 }
 
 class Conv2DOp implements Op {
+  reluMaskedByPool = false;
   private x!: tf.TensorInfo;
   private out!: tf.TensorInfo;
   constructor(
@@ -174,7 +183,7 @@ class Conv2DOp implements Op {
     private readonly k: Kit,
     private readonly kernel: tf.Variable,
     private readonly bias: tf.Variable | null,
-    private readonly activation: Activation,
+    readonly activation: Activation,
     private readonly strides: [number, number],
     private readonly pad: 'same' | 'valid',
     private readonly kernelGrad: number,
@@ -197,7 +206,7 @@ class Conv2DOp implements Op {
     return this.out;
   }
   backward(dy: tf.TensorInfo, needDx: boolean, s: Scratch, grads: (tf.TensorInfo | null)[]): tf.TensorInfo | null {
-    dy = this.activation === 'relu' ? reluBackward(this.k, s, this.out, dy) : dy;
+    dy = this.activation === 'relu' && !this.reluMaskedByPool ? reluBackward(this.k, s, this.out, dy) : dy;
     const common = { strides: this.strides, pad: this.pad, dataFormat: 'NHWC', dimRoundingMode: null, dilations: [1, 1] };
     if (this.kernelGrad >= 0) {
       grads[this.kernelGrad] = this.k.get(tf.Conv2DBackpropFilter)({
@@ -220,6 +229,8 @@ class Conv2DOp implements Op {
 
 /** Max pooling (NHWC); the gradient goes to the first maximum of each window (as tfjs's cpu backend). */
 class MaxPoolOp implements Op {
+  /** The op before ends in a ReLU whose gradient this pool applies (see Op.reluMaskedByPool). */
+  masksRelu = false;
   private x!: tf.TensorInfo;
   private out!: tf.TensorInfo;
   constructor(
@@ -238,6 +249,7 @@ class MaxPoolOp implements Op {
   /** The registered MaxPoolGrad: the native addon's where it loads, else src/ml/kernels/max-pool-grad.ts. */
   backward(dy: tf.TensorInfo, needDx: boolean, s: Scratch): tf.TensorInfo | null {
     if (!needDx) return null;
+    if (this.masksRelu) dy = reluBackward(this.k, s, this.out, dy);
     const attrs = { filterSize: this.filterSize, strides: this.strides, pad: this.pad, dimRoundingMode: null } as unknown as tf.NamedAttrMap;
     return s.keep(this.k.get(tf.MaxPoolGrad)({ inputs: { dy, input: this.x, output: this.out }, attrs, backend: s.backend }));
   }
@@ -261,11 +273,12 @@ class ReshapeOp implements Op {
 
 /** A standalone ReLU (Activation('relu') / ReLU layer) or linear activation. */
 class ActivationOp implements Op {
+  reluMaskedByPool = false;
   private out!: tf.TensorInfo;
   constructor(
     readonly name: string,
     private readonly k: Kit,
-    private readonly activation: Activation,
+    readonly activation: Activation,
   ) {}
   forward(x: tf.TensorInfo, s: Scratch): tf.TensorInfo {
     if (this.activation === 'linear') return x;
@@ -274,7 +287,7 @@ class ActivationOp implements Op {
   }
   backward(dy: tf.TensorInfo, needDx: boolean, s: Scratch): tf.TensorInfo | null {
     if (!needDx) return null;
-    return this.activation === 'relu' ? reluBackward(this.k, s, this.out, dy) : dy;
+    return this.activation === 'relu' && !this.reluMaskedByPool ? reluBackward(this.k, s, this.out, dy) : dy;
   }
 }
 
@@ -550,6 +563,14 @@ function compile(model: tf.LayersModel, vars: tf.Variable[], yWidth: number): { 
       } else if (a !== 'relu' && a !== 'linear') return refuse(`${l.name}: activation ${a}`);
       else ops.push(new ActivationOp(l.name, k, a));
     } else return refuse(`${l.name}: layer ${cls}`);
+  }
+  for (let i = 1; i < ops.length; i++) {
+    const pool = ops[i];
+    const before = ops[i - 1];
+    if (pool instanceof MaxPoolOp && before.activation === 'relu') {
+      pool.masksRelu = true;
+      before.reluMaskedByPool = true;
+    }
   }
   if (used.size !== vars.length) return refuse('a trainable variable is not a weight the program updates');
   const outShape = model.outputs[0].shape;
