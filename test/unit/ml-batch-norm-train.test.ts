@@ -1,5 +1,5 @@
 // The fused training-mode BatchNormalization and ReLU6-gradient kernels (src/ml/kernels/batch-norm-train.ts) on
-// wasm against tfjs's own composite path on cpu (within 1e-4): layer output, the gradients of the input, gamma and
+// wasm (SIMD where C is a multiple of 4, JS loops otherwise) against tfjs's own composite path on cpu (within 1e-4): layer output, the gradients of the input, gamma and
 // beta, and the moving mean/variance after the step; and that wasm really takes the fused path.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -85,6 +85,8 @@ for (const [label, shape, maxValue] of [
   ['4-d, ReLU6', [8, 6, 5, 7], 6],
   ['4-d, ReLU6 clipping often', [4, 3, 3, 16], 0.5],
   ['4-d, plain ReLU', [3, 4, 4, 5], undefined],
+  // C a multiple of 4: the SIMD path, over more rows than one SIMD block (256).
+  ['4-d, SIMD, 1,024 rows', [16, 8, 8, 8], 6],
 ] as const) {
   test(`fused training BatchNormalization on wasm matches cpu (${label})`, async () => {
     const expected = await trainStep('cpu', [...shape], maxValue);
