@@ -61,6 +61,8 @@ export class ParallelStepper implements Stepper {
   private readonly local: LocalStepper;
   private readonly state: SharedState;
   private readonly weights: tf.Tensor[];
+  /** Per weight: the dataId whose values shared memory holds (see publishWeights). */
+  private readonly inShared: (object | null)[];
   private readonly weightOffsets: number[];
   private readonly gradOffsets: number[];
   private readonly layout: TrainableLayout;
@@ -103,6 +105,7 @@ export class ParallelStepper implements Stepper {
     this.threads = opts.threads;
     this.local = new LocalStepper(s);
     this.weights = model.weights.map((w) => w.read());
+    this.inShared = this.weights.map(() => null);
     const trainable = vars.map((v) => this.weights.indexOf(v));
     if (trainable.some((i) => i < 0)) throw new Error('a trainable variable is not among the model weights');
     this.weightOffsets = flatOffsets(this.weights.map((w) => w.size));
@@ -243,9 +246,17 @@ export class ParallelStepper implements Stepper {
     return { loss, correct, rows: rows.length };
   }
 
-  /** All weights into shared memory (views on the wasm heap: no tensor is allocated meanwhile). */
+  /**
+   * Weights into shared memory (views on the wasm heap: no tensor is allocated meanwhile), those whose values it does
+   * not hold yet: a tfjs variable gets a new dataId whenever anything assigns it (the optimizer, afterBatch's masks,
+   * setWeights), so a weight whose dataId is the one loaded from or published to shared memory is unchanged there.
+   */
   private publishWeights(): void {
-    this.weights.forEach((w, i) => this.state.weights.set(hostFloats(w), this.weightOffsets[i]));
+    this.weights.forEach((w, i) => {
+      if (this.inShared[i] === w.dataId) return;
+      this.state.weights.set(hostFloats(w), this.weightOffsets[i]);
+      this.inShared[i] = w.dataId;
+    });
   }
 
   /** The trainable weights back from shared memory after the shared Adam step (new tensors: see replica-worker.ts). */
@@ -257,6 +268,7 @@ export class ParallelStepper implements Stepper {
       const value = tf.tensor(this.state.weights.subarray(this.weightOffsets[i], this.weightOffsets[i + 1]), vars[j].shape, 'float32');
       vars[j].assign(value);
       value.dispose();
+      this.inShared[i] = vars[j].dataId;
     }
   }
 
