@@ -9,6 +9,8 @@
 //   colsum2(dy, rows, cb, accA, x, mean, accB)    accA[c] += Σ dy; accB[c] += Σ dy·(x − mean[c])
 //   affine2(dy, rows, cb, dx, x, k1, k2, k3)      dx = k1[c]·dy + k2[c]·x + k3[c]
 //   clipgrad(dy, rows, cb, out, x, lo, hi)        out = lo ≤ x ≤ hi ? dy : 0 (lo, hi f32)
+//   dwrow(dy, rows, cb, acc, x, xstride)          acc[c] += Σ_r dy[r,c]·x[r,c], x's rows xstride bytes apart (the
+//                                                 depthwise conv filter gradient along one output row)
 
 const uleb = (n: number): number[] => {
   const out: number[] = [];
@@ -45,8 +47,9 @@ interface Fn {
   name: string;
   /** Parameter types after (first, rows, cb); params 0-2 are i32 first-row pointer, rows, cb. */
   extra: number[];
-  /** Params (indices) that point at row data and advance by cb per row (param 0 always does). */
-  rowPtrs: number[];
+  /** Params (indices) that point at row data and advance by cb per row (param 0 always does), or by the stride in
+   * another param: [pointer, stride param]. */
+  rowPtrs: (number | [number, number])[];
   /** Inner body for one 16-byte column j (local `j`), given helpers. */
   body: (at: (p: number) => number[]) => number[];
   /** f32 params splatted once into v128 locals: [param, local]. */
@@ -144,6 +147,12 @@ const FNS: Fn[] = [
       ...STORE,
     ],
   },
+  {
+    name: 'dwrow',
+    extra: [I32, I32, I32],
+    rowPtrs: [0, [4, 5]],
+    body: (at) => [...at(3), ...at(3), ...LOAD, ...at(0), ...LOAD, ...at(4), ...LOAD, ...MUL, ...ADD, ...STORE],
+  },
 ];
 
 function sqdiff(at: (p: number) => number[]): number[] {
@@ -181,7 +190,10 @@ function funcBody(fn: Fn): number[] {
   body.push(...get(L_J), ...get(2), 0x4f, 0x0d, 0x01); // j >= cb: leave
   body.push(...fn.body(at));
   body.push(...get(L_J), 0x41, 16, I32_ADD, ...set(L_J), 0x0c, 0x00, 0x0b, 0x0b); // j += 16; continue; end, end
-  for (const p of fn.rowPtrs) body.push(...get(p), ...get(2), I32_ADD, ...set(p)); // next row
+  for (const r of fn.rowPtrs) {
+    const [p, stride] = typeof r === 'number' ? [r, 2] : r;
+    body.push(...get(p), ...get(stride), I32_ADD, ...set(p)); // next row
+  }
   body.push(...get(L_R), 0x41, 0x01, 0x6b, ...set(L_R), 0x0c, 0x00, 0x0b, 0x0b, 0x0b); // r -= 1; continue; end, end, end
   const locals = [...(padding > 0 ? [[...uleb(padding), I32]] : []), [...uleb(2), I32], [...uleb(3), 0x7b]];
   return [...vec(locals), ...body];
@@ -205,7 +217,7 @@ function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
 }
 
 type RowFn = (...args: number[]) => void;
-export type ChannelSimd = Record<'colsum' | 'colsqdiff' | 'affine' | 'colsum2' | 'affine2' | 'clipgrad', RowFn>;
+export type ChannelSimd = Record<'colsum' | 'colsqdiff' | 'affine' | 'colsum2' | 'affine2' | 'clipgrad' | 'dwrow', RowFn>;
 
 const compiled = new Map<boolean, WebAssembly.Module | null>();
 const instances = new WeakMap<WebAssembly.Memory, ChannelSimd | null>();
