@@ -808,7 +808,7 @@ export interface components {
                 excludeLayers?: string[];
                 /**
                  * @description Epochs of fine-tuning: the sparsity ramps up over the first two thirds (polynomial_decay), the rest recovers at the final masks
-                 * @default 5
+                 * @default 8
                  */
                 fineTuneEpochs?: number;
                 /** @description Structured pruning: ranks coupled channel groups by the L1/L2 norm of their weights or by batch-norm |gamma| (bn; groups without a batch norm use L2). Default: `norm` */
@@ -818,7 +818,7 @@ export interface components {
                 /** @description Use only the first N training examples */
                 limit?: number;
                 /**
-                 * @description Global scope: no layer is pruned beyond this, so each keeps at least 1 − maxLayerSparsity of its weights; a layer holding < 10% of the prunable weights is not pruned beyond `sparsity`
+                 * @description Global scope: no layer is pruned beyond this, so each keeps at least 1 − maxLayerSparsity of its weights; a layer holding < 10% of the prunable weights is not pruned beyond half of `sparsity`
                  * @default 0.98
                  */
                 maxLayerSparsity?: number;

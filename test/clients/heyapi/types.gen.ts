@@ -473,7 +473,7 @@ export type CreatePruneJob = {
          */
         score?: 'activation' | 'magnitude';
         /**
-         * Global scope: no layer is pruned beyond this, so each keeps at least 1 − maxLayerSparsity of its weights; a layer holding < 10% of the prunable weights is not pruned beyond `sparsity`
+         * Global scope: no layer is pruned beyond this, so each keeps at least 1 − maxLayerSparsity of its weights; a layer holding < 10% of the prunable weights is not pruned beyond half of `sparsity`
          */
         maxLayerSparsity?: number;
         schedule?: {

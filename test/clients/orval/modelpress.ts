@@ -799,7 +799,7 @@ export type CreatePruneJobParams = {
   /** Weight importance: activation = |w| × RMS of its input over a calibration batch (Wanda; prunes weights of inputs that are never active first), magnitude = |w| */
   score?: typeof CreatePruneJobParamsScore[keyof typeof CreatePruneJobParamsScore] ;
   /**
-   * Global scope: no layer is pruned beyond this, so each keeps at least 1 − maxLayerSparsity of its weights; a layer holding < 10% of the prunable weights is not pruned beyond `sparsity`
+   * Global scope: no layer is pruned beyond this, so each keeps at least 1 − maxLayerSparsity of its weights; a layer holding < 10% of the prunable weights is not pruned beyond half of `sparsity`
    */
   maxLayerSparsity?: number;
   schedule?: CreatePruneJobParamsSchedule;
