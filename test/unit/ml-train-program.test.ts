@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { buildModel } from '../../src/ml/architectures.ts';
 import { initBackend } from '../../src/ml/backend.ts';
 import { countCorrect, hostFloats } from '../../src/ml/host-data.ts';
-import { crossEntropy, defaultLoss } from '../../src/ml/loss.ts';
+import { crossEntropy, crossEntropyOps, defaultLoss } from '../../src/ml/loss.ts';
 import { tf } from '../../src/ml/tf.ts';
 import { compileTrainProgram, programRefusal, softmaxCrossEntropy } from '../../src/ml/train-program.ts';
 import { batchGradients, trainableVariables } from '../../src/ml/train-step.ts';
@@ -127,6 +127,36 @@ test('the probability head: a clipped probability sends no gradient through its 
   assert.ok(Math.abs(dz[0]) + Math.abs(dz[1]) + Math.abs(dz[2]) === 0);
   assert.ok(loss > 7);
 });
+
+for (const fromLogits of [true, false]) {
+  test(`the general path's fused cross-entropy (${fromLogits ? 'logits' : 'probabilities'}) equals the tf ops: value, both gradients, no tensor left`, () => {
+    const y = tf.tensor2d([0, 1, 0, 0, 0, 1, 0.3, 0.7, 0, 1, 0, 0], [4, 3]);
+    // Logits with a large spread; probabilities with one clipped below ε and one above 1 − ε.
+    const pred = fromLogits
+      ? tf.tensor2d([30, 0, 0, 1, 2, 3, -1, 0.5, 2, 0, 0, 0], [4, 3])
+      : tf.tensor2d([1 - 1e-9, 1e-9, 0, 0.2, 0.3, 0.5, 0.1, 0.6, 0.3, 0.05, 0.9, 0.05], [4, 3]);
+    const before = tf.memory().numTensors;
+    const [fused, ops] = [crossEntropy, crossEntropyOps].map((f) => {
+      const { value, grads } = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => f(a, b, fromLogits))([y, pred]);
+      const out = { value: value.dataSync()[0], dy: grads[0].dataSync() as Float32Array, dp: grads[1].dataSync() as Float32Array };
+      tf.dispose([value, ...grads]);
+      return out;
+    });
+    assert.equal(tf.memory().numTensors, before);
+    assert.ok(Math.abs(fused.value - ops.value) < 1e-5 * Math.max(1, Math.abs(ops.value)), `${fused.value} vs ${ops.value}`);
+    assert.ok(maxAbs(fused.dp, ops.dp) < 1e-5, `d/dpred ${Array.from(fused.dp)} vs ${Array.from(ops.dp)}`);
+    // The labels' gradient (nothing trains them): tfjs's softmaxCrossEntropy returns its own; ours is the derivative.
+    const dyRef = fromLogits
+      ? (tf.tidy(() =>
+          tf
+            .grad((a: tf.Tensor) => tf.neg(tf.mean(tf.sum(tf.mul(a, tf.logSoftmax(pred)), -1))))(y)
+            .dataSync(),
+        ) as Float32Array)
+      : ops.dy;
+    assert.ok(maxAbs(fused.dy, dyRef) < 1e-5, `d/dy ${Array.from(fused.dy)} vs ${Array.from(dyRef)}`);
+    tf.dispose([y, pred]);
+  });
+}
 
 const opts: TrainOptions = { epochs: 1, batchSize: 64, optimizer: 'adam', learningRate: 2e-3, validationSplit: 0, seed: 3 };
 
