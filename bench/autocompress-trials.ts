@@ -5,7 +5,8 @@
 // end), with its gzip size and ratio to the dense fp32 raw bytes. Much quicker to iterate on than the HTTP bench
 // (bench/compression.ts --only auto-lenet5 --auto-only), which confirms a result.
 //   npx tsx bench/autocompress-trials.ts [--arch lenet-5] [--epochs 3] [--cache /tmp/ac-dense-lenet-5.json]
-//     --chains 'prune:0.95:block=4,cluster:3,quantize:uint8;prune:0.93,cluster:3,quantize:uint8'
+//     --chains 'prune:0.95:block=4,cluster:3,quantize:uint8;prune:0.93,cluster:3,quantize:uint8' [--save DIR]
+//     [--fine-tune-epochs N]
 // Each chain runs from the dense model; a chain's steps are method:level[:key=value…] (prune: block=N).
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -34,6 +35,7 @@ const { values: opt } = parseArgs({
     cache: { type: 'string' },
     chains: { type: 'string', default: 'prune:0.95,cluster:3,quantize:uint8' },
     'fine-tune-epochs': { type: 'string' },
+    save: { type: 'string' },
   },
 });
 
@@ -127,6 +129,12 @@ for (const chain of String(opt.chains).split(';')) {
       `${done.join(' → ')}: validation ${(100 * (v.accuracy - dense.v.accuracy)).toFixed(2)} pp, test ${(100 * (t.accuracy - dense.t.accuracy)).toFixed(2)} pp (${(100 * t.accuracy).toFixed(2)}%), gzip ${t.gzipBytes} (model.json ${json} + weights ${shards.reduce((a, b) => a + b, 0)}) = ${(raw / t.gzipBytes).toFixed(1)}×, nonzero ${t.nonzeroParams}/${t.params}, ${((performance.now() - t0) / 1000).toFixed(0)} s at load ${os.loadavg()[0].toFixed(1)}`,
     );
     base = artifacts;
+  }
+  if (opt.save) {
+    // The chain's last artifact as tfjs files (model.json + shards), to inspect or load elsewhere.
+    const dir = path.join(opt.save, chain.replace(/[^a-z0-9.=]+/gi, '_'));
+    await fs.mkdir(dir, { recursive: true });
+    for (const f of modelArtifactsToFiles(base)) await fs.writeFile(path.join(dir, f.path), f.data);
   }
 }
 tf.dispose([tune.x, tune.y, validation.x, validation.y]);
