@@ -8,6 +8,7 @@
 // between the optimizer and shared memory when that changes, and back at the end). Hooks stay in this thread.
 import { FusedAdamOptimizer } from '../fused-adam.ts';
 import type { AdamUpdateAttrs } from '../kernels/adam-update.ts';
+import { takeRows } from '../dataset.ts';
 import { hostFloats } from '../host-data.ts';
 import type { LossFactoryRef } from '../loss.ts';
 import { tf } from '../tf.ts';
@@ -206,7 +207,10 @@ export class ParallelStepper implements Stepper {
       state.setAdam(adamAttrs(adam));
     }
     profile.mark('publish weights');
-    active.forEach((slot, rank) => this.stageRows(slot, rows.subarray(starts[rank], starts[rank + 1])));
+    // The replicas' rows into their input slots; the leader takes its own straight from the data (one copy less).
+    active.forEach((slot, rank) => {
+      if (rank > 0) this.stageRows(slot, rows.subarray(starts[rank], starts[rank + 1]));
+    });
     profile.mark('stage rows');
     state.issue(
       Command.step,
@@ -216,7 +220,7 @@ export class ParallelStepper implements Stepper {
       }),
     );
     profile.mark('issue');
-    this.ownSlice(sizes[0]);
+    this.ownSlice(rows.subarray(0, sizes[0]));
     try {
       await state.barrierAsync();
       profile.mark('barrier 1');
@@ -323,11 +327,11 @@ export class ParallelStepper implements Stepper {
     }
   }
 
-  /** The leader's own slice (staged in slot 0): its mean gradient into slot 0, its loss and correct count. */
-  private ownSlice(rows: number): void {
+  /** The leader's own slice (the batch's first rows): its mean gradient into slot 0, its loss and correct count. */
+  private ownSlice(rows: Int32Array): void {
     const { data } = this.s;
-    const x = tf.tensor(this.state.inputsX[0].subarray(0, rows * this.xRow), [rows, ...data.x.shape.slice(1)], 'float32');
-    const y = tf.tensor2d(this.state.inputsY[0].subarray(0, rows * this.yRow), [rows, this.yRow], 'float32');
+    const x = takeRows(data.x, rows);
+    const y = takeRows(data.y, rows);
     this.profile.mark('take rows');
     try {
       const { loss, correct } = sliceIntoBuffer(this.s, x, y, this.state.grads[0], this.gradOffsets);
