@@ -280,6 +280,35 @@ test('maxPool gradients (ties, NaN, -Infinity, all-negative and padded windows) 
   }
 });
 
+test('direct kernel calls whose shapes disagree with their geometry never reach the addon', () => {
+  const backend = tf.engine().backend;
+  const tensorsBefore = tf.memory().numTensors;
+  tf.tidy(() => {
+    const x = tensor([1, 6, 6, 2], 1);
+    const dy = tensor([1, 6, 6, 4], 2);
+    const attempt = (name: string, inputs: tf.NamedTensorInfoMap, attrs: object) => {
+      try {
+        const out = tf.getKernel(name, 'wasm').kernelFunc({ inputs, attrs: attrs as tf.NamedAttrMap, backend }) as tf.TensorInfo;
+        backend.disposeData(out.dataId);
+      } catch {
+        // the replaced kernel's own error is fine: the point is that the addon did not run on a wrong geometry
+      }
+    };
+    const common = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dimRoundingMode: null, dilations: [1, 1] };
+    const calls = () => [nativeConvCalls(0), nativeConvCalls(1), nativeConvCalls(2), nativeMaxPoolGradCalls()];
+    let before = calls();
+    attempt('Conv2D', { x, filter: tensor([3, 3, 3, 4], 4) }, common); // filter Cin 3, x has 2
+    attempt('MaxPoolGrad', { dy: tensor([1, 2, 2, 2], 5), input: x, output: tensor([1, 3, 3, 2], 6) }, { filterSize: 2, strides: 2, pad: 'valid' });
+    assert.deepEqual(calls(), before);
+    // The replaced gradient kernels are wasm composites that may run a (consistent) native forward conv themselves.
+    before = calls();
+    attempt('Conv2DBackpropFilter', { x, dy }, { ...common, filterShape: [3, 3, 5, 4] }); // Cin 5
+    attempt('Conv2DBackpropInput', { dy: tensor([1, 5, 5, 4], 3), filter: tensor([3, 3, 2, 4], 4) }, { ...common, inputShape: [1, 6, 6, 2] });
+    assert.deepEqual(calls().slice(1), before.slice(1));
+  });
+  assert.equal(tf.memory().numTensors, tensorsBefore);
+});
+
 test('the addon refuses operands outside the heap', { skip: !nativeBlasStatus().active && 'native BLAS unavailable here' }, () => {
   const { addon } = nativeBlas()!;
   const heap = new ArrayBuffer(1024);

@@ -27,9 +27,9 @@ const ACTIVATIONS = new Map<string, number>([
 ]);
 const Mode = { forward: 0, filterGrad: 1, inputGrad: 2 } as const;
 
-let convCalls = 0;
-/** How many convolutions this thread has run natively (tests use it to see which path ran). */
-export const nativeConvCalls = (): number => convCalls;
+const convCalls = [0, 0, 0];
+/** How many convolutions (of one mode: 0 forward, 1 filter gradient, 2 input gradient) this thread has run natively. */
+export const nativeConvCalls = (mode?: number): number => (mode === undefined ? convCalls[0] + convCalls[1] + convCalls[2] : convCalls[mode]);
 
 // The parameter block (enum P in blas.c), reused: the addon reads it synchronously.
 const params = new Float64Array(22);
@@ -69,17 +69,17 @@ function run(blas: NativeBlas, backend: WasmBackend, mode: number, info: tf.back
     o.activation ?? 0,
     o.alpha ?? 0,
   ]);
-  convCalls++;
+  convCalls[mode]++;
   // The heap's buffer as it is now: after the output's allocation.
   blas.addon.conv((backend.wasm.asm?.memory?.buffer ?? backend.wasm.HEAPU8.buffer) as ArrayBuffer, mode, params);
 }
 
 const channelsLast = (dataFormat: string | undefined) => dataFormat === undefined || dataFormat === 'NHWC';
 
-function forward(blas: NativeBlas, args: KernelArgs, bias: tf.TensorInfo | undefined, activation: number, alpha: number): tf.TensorInfo {
+function forwardInfo(args: KernelArgs): tf.backend_util.Conv2DInfo | null {
   const { x, filter } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
   const { strides, pad, dilations, dimRoundingMode } = args.attrs as unknown as tf.Conv2DAttrs;
-  const backend = args.backend as unknown as WasmBackend;
+  if (x.shape.length !== 4 || filter.shape.length !== 4) return null;
   const info = tf.backend_util.computeConv2DInfo(
     x.shape as Shape4,
     filter.shape as Shape4,
@@ -90,6 +90,19 @@ function forward(blas: NativeBlas, args: KernelArgs, bias: tf.TensorInfo | undef
     false,
     'channelsLast',
   );
+  return consistent(info, x.shape, filter.shape, info.outShape) ? info : null;
+}
+
+function forward(
+  blas: NativeBlas,
+  args: KernelArgs,
+  info: tf.backend_util.Conv2DInfo,
+  bias: tf.TensorInfo | undefined,
+  activation: number,
+  alpha: number,
+): tf.TensorInfo {
+  const { x, filter } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
+  const backend = args.backend as unknown as WasmBackend;
   const out = backend.makeOutput(info.outShape, 'float32');
   run(blas, backend, Mode.forward, info, { x, w: filter, y: out, bias, activation, alpha });
   return out;
@@ -97,13 +110,25 @@ function forward(blas: NativeBlas, args: KernelArgs, bias: tf.TensorInfo | undef
 
 const float32 = (...ts: (tf.TensorInfo | undefined)[]) => ts.every((t) => !t || t.dtype === 'float32');
 
+/**
+ * The operand shapes agree with the geometry the addon will use: it trusts them to size what it reads and writes,
+ * so a mismatched direct kernel call goes to the replaced kernel (and its own error) instead of past a buffer.
+ */
+function consistent(info: tf.backend_util.Conv2DInfo, x: readonly number[], filter: readonly number[], y: readonly number[]): boolean {
+  const expectX = [info.batchSize, info.inHeight, info.inWidth, info.inChannels];
+  const expectF = [info.filterHeight, info.filterWidth, info.inChannels, info.outChannels];
+  const expectY = [info.batchSize, info.outHeight, info.outWidth, info.outChannels];
+  const same = (a: readonly number[], b: number[]) => a.length === 4 && a.every((v, i) => v === b[i]);
+  return same(x, expectX) && same(filter, expectF) && same(y, expectY);
+}
+
 /** Conv2D natively (NHWC float32); `stock` otherwise. */
 export function nativeConv2DConfig(blas: NativeBlas, stock: tf.KernelConfig): tf.KernelConfig {
   const kernelFunc = (args: KernelArgs) => {
     const { x, filter } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
     const { dataFormat } = args.attrs as unknown as tf.Conv2DAttrs;
-    if (!channelsLast(dataFormat) || !float32(x, filter)) return stock.kernelFunc(args);
-    return forward(blas, args, undefined, 0, 0);
+    const info = channelsLast(dataFormat) && float32(x, filter) ? forwardInfo(args) : null;
+    return info ? forward(blas, args, info, undefined, 0, 0) : stock.kernelFunc(args);
   };
   return { kernelName: tf.Conv2D, backendName: 'wasm', setupFunc: stock.setupFunc, kernelFunc };
 }
@@ -124,7 +149,8 @@ export function nativeFusedConv2DConfig(blas: NativeBlas, stock: tf.KernelConfig
     const biasOk = !bias || biasSize === 1 || (biasSize === cout && bias.shape[bias.shape.length - 1] === cout);
     if (!channelsLast(dataFormat) || !float32(x, filter, bias) || code === undefined || preluActivationWeights || !biasOk)
       return stock.kernelFunc(args);
-    return forward(blas, args, bias, code, leakyreluAlpha ?? 0);
+    const info = forwardInfo(args);
+    return info ? forward(blas, args, info, bias, code, leakyreluAlpha ?? 0) : stock.kernelFunc(args);
   };
   return { kernelName: tf.FusedConv2D, backendName: 'wasm', setupFunc: stock.setupFunc, kernelFunc };
 }
@@ -134,9 +160,10 @@ export function nativeConv2DBackpropFilterConfig(blas: NativeBlas, fallback: tf.
   const kernelFunc = (args: KernelArgs) => {
     const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
     const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
-    if (!channelsLast(dataFormat) || !float32(x, dy)) return fallback.kernelFunc(args);
+    if (!channelsLast(dataFormat) || !float32(x, dy) || x.shape.length !== 4 || filterShape.length !== 4) return fallback.kernelFunc(args);
     const backend = args.backend as unknown as WasmBackend;
     const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4, filterShape, strides, 1, pad, dimRoundingMode, false, 'channelsLast');
+    if (!consistent(info, x.shape, filterShape, dy.shape)) return fallback.kernelFunc(args);
     const dw = backend.makeOutput(filterShape, 'float32');
     run(blas, backend, Mode.filterGrad, info, { x, w: dw, y: dy });
     return dw;
@@ -149,9 +176,10 @@ export function nativeConv2DBackpropInputConfig(blas: NativeBlas, fallback: tf.K
   const kernelFunc = (args: KernelArgs) => {
     const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
     const { strides, pad, dataFormat, dimRoundingMode, inputShape } = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
-    if (!channelsLast(dataFormat) || !float32(dy, filter)) return fallback.kernelFunc(args);
+    if (!channelsLast(dataFormat) || !float32(dy, filter) || inputShape.length !== 4 || filter.shape.length !== 4) return fallback.kernelFunc(args);
     const backend = args.backend as unknown as WasmBackend;
     const info = tf.backend_util.computeConv2DInfo(inputShape, filter.shape as Shape4, strides, 1, pad, dimRoundingMode, false, 'channelsLast');
+    if (!consistent(info, inputShape, filter.shape, dy.shape)) return fallback.kernelFunc(args);
     const dx = backend.makeOutput(inputShape, 'float32');
     run(blas, backend, Mode.inputGrad, info, { x: dx, w: filter, y: dy });
     return dx;

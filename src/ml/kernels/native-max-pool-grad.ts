@@ -27,6 +27,9 @@ export function nativeMaxPoolGradConfig(blas: NativeBlas, fallback: tf.KernelCon
     const { filterSize, strides, pad, dimRoundingMode } = args.attrs as unknown as tf.MaxPoolGradAttrs;
     const backend = args.backend as unknown as WasmBackend;
     const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
+    // The addon sizes what it reads from this geometry: a dy of another shape goes to the JS kernel.
+    const expectDy = [info.batchSize, info.outHeight, info.outWidth, info.outChannels];
+    if (dy.shape.length !== 4 || dy.shape.some((v, i) => v !== expectDy[i])) return fallback.kernelFunc(args);
     const out = backend.makeOutput(input.shape, 'float32');
     const off = (t: tf.TensorInfo) => backend.getMemoryOffset(t.dataId);
     params.set([
