@@ -1,13 +1,14 @@
-// The optional native GEMM for the wasm backend (issue 15): src/native/blas.c, a tiny N-API addon that dlopen()s the
-// system's OpenBLAS (Debian: `apt-get install libopenblas0-pthread`) and runs cblas_sgemm directly on the wasm heap.
-// wasm SIMD (128-bit, no FMA) tops out near 20 GFLOP/s; OpenBLAS on one core of this machine reaches ~90, and GEMMs
-// were 60% of a LeNet-300-100 training step.
+// The optional native path of the wasm backend (issue 15, docs/adr/0002-native-blas.md): src/native/blas.c, a tiny
+// N-API addon that dlopen()s the system's OpenBLAS (Debian: `apt-get install libopenblas0-pthread`) and runs
+// cblas_sgemm, im2col convolutions and the max-pool gradient directly on the wasm heap (native-mat-mul.ts,
+// native-conv.ts, native-max-pool-grad.ts). wasm SIMD (128-bit, no FMA) tops out near 20 GFLOP/s; OpenBLAS on one
+// core of this machine reaches ~90, and GEMMs were 60% of a LeNet-300-100 training step.
 //
 // Built lazily, on first use, into a cache directory rather than in an npm postinstall hook: `npm ci` never runs a
 // compiler (it must exit 0 on machines without one, and Docker's deps stage runs --ignore-scripts anyway), git
 // worktrees sharing one node_modules and a later `apt-get install libopenblas0-pthread` just work, and the file name
 // carries a hash of the source and flags, so an edited blas.c is rebuilt and never mixed up with an older build.
-// A build takes ~0.5 s of gcc once per machine; it goes to a temporary name and is renamed into place, so processes
+// A build takes 0.5-3 s of gcc once per machine (.ci/run and the Docker image build it ahead: src/native/build.ts); it goes to a temporary name and is renamed into place, so processes
 // or threads building at the same time never load a half-written file. Anything missing (compiler, Node's headers,
 // OpenBLAS) or MODELPRESS_NATIVE_BLAS=0 leaves today's wasm kernels in place; the process logs once which path is
 // active.
@@ -65,7 +66,7 @@ export interface NativeBlas {
 
 export interface NativeBlasStatus {
   active: boolean;
-  /** What is active and why ("OpenBLAS ... via build/x.node" or the reason it is off). */
+  /** What is active ("OpenBLAS 0.3.21 …, 1 thread(s) per call (libopenblas.so.0)") or why it is off. */
   detail: string;
 }
 
