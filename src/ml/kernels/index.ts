@@ -3,8 +3,8 @@
 // layer class use and checks wasm against cpu, so this list is known to be complete for them:
 // - missing, own implementations (speed matters): Conv2DBackpropFilter (every conv layer), Depthwise*Backprop*
 //   (DepthwiseConv2D, SeparableConv2D), UnsortedSegmentSum (the gradient of gather: Embedding);
-// - wrong: MaxPoolGrad (see max-pool-grad.ts; native-max-pool-grad.ts where the addon loads): replaced; on the cpu backend ResizeNearestNeighborGrad (see
-//   resize-nearest-neighbor-grad.ts): replaced there, by registerKernelFixes;
+// - wrong: MaxPoolGrad (see max-pool-grad.ts; native-max-pool-grad.ts where the addon loads): replaced; on the cpu
+//   backend ResizeNearestNeighborGrad (see resize-nearest-neighbor-grad.ts): replaced there, by registerKernelFixes;
 // - slow: BatchMatMul, _FusedMatMul, Conv2D, FusedConv2D and both conv2d gradients run on the system's OpenBLAS where
 //   the optional native addon loads (native-blas.ts, native-mat-mul.ts, native-conv.ts; MODELPRESS_NATIVE_BLAS=0
 //   turns it off), else BatchMatMul is wrapped and the conv2d gradients are wasm composites;
