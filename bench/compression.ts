@@ -161,6 +161,25 @@ async function autoRows(label: string, datasetId: string, architecture: string, 
   });
   const autoMin = (performance.now() - t0) / 60000;
   {
+    // Every candidate as the search judged it: hold-out change, its paired standard error (the decision margin), size.
+    const rep = auto.report as Report & {
+      candidates: {
+        trial: number;
+        steps: { method: string; level: unknown }[];
+        accuracy: number;
+        margin: number;
+        accepted: boolean;
+        gzipBytes: number;
+      }[];
+      search: { validationAccuracy: number };
+    };
+    for (const c of rep.candidates.slice(1)) {
+      console.error(
+        `#   trial ${c.trial} ${c.steps.map((st) => `${st.method} ${String(st.level)}`).join(' → ')}: hold-out ${(100 * (c.accuracy - rep.search.validationAccuracy)).toFixed(2)} ± ${(100 * c.margin).toFixed(2)} pp, ${c.gzipBytes} B gzip, ${c.accepted ? 'accepted' : 'rejected'}`,
+      );
+    }
+  }
+  {
     const a = auto.report as Report & { chosen: { steps: { method: string; level: unknown }[] } };
     console.error(
       `# ${label} autocompress: test ${pct(a.before.accuracy)} → ${pct(a.after.accuracy)}, ${kb(a.before.sizeBytes)} → ${kb(a.after.gzipBytes)} gzip = ${(a.before.sizeBytes / a.after.gzipBytes).toFixed(1)}×, chosen ${a.chosen.steps.map((st) => `${st.method} ${String(st.level)}`).join(' → ') || 'none'}`,
