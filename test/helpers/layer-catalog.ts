@@ -2,6 +2,7 @@
 // backend-equivalence tests. Each entry builds a fresh functional model and deterministic inputs.
 import { spatialDropout2d, subtract } from '../../src/ml/layers/index.ts';
 import { tf } from '../../src/ml/tf.ts';
+import { randomValues } from './kernel-check.ts';
 
 export interface LayerCase {
   /** The layer class (Keras name) the case exercises. */
@@ -13,17 +14,6 @@ export interface LayerCase {
   inputs(): tf.Tensor[];
   /** Uses randomness in training mode (compare backends in inference mode only). */
   random?: boolean;
-}
-
-/** Deterministic values in [-1, 1) (an LCG, same on every backend). */
-export function randomValues(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
 }
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);

@@ -6,27 +6,7 @@ import assert from 'node:assert/strict';
 import { tf } from '../../src/ml/tf.ts';
 import { initBackend } from '../../src/ml/backend.ts';
 import { BN_TRAIN, BN_TRAIN_GRAD, CLIP_GRAD } from '../../src/ml/kernels/batch-norm-train.ts';
-
-function randomValues(n: number, seed: number, scale = 1, shift = 0): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 2 ** 31 - 1) * scale + shift;
-  }
-  return out;
-}
-
-function relError(actual: Float32Array, expected: Float32Array): number {
-  assert.equal(actual.length, expected.length);
-  let diff = 0;
-  let scale = 1e-6;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return diff / scale;
-}
+import { randomValues, relError } from '../helpers/kernel-check.ts';
 
 before(async () => {
   assert.equal(await initBackend('wasm'), 'wasm');

@@ -6,20 +6,11 @@ import assert from 'node:assert/strict';
 import { tf } from '../../src/ml/tf.ts';
 import { initBackend } from '../../src/ml/backend.ts';
 import { batchNormLayers, recalibrateBatchNorm } from '../../src/ml/bn-recalibrate.ts';
+import { randomValues } from '../helpers/kernel-check.ts';
 
 before(async () => {
   assert.equal(await initBackend('wasm'), 'wasm');
 });
-
-function randomValues(n: number, seed: number, scale = 1, shift = 0): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 2 ** 31 - 1) * scale + shift;
-  }
-  return out;
-}
 
 function close(actual: tf.Tensor, expected: tf.Tensor, label: string) {
   const a = actual.dataSync();

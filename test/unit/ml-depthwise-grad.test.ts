@@ -5,20 +5,11 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../src/ml/tf.ts';
 import { initBackend } from '../../src/ml/backend.ts';
+import { randomValues } from '../helpers/kernel-check.ts';
 
 before(async () => {
   assert.equal(await initBackend('wasm'), 'wasm');
 });
-
-function randomValues(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
 
 type Case = { x: [number, number, number, number]; k: number; m: number; stride: number; pad: 'same' | 'valid'; dilation: number };
 const cases: Case[] = [

@@ -5,7 +5,8 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../src/ml/tf.ts';
 import { initBackend } from '../../src/ml/backend.ts';
-import { LAYER_CASES, randomValues, type LayerCase } from '../helpers/layer-catalog.ts';
+import { LAYER_CASES, type LayerCase } from '../helpers/layer-catalog.ts';
+import { randomValues, relError } from '../helpers/kernel-check.ts';
 
 const TOLERANCE = 1e-4;
 const backends: string[] = ['wasm'];
@@ -19,18 +20,6 @@ before(async () => {
   }
   assert.equal(await initBackend('wasm'), 'wasm');
 });
-
-/** Max |a - e| over max |e| (1e-6 floor, or `floor`): the error relative to the output's scale. */
-function relError(actual: Float32Array | Int32Array, expected: Float32Array | Int32Array, floor = 1e-6): number {
-  assert.equal(actual.length, expected.length);
-  let diff = 0;
-  let scale = floor;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return diff / scale;
-}
 
 /**
  * One training step's numbers: model output, a weighted-sum loss (so dy is not all ones) and the gradients of

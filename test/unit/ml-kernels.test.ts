@@ -2,28 +2,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../src/ml/tf.ts';
 import { initBackend } from '../../src/ml/backend.ts';
-
-// Deterministic pseudo-random values in [-1, 1).
-function randomValues(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
-
-function relError(actual: Float32Array, expected: Float32Array): number {
-  assert.equal(actual.length, expected.length);
-  let diff = 0;
-  let scale = 1e-6;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return diff / scale;
-}
+import { randomValues, relError } from '../helpers/kernel-check.ts';
 
 /** Runs `f` on `backend`, returns its outputs' values and checks it left no tensor and no backend buffer behind. */
 async function runOn(backend: string, f: () => tf.Tensor[]): Promise<Float32Array[]> {

@@ -14,27 +14,7 @@ import { loadNativeBlas, nativeBlas, nativeBlasStatus } from '../../src/ml/kerne
 import { nativeConvCalls } from '../../src/ml/kernels/native-conv.ts';
 import { nativeGemmCalls } from '../../src/ml/kernels/native-mat-mul.ts';
 import { nativeMaxPoolGradCalls } from '../../src/ml/kernels/native-max-pool-grad.ts';
-
-function randomValues(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
-
-function relError(actual: Float32Array, expected: Float32Array): number {
-  assert.equal(actual.length, expected.length);
-  let diff = 0;
-  let scale = 1e-6;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return diff / scale;
-}
+import { randomValues, relError } from '../helpers/kernel-check.ts';
 
 /** Runs `f` on `backend`: its outputs' shapes and values; checks it left no tensor and no backend buffer behind. */
 async function runOn(backend: string, f: () => tf.Tensor[]): Promise<{ shape: number[]; values: Float32Array }[]> {

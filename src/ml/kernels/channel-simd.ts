@@ -12,29 +12,9 @@
 //   dwrow(dy, rows, cb, acc, x, xstride)          acc[c] += Σ_r dy[r,c]·x[r,c], x's rows xstride bytes apart (the
 //                                                 depthwise conv filter gradient along one output row)
 
-const uleb = (n: number): number[] => {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n) b |= 0x80;
-    out.push(b);
-  } while (n);
-  return out;
-};
-const str = (s: string) => [...uleb(s.length), ...Buffer.from(s)];
-const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
-const section = (id: number, bytes: number[]) => [id, ...uleb(bytes.length), ...bytes];
-const I32 = 0x7f;
-const F32 = 0x7d;
-const simd = (op: number) => [0xfd, ...uleb(op)];
-const get = (i: number) => [0x20, ...uleb(i)];
-const set = (i: number) => [0x21, ...uleb(i)];
-const MEMARG = [0x04, 0x00];
-const LOAD = [...simd(0x00), ...MEMARG];
-const STORE = [...simd(0x0b), ...MEMARG];
+import { F32, get, I32, I32_ADD, LOAD, set, simd, simdModule, STORE, uleb, V128, vec } from './wasm-module.ts';
+
 const [SPLAT, ADD, SUB, MUL, GE, LE, AND] = [0x13, 0xe4, 0xe5, 0xe6, 0x46, 0x45, 0x4e].map(simd);
-const I32_ADD = 0x6a;
 
 // Locals after the params (max 8 params): i32 j, i32 r, then v128 tmp, lo, hi.
 const L_J = 8;
@@ -195,50 +175,17 @@ function funcBody(fn: Fn): number[] {
     body.push(...get(p), ...get(stride), I32_ADD, ...set(p)); // next row
   }
   body.push(...get(L_R), 0x41, 0x01, 0x6b, ...set(L_R), 0x0c, 0x00, 0x0b, 0x0b, 0x0b); // r -= 1; continue; end, end, end
-  const locals = [...(padding > 0 ? [[...uleb(padding), I32]] : []), [...uleb(2), I32], [...uleb(3), 0x7b]];
+  const locals = [...(padding > 0 ? [[...uleb(padding), I32]] : []), [...uleb(2), I32], [...uleb(3), V128]];
   return [...vec(locals), ...body];
-}
-
-function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
-  const types = FNS.map((fn) => [0x60, ...vec([I32, I32, I32, ...fn.extra].map((t) => [t])), 0x00]);
-  const limits = shared ? [0x03, 0x00, ...uleb(65536)] : [0x00, 0x00];
-  const codes = FNS.map((fn) => {
-    const b = funcBody(fn);
-    return [...uleb(b.length), ...b];
-  });
-  return new Uint8Array([
-    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    ...section(1, vec(types)),
-    ...section(2, vec([[...str('env'), ...str('memory'), 0x02, ...limits]])),
-    ...section(3, vec(FNS.map((_, i) => uleb(i)))),
-    ...section(7, vec(FNS.map((fn, i) => [...str(fn.name), 0x00, ...uleb(i)]))),
-    ...section(10, vec(codes)),
-  ]);
 }
 
 type RowFn = (...args: number[]) => void;
 export type ChannelSimd = Record<'colsum' | 'colsqdiff' | 'affine' | 'colsum2' | 'affine2' | 'clipgrad' | 'dwrow', RowFn>;
 
-const compiled = new Map<boolean, WebAssembly.Module | null>();
-const instances = new WeakMap<WebAssembly.Memory, ChannelSimd | null>();
+const load = simdModule<ChannelSimd>(FNS.map((fn) => ({ name: fn.name, params: [I32, I32, I32, ...fn.extra], code: funcBody(fn) })));
 
 /** The SIMD functions over `memory`, or null where wasm SIMD is missing. */
 export function channelSimd(memory: WebAssembly.Memory | null | undefined): ChannelSimd | null {
   if (!memory || process.env.MODELPRESS_CHANNEL_SIMD === '0') return null;
-  let fns = instances.get(memory);
-  if (fns !== undefined) return fns;
-  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  let mod = compiled.get(shared);
-  if (mod === undefined) {
-    const bytes = moduleBytes(shared);
-    mod = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
-    compiled.set(shared, mod);
-  }
-  try {
-    fns = mod ? (new WebAssembly.Instance(mod, { env: { memory } }).exports as unknown as ChannelSimd) : null;
-  } catch {
-    fns = null;
-  }
-  instances.set(memory, fns);
-  return fns;
+  return load(memory);
 }
