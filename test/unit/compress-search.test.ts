@@ -29,6 +29,22 @@ test('paretoFront keeps the undominated candidates by cost; chooseWithin the che
   assert.equal(chooseWithin(c.slice(1), 0.99, 0.003), null);
 });
 
+test('the chosen candidate is on the front it is reported on, even when a cheaper one looks more accurate but fails on its margin', () => {
+  const c = [
+    { id: 'orig', accuracy: 0.98, cost: 100 },
+    { id: 'a', accuracy: 0.979, cost: 50, margin: 0.0005 },
+    { id: 'x', accuracy: 0.981, cost: 40, margin: 0.01 },
+  ];
+  const chosen = chooseWithin(c, 0.98, 0.003)!;
+  assert.equal(chosen.id, 'a');
+  // On measured accuracy alone x (cheaper, more accurate) would dominate a and the original: the front would be [x].
+  assert.deepEqual(
+    paretoFront(c).map((x) => x.id),
+    ['x', 'a', 'orig'],
+  );
+  assert.ok(paretoFront(c).includes(chosen));
+});
+
 test('pairedStandardError: only rows where the two differ count', () => {
   const n = 5000;
   const a = new Uint8Array(n).fill(1);

@@ -11,23 +11,30 @@ export interface Scored {
   margin?: number;
 }
 
-/** Candidates on the Pareto front, ordered by cost (ascending). */
+/** The accuracy a candidate is judged by: measured, less its margin. */
+const vouched = (c: Scored): number => c.accuracy - (c.margin ?? 0);
+
+/**
+ * Candidates on the Pareto front, ordered by cost (ascending), judged by the accuracy the search vouches for:
+ * accuracy less its margin. On the measured accuracy alone, a cheaper candidate that looks more accurate but failed
+ * the budget on its margin would push the chosen candidate off the front it is reported on.
+ */
 export function paretoFront<T extends Scored>(candidates: readonly T[]): T[] {
-  const sorted = [...candidates].sort((a, b) => a.cost - b.cost || b.accuracy - a.accuracy);
+  const sorted = [...candidates].sort((a, b) => a.cost - b.cost || vouched(b) - vouched(a));
   const front: T[] = [];
   let best = -Infinity;
   for (const c of sorted) {
     // Sorted by cost, so c is dominated exactly when a cheaper-or-equal candidate already reached its accuracy.
-    if (c.accuracy > best) {
+    if (vouched(c) > best) {
       front.push(c);
-      best = c.accuracy;
+      best = vouched(c);
     }
   }
   return front;
 }
 
 /** Whether a candidate's accuracy, less its margin, stays within `maxDrop` (a fraction) of `baseline`. */
-export const withinBudget = (c: Scored, baseline: number, maxDrop: number): boolean => c.accuracy - (c.margin ?? 0) >= baseline - maxDrop - 1e-12;
+export const withinBudget = (c: Scored, baseline: number, maxDrop: number): boolean => vouched(c) >= baseline - maxDrop - 1e-12;
 
 /**
  * The cheapest candidate with accuracy − margin ≥ baseline − maxDrop (ties: the more accurate); null when none is.
