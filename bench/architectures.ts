@@ -5,7 +5,7 @@
 // (teacher, hard-label baseline, distilled). Prints README rows with the command and the load average.
 //   npx tsx bench/architectures.ts [--limit 60000] [--epochs 3] [--only resnet,mobilenet,distill]
 //     [--structured 0.5] [--structured-epochs 5] [--importance l1] [--sparsity 0.8] [--magnitude-epochs 5]
-//     [--mobilenet-width 0.5] [--student-width 0.35] [--distill-epochs 3] [--temperature 4] [--alpha 0.9]
+//     [--mobilenet-width 0.5] [--student-width 0.35] [--distill-epochs 3] [--temperature T] [--alpha A] (unset: the distill job's defaults)
 //     [--batch-size 128] [--learning-rate 1e-3] [--workers 1] [--threads N] [--backend wasm] [--latency-runs 30]
 //     [--test-limit 10000]
 // --data-dir: keep the server's data there; a job run before on it with the same inputs and params is reused, so an
@@ -38,8 +38,9 @@ const { values: opt } = parseArgs({
     'mobilenet-width': { type: 'string', default: '0.5' },
     'student-width': { type: 'string', default: '0.35' },
     'distill-epochs': { type: 'string', default: '3' },
-    temperature: { type: 'string', default: '4' },
-    alpha: { type: 'string', default: '0.9' },
+    // Unset: the distill job's own defaults (what a user gets).
+    temperature: { type: 'string' },
+    alpha: { type: 'string' },
     'batch-size': { type: 'string', default: '128' },
     'learning-rate': { type: 'string', default: '1e-3' },
     workers: { type: 'string', default: '1' },
@@ -161,8 +162,8 @@ async function distillRows(datasetId: string, teacher: Promise<Train> | null) {
     datasetId,
     params: {
       student: { preset: 'mobilenet-v2', widthMultiplier: width },
-      temperature: num('temperature'),
-      alpha: num('alpha'),
+      ...(opt.temperature ? { temperature: num('temperature') } : {}),
+      ...(opt.alpha ? { alpha: num('alpha') } : {}),
       epochs: num('distill-epochs'),
       batchSize,
       baseline: true,
@@ -174,7 +175,7 @@ async function distillRows(datasetId: string, teacher: Promise<Train> | null) {
   return [
     `| teacher resnet-20 (${opt.epochs} epochs) | ${pct(te!.accuracy)} | ${te!.params} |`,
     `| student mobilenet-v2 ${width}, hard labels (${opt['distill-epochs']} epochs) | ${pct(b!.accuracy)} | ${b!.params} |`,
-    `| student mobilenet-v2 ${width}, distilled (T=${opt.temperature}, alpha=${opt.alpha}) | ${pct(s.accuracy)} (${(100 * (s.accuracy - b!.accuracy)).toFixed(2)} pp vs hard labels) | ${s.params} |`,
+    `| student mobilenet-v2 ${width}, distilled (${opt.temperature || opt.alpha ? `T=${opt.temperature ?? 'default'}, alpha=${opt.alpha ?? 'default'}` : "the distill job's defaults"}) | ${pct(s.accuracy)} (${(100 * (s.accuracy - b!.accuracy)).toFixed(2)} pp vs hard labels) | ${s.params} |`,
   ];
 }
 
