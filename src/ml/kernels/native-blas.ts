@@ -24,6 +24,23 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
 
+/** The addon's activation codes for fused kernels (enum Act in src/native/blas.c); prelu is not among them. */
+export const NATIVE_ACTIVATIONS: ReadonlyMap<string, number> = new Map([
+  ['linear', 0],
+  ['relu', 1],
+  ['relu6', 2],
+  ['leakyrelu', 3],
+  ['sigmoid', 4],
+  ['elu', 5],
+]);
+
+/** Whether a fused kernel's bias is one the addon adds: none, a scalar, or one value per output channel (n). */
+export function nativeBiasFits(bias: { shape: readonly number[] } | undefined, n: number): boolean {
+  if (!bias) return true;
+  const size = bias.shape.reduce((a, b) => a * b, 1);
+  return size === 1 || (size === n && bias.shape[bias.shape.length - 1] === n);
+}
+
 /** The addon's functions (see the header of src/native/blas.c). */
 export interface NativeBlasAddon {
   open(library: string, threads: number): string;

@@ -5,7 +5,7 @@
 // XNNPACK runs slowly at those shapes; here the filter gradient is Σ im2col(x)ᵀ·dy and the input gradient
 // col2im(dy·wᵀ). NCHW, non-float32 inputs, a prelu activation or another bias shape go to the kernel this replaces.
 import { tf } from '../tf.ts';
-import type { NativeBlas } from './native-blas.ts';
+import { NATIVE_ACTIVATIONS, nativeBiasFits, type NativeBlas } from './native-blas.ts';
 
 type WasmBackend = {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
@@ -16,15 +16,6 @@ type WasmBackend = {
 type KernelArgs = Parameters<tf.KernelConfig['kernelFunc']>[0];
 type Shape4 = [number, number, number, number];
 
-/** The addon's activation codes (enum Act in src/native/blas.c). */
-const ACTIVATIONS = new Map<string, number>([
-  ['linear', 0],
-  ['relu', 1],
-  ['relu6', 2],
-  ['leakyrelu', 3],
-  ['sigmoid', 4],
-  ['elu', 5],
-]);
 const Mode = { forward: 0, filterGrad: 1, inputGrad: 2 } as const;
 
 const convCalls = [0, 0, 0];
@@ -143,10 +134,9 @@ export function nativeFusedConv2DConfig(blas: NativeBlas, stock: tf.KernelConfig
       preluActivationWeights?: tf.TensorInfo;
     };
     const { dataFormat, activation = 'linear', leakyreluAlpha } = args.attrs as unknown as tf.FusedConv2DAttrs;
-    const code = ACTIVATIONS.get(activation);
+    const code = NATIVE_ACTIVATIONS.get(activation);
     const cout = filter.shape[3];
-    const biasSize = bias ? bias.shape.reduce((n, s) => n * s, 1) : 0;
-    const biasOk = !bias || biasSize === 1 || (biasSize === cout && bias.shape[bias.shape.length - 1] === cout);
+    const biasOk = nativeBiasFits(bias, cout);
     if (!channelsLast(dataFormat) || !float32(x, filter, bias) || code === undefined || preluActivationWeights || !biasOk)
       return stock.kernelFunc(args);
     const info = forwardInfo(args);

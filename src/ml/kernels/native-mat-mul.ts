@@ -7,7 +7,7 @@
 // bias (size 1 or N) and activation (all but prelu) are applied by the addon right after each GEMM. Whatever else
 // (non-float32 inputs, a prelu activation, another bias shape) goes to the stock kernel.
 import { tf } from '../tf.ts';
-import type { NativeBlas } from './native-blas.ts';
+import { NATIVE_ACTIVATIONS, nativeBiasFits, type NativeBlas } from './native-blas.ts';
 
 type WasmBackend = {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
@@ -16,16 +16,6 @@ type WasmBackend = {
 };
 
 type KernelArgs = Parameters<tf.KernelConfig['kernelFunc']>[0];
-
-/** The addon's activation codes (enum Act in src/native/blas.c); prelu is not among them. */
-const ACTIVATIONS = new Map<string, number>([
-  ['linear', 0],
-  ['relu', 1],
-  ['relu6', 2],
-  ['leakyrelu', 3],
-  ['sigmoid', 4],
-  ['elu', 5],
-]);
 
 let gemmCalls = 0;
 /** How many products this thread has run natively (tests use it to see which path ran). */
@@ -129,10 +119,9 @@ export function nativeFusedMatMulConfig(blas: NativeBlas, stock: tf.KernelConfig
       preluActivationWeights?: tf.TensorInfo;
     };
     const { transposeA, transposeB, activation = 'linear', leakyreluAlpha } = args.attrs as unknown as tf._FusedMatMulAttrs;
-    const code = ACTIVATIONS.get(activation);
+    const code = NATIVE_ACTIVATIONS.get(activation);
     const n = transposeB ? b.shape[b.shape.length - 2] : b.shape[b.shape.length - 1];
-    const biasSize = bias ? size(bias.shape) : 0;
-    const biasOk = !bias || (bias.dtype === 'float32' && (biasSize === 1 || (biasSize === n && bias.shape[bias.shape.length - 1] === n)));
+    const biasOk = !bias || (bias.dtype === 'float32' && nativeBiasFits(bias, n));
     if (a.dtype !== 'float32' || b.dtype !== 'float32' || code === undefined || preluActivationWeights || !biasOk) return stock.kernelFunc(args);
     const backend = args.backend as unknown as WasmBackend;
     return product(blas, backend, { a, b, transposeA, transposeB, bias, activation: code, alpha: leakyreluAlpha ?? 0 });
