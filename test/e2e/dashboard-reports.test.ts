@@ -178,7 +178,7 @@ describe('dashboard report views in headless Chromium', { skip }, () => {
     // A random-init teacher may trail its baseline: then there is no gap to close, and the page says so.
     assert.match(
       await page.locator('.distill-view p.gap').innerText(),
-      /(closed -?\d+% of the gap|no gap for distillation to close)\. The distilled student is [+−]\d+\.\d\d pt against the baseline\.$/,
+      /(closed -?\d+% of the gap between the hard-label baseline and the teacher|no gap for distillation to close)\. The distilled student is [+−]\d+\.\d\d pt against the baseline\.$/,
     );
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-distill.png'), fullPage: true });
   });
