@@ -4,10 +4,11 @@
 // hold-out, each step measured on the hold-out AND the test split (which the job itself sees only once, at the
 // end), with its gzip size and ratio to the dense fp32 raw bytes. Much quicker to iterate on than the HTTP bench
 // (bench/compression.ts --only auto-lenet5 --auto-only), which confirms a result.
-//   npx tsx bench/autocompress-trials.ts [--arch lenet-5] [--epochs 3] [--cache /tmp/ac-dense-lenet-5.json]
+//   npx tsx bench/autocompress-trials.ts [--arch lenet-5] [--epochs 3] [--dense-seed 16] [--cache /tmp/ac-dense-lenet-5.json]
 //     --chains 'prune:0.95:block=4,cluster:3,quantize:uint8;prune:0.93,cluster:3,quantize:uint8' [--save DIR]
 //     [--fine-tune-epochs N]
-// Each chain runs from the dense model; a chain's steps are method:level[:key=value…] (prune: block=N).
+// Each chain runs from the dense model; a chain's steps are method:level[:key=value…] (prune: block=N; kd=0 for
+// hard-label fine-tuning, kd=T/alpha[/raw] for distillation from the dense model at T, alpha; cos=1|0: cosine lr annealing).
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,6 +33,7 @@ const { values: opt } = parseArgs({
   options: {
     arch: { type: 'string', default: 'lenet-5' },
     epochs: { type: 'string', default: '3' },
+    'dense-seed': { type: 'string', default: '16' },
     cache: { type: 'string' },
     chains: { type: 'string', default: 'prune:0.95,cluster:3,quantize:uint8' },
     'fine-tune-epochs': { type: 'string' },
@@ -68,7 +70,7 @@ function context(inputs: Partial<JobContext['inputs']>): JobContext {
   };
 }
 
-const cache = opt.cache ?? `/tmp/ac-dense-${opt.arch}-${opt.epochs}.json`;
+const cache = opt.cache ?? `/tmp/ac-dense-${opt.arch}-${opt.epochs}${opt['dense-seed'] === '16' ? '' : `-s${opt['dense-seed']}`}.json`;
 let denseArtifacts: tf.io.ModelArtifacts;
 try {
   const saved = JSON.parse(await fs.readFile(cache, 'utf8'));
@@ -76,7 +78,12 @@ try {
   console.error(`# dense model from ${cache}`);
 } catch {
   const t0 = performance.now();
-  const params = Value.Default(TrainParams, { architecture: opt.arch, epochs: Number(opt.epochs), validationSplit: 0.1, seed: 16 });
+  const params = Value.Default(TrainParams, {
+    architecture: opt.arch,
+    epochs: Number(opt.epochs),
+    validationSplit: 0.1,
+    seed: Number(opt['dense-seed']),
+  });
   const trained = await trainKind.run(context({}), params as never);
   const model = await context({}).models.load(trained.resultModelIds[0]);
   denseArtifacts = (await serializeModel(model)).artifacts;
@@ -103,8 +110,19 @@ console.error(
   `# dense: validation ${(100 * dense.v.accuracy).toFixed(2)}%, test ${(100 * dense.t.accuracy).toFixed(2)}%, ${raw} bytes raw, ${dense.t.gzipBytes} gzip; load ${os.loadavg().map((l) => l.toFixed(1))}`,
 );
 
+function kdOf(text: string) {
+  const [t, a, raw] = text.split('/');
+  return { temperature: Number(t), alpha: Number(a ?? 1), standardize: raw !== 'raw' };
+}
+
 function stageOf(method: string, extra: Record<string, string>): Stage {
-  if (method === 'prune') return pruneStage({ blockSize: extra.block ? Number(extra.block) : undefined });
+  if (method === 'prune')
+    return pruneStage({
+      blockSize: extra.block ? Number(extra.block) : undefined,
+      // kd=0: hard labels; kd=T/alpha[/raw]: distillation at that temperature and alpha (standardized logits unless raw).
+      cosine: extra.cos === undefined ? undefined : extra.cos === '1',
+      distill: extra.kd === undefined ? undefined : extra.kd === '0' ? null : kdOf(extra.kd),
+    });
   if (method === 'cluster') return clusterStage();
   if (method === 'quantize') return quantizeStage();
   throw new Error(`unknown method ${method}`);
@@ -118,9 +136,11 @@ for (const chain of String(opt.chains).split(';')) {
     const extra = Object.fromEntries(kv.map((p) => p.split('=') as [string, string]));
     const level = Number.isNaN(Number(levelText)) ? levelText : Number(levelText);
     const t0 = performance.now();
-    const produced = await stageOf(method, extra).run({ ctx: context({}), params, tune, validation, original, range: [0, 1] }, base, level);
+    const stage = stageOf(method, extra);
+    const produced = await stage.run({ ctx: context({}), params, tune, validation, original, range: [0, 1] }, base, level);
     const artifacts = produced.model instanceof tf.LayersModel ? (await serializeModel(produced.model)).artifacts : produced.model;
     if (produced.model instanceof tf.LayersModel) produced.model.dispose();
+    stage.dispose?.();
     const v = await measureModel(artifacts, validation, { latency: false });
     const t = await measureModel(artifacts, test, { latency: false });
     done.push(step);

@@ -7,8 +7,9 @@
 //     [--prune-lr 5e-4] [--teacher-epochs 4] [--teacher-limit 60000] [--student-units 100] [--student-limit N]
 //     [--distill-epochs N] [--temperature T] [--alpha A] [--seeds 3] [--only mlp,lenet5,distill,auto-mlp,auto-lenet5,defaults]
 //     [--trials 20] [--auto-only] [--backend wasm] [--data-dir D] [--dense-seeds 16,17,18 (defaults rows)]
+//     [--auto-seed 16 (auto-* rows)]
 // auto-*: issue 16's rows, all job params at their defaults unless named: a dense model trained with validationSplit
-// 0.1 and seed 16 (so it never saw the rows autocompress holds out: src/ml/holdout.ts), then autocompress
+// 0.1 and seed 16 (--auto-seed: another dense model; so it never saw the rows autocompress holds out: src/ml/holdout.ts), then autocompress
 // {maxAccuracyDrop: 0.3, objective: "size", budget: {trials}}, a prune with only {sparsity: 0.9}, and uint8
 // quantization of that pruned model post-training vs with QAT ({qat: {}}) (--auto-only: the autocompress row alone). --limit below 60000 (the full train split)
 // is passed to every job of these rows too (a cheap run).
@@ -46,6 +47,7 @@ const { values: opt } = parseArgs({
     backend: { type: 'string', default: 'wasm' },
     'data-dir': { type: 'string' },
     'dense-seeds': { type: 'string', default: '16' },
+    'auto-seed': { type: 'string', default: '16' },
   },
 });
 const num = (k: keyof typeof opt) => Number(opt[k]);
@@ -151,7 +153,7 @@ async function defaultsRows(datasetId: string): Promise<string[]> {
 /** Issue 16's rows for one architecture: autocompress, defaults-only prune at 90%, uint8 PTQ vs QAT. */
 async function autoRows(label: string, datasetId: string, architecture: string, epochs: number) {
   const lim = num('limit') < 60000 ? { limit: num('limit') } : {};
-  const dense = await trainedDense(label, datasetId, architecture, epochs);
+  const dense = await trainedDense(label, datasetId, architecture, epochs, num('auto-seed'));
   const t0 = performance.now();
   const auto = await runJob(`${label} autocompress`, {
     type: 'autocompress',

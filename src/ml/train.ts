@@ -23,6 +23,8 @@ export interface TrainOptions {
   learningRate: number;
   /** Per-epoch decay: lr = learningRate / (1 + decay * epoch). */
   decay?: number;
+  /** Per-epoch cosine annealing (Loshchilov & Hutter 2017): lr × ½(1 + cos(π·epoch/epochs)), after `decay`. */
+  cosine?: boolean;
   /** Fraction of the examples held out (seeded) for val_loss / val_accuracy; 0 for none. */
   validationSplit: number;
   earlyStopping?: { metric: MonitoredMetric; patience: number; minDelta?: number };
@@ -233,7 +235,7 @@ export async function trainModel(
       program = compileTrainProgram(model, trainableVariables(model), data.y.shape[1]!);
     stepper = await createStepper(model, data, opts, optimizer, lossFn, program);
     for (let epoch = 0; epoch < opts.epochs && !canceled && !stoppedEarly; epoch++) {
-      const lr = opts.learningRate / (1 + (opts.decay ?? 0) * epoch);
+      const lr = (opts.learningRate / (1 + (opts.decay ?? 0) * epoch)) * (opts.cosine ? 0.5 * (1 + Math.cos((Math.PI * epoch) / opts.epochs)) : 1);
       setLearningRate(optimizer, lr);
       const perm = seededShuffle(train.length, seed + 1 + epoch);
       const order = Int32Array.from(perm, (i) => train[i]);

@@ -21,7 +21,13 @@ import type { JobContext } from '../kind.ts';
 import type { AutocompressMethod, AutocompressParams } from './autocompress.params.ts';
 import { clusterAndTune } from './cluster.ts';
 import { narrowedStudent } from './distill.ts';
-import { cachedDistillLoss, cachedDistillLossRef, distillTargets, teacherLogitsOf } from '../../ml/compress/distill/teacher-loss.ts';
+import {
+  cachedDistillLoss,
+  cachedDistillLossRef,
+  distillTargets,
+  teacherLogitsOf,
+  type TeacherLossParams,
+} from '../../ml/compress/distill/teacher-loss.ts';
 import { DISTILL_DEFAULTS } from './distill.params.ts';
 import { pruningSchedule } from './prune.ts';
 import { scanModel } from './sensitivity.ts';
@@ -78,14 +84,49 @@ const SCAN_ROWS = 2000;
 const CALIBRATION_ROWS = 1024;
 
 /**
+ * Distillation from the original (dense) model's cached logits as the prune stage's fine-tuning loss, instead of the
+ * hard labels: off by default. Measured on MNIST LeNet-5 (bench/autocompress-trials.ts, prune 0.96 → cluster 3 →
+ * uint8, the same dense model, README issue 16): hard labels −0.31 pp on the test split, the distill job's defaults
+ * (T=2, standardized logits, soft targets only) −0.67 pp.
+ */
+export const FINE_TUNE_DISTILL: TeacherLossParams | null = null;
+
+/**
+ * Whether the prune stage's fine-tuning anneals its learning rate (cosine over the epochs): off. On the same chain
+ * as FINE_TUNE_DISTILL it lost −0.89 pp (hard labels) instead of −0.31: the sparsity ramp ends at two thirds of the
+ * steps, where the cosine has already taken the rate to a quarter: probably why the last pruning steps barely recover.
+ */
+export const FINE_TUNE_COSINE = false;
+
+/** The original model's distillation targets for the tuning rows, computed once and shared by a stage's levels. */
+function teacherTargets() {
+  let cached: { tune: SplitTensors; targets: tf.Tensor2D } | null = null;
+  return {
+    of(env: StageEnv): tf.Tensor2D {
+      if (cached?.tune !== env.tune) {
+        cached?.targets.dispose();
+        cached = { tune: env.tune, targets: tf.tidy(() => distillTargets(env.tune.y, teacherLogitsOf(env.original, env.tune.x))) };
+      }
+      return cached.targets;
+    },
+    dispose() {
+      cached?.targets.dispose();
+      cached = null;
+    },
+  };
+}
+
+/**
  * Magnitude pruning with per-layer sparsities allocated from a sensitivity scan of the stage's base (scanned once).
  * The classifier and a small first layer stay dense (protectedLayers, as the prune job's default): they hold ~1% of
  * the weights, so pruning them saves almost nothing, and the scan's one-layer-at-a-time drops do not show what
  * they cost next to every other layer pruned (LeNet-300-100 at 0.95 over 3 epochs: the classifier pruned to 81%
  * lost 1.22 pp on the hold-out, kept dense 0.78 pp). The level is the sparsity of the other layers.
  */
-export function pruneStage(opts: { blockSize?: number } = {}): Stage {
+export function pruneStage(opts: { blockSize?: number; distill?: TeacherLossParams | null; cosine?: boolean } = {}): Stage {
   const scans = new WeakMap<tf.io.ModelArtifacts, SensitivityScan>();
+  const kd = opts.distill === undefined ? FINE_TUNE_DISTILL : opts.distill;
+  const teacher = teacherTargets();
   return {
     method: 'prune',
     levels: [0.5, 0.7, 0.8, 0.9, 0.93, 0.95, 0.96, 0.97, 0.98],
@@ -135,24 +176,45 @@ export function pruneStage(opts: { blockSize?: number } = {}): Stage {
           );
           if (env.params.fineTuneEpochs > 0) {
             pruner.beforeBatch();
-            await runTraining(env.ctx, model, env.tune, trainOpts(env.params, env.params.fineTuneEpochs), {
+            const hooks = {
               progressRange: env.range,
               afterBatch: () => {
                 pruner.afterBatch();
                 pruner.beforeBatch();
               },
-            });
+            };
+            const train = { ...trainOpts(env.params, env.params.fineTuneEpochs), cosine: opts.cosine ?? FINE_TUNE_COSINE };
+            if (kd) {
+              // The view shares the model's variables (and so the pruner's masks): training it trains the model.
+              await runTraining(
+                env.ctx,
+                logitsModel(model),
+                { x: env.tune.x, y: teacher.of(env) },
+                { ...train, lossFn: cachedDistillLoss(kd), replicaLoss: cachedDistillLossRef(kd) },
+                hooks,
+              );
+            } else await runTraining(env.ctx, model, env.tune, train, hooks);
           }
           applyMasks(model, pruner.masksAt(Number(level), Number(level)));
         } finally {
           calibration.dispose();
         }
-        return { model, details: { allocation: allocation.sparsities, protectedLayers: excludeLayers, tolerance: allocation.tolerance, scan } };
+        return {
+          model,
+          details: {
+            allocation: allocation.sparsities,
+            protectedLayers: excludeLayers,
+            tolerance: allocation.tolerance,
+            scan,
+            ...(kd ? { distill: kd } : {}),
+          },
+        };
       } catch (e) {
         model.dispose();
         throw e;
       }
     },
+    dispose: () => teacher.dispose(),
   };
 }
 
@@ -265,17 +327,13 @@ export function quantizeStage(): Stage {
  * The logits are computed once per stage and shared by its levels.
  */
 function distillStage(): Stage {
-  let cached: { tune: SplitTensors; targets: tf.Tensor2D } | null = null;
+  const teacher = teacherTargets();
   const kd = { temperature: DISTILL_DEFAULTS.temperature, alpha: DISTILL_DEFAULTS.alpha, standardize: DISTILL_DEFAULTS.standardizeLogits };
   return {
     method: 'distill',
     levels: [0.75, 0.5, 0.25],
     bisect: true,
     async run(env, _base, level) {
-      if (cached?.tune !== env.tune) {
-        cached?.targets.dispose();
-        cached = { tune: env.tune, targets: tf.tidy(() => distillTargets(env.tune.y, teacherLogitsOf(env.original, env.tune.x))) };
-      }
       const student = await narrowedStudent(env.original, Number(level));
       try {
         const epochs = Math.max(1, env.params.fineTuneEpochs);
@@ -283,7 +341,7 @@ function distillStage(): Stage {
         await runTraining(
           env.ctx,
           logitsModel(student),
-          { x: env.tune.x, y: cached.targets },
+          { x: env.tune.x, y: teacher.of(env) },
           { ...trainOpts(env.params, epochs), learningRate: 1e-3, lossFn: cachedDistillLoss(kd), replicaLoss: cachedDistillLossRef(kd) },
           { progressRange: env.range },
         );
@@ -296,10 +354,7 @@ function distillStage(): Stage {
         throw e;
       }
     },
-    dispose() {
-      cached?.targets.dispose();
-      cached = null;
-    },
+    dispose: () => teacher.dispose(),
   };
 }
 
