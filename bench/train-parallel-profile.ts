@@ -98,7 +98,7 @@ for (let round = 0; round < Number(values.rounds); round++) {
     );
   }
   if (two.stepper) {
-    table('leader (slot 0)', two.stepper.profile.totals);
+    table(`leader (slot 0; its share of the batch at the end: ${(two.stepper.leaderShare() * 100).toFixed(1)}%)`, two.stepper.profile.totals);
     for (const [slot, t] of two.stepper.replicaProfiles) table(`replica ${slot}`, t);
   }
 }

@@ -22,6 +22,9 @@
 //                                                  was the largest kernel of a LeNet-5 step once the convs were native
 //   config() -> string                             openblas_get_config()
 //   threads() -> number                            openblas_get_num_threads()
+//   threadCpuMs() -> number                        the calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID), for the
+//                                                  data-parallel phase profile: /proc's schedstat is only updated at
+//                                                  scheduler ticks, too coarse for sub-millisecond phases
 #define NAPI_VERSION 8
 #include <dlfcn.h>
 #include <math.h>
@@ -31,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum { RowMajor = 101, NoTrans = 111, Trans = 112 };
 enum Act { LINEAR = 0, RELU = 1, RELU6 = 2, LEAKYRELU = 3, SIGMOID = 4, ELU = 5 };
@@ -526,6 +530,15 @@ static napi_value Config(napi_env env, napi_callback_info info) {
   return out;
 }
 
+static napi_value ThreadCpuMs(napi_env env, napi_callback_info info) {
+  (void)info;
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  napi_value out;
+  napi_create_double(env, ts.tv_sec * 1e3 + ts.tv_nsec / 1e6, &out);
+  return out;
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"open", NULL, Open, NULL, NULL, NULL, napi_default, NULL},
@@ -534,6 +547,7 @@ NAPI_MODULE_INIT() {
       {"maxPoolGrad", NULL, MaxPoolGrad, NULL, NULL, NULL, napi_default, NULL},
       {"config", NULL, Config, NULL, NULL, NULL, napi_default, NULL},
       {"threads", NULL, Threads, NULL, NULL, NULL, napi_default, NULL},
+      {"threadCpuMs", NULL, ThreadCpuMs, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

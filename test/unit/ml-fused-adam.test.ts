@@ -89,3 +89,32 @@ test('wasm SIMD Adam (plain and shared memory) matches the JS loop, tail element
     }
   }
 });
+
+test('the fused two-thread all-reduce + Adam (g0·s0 + g1·s1 in the same pass) matches reduce-then-Adam, tail included', async () => {
+  const { adamUpdate, adamSum2In } = await import('../../src/ml/kernels/adam-update.ts');
+  const { adamSum2Simd } = await import('../../src/ml/kernels/adam-simd.ts');
+  const n = 1027;
+  const attrs = { learningRate: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, correction1: 1 - 0.9 ** 3, correction2: 1 - 0.999 ** 3 };
+  const seeded = (k: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + k * 78.233) * 0.5);
+  const scales: [number, number] = [40 / 128, 88 / 128];
+  const g = seeded(4).map((a, i) => a * scales[0] + seeded(5)[i] * scales[1]);
+  const expected = [seeded(1), seeded(2), seeded(3).map(Math.abs)];
+  adamUpdate(expected[0].slice(), expected[1].slice(), expected[2].slice(), g, expected as [Float32Array, Float32Array, Float32Array], attrs);
+  for (const memoryKind of ['shared', 'none'] as const) {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+    const [value, m, v, g0, g1] = Array.from({ length: 5 }, (_, i) => new Float32Array(memory.buffer, 4 + i * 4 * n, n));
+    value.set(seeded(1));
+    m.set(seeded(2));
+    v.set(seeded(3).map(Math.abs));
+    g0.set(seeded(4));
+    g1.set(seeded(5));
+    if (memoryKind === 'shared') {
+      const probe = new Float32Array(memory.buffer, 60000, 8);
+      assert.equal(adamSum2Simd(memory, probe, probe, probe, [probe, probe], scales, [probe, probe, probe], attrs), 8, 'the SIMD function runs');
+    }
+    adamSum2In(memoryKind === 'shared' ? memory : null, value, m, v, [g0, g1], scales, [value, m, v], attrs);
+    [value, m, v].forEach((o, k) =>
+      o.forEach((x, i) => assert.ok(Math.abs(x - expected[k][i]) < 1e-6, `${memoryKind}: output ${k}[${i}] ${x} vs ${expected[k][i]}`)),
+    );
+  }
+});

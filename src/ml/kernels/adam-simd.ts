@@ -24,39 +24,93 @@ type AdamFn = (
   epsilon: number,
 ) => void;
 
+type AdamSum2Fn = (
+  w: number,
+  m: number,
+  v: number,
+  g0: number,
+  g1: number,
+  wOut: number,
+  mOut: number,
+  vOut: number,
+  n: number,
+  s0: number,
+  s1: number,
+  stepSize: number,
+  beta1: number,
+  oneMinusBeta1: number,
+  beta2: number,
+  oneMinusBeta2: number,
+  invCorrection2: number,
+  epsilon: number,
+) => void;
+
 const [SPLAT, SQRT, ADD, SUB, MUL, DIV] = [0x13, 0xe3, 0xe4, 0xe5, 0xe6, 0xe7].map(simd);
 
 /**
- * The function's code. Params: byte offsets w, m, v, g, wOut, mOut, vOut (0-6), n elements (7, a multiple of 4),
- * then f32 stepSize = lr/c1, beta1, 1−beta1, beta2, 1−beta2, 1/c2, epsilon (8-14). Locals: i and end in bytes
- * (15, 16), gi, mi, vi (17-19), the splatted scalars (20-26).
+ * The code of `adam` (sources 1) and `adamSum2` (sources 2). Params: byte offsets w, m, v, the gradient source(s)
+ * g0[, g1], wOut, mOut, vOut, n elements (a multiple of 4); then f32: with two sources their weights s0, s1 (the
+ * gradient is g0·s0 + g1·s1: the data-parallel all-reduce of two threads' slice means, fused into the update so it
+ * is one pass over memory instead of two); then stepSize = lr/c1, beta1, 1−beta1, beta2, 1−beta2, 1/c2, epsilon.
+ * Locals: i and end in bytes, gi, mi, vi, the splatted f32 params in their order.
+ * (sources 1: params 0-14, locals i, end = 15, 16, gi, mi, vi = 17-19, splats 20-26.)
  */
-function adamCode(): number[] {
+function adamCode(sources: 1 | 2): number[] {
+  const W = 0;
+  const M = 1;
+  const V = 2;
+  const G = 3; // G + j: source j
+  const W_OUT = 3 + sources;
+  const M_OUT = W_OUT + 1;
+  const V_OUT = W_OUT + 2;
+  const N = W_OUT + 3;
+  const FIRST_F32 = N + 1;
+  const floats = (sources > 1 ? sources : 0) + 7;
+  const I = FIRST_F32 + floats;
+  const END = I + 1;
+  const GI = I + 2;
+  const MI = I + 3;
+  const VI = I + 4;
+  const SPLATS = I + 5; // SPLATS + k: the k-th f32 param, splatted
+  const c = SPLATS + (sources > 1 ? sources : 0); // the Adam constants' splats
+  const [STEP, B1, ONE_B1, B2, ONE_B2, INV_C2, EPS] = [0, 1, 2, 3, 4, 5, 6].map((k) => c + k);
   const body: number[] = [];
-  for (let p = 8; p <= 14; p++) body.push(...get(p), ...SPLAT, ...set(p + 12));
-  const at = (base: number) => [...get(base), ...get(15), 0x6a]; // base + i
-  body.push(...get(7), 0x41, 2, 0x74, ...set(16)); // end = n << 2
+  for (let k = 0; k < floats; k++) body.push(...get(FIRST_F32 + k), ...SPLAT, ...set(SPLATS + k));
+  const at = (base: number) => [...get(base), ...get(I), 0x6a]; // base + i
+  body.push(...get(N), 0x41, 2, 0x74, ...set(END)); // end = n << 2
   body.push(0x02, 0x40, 0x03, 0x40); // block, loop
-  body.push(...get(15), ...get(16), 0x4f, 0x0d, 0x01); // i >= end: leave
-  body.push(...at(3), ...LOAD, ...set(17)); // gi = g[i]
-  body.push(...at(1), ...LOAD, ...get(21), ...MUL, ...get(17), ...get(22), ...MUL, ...ADD, ...set(18)); // mi = m·b1 + gi·(1−b1)
-  body.push(...at(2), ...LOAD, ...get(23), ...MUL, ...get(17), ...get(17), ...MUL, ...get(24), ...MUL, ...ADD, ...set(19)); // vi
-  body.push(...at(5), ...get(18), ...STORE, ...at(6), ...get(19), ...STORE);
+  body.push(...get(I), ...get(END), 0x4f, 0x0d, 0x01); // i >= end: leave
+  if (sources === 1)
+    body.push(...at(G), ...LOAD, ...set(GI)); // gi = g[i]
+  else {
+    body.push(...at(G), ...LOAD, ...get(SPLATS), ...MUL); // g0[i]·s0
+    for (let j = 1; j < sources; j++) body.push(...at(G + j), ...LOAD, ...get(SPLATS + j), ...MUL, ...ADD); // + gj[i]·sj
+    body.push(...set(GI));
+  }
+  body.push(...at(M), ...LOAD, ...get(B1), ...MUL, ...get(GI), ...get(ONE_B1), ...MUL, ...ADD, ...set(MI)); // mi = m·b1 + gi·(1−b1)
+  body.push(...at(V), ...LOAD, ...get(B2), ...MUL, ...get(GI), ...get(GI), ...MUL, ...get(ONE_B2), ...MUL, ...ADD, ...set(VI)); // vi
+  body.push(...at(M_OUT), ...get(MI), ...STORE, ...at(V_OUT), ...get(VI), ...STORE);
   // wOut = w − stepSize·mi / (√(vi/c2) + ε)
-  body.push(...at(4), ...at(0), ...LOAD, ...get(20), ...get(18), ...MUL, ...get(19), ...get(25), ...MUL, ...SQRT, ...get(26), ...ADD);
+  body.push(...at(W_OUT), ...at(W), ...LOAD, ...get(STEP), ...get(MI), ...MUL, ...get(VI), ...get(INV_C2), ...MUL, ...SQRT, ...get(EPS), ...ADD);
   body.push(...DIV, ...SUB, ...STORE);
-  body.push(...get(15), 0x41, 16, 0x6a, ...set(15), 0x0c, 0x00, 0x0b, 0x0b, 0x0b); // i += 16; continue; end, end, end
+  body.push(...get(I), 0x41, 16, 0x6a, ...set(I), 0x0c, 0x00, 0x0b, 0x0b, 0x0b); // i += 16; continue; end, end, end
   return [
     ...vec([
       [...uleb(2), I32],
-      [...uleb(10), V128],
+      [...uleb(3 + floats), V128],
     ]),
     ...body,
   ];
 }
 
-const params: number[] = [...(Array(8).fill(I32) as number[]), ...(Array(7).fill(F32) as number[])];
-const adamFor = simdModule<{ adam: AdamFn }>([{ name: 'adam', params, code: adamCode() }]);
+const params = (sources: 1 | 2): number[] => [
+  ...(Array(7 + sources).fill(I32) as number[]),
+  ...(Array((sources > 1 ? sources : 0) + 7).fill(F32) as number[]),
+];
+const adamFor = simdModule<{ adam: AdamFn; adamSum2: AdamSum2Fn }>([
+  { name: 'adam', params: params(1), code: adamCode(1) },
+  { name: 'adamSum2', params: params(2), code: adamCode(2) },
+]);
 
 /** Adam's step constants for one step t (1-based). */
 export interface AdamUpdateAttrs {
@@ -94,6 +148,46 @@ export function adamSimd(
     out[1].byteOffset,
     out[2].byteOffset,
     n4,
+    a.learningRate / a.correction1,
+    a.beta1,
+    1 - a.beta1,
+    a.beta2,
+    1 - a.beta2,
+    1 / a.correction2,
+    a.epsilon,
+  );
+  return n4;
+}
+
+/**
+ * adamSimd with the gradient g0·s0 + g1·s1 (two data-parallel threads' slice means, each weighted by its share of
+ * the batch), summed in the same pass. Same contract: the count done (a multiple of 4; 0 without wasm SIMD).
+ */
+export function adamSum2Simd(
+  memory: WebAssembly.Memory,
+  value: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  g: [Float32Array, Float32Array],
+  scales: [number, number],
+  out: [Float32Array, Float32Array, Float32Array],
+  a: AdamUpdateAttrs,
+): number {
+  const fn = adamFor(memory)?.adamSum2;
+  const n4 = fn ? value.length & ~3 : 0;
+  if (!fn || n4 === 0) return 0;
+  fn(
+    value.byteOffset,
+    m.byteOffset,
+    v.byteOffset,
+    g[0].byteOffset,
+    g[1].byteOffset,
+    out[0].byteOffset,
+    out[1].byteOffset,
+    out[2].byteOffset,
+    n4,
+    scales[0],
+    scales[1],
     a.learningRate / a.correction1,
     a.beta1,
     1 - a.beta1,

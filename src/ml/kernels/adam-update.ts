@@ -4,7 +4,7 @@
 // bookkeeping and a pass over memory; on a LeNet-300-100 step that was ~15% of the time. Same arithmetic as
 // tfjs-core's AdamOptimizer, rounded to float32 where it stores the moments.
 import { tf } from '../tf.ts';
-import { adamSimd, type AdamUpdateAttrs } from './adam-simd.ts';
+import { adamSimd, adamSum2Simd, type AdamUpdateAttrs } from './adam-simd.ts';
 
 export const ADAM_UPDATE = 'ModelpressAdamUpdate';
 
@@ -34,6 +34,29 @@ export function adamUpdateIn(
   if (done === value.length) return;
   const rest = (t: Float32Array) => t.subarray(done);
   adamUpdate(rest(value), rest(m), rest(v), rest(g), [rest(out[0]), rest(out[1]), rest(out[2])], a);
+}
+
+/**
+ * adamUpdateIn with the gradient g0·s0 + g1·s1 (the data-parallel all-reduce of two threads, fused into the update:
+ * one pass over memory). Where SIMD does not cover it (the tail, or no wasm SIMD) the sum is written into g0 first.
+ */
+export function adamSum2In(
+  memory: WebAssembly.Memory | null,
+  value: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  g: [Float32Array, Float32Array],
+  scales: [number, number],
+  out: [Float32Array, Float32Array, Float32Array],
+  a: AdamUpdateAttrs,
+): void {
+  const done = memory ? adamSum2Simd(memory, value, m, v, g, scales, out, a) : 0;
+  if (done === value.length) return;
+  const [g0, g1] = g;
+  const [s0, s1] = scales;
+  for (let i = done; i < g0.length; i++) g0[i] = g0[i] * s0 + g1[i] * s1;
+  const rest = (t: Float32Array) => t.subarray(done);
+  adamUpdate(rest(value), rest(m), rest(v), rest(g0), [rest(out[0]), rest(out[1]), rest(out[2])], a);
 }
 
 /** newValue, newM, newV from value, m, v and the gradient g (all the same length; `out` may be the inputs: in place). */

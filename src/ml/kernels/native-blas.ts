@@ -69,6 +69,8 @@ export interface NativeBlasAddon {
   maxPoolGrad(heap: ArrayBuffer, params: Float64Array): void;
   config(): string;
   threads(): number;
+  /** The calling thread's CPU time in ms (CLOCK_THREAD_CPUTIME_ID; the parallel phase profile). */
+  threadCpuMs(): number;
 }
 
 export interface NativeBlas {

@@ -1,7 +1,7 @@
 // The leader of a data-parallel training (the thread that called trainModel): slot 0 of the session. Each step
 // it publishes the current weights (so whatever afterBatch or the caller did to them between steps reaches every
-// replica, and all copies are identical), hands each participant its rows of the batch, computes its own slice and
-// takes part in the all-reduce. With Adam (the default optimizer) every participant then updates its chunk of the
+// replica, and all copies are identical), hands each participant its rows of the batch (slices sized so that all
+// reach the barrier together: slice-balance.ts), computes its own slice and takes part in the all-reduce. With Adam (the default optimizer) every participant then updates its chunk of the
 // shared weights with the shared moments, and the leader loads the new weights into its variables: the optimizer
 // runs once per step, split across the threads. With another optimizer the leader applies the reduced gradient.
 // Replicas join when their thread is up: a step with none runs as a plain single-thread step (the Adam moments move
@@ -16,7 +16,8 @@ import { flatOffsets, LocalStepper, sliceIntoBuffer, type StepInputs, type StepO
 import type { ReplicaMessage, SessionMessage } from './messages.ts';
 import { leaseReplicas, releaseReplicas, type ReplicaThread } from './pool.ts';
 import { PhaseProfile, type PhaseTotals } from './phase-profile.ts';
-import { Abort, Command, SessionAborted, SharedState, type TrainableLayout } from './shared-state.ts';
+import { Abort, Command, SessionAborted, SharedState, STAT, type TrainableLayout } from './shared-state.ts';
+import { SliceBalance } from './slice-balance.ts';
 
 export interface ParallelOptions {
   threads: number;
@@ -29,11 +30,6 @@ export interface ParallelOptions {
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 let sessions = 0;
-
-/** Splits `n` rows into `parts` contiguous slices as equal as possible (the first ones one row longer). */
-export function sliceSizes(n: number, parts: number): number[] {
-  return Array.from({ length: parts }, (_, i) => Math.floor(n / parts) + (i < n % parts ? 1 : 0));
-}
 
 type MomentSlot = { originalName: string; variable: tf.Variable };
 
@@ -80,11 +76,18 @@ export class ParallelStepper implements Stepper {
   private readonly detach: (() => void)[] = [];
   private failure: Error | null = null;
   private closed = false;
+  /** Sizes the slices so that the threads reach the barrier together. */
+  private readonly balance: SliceBalance;
   /** The most threads that took part in one step. */
   maxParticipants = 1;
   /** Per-phase step times of the leader (slot 0) and of each replica (MODELPRESS_PARALLEL_PROFILE=1). */
   readonly profile = new PhaseProfile();
   readonly replicaProfiles = new Map<number, PhaseTotals>();
+
+  /** The leader's share of a batch now (profiles). */
+  leaderShare(): number {
+    return this.balance.leaderShare(this.maxParticipants);
+  }
 
   /** Leases the replicas and sends them the session; waits for those whose thread is already up to join. */
   static async start(inputs: StepInputs, opts: ParallelOptions): Promise<ParallelStepper> {
@@ -116,6 +119,7 @@ export class ParallelStepper implements Stepper {
     this.adam = Object.prototype.isPrototypeOf.call(FusedAdamOptimizer.prototype, s.optimizer) ? (s.optimizer as FusedAdamOptimizer) : null;
     this.xRow = size(data.x.shape.slice(1));
     this.yRow = size(data.y.shape.slice(1));
+    this.balance = new SliceBalance(opts.batchSize, opts.threads);
     this.state = SharedState.create({
       sharedAdam: this.adam !== null,
       threads: opts.threads,
@@ -123,7 +127,7 @@ export class ParallelStepper implements Stepper {
       gradElements: this.gradOffsets[this.gradOffsets.length - 1],
       xRow: this.xRow,
       yRow: this.yRow,
-      maxRows: Math.ceil(opts.batchSize / opts.threads),
+      maxRows: SliceBalance.maxReplicaRows(opts.batchSize, opts.threads),
     });
     const session: Omit<SessionMessage, 'slot'> = {
       type: 'session',
@@ -199,7 +203,7 @@ export class ParallelStepper implements Stepper {
     this.maxParticipants = Math.max(this.maxParticipants, active.length);
     const { state, profile, adam } = this;
     profile.start();
-    const sizes = sliceSizes(rows.length, active.length);
+    const sizes = this.balance.sizes(rows.length, active.length);
     const starts = flatOffsets(sizes);
     this.publishWeights();
     if (adam) {
@@ -212,6 +216,7 @@ export class ParallelStepper implements Stepper {
       if (rank > 0) this.stageRows(slot, rows.subarray(starts[rank], starts[rank + 1]));
     });
     profile.mark('stage rows');
+    state.expectDone(active.length);
     state.issue(
       Command.step,
       Array.from({ length: this.threads }, (_, slot) => {
@@ -220,15 +225,24 @@ export class ParallelStepper implements Stepper {
       }),
     );
     profile.mark('issue');
+    const busyFrom = performance.now();
     this.ownSlice(rows.subarray(0, sizes[0]));
+    const busyMs = performance.now() - busyFrom;
     try {
-      await state.barrierAsync();
-      profile.mark('barrier 1');
-      state.reduceChunk(0, active);
-      if (adam) state.updateChunk(0, active.length, this.layout);
+      const waitedMs = await state.leaderBarrier();
+      profile.mark('barrier');
+      state.reduceAndUpdate(0, active, this.layout);
+      state.markDone();
       profile.mark(adam ? 'reduce+adam' : 'reduce');
-      await state.barrierAsync();
-      profile.mark('barrier 2');
+      await state.leaderWaitDone();
+      profile.mark('wait done');
+      // The replicas' barrier waits of this step are in: they write them before counting themselves done.
+      this.balance.observe(
+        sizes[0],
+        busyMs,
+        waitedMs,
+        active.slice(1).map((slot) => state.stat(slot, STAT.barrierWaitMs)),
+      );
     } catch (e) {
       const failure = this.failure;
       throw e instanceof SessionAborted && failure ? failure : e;
@@ -236,8 +250,8 @@ export class ParallelStepper implements Stepper {
     let loss = 0;
     let correct = 0;
     active.forEach((slot, rank) => {
-      loss += (state.stats[2 * slot] * sizes[rank]) / rows.length;
-      correct += state.stats[2 * slot + 1];
+      loss += (state.stat(slot, STAT.loss) * sizes[rank]) / rows.length;
+      correct += state.stat(slot, STAT.correct);
     });
     if (adam) {
       this.loadWeights();
@@ -256,11 +270,14 @@ export class ParallelStepper implements Stepper {
    * setWeights), so a weight whose dataId is the one loaded from or published to shared memory is unchanged there.
    */
   private publishWeights(): void {
+    let written = false;
     this.weights.forEach((w, i) => {
       if (this.inShared[i] === w.dataId) return;
       this.state.weights.set(hostFloats(w), this.weightOffsets[i]);
       this.inShared[i] = w.dataId;
+      written = true;
     });
+    if (written) this.state.weightsWritten();
   }
 
   /** The trainable weights back from shared memory after the shared Adam step (new tensors: see replica-worker.ts). */
@@ -335,8 +352,8 @@ export class ParallelStepper implements Stepper {
     this.profile.mark('take rows');
     try {
       const { loss, correct } = sliceIntoBuffer(this.s, x, y, this.state.grads[0], this.gradOffsets);
-      this.state.stats[0] = loss;
-      this.state.stats[1] = correct;
+      this.state.setStat(0, STAT.loss, loss);
+      this.state.setStat(0, STAT.correct, correct);
     } finally {
       tf.dispose([x, y]);
     }

@@ -1,7 +1,8 @@
 // A data-parallel replica thread: its own tfjs with the wasm backend, a copy of the session's model, and a loop
 // that blocks on the session's shared memory. Per step: take the leader's weights, build its slice of the batch,
-// compute the slice's mean gradient into its slot, then do its part of the all-reduce (and, with shared Adam, of
-// the optimizer step on that part of the weights) between two barriers. Started by pool.ts; one session at a time.
+// compute the slice's mean gradient into its slot, meet the others at the barrier, then do its part of the
+// all-reduce (and, with shared Adam, of the optimizer step on that part of the weights), count itself done and wait
+// for the next command. Started by pool.ts; one session at a time.
 import { parentPort } from 'node:worker_threads';
 import { initBackend } from '../backend.ts';
 import '../layers/index.ts'; // the layer classes tfjs lacks (Subtract, SpatialDropout2D): models that use them build here too
@@ -11,7 +12,7 @@ import { compileTrainProgram } from '../train-program.ts';
 import { flatOffsets, sliceIntoBuffer } from '../train-step.ts';
 import type { ReplicaMessage, SessionMessage } from './messages.ts';
 import { PhaseProfile, PROFILE } from './phase-profile.ts';
-import { Abort, Command, SessionAborted, SharedState } from './shared-state.ts';
+import { Abort, Command, SessionAborted, SharedState, STAT } from './shared-state.ts';
 
 const port = parentPort!;
 const post = (m: ReplicaMessage) => port.postMessage(m);
@@ -63,6 +64,19 @@ async function runSession(m: SessionMessage): Promise<void> {
   // Captured before the end check: an end issued after this point changes the sequence and wakes the wait.
   let seen = state.sequence();
   const profile = new PhaseProfile();
+  /** The WEIGHTS_VERSION of the weights in this thread's variables (-1: none loaded yet). */
+  let loadedVersion = -1;
+  const loadWeights = () => {
+    // Read before the weights: a publish the leader makes meanwhile bumps it after writing, so it shows next step.
+    loadedVersion = state.weightsVersion();
+    // New tensors, not writes into the variables' buffers: the wasm backend caches XNNPACK operators (with the
+    // weights packed inside) per weight tensor, so an in-place write would not be seen.
+    for (let i = 0; i < weights.length; i++) {
+      const value = tf.tensor(state.weights.subarray(weightOffsets[i], weightOffsets[i + 1]), weights[i].shape, 'float32');
+      weights[i].assign(value);
+      value.dispose();
+    }
+  };
   post({ type: 'ready', session });
   try {
     for (;;) {
@@ -72,35 +86,40 @@ async function runSession(m: SessionMessage): Promise<void> {
       profile.mark('wait command');
       if (state.aborted() || state.command() === Command.end) break;
       const rank = state.rank(slot);
-      if (rank < 0) continue;
-      const rows = state.rows(slot);
-      // New tensors, not writes into the variables' buffers: the wasm backend caches XNNPACK operators (with the
-      // weights packed inside) per weight tensor, so an in-place write would not be seen.
-      for (let i = 0; i < weights.length; i++) {
-        const value = tf.tensor(state.weights.subarray(weightOffsets[i], weightOffsets[i + 1]), weights[i].shape, 'float32');
-        weights[i].assign(value);
-        value.dispose();
+      if (rank < 0) {
+        loadedVersion = -1; // the shared Adam steps it sits out change the weights without a new version
+        continue;
       }
+      const rows = state.rows(slot);
+      const doneTarget = state.doneTarget();
+      if (loadedVersion !== state.weightsVersion()) loadWeights();
       profile.mark('load weights');
       const x = tf.tensor(state.inputsX[slot].subarray(0, rows * xRow), [rows, ...m.xShape], 'float32');
       const y = tf.tensor2d(state.inputsY[slot].subarray(0, rows * yRow), [rows, yRow], 'float32');
       profile.mark('take rows');
       try {
         const { loss, correct } = sliceIntoBuffer(slice, x, y, state.grads[slot], gradOffsets);
-        state.stats[2 * slot] = loss;
-        state.stats[2 * slot + 1] = correct;
+        state.setStat(slot, STAT.loss, loss);
+        state.setStat(slot, STAT.correct, correct);
       } finally {
         tf.dispose([x, y]);
       }
       profile.mark('forward+backward+gradients');
-      state.barrier();
-      profile.mark('barrier 1');
-      const participants = state.participants();
-      state.reduceChunk(rank, participants);
-      if (state.shape.sharedAdam) state.updateChunk(rank, participants.length, layout);
-      profile.mark('reduce');
-      state.barrier();
-      profile.mark('barrier 2');
+      const waitedMs = state.barrier();
+      profile.mark('barrier');
+      state.reduceAndUpdate(rank, state.participants(), layout);
+      // Read by the leader (slice sizes) once this replica counts itself done.
+      state.setStat(slot, STAT.barrierWaitMs, waitedMs);
+      state.markDone();
+      profile.mark(state.shape.sharedAdam ? 'reduce+adam' : 'reduce');
+      if (state.shape.sharedAdam) {
+        // The next step's weights once the others' chunks are updated too, while the leader is between steps.
+        state.waitStepDone(doneTarget);
+        profile.mark('wait done');
+        if (state.aborted()) break;
+        loadWeights();
+        profile.mark('preload weights');
+      }
     }
   } catch (e) {
     if (!(e instanceof SessionAborted)) {
