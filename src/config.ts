@@ -46,6 +46,11 @@ export interface Config {
      * machine's cores divided by the jobs this worker runs at once, so concurrent jobs don't oversubscribe it.
      */
     trainThreads: number;
+    /**
+     * MODELPRESS_TRAIN_THREADS left at its default: trainThreads is then an upper bound, and each training measures
+     * its first steps on one thread and on trainThreads and keeps the faster (src/ml/parallel/thread-calibration.ts).
+     */
+    trainThreadsAuto: boolean;
   };
   backend: 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
   /** Timed runs per latency figure (tfjs p50/p95 at batch 1 and 256; ONNX Runtime uses at most 10). */
@@ -214,6 +219,7 @@ export function loadConfig(env: Env = process.env): Config {
       // Default: what one job may hold (MODELPRESS_JOB_MAX_TENSOR_BYTES) plus 2 GiB for the runtime itself.
       maxRssBytes: bytes(env, 'MODELPRESS_WORKER_MAX_RSS', bytes(env, 'MODELPRESS_JOB_MAX_TENSOR_BYTES', 4 * 1024 ** 3) + 2 * 1024 ** 3),
       trainThreads: int(env, 'MODELPRESS_TRAIN_THREADS', defaultTrainThreads(env), 1, 256),
+      trainThreadsAuto: (env.MODELPRESS_TRAIN_THREADS ?? '') === '',
     },
     backend: oneOf(env, 'MODELPRESS_BACKEND', ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const, 'auto'),
     latencyRuns: int(env, 'MODELPRESS_LATENCY_RUNS', 30, 1, 1000),

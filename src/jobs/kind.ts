@@ -82,6 +82,8 @@ export interface JobContext {
   readonly signal: AbortSignal;
   /** Data-parallel threads a training step may use (MODELPRESS_TRAIN_THREADS; runTraining applies it). */
   readonly trainThreads: number;
+  /** trainThreads is the default, an upper bound: trainings measure whether the threads pay off (config.ts). */
+  readonly trainThreadsAuto?: boolean;
   progress(p: JobProgress): void;
   metrics(points: MetricInput[]): void;
   log(message: string, level?: 'debug' | 'info' | 'warn' | 'error', data?: Record<string, unknown>): void;

@@ -39,6 +39,11 @@ export interface TrainOptions {
    * it training stays on one thread). TrainResult.threads says what was used.
    */
   threads?: number;
+  /**
+   * `threads` is an upper bound, not a request: the first steps are measured on one thread and on `threads`, and
+   * the training keeps the faster (src/ml/parallel/thread-calibration.ts). What MODELPRESS_TRAIN_THREADS' default does.
+   */
+  calibrateThreads?: boolean;
   /** lossFn as the replica threads rebuild it (see LossFactoryRef). */
   replicaLoss?: LossFactoryRef;
   /** Modules replica threads import before building the model (e.g. ones registering custom layers). */
@@ -79,8 +84,10 @@ export interface TrainResult {
   /** Epoch (0-based) with the best monitored metric when early stopping was on. */
   bestEpoch?: number;
   durationMs: number;
-  /** The most threads that computed one step together (1: single-threaded). */
+  /** The threads that computed the steps (1: single-threaded; with calibrateThreads, what it kept). */
   threads: number;
+  /** With calibrateThreads: the measured median ms per row of each way, and which was kept (absent: not decided). */
+  threadCalibration?: { parallelMsPerRow: number; localMsPerRow: number; kept: number };
 }
 
 export function createOptimizer(name: OptimizerName, learningRate: number): tf.Optimizer {
@@ -195,7 +202,13 @@ async function createStepper(
   const threads = effectiveThreads(opts.threads ?? 1, opts.batchSize);
   // A closure cannot cross threads: a custom loss without its factory trains here.
   if (threads < 2 || (opts.lossFn && !opts.replicaLoss) || data.x.dtype !== 'float32') return new LocalStepper(inputs);
-  return ParallelStepper.start(inputs, { threads, batchSize: opts.batchSize, loss: opts.replicaLoss ?? null, modules: opts.replicaModules });
+  return ParallelStepper.start(inputs, {
+    threads,
+    batchSize: opts.batchSize,
+    loss: opts.replicaLoss ?? null,
+    modules: opts.replicaModules,
+    calibrate: opts.calibrateThreads,
+  });
 }
 
 /**
@@ -284,6 +297,21 @@ export async function trainModel(
     tf.dispose([xVal, yVal].filter((t): t is tf.Tensor => t !== null));
     disposeOptimizer(optimizer);
   }
-  const threads = stepper instanceof ParallelStepper ? stepper.maxParticipants : 1;
-  return { history, epochsRun: history.length, steps: step, stoppedEarly, canceled, bestEpoch, durationMs: performance.now() - started, threads };
+  const threads = stepper instanceof ParallelStepper ? stepper.threadsUsed() : 1;
+  const calibration = stepper instanceof ParallelStepper ? stepper.calibration : null;
+  const result: TrainResult = {
+    history,
+    epochsRun: history.length,
+    steps: step,
+    stoppedEarly,
+    canceled,
+    bestEpoch,
+    durationMs: performance.now() - started,
+    threads,
+  };
+  if (calibration?.decided) {
+    const m = calibration.medians();
+    result.threadCalibration = { parallelMsPerRow: m.parallel, localMsPerRow: m.local, kept: threads };
+  }
+  return result;
 }

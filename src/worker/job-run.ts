@@ -102,6 +102,7 @@ export class JobRun {
       backend: this.backend,
       signal: this.controller.signal,
       trainThreads: rt.config.worker.trainThreads,
+      trainThreadsAuto: rt.config.worker.trainThreadsAuto,
       progress: (p) => {
         this.progress = p;
         this.scheduleFlush();

@@ -112,6 +112,20 @@ test('momentum (the leader applies the reduced gradient; Adam is split across th
   assert.ok(Math.abs(two.result.history[0].loss - one.result.history[0].loss) < 1e-4);
 });
 
+test('calibrateThreads: the first steps alternate 1 and 2 threads, one way is kept, and the result still matches 1 thread', async () => {
+  // 768 rows in batches of 16: 48 steps, 28 of them calibration (4 warm-up + 3 blocks of 4 each way).
+  const opts = { epochs: 1, batchSize: 16 };
+  const one = await trained('lenet-300-100', { ...opts, threads: 1 });
+  const auto = await trained('lenet-300-100', { ...opts, threads: 2, calibrateThreads: true });
+  const c = auto.result.threadCalibration;
+  assert.ok(c, 'calibration decided');
+  assert.ok(c.parallelMsPerRow > 0 && c.localMsPerRow > 0);
+  assert.equal(auto.result.threads, c.kept);
+  assert.equal(c.kept, c.parallelMsPerRow * 1.1 < c.localMsPerRow ? 2 : 1);
+  assert.ok(maxDifference(one.weights, auto.weights) < 1e-3, `weights differ by ${maxDifference(one.weights, auto.weights)}`);
+  assert.ok(Math.abs(auto.result.history[0].loss - one.result.history[0].loss) < 1e-4);
+});
+
 test('Adam moments move into shared memory when replicas join after local steps, and back at the end', async () => {
   // A job's first steps may run before its replica threads are up; the optimizer state must carry over both ways.
   const rows = (k: number) => Int32Array.from({ length: 64 }, (_, i) => (k * 64 + i) % 768);

@@ -333,8 +333,17 @@ export async function runTraining(
   const trainN = n - Math.round(n * opts.validationSplit);
   const hooks = trainingHooks(ctx, { ...hookOpts, epochs: opts.epochs, stepsPerEpoch: Math.ceil(trainN / opts.batchSize) });
   const threads = opts.threads ?? ctx.trainThreads;
-  const result = await trainModel(model, data, { ...opts, threads, logEverySteps: hooks.logEverySteps }, hooks);
+  const calibrateThreads = opts.threads === undefined && ctx.trainThreadsAuto === true;
+  const result = await trainModel(model, data, { ...opts, threads, calibrateThreads, logEverySteps: hooks.logEverySteps }, hooks);
   if (result.canceled) ctx.throwIfCanceled();
+  if (result.threadCalibration) {
+    const { parallelMsPerRow, localMsPerRow, kept } = result.threadCalibration;
+    ctx.log(
+      `data-parallel threads: ${threads} threads ${(parallelMsPerRow * 1000).toFixed(1)} µs/row, 1 thread ${(localMsPerRow * 1000).toFixed(1)} µs/row over the first steps: kept ${kept}`,
+      'info',
+      { ...result.threadCalibration, threads },
+    );
+  }
   if (recalibrateBatchNorm) recalibrateBatchNormOf(ctx, model, data.x, trainN);
   return result;
 }

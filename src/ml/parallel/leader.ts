@@ -18,6 +18,7 @@ import { leaseReplicas, releaseReplicas, type ReplicaThread } from './pool.ts';
 import { PhaseProfile, type PhaseTotals } from './phase-profile.ts';
 import { Abort, Command, SessionAborted, SharedState, STAT, type TrainableLayout } from './shared-state.ts';
 import { SliceBalance } from './slice-balance.ts';
+import { ThreadCalibration, type StepMode } from './thread-calibration.ts';
 
 export interface ParallelOptions {
   threads: number;
@@ -26,6 +27,8 @@ export interface ParallelOptions {
   loss: LossFactoryRef | null;
   /** Modules a replica imports before building the model (custom layers). */
   modules?: string[];
+  /** Measure the first steps on one thread and on all, and keep the faster (thread-calibration.ts). */
+  calibrate?: boolean;
 }
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
@@ -67,6 +70,7 @@ export class ParallelStepper implements Stepper {
   private readonly adam: FusedAdamOptimizer | null;
   /** Where Adam's moments are now: in the optimizer's variables, or in shared memory (parallel steps). */
   private momentsShared = false;
+  private readonly batchSize: number;
   private readonly xRow: number;
   private readonly yRow: number;
   private readonly replicas: ReplicaThread[];
@@ -80,6 +84,9 @@ export class ParallelStepper implements Stepper {
   private readonly balance: SliceBalance;
   /** The most threads that took part in one step. */
   maxParticipants = 1;
+  /** Whether the threads pay off (opts.calibrate), else null: every step uses all joined threads. */
+  readonly calibration: ThreadCalibration | null;
+  private lastMode: StepMode | null = null;
   /** Per-phase step times of the leader (slot 0) and of each replica (MODELPRESS_PARALLEL_PROFILE=1). */
   readonly profile = new PhaseProfile();
   readonly replicaProfiles = new Map<number, PhaseTotals>();
@@ -120,6 +127,8 @@ export class ParallelStepper implements Stepper {
     this.xRow = size(data.x.shape.slice(1));
     this.yRow = size(data.y.shape.slice(1));
     this.balance = new SliceBalance(opts.batchSize, opts.threads);
+    this.batchSize = opts.batchSize;
+    this.calibration = opts.calibrate ? new ThreadCalibration() : null;
     this.state = SharedState.create({
       sharedAdam: this.adam !== null,
       threads: opts.threads,
@@ -193,6 +202,11 @@ export class ParallelStepper implements Stepper {
     if (this.failure) throw this.failure;
   }
 
+  /** Threads the steps use now: 1 once calibration chose one thread, else the most that took part in a step. */
+  threadsUsed(): number {
+    return this.calibration?.decided === 'local' ? 1 : this.maxParticipants;
+  }
+
   async step(rows: Int32Array): Promise<StepOutcome> {
     if (this.failure) throw this.failure;
     const active = [0, ...[...this.joined].sort((a, b) => a - b)];
@@ -200,6 +214,23 @@ export class ParallelStepper implements Stepper {
       this.momentsToOptimizer();
       return this.local.step(rows);
     }
+    const { calibration } = this;
+    if (!calibration) return this.parallelStep(rows, active);
+    const mode = calibration.next();
+    const switched = this.lastMode !== null && this.lastMode !== mode;
+    this.lastMode = mode;
+    const started = performance.now();
+    let outcome: StepOutcome;
+    if (mode === 'local') {
+      this.momentsToOptimizer();
+      outcome = this.local.step(rows);
+    } else outcome = await this.parallelStep(rows, active);
+    calibration.record(mode, performance.now() - started, rows.length, this.batchSize, switched);
+    return outcome;
+  }
+
+  /** One step over the leader and the joined replicas (`active`: their slots, the leader's 0 first). */
+  private async parallelStep(rows: Int32Array, active: number[]): Promise<StepOutcome> {
     this.maxParticipants = Math.max(this.maxParticipants, active.length);
     const { state, profile, adam } = this;
     profile.start();
