@@ -19,6 +19,7 @@ import { PhaseProfile, type PhaseTotals } from './phase-profile.ts';
 import { Abort, Command, SessionAborted, SharedState, STAT, type TrainableLayout } from './shared-state.ts';
 import { SliceBalance } from './slice-balance.ts';
 import { ThreadCalibration, type StepMode } from './thread-calibration.ts';
+import { inPlaceWeightsSafe, loadVariable } from './weight-load.ts';
 
 export interface ParallelOptions {
   threads: number;
@@ -71,6 +72,8 @@ export class ParallelStepper implements Stepper {
   /** Where Adam's moments are now: in the optimizer's variables, or in shared memory (parallel steps). */
   private momentsShared = false;
   private readonly batchSize: number;
+  /** Weights load into the variables' own buffers (weight-load.ts). */
+  private readonly inPlace: boolean;
   private readonly xRow: number;
   private readonly yRow: number;
   private readonly replicas: ReplicaThread[];
@@ -128,6 +131,7 @@ export class ParallelStepper implements Stepper {
     this.yRow = size(data.y.shape.slice(1));
     this.balance = new SliceBalance(opts.batchSize, opts.threads);
     this.batchSize = opts.batchSize;
+    this.inPlace = inPlaceWeightsSafe(s.program);
     this.calibration = opts.calibrate ? new ThreadCalibration() : null;
     this.state = SharedState.create({
       sharedAdam: this.adam !== null,
@@ -311,15 +315,13 @@ export class ParallelStepper implements Stepper {
     if (written) this.state.weightsWritten();
   }
 
-  /** The trainable weights back from shared memory after the shared Adam step (new tensors: see replica-worker.ts). */
+  /** The trainable weights back from shared memory after the shared Adam step (weight-load.ts). */
   private loadWeights(): void {
     const { vars } = this.s;
     const { trainable } = this.layout;
     for (let j = 0; j < vars.length; j++) {
       const i = trainable[j];
-      const value = tf.tensor(this.state.weights.subarray(this.weightOffsets[i], this.weightOffsets[i + 1]), vars[j].shape, 'float32');
-      vars[j].assign(value);
-      value.dispose();
+      loadVariable(vars[j], this.state.weights.subarray(this.weightOffsets[i], this.weightOffsets[i + 1]), this.inPlace);
       this.inShared[i] = vars[j].dataId;
     }
   }

@@ -13,6 +13,7 @@ import { flatOffsets, sliceIntoBuffer } from '../train-step.ts';
 import type { ReplicaMessage, SessionMessage } from './messages.ts';
 import { PhaseProfile, PROFILE } from './phase-profile.ts';
 import { Abort, Command, SessionAborted, SharedState, STAT } from './shared-state.ts';
+import { inPlaceWeightsSafe, loadVariable } from './weight-load.ts';
 
 const port = parentPort!;
 const post = (m: ReplicaMessage) => port.postMessage(m);
@@ -59,6 +60,7 @@ async function runSession(m: SessionMessage): Promise<void> {
   // (Were it to fail here, autodiff gives the same gradients within float32 rounding.)
   const program = m.program ? compileTrainProgram(model, vars, state.shape.yRow) : null;
   const slice = { model, vars, lossFn, program };
+  const inPlace = inPlaceWeightsSafe(program);
   const xRow = size(m.xShape);
   const yRow = state.shape.yRow;
   // Captured before the end check: an end issued after this point changes the sequence and wakes the wait.
@@ -69,13 +71,7 @@ async function runSession(m: SessionMessage): Promise<void> {
   const loadWeights = () => {
     // Read before the weights: a publish the leader makes meanwhile bumps it after writing, so it shows next step.
     loadedVersion = state.weightsVersion();
-    // New tensors, not writes into the variables' buffers: the wasm backend caches XNNPACK operators (with the
-    // weights packed inside) per weight tensor, so an in-place write would not be seen.
-    for (let i = 0; i < weights.length; i++) {
-      const value = tf.tensor(state.weights.subarray(weightOffsets[i], weightOffsets[i + 1]), weights[i].shape, 'float32');
-      weights[i].assign(value);
-      value.dispose();
-    }
+    for (let i = 0; i < weights.length; i++) loadVariable(weights[i], state.weights.subarray(weightOffsets[i], weightOffsets[i + 1]), inPlace);
   };
   post({ type: 'ready', session });
   try {
