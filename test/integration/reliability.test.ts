@@ -135,15 +135,23 @@ await forEachTarget('reliability and resource guards', (target) => {
       const dbName = new URL(ctx.env.DATABASE_URL).pathname.slice(1);
       const admin = new pg.Client({ connectionString: ctx.env.DATABASE_URL });
       await admin.connect();
-      // Three cuts. Still spaced by a 300 ms pause: waiting for the connections to come back (eventually) made the
-      // cuts so close together that the quantize job overran this suite's 2 s job limit on a loaded machine.
+      // Three cuts, each of at least one connection: the app and worker reconnect only when they next query (a
+      // progress write, a heartbeat, a queue poll), so a cut waits for a connection to come back instead of
+      // assuming one did within the pause (on a loaded machine none may have). Cuts stay at least 300 ms apart:
+      // back to back, they made the quantize job overrun this suite's job limit on a loaded machine.
       for (let i = 0; i < 3; i++) {
-        const { rows } = await admin.query(
-          'SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
-          [dbName],
+        if (i > 0) await new Promise((r) => setTimeout(r, 300));
+        await eventually(
+          async () => {
+            const { rows } = await admin.query(
+              'SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+              [dbName],
+            );
+            assert.ok(rows[0].n > 0, `cut ${i + 1}: no app or worker connection to terminate`);
+          },
+          30_000,
+          50,
         );
-        assert.ok(rows[0].n > 0, 'terminated the app and worker connections');
-        await new Promise((r) => setTimeout(r, 300));
       }
       await admin.end();
       for (const id of [noop.body.id, quant.body.id]) {
