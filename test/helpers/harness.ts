@@ -7,6 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as pause } from 'node:timers/promises';
 import { describe } from 'node:test';
 import pg from 'pg';
 import supertest from 'supertest';
@@ -40,14 +41,36 @@ export interface TestAppOptions {
   worker?: { concurrency: number };
 }
 
-async function pgReachable(): Promise<boolean> {
-  const c = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 2000 });
+/**
+ * An admin connection to the test PostgreSQL. A busy server is retried for up to a minute, so it is not taken for a
+ * missing one: a connect that timed out (a loaded 2-core CI machine forks backends slowly), too many connections
+ * (parallel files, their pools and worker children can reach max_connections for a moment), a server starting up.
+ * Anything else (refused: no server; bad credentials) fails at once.
+ */
+async function adminClient(): Promise<pg.Client> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const c = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 10_000 });
+    try {
+      await c.connect();
+      return c;
+    } catch (err) {
+      await c.end().catch(() => {});
+      const code = (err as { code?: string }).code ?? '';
+      const busy = ['53300', '57P03', 'ECONNRESET'].includes(code) || /timeout/i.test(err instanceof Error ? err.message : '');
+      if (!busy || Date.now() > deadline) throw err;
+      await pause(500);
+    }
+  }
+}
+
+/** null when PostgreSQL answers, else why not. */
+async function pgUnreachable(): Promise<string | null> {
   try {
-    await c.connect();
-    await c.end();
-    return true;
-  } catch {
-    return false;
+    await (await adminClient()).end();
+    return null;
+  } catch (err) {
+    return err instanceof Error ? err.message || String((err as { code?: string }).code) : String(err);
   }
 }
 
@@ -60,15 +83,16 @@ export async function availableTargets(): Promise<TargetName[]> {
   const wantReal = process.env.MODELPRESS_TEST_TARGETS ?? 'embedded,real';
   if (!wantReal.includes('real')) return targets;
   const hasS3 = Boolean(process.env.S3_ENDPOINT);
-  const hasPg = await pgReachable();
+  const pgError = await pgUnreachable();
+  const hasPg = pgError === null;
   if (hasS3 && hasPg) targets.push('real');
   else if (realTargetRequired())
     throw new Error(
-      `the real target (required: CI=${process.env.CI ?? ''}, MODELPRESS_TEST_TARGETS=${process.env.MODELPRESS_TEST_TARGETS ?? ''}) needs PostgreSQL (${hasPg ? 'ok' : 'unreachable'}) and S3_ENDPOINT (${hasS3 ? 'ok' : 'unset'}) for the real target`,
+      `the real target (required: CI=${process.env.CI ?? ''}, MODELPRESS_TEST_TARGETS=${process.env.MODELPRESS_TEST_TARGETS ?? ''}) needs PostgreSQL (${hasPg ? 'ok' : `unreachable: ${pgError}`}) and S3_ENDPOINT (${hasS3 ? 'ok' : 'unset'}) for the real target`,
     );
   else
     console.warn(
-      `# skipping the real PostgreSQL+S3 target (postgres ${hasPg ? 'ok' : 'unreachable'}, S3_ENDPOINT ${hasS3 ? 'set' : 'unset'}); run npm test to start Swift`,
+      `# skipping the real PostgreSQL+S3 target (postgres ${hasPg ? 'ok' : `unreachable: ${pgError}`}, S3_ENDPOINT ${hasS3 ? 'set' : 'unset'}); run npm test to start Swift`,
     );
   return targets;
 }
@@ -83,8 +107,7 @@ export async function forEachTarget(title: string, suite: (target: TargetName) =
 
 export async function createDatabase(): Promise<string> {
   const name = `mp_test_${crypto.randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await admin.connect();
+  const admin = await adminClient();
   await admin.query(`CREATE DATABASE ${name}`);
   await admin.end();
   const url = new URL(PG_ADMIN_URL);
@@ -94,8 +117,7 @@ export async function createDatabase(): Promise<string> {
 
 export async function dropDatabase(databaseUrl: string) {
   const name = new URL(databaseUrl).pathname.slice(1);
-  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await admin.connect();
+  const admin = await adminClient();
   await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
   await admin.end();
 }
