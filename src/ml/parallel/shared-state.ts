@@ -42,6 +42,12 @@ const STATS_PER_SLOT = 4;
 
 /** How long a waiting thread spins before it blocks (ms). */
 const SPIN_MS = 0.1;
+/**
+ * How long a replica spins for the next command: longer, as it covers the leader's work between steps (loading the
+ * weights, the training loop, staging the rows: ~0.3-0.4 ms for LeNet-300-100), a futex wake-up on an idle core
+ * costs tens of µs more, and the core is otherwise idle (one thread per core by default).
+ */
+const COMMAND_SPIN_MS = 0.5;
 /** How long the leader blocks in one go before it lets its event loop run (ms). */
 const LEADER_BLOCK_MS = 20;
 
@@ -187,9 +193,9 @@ export class SharedState {
     this.stats[STATS_PER_SLOT * slot + which] = value;
   }
 
-  /** Spins up to SPIN_MS while control[index] is `value` (and the session runs); true once it changed. */
-  private spin(index: number, value: number): boolean {
-    const end = performance.now() + SPIN_MS;
+  /** Spins up to `ms` while control[index] is `value` (and the session runs); true once it changed. */
+  private spin(index: number, value: number, ms = SPIN_MS): boolean {
+    const end = performance.now() + ms;
     do {
       for (let k = 0; k < 64; k++) if (Atomics.load(this.control, index) !== value) return true;
       if (this.aborted()) return true;
@@ -199,7 +205,7 @@ export class SharedState {
 
   /** Replica: blocks until the leader issues a command after `seen` (or the session is aborted). */
   waitCommand(seen: number): number {
-    if (!this.spin(SEQ, seen)) {
+    if (!this.spin(SEQ, seen, COMMAND_SPIN_MS)) {
       while (Atomics.load(this.control, SEQ) === seen && !this.aborted()) Atomics.wait(this.control, SEQ, seen, 1000);
     }
     return Atomics.load(this.control, SEQ);
