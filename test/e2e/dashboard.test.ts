@@ -23,20 +23,42 @@ const gate = newHoldGate();
 
 const skip = skipWithoutChromium;
 
-/** Samples the job page's progress bar and chart point counts until the job ends. */
-async function watchJobPage(page: Page, timeoutMs: number) {
-  const samples: { progress: number; points: number; status: string }[] = [];
+type JobPageSample = { progress: number; points: number; status: string };
+const TERMINAL = ['succeeded', 'failed', 'canceled'];
+
+// Runs in the page, as source text: tsx would wrap a named function of this file in a helper the page lacks.
+const OBSERVE_JOB_PAGE = `(() => {
+  const terminal = ${JSON.stringify(TERMINAL)};
+  const sample = () => ({
+    progress: Number(document.querySelector('.job-head [role=progressbar]')?.getAttribute('aria-valuenow') ?? -1),
+    points: [...document.querySelectorAll('figure.chart')].reduce((n, f) => n + Number(f.dataset.points ?? 0), 0),
+    status: document.querySelector('.job-head .badge')?.textContent ?? '',
+  });
+  window.jobPage?.observer.disconnect();
+  const samples = [sample()];
+  const observer = new MutationObserver(() => {
+    samples.push(sample());
+    if (terminal.includes(samples[samples.length - 1].status)) observer.disconnect();
+  });
+  if (!terminal.includes(samples[0].status)) observer.observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
+  window.jobPage = { samples, observer };
+})()`;
+
+/**
+ * The job page's progress bar and chart point counts, as every state the page rendered until the job ended: a
+ * MutationObserver in the page takes a sample at each DOM update, so a short phase (an epoch of a tiny model can
+ * take milliseconds) is seen however fast the job ran and however seldom this process looks. Ends with the first
+ * sample that shows the job finished.
+ */
+async function watchJobPage(page: Page, timeoutMs: number): Promise<JobPageSample[]> {
+  await page.evaluate(OBSERVE_JOB_PAGE);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const s = await page.evaluate(() => ({
-      progress: Number(document.querySelector('.job-head [role=progressbar]')?.getAttribute('aria-valuenow') ?? -1),
-      points: [...document.querySelectorAll<HTMLElement>('figure.chart')].reduce((n, f) => n + Number(f.dataset.points ?? 0), 0),
-      status: document.querySelector('.job-head .badge')?.textContent ?? '',
-    }));
-    samples.push(s);
-    if (['succeeded', 'failed', 'canceled'].includes(s.status)) return samples;
-    if (Date.now() > deadline) throw new Error(`job did not finish in ${timeoutMs} ms; last sample ${JSON.stringify(s)}`);
-    await page.waitForTimeout(50);
+    const samples = await page.evaluate(() => (window as unknown as { jobPage: { samples: JobPageSample[] } }).jobPage.samples);
+    const end = samples.findIndex((s) => TERMINAL.includes(s.status));
+    if (end >= 0) return samples.slice(0, end + 1);
+    if (Date.now() > deadline) throw new Error(`job did not finish in ${timeoutMs} ms; last sample ${JSON.stringify(samples.at(-1))}`);
+    await page.waitForTimeout(100);
   }
 }
 
