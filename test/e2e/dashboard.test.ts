@@ -214,12 +214,21 @@ describe('dashboard in headless Chromium', { skip }, () => {
     try {
       const noWs = await context.newPage();
       noWs.on('pageerror', (e) => pageErrors.push(`pageerror (no WebSocket): ${e.message}`));
-      const created = await gql(ctx)(`mutation { createJob(input: { type: NOOP, params: { steps: 10, durationMs: 3000 } }) { id } }`);
-      await noWs.goto(`${ctx.baseUrl}/#/jobs/${created.body.data.createJob.id}`);
-      const samples = await watchJobPage(noWs, 60_000);
+      // A `hold` job, released once the page follows it: a timed job could end before a slow page loaded, and the
+      // page of a finished job has nothing to follow (no polling indicator).
+      const id = (
+        await ctx.http
+          .post('/v1/jobs')
+          .send({ type: 'hold', params: { steps: 3, gate } })
+          .expect(201)
+      ).body.id as string;
+      await noWs.goto(`${ctx.baseUrl}/#/jobs/${id}`);
+      await noWs.locator('#live', { hasText: '○ polling' }).waitFor();
+      releaseHold(gate, id);
+      const samples = await watchJobPage(noWs, 600_000);
       assert.equal(samples.at(-1)!.status, 'succeeded');
       assert.equal(await noWs.locator('#live').innerText(), '○ polling');
-      await noWs.waitForFunction(() => document.querySelector<HTMLElement>('figure.chart')?.dataset.points === '10');
+      await noWs.waitForFunction(() => document.querySelector<HTMLElement>('figure.chart')?.dataset.points === '3');
     } finally {
       await context.close();
     }
