@@ -78,7 +78,7 @@ describe('dashboard in headless Chromium', { skip }, () => {
     const [mnist] = await Promise.all([ctx.runtime.services.datasets.ensureBuiltins(), worker.ready, launchChromium().then((b) => (browser = b))]);
     mnistId = mnist!.id;
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.setDefaultTimeout(15_000);
+    page.setDefaultTimeout(60_000); // bounds for a hang: at load ~23 a page took over 15 s to list the jobs
     page.on('pageerror', (e) => pageErrors.push(`pageerror: ${e.message}`));
     page.on('console', (m) => m.type() === 'error' && pageErrors.push(`console: ${m.text()}`));
   });
@@ -260,7 +260,7 @@ describe('dashboard in headless Chromium', { skip }, () => {
     await form.getByRole('button', { name: 'Start compression job' }).click();
     await page.waitForURL(/#\/jobs\/[\w-]+$/);
 
-    const samples = await watchJobPage(page, 120_000);
+    const samples = await watchJobPage(page, 600_000); // a bound for a hang: at load ~23 this job took over 2 min
     assert.equal(samples.at(-1)!.status, 'succeeded', await page.locator('.facts').innerText());
     await page.waitForFunction(() => document.querySelector('.job-head [role=progressbar]')?.getAttribute('aria-valuenow') === '100');
     assert.ok(
@@ -312,7 +312,7 @@ describe('dashboard in headless Chromium', { skip }, () => {
         return bar?.getAttribute('aria-valuenow') === '100';
       },
       id,
-      { polling: 50, timeout: 30_000 },
+      { polling: 50, timeout: 120_000 }, // a bound for a hang: the job takes 10 s after a worker takes it
     );
     for (const v of await page.evaluate(() => (window as unknown as { seen: string[] }).seen)) seen.add(v);
     assert.ok(
