@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, test } from 'node:test';
 import { BLOCK_KIND_MODULE, blockedSince, newBlockGate, releaseBlock } from '../helpers/block-kind.ts'; // registers `block` first
+import { HOLD_KIND_MODULE, newHoldGate, releaseHold } from '../helpers/hold-kind.ts'; // and `hold`
 import { forEachTarget, startTestApp, type TestContext } from '../helpers/harness.ts';
 import { finished, readSse, waitForAll, waitForJob, type JobJson } from '../helpers/jobs.ts';
 import { eventually } from '../helpers/wait.ts';
@@ -152,15 +153,24 @@ await forEachTarget('job workers (child processes)', (target) => {
     assert.equal((await ctx.http.get(`/v1/jobs/${short.id}`).expect(200)).body.status, 'succeeded');
     assert.equal((await ctx.http.get(`/v1/jobs/${waiting.id}`).expect(200)).body.status, 'queued');
 
-    const pair = await Promise.all([start(), start()]);
+    const pair = await Promise.all([start(1, {}, [HOLD_KIND_MODULE]), start(1, {}, [HOLD_KIND_MODULE])]);
     await waitForJob(ctx, waiting.id, finished);
-    const long = await create({ steps: 70, durationMs: 7000 }); // longer than the 5 s grace period
+    // Held until the test releases it, so it outlasts the 5 s grace period on any machine (a 7 s noop did only
+    // when the SIGTERM came within 2 s of its start, which a loaded machine need not manage).
+    const gate = newHoldGate();
+    const long = (
+      await ctx.http
+        .post('/v1/jobs')
+        .send({ type: 'hold', params: { steps: 1, gate } })
+        .expect(201)
+    ).body as JobJson;
     const running = await waitForJob(ctx, long.id, (j) => j.status === 'running');
     const stopping = pair.find((w) => running.workerId?.includes(workerIdOf(w)))!;
     const other = pair.find((w) => w !== stopping)!;
     stopping.proc.kill('SIGTERM');
     assert.equal(await stopping.exited, 0);
-    const done = await waitForJob(ctx, long.id, finished, 20_000);
+    releaseHold(gate, long.id); // the run it was interrupted in is over: only the requeued attempt can take this
+    const done = await waitForJob(ctx, long.id, finished, 120_000);
     assert.equal(done.status, 'succeeded');
     assert.equal(done.attempts, 2);
     assert.ok(done.workerId?.includes(workerIdOf(other)));
