@@ -11,12 +11,12 @@ import { finished, readSse, waitForAll, waitForJob, type JobJson } from '../help
 import { eventually } from '../helpers/wait.ts';
 import { spawnWorker, type WorkerChild } from '../helpers/workers.ts';
 
-// Short heartbeat/lease so a dead worker's job moves on within seconds (4 heartbeats per lease: a loaded machine
-// can stall a process for seconds without a live run being taken over).
+// Short heartbeat/lease so a dead worker's job moves on within seconds. 10 heartbeats per lease: at 4 (a 4 s lease), a
+// live run on a loaded 2-core machine (load 22) missed its renewals long enough to be taken over, twice in one test.
 const ENV = {
   MODELPRESS_BACKEND: 'cpu',
   MODELPRESS_JOB_HEARTBEAT_SECONDS: '1',
-  MODELPRESS_JOB_EXPIRE_SECONDS: '4',
+  MODELPRESS_JOB_EXPIRE_SECONDS: '10',
   MODELPRESS_QUEUE_POLL_SECONDS: '1',
 };
 
@@ -76,7 +76,7 @@ await forEachTarget('job workers (child processes)', (target) => {
     const victim = pair.find((w) => running.workerId?.includes(workerIdOf(w)))!;
     const survivor = pair.find((w) => w !== victim)!;
     await victim.kill('SIGKILL');
-    const done = await waitForJob(ctx, job.id, finished, 30_000);
+    const done = await waitForJob(ctx, job.id, finished, 120_000);
     assert.equal(done.status, 'succeeded', JSON.stringify(done));
     assert.equal(done.attempts, 2);
     assert.ok(done.workerId?.includes(workerIdOf(survivor)), `finished by the other worker (${done.workerId})`);
@@ -98,10 +98,10 @@ await forEachTarget('job workers (child processes)', (target) => {
     const trio = await Promise.all([0, 1, 2].map(() => start(1, { MODELPRESS_JOB_LOST_RETRIES: '1' })));
     const job = await create({ steps: 600, durationMs: 600_000 });
     for (const attempt of [1, 2]) {
-      const running = await waitForJob(ctx, job.id, (j) => j.status === 'running' && j.attempts === attempt);
+      const running = await waitForJob(ctx, job.id, (j) => j.status === 'running' && j.attempts === attempt, 120_000);
       await trio.find((w) => running.workerId?.includes(workerIdOf(w)))!.kill('SIGKILL');
     }
-    const done = await waitForJob(ctx, job.id, finished, 30_000);
+    const done = await waitForJob(ctx, job.id, finished, 120_000);
     assert.equal(done.status, 'failed', JSON.stringify(done));
     assert.equal(done.attempts, 2);
     assert.equal(done.error?.code, 'JOB_TIMEOUT');
@@ -129,7 +129,7 @@ await forEachTarget('job workers (child processes)', (target) => {
         if (row.status !== 'running' || row.attempts !== 1) throw new assert.AssertionError({ message: `run lost: ${JSON.stringify(row)}` });
         assert.ok(row.heartbeatAt && row.heartbeatAt.getTime() > since + leaseMs, `no renewal yet while blocked (${row.heartbeatAt?.toISOString()})`);
       },
-      30_000,
+      120_000,
       100,
     );
     releaseBlock(gate, job.id);
