@@ -13,7 +13,7 @@ export function sliceSizes(n: number, parts: number): number[] {
 /** Fraction of a measured imbalance corrected per step. */
 const GAIN = 0.3;
 /** The most the leader's share moves in one step. */
-const MAX_MOVE = 0.02;
+const MAX_MOVE = 0.01;
 
 export class SliceBalance {
   /** The leader's share of the batch (null: not measured yet; the equal share). */
@@ -21,6 +21,11 @@ export class SliceBalance {
   private parts = 0;
   /** The leader's compute time per row (ms), smoothed. */
   private msPerRow = 0;
+  /**
+   * The barrier's imbalance (ms, > 0: the leader early), smoothed: one LeNet-5 step's compute varies by ~±1 ms
+   * between the threads (measured: both waited ~1 ms per step on average), so single steps mostly say noise.
+   */
+  private lagMs = 0;
 
   /** The most rows one replica is given of a batch of `batchSize` over `threads` (its input slot's size). */
   static maxReplicaRows(batchSize: number, threads: number): number {
@@ -42,6 +47,7 @@ export class SliceBalance {
     if (parts !== this.parts) {
       this.parts = parts;
       this.share = null;
+      this.lagMs = 0;
     }
     if (parts < 2 || this.share === null) return sliceSizes(n, parts);
     const maxReplica = Math.ceil((SliceBalance.maxReplicaRows(this.batchSize, this.threads) * n) / this.batchSize);
@@ -64,7 +70,8 @@ export class SliceBalance {
     // > 0: the leader was early (the replicas late): it takes more rows. Moving Δ rows to the leader shifts the gap
     // by Δ·(1 + 1/replicas) rows' time.
     const lag = leaderWaitMs - replicaWaitMs.reduce((a, b) => a + b, 0) / replicaWaitMs.length;
-    const rows = lag / (this.msPerRow * (1 + 1 / (parts - 1)));
+    this.lagMs = 0.8 * this.lagMs + 0.2 * lag;
+    const rows = this.lagMs / (this.msPerRow * (1 + 1 / (parts - 1)));
     const move = Math.max(-MAX_MOVE, Math.min(MAX_MOVE, (GAIN * rows) / n));
     this.share = Math.max(0.5 / parts, Math.min(1.5 / parts, this.leaderShare(parts) + move));
   }
