@@ -16,16 +16,14 @@
 // src/ml/loss.ts crossEntropy: from logits, dz = (softmax(z) − y)/B as tf.losses.softmaxCrossEntropy; from
 // probabilities (a final softmax), the clipped log's gradient through the softmax, as autodiff computes it.
 import { countCorrect } from './host-data.ts';
-import { outputsProbabilities } from './loss.ts';
 import { tf } from './tf.ts';
+import { planChain, type Activation } from './train-plan.ts';
 
 type WasmBackend = tf.KernelBackend & {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
   disposeData(dataId: object): boolean;
 };
-
-type Activation = 'linear' | 'relu';
 
 /** What a step needs from the caller: the batch on the wasm heap and its one-hot labels. */
 export interface ProgramStep {
@@ -399,13 +397,6 @@ class Program implements TrainProgram {
   }
 }
 
-type Config = Record<string, unknown>;
-
-const pair = (v: unknown): [number, number] | null => {
-  const a = Array.isArray(v) ? v : [v, v];
-  return a.length === 2 && a.every((n) => Number.isInteger(n) && n > 0) ? [a[0] as number, a[1] as number] : null;
-};
-
 /** Kernel lookups resolved when the program is compiled (after every registration: ours, the native GEMMs). */
 function kernelKit(): Kit | null {
   const names = [
@@ -470,100 +461,22 @@ function compile(model: tf.LayersModel, vars: tf.Variable[], yWidth: number): { 
   if (process.env.MODELPRESS_TRAIN_PROGRAM === '0') return refuse('MODELPRESS_TRAIN_PROGRAM=0');
   const k = kernelKit();
   if (!k) return refuse('a kernel is missing');
-  if (model.inputs.length !== 1 || model.outputs.length !== 1) return refuse('not one input and one output');
-  if (vars.some((v) => v.dtype !== 'float32')) return refuse('a variable is not float32');
-  const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
-  // A chain: every layer used once, fed by the previous one.
-  let prev = model.inputs[0];
-  for (const l of layers) {
-    if (l.inboundNodes.length !== 1 || Array.isArray(l.input) || Array.isArray(l.output)) return refuse(`${l.name} is not in a chain`);
-    if (l.input.id !== prev.id) return refuse(`${l.name} is not in a chain`);
-    prev = l.output;
-  }
-  if (prev.id !== model.outputs[0].id) return refuse('the output is not the last layer');
-  const inShape = model.inputs[0].shape.slice(1);
-  if (!inShape.every((d) => typeof d === 'number' && d > 0)) return refuse('input shape not fixed');
-
-  const used = new Set<number>();
-  const ops: Op[] = [];
-  let firstTrained = -1;
-  const gradIndex = (w: tf.LayerVariable | undefined): number => {
-    if (!w) return -1;
-    const v = w.read();
-    const i = vars.findIndex((x) => x === v);
-    if (i >= 0) used.add(i);
-    if (i >= 0 && firstTrained < 0) firstTrained = ops.length;
-    return i;
-  };
-  const byName = (l: tf.layers.Layer, suffix: string) => l.weights.find((w) => w.originalName.endsWith(`/${suffix}`) || w.originalName === suffix);
-  let finalSoftmax = false;
-  for (let li = 0; li < layers.length; li++) {
-    const l = layers[li];
-    const last = li === layers.length - 1;
-    const cls = l.getClassName();
-    const cfg = l.getConfig() as Config;
-    const act = typeof cfg.activation === 'string' ? cfg.activation : cfg.activation == null ? 'linear' : 'custom';
-    if (finalSoftmax) return refuse('softmax before the last layer');
-    if (act === 'softmax' && !last) return refuse(`${l.name}: softmax before the last layer`);
-    const activation: Activation | null = act === 'relu' || act === 'linear' ? act : act === 'softmax' ? 'linear' : null;
-    if (act === 'softmax') finalSoftmax = true;
-    const inRank = (l.input as tf.SymbolicTensor).shape.length;
-    const kernelVar = byName(l, 'kernel');
-    const biasVar = cfg.useBias === false ? undefined : byName(l, 'bias');
-    const weightsKnown = (n: number) => l.weights.length === n;
-    if (cls === 'Dense') {
-      if (!activation) return refuse(`${l.name}: activation ${act}`);
-      if (inRank !== 2 || !kernelVar || !weightsKnown(biasVar ? 2 : 1)) return refuse(`${l.name}: unsupported Dense`);
-      ops.push(
-        new DenseOp(
-          l.name,
-          k,
-          kernelVar.read() as tf.Variable,
-          (biasVar?.read() as tf.Variable) ?? null,
-          activation,
-          gradIndex(kernelVar),
-          gradIndex(biasVar),
-        ),
-      );
-    } else if (cls === 'Conv2D') {
-      const strides = pair(cfg.strides);
-      const dil = pair(cfg.dilationRate ?? 1);
-      if (!activation) return refuse(`${l.name}: activation ${act}`);
-      if (cfg.dataFormat === 'channelsFirst' || !strides || !dil || dil[0] !== 1 || dil[1] !== 1) return refuse(`${l.name}: unsupported Conv2D`);
-      if ((cfg.padding !== 'same' && cfg.padding !== 'valid') || !kernelVar || !weightsKnown(biasVar ? 2 : 1))
-        return refuse(`${l.name}: unsupported Conv2D`);
-      ops.push(
-        new Conv2DOp(
-          l.name,
-          k,
-          kernelVar.read() as tf.Variable,
-          (biasVar?.read() as tf.Variable) ?? null,
-          activation,
-          strides,
-          cfg.padding,
-          gradIndex(kernelVar),
-          gradIndex(biasVar),
-        ),
-      );
-    } else if (cls === 'MaxPooling2D') {
-      const size = pair(cfg.poolSize);
-      const strides = pair(cfg.strides ?? cfg.poolSize);
-      if (cfg.dataFormat === 'channelsFirst' || !size || !strides || (cfg.padding !== 'same' && cfg.padding !== 'valid'))
-        return refuse(`${l.name}: unsupported MaxPooling2D`);
-      ops.push(new MaxPoolOp(l.name, k, size, strides, cfg.padding));
-    } else if (cls === 'Flatten' || cls === 'Reshape') {
-      const out = (l.output as tf.SymbolicTensor).shape.slice(1);
-      if (!out.every((d) => typeof d === 'number' && d > 0)) return refuse(`${l.name}: shape not fixed`);
-      ops.push(new ReshapeOp(l.name, out as number[]));
-    } else if (cls === 'Activation' || cls === 'ReLU' || cls === 'Softmax') {
-      const a = cls === 'ReLU' ? (cfg.maxValue == null ? 'relu' : null) : cls === 'Softmax' ? 'softmax' : act;
-      if (a === 'softmax') {
-        if (!last || (cls === 'Softmax' && cfg.axis !== -1 && cfg.axis !== inRank - 1)) return refuse(`${l.name}: softmax before the last layer`);
-        finalSoftmax = true;
-      } else if (a !== 'relu' && a !== 'linear') return refuse(`${l.name}: activation ${a}`);
-      else ops.push(new ActivationOp(l.name, k, a));
-    } else return refuse(`${l.name}: layer ${cls}`);
-  }
+  const { plan, reason } = planChain(model, vars, yWidth);
+  if (!plan) return refuse(reason!);
+  const ops: Op[] = plan.layers.map((l) => {
+    switch (l.kind) {
+      case 'dense':
+        return new DenseOp(l.name, k, l.kernel, l.bias, l.activation, l.kernelGrad, l.biasGrad);
+      case 'conv2d':
+        return new Conv2DOp(l.name, k, l.kernel, l.bias, l.activation, l.strides, l.pad, l.kernelGrad, l.biasGrad);
+      case 'maxPool':
+        return new MaxPoolOp(l.name, k, l.size, l.strides, l.pad);
+      case 'reshape':
+        return new ReshapeOp(l.name, l.shape);
+      case 'activation':
+        return new ActivationOp(l.name, k, l.activation);
+    }
+  });
   for (let i = 1; i < ops.length; i++) {
     const pool = ops[i];
     const before = ops[i - 1];
@@ -572,12 +485,5 @@ function compile(model: tf.LayersModel, vars: tf.Variable[], yWidth: number): { 
       before.reluMaskedByPool = true;
     }
   }
-  if (used.size !== vars.length) return refuse('a trainable variable is not a weight the program updates');
-  const outShape = model.outputs[0].shape;
-  const classes = outShape[outShape.length - 1];
-  if (outShape.length !== 2 || typeof classes !== 'number') return refuse('output is not [batch, classes]');
-  // The loss follows the model's head as defaultLoss does (src/ml/loss.ts).
-  if (finalSoftmax !== outputsProbabilities(model)) return refuse('head not recognised');
-  if (yWidth !== classes) return refuse(`labels are ${yWidth} wide, the output ${classes}`);
-  return { program: new Program(k, ops, classes, finalSoftmax, vars.length, firstTrained), reason: null };
+  return { program: new Program(k, ops, plan.classes, plan.probabilities, plan.vars, plan.firstTrained), reason: null };
 }
