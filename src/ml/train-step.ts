@@ -12,6 +12,8 @@ export interface StepOutcome {
   loss: number | tf.Scalar;
   correct: number | tf.Scalar;
   rows: number;
+  /** The stepper keeps loss and correct totals on its device (loss/correct here are 0): ask its takeTotals(). */
+  onDevice?: boolean;
 }
 
 /** Runs optimizer steps on batches given as row indices of the training data. */
@@ -19,7 +21,14 @@ export interface Stepper {
   /** Threads the steps use (1: this thread only). */
   readonly threads: number;
   step(rows: Int32Array): StepOutcome | Promise<StepOutcome>;
+  /** Weights written back into the model where the stepper trains a copy of them (the WebGPU program); then frees it. */
   close(): Promise<void>;
+  /** Steppers whose outcomes are onDevice: Σ loss and correct since the last call. */
+  takeTotals?(): Promise<{ loss: number; correct: number }>;
+  /** Steppers whose outcomes are onDevice: the last step's mean loss. */
+  lastLoss?(): Promise<number>;
+  /** Writes the trained weights into the model's variables (steppers that train a copy of them). */
+  sync?(): Promise<void>;
 }
 
 export interface StepInputs {

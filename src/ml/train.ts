@@ -10,6 +10,7 @@ import { ParallelStepper } from './parallel/leader.ts';
 import { effectiveThreads } from './parallel/threads.ts';
 import { tf } from './tf.ts';
 import { compileTrainProgram, type TrainProgram } from './train-program.ts';
+import { GpuStepper } from './webgpu/gpu-stepper.ts';
 import { LocalStepper, trainableVariables, type StepOutcome, type Stepper } from './train-step.ts';
 
 export { correctCount, crossEntropy, outputsProbabilities, type LossFactoryRef, type LossFn };
@@ -142,6 +143,7 @@ class Totals {
 
   add(o: StepOutcome): void {
     this.rows += o.rows;
+    if (o.onDevice) return; // the stepper's takeTotals() has them
     if (typeof o.loss === 'number') this.loss += o.loss * o.rows;
     else this.lossT = this.accumulate(this.lossT, tf.mul(o.loss, o.rows));
     if (typeof o.correct === 'number') this.correct += o.correct;
@@ -197,8 +199,14 @@ async function createStepper(
   optimizer: tf.Optimizer,
   lossFn: LossFn,
   program: TrainProgram | null,
+  editsWeights: boolean,
 ): Promise<Stepper> {
   const inputs = { model, data, optimizer, lossFn, vars: trainableVariables(model), program };
+  // On WebGPU the compiled step is a GPU program; a hook that edits weights between batches needs them in the model.
+  if (tf.getBackend() === 'webgpu' && !opts.lossFn && !editsWeights) {
+    const gpu = await GpuStepper.create(inputs, opts.batchSize);
+    if (gpu) return gpu;
+  }
   const threads = effectiveThreads(opts.threads ?? 1, opts.batchSize);
   // A closure cannot cross threads: a custom loss without its factory trains here.
   if (threads < 2 || (opts.lossFn && !opts.replicaLoss) || data.x.dtype !== 'float32') return new LocalStepper(inputs);
@@ -246,7 +254,7 @@ export async function trainModel(
     // The compiled step covers the default loss only (a custom lossFn is a closure it cannot see into).
     if (!opts.lossFn && data.x.dtype === 'float32' && data.y.rank === 2)
       program = compileTrainProgram(model, trainableVariables(model), data.y.shape[1]!);
-    stepper = await createStepper(model, data, opts, optimizer, lossFn, program);
+    stepper = await createStepper(model, data, opts, optimizer, lossFn, program, hooks.afterBatch !== undefined);
     for (let epoch = 0; epoch < opts.epochs && !canceled && !stoppedEarly; epoch++) {
       const lr = (opts.learningRate / (1 + (opts.decay ?? 0) * epoch)) * (opts.cosine ? 0.5 * (1 + Math.cos((Math.PI * epoch) / opts.epochs)) : 1);
       setLearningRate(optimizer, lr);
@@ -263,13 +271,21 @@ export async function trainModel(
         hooks.afterBatch?.(model);
         step++;
         if (hooks.onStep && step % logEvery === 0) {
-          const loss = typeof outcome.loss === 'number' ? outcome.loss : (await outcome.loss.data())[0];
+          const loss = outcome.onDevice
+            ? await stepper.lastLoss!()
+            : typeof outcome.loss === 'number'
+              ? outcome.loss
+              : (await outcome.loss.data())[0];
           await hooks.onStep({ step, epoch, loss });
         }
         totals.add(outcome);
       }
-      const { loss: lossTotal, correct: correctTotal } = await totals.read();
+      const read = await totals.read();
+      const device = (await stepper.takeTotals?.()) ?? { loss: 0, correct: 0 };
+      const lossTotal = read.loss + device.loss;
+      const correctTotal = read.correct + device.correct;
       const seen = totals.rows;
+      await stepper.sync?.();
       if (canceled || seen === 0) break;
       const trainSeconds = (performance.now() - epochStart) / 1000;
       const log: EpochLog = { epoch, loss: lossTotal / seen, accuracy: correctTotal / seen, lr, samplesPerSec: seen / trainSeconds };
