@@ -140,6 +140,10 @@ export async function targetEnv(
     MODELPRESS_GRAPHQL_CACHE_MS: '0',
     MODELPRESS_AUTH: 'off', // suites that test API keys turn it on
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    // Training on one thread: no replica threads to start (seconds of CPU per process) and no thread calibration's
+    // 28 alternating steps, where a 2-core machine runs three files at once. Suites that test data-parallel jobs
+    // pass their own value (worker-process.test.ts); test/unit/ml-parallel.test.ts covers the threads themselves.
+    MODELPRESS_TRAIN_THREADS: process.env.MODELPRESS_TEST_TRAIN_THREADS ?? '1',
     ...extra,
   };
   let databaseUrl: string | null = null;

@@ -19,6 +19,9 @@ const ENV = {
   MODELPRESS_QUEUE_POLL_SECONDS: '1',
   // Admits the out-of-memory test's 4 GiB allocation (the guard would refuse it at create otherwise).
   MODELPRESS_JOB_MAX_TENSOR_BYTES: '8g',
+  // The train job runs data-parallel (the harness trains on one thread elsewhere): the cancel reaches a job whose
+  // steps run on two threads in the worker child, as they do by default on a 2-core machine.
+  MODELPRESS_TRAIN_THREADS: '2',
 };
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
