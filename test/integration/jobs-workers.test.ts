@@ -13,21 +13,30 @@ import { spawnWorker, type WorkerChild } from '../helpers/workers.ts';
 
 // Short heartbeat/lease so a dead worker's job moves on within seconds. 10 heartbeats per lease: at 4 (a 4 s lease), a
 // live run on a loaded 2-core machine (load 22) missed its renewals long enough to be taken over, twice in one test.
+// One lost run may be retried (MODELPRESS_JOB_LOST_RETRIES=1): the second lost run in a row fails the job.
 const ENV = {
   MODELPRESS_BACKEND: 'cpu',
   MODELPRESS_JOB_HEARTBEAT_SECONDS: '1',
   MODELPRESS_JOB_EXPIRE_SECONDS: '10',
   MODELPRESS_QUEUE_POLL_SECONDS: '1',
+  MODELPRESS_JOB_LOST_RETRIES: '1',
 };
 
 await forEachTarget('job workers (child processes)', (target) => {
   let ctx: TestContext;
-  const children: WorkerChild[] = [];
-  const start = async (concurrency = 1, env: Record<string, string> = {}, imports: string[] = []) => {
-    const w = spawnWorker(ctx, { concurrency, env, imports });
-    children.push(w);
-    await w.ready;
-    return w;
+  // Worker processes live on from one test to the next: starting one costs 4-5 s of CPU (tsx, tfjs, the runtime,
+  // its heartbeat thread), ~10-30 s of wall time on a loaded 2-core machine, and the tests started 12 per target.
+  // Each has concurrency 2 and both test kinds. A test takes the number it needs with workers(n); the ones it leaves
+  // alive are idle (every test waits for its jobs to end), or all are killed after a test that left a job unfinished.
+  let live: WorkerChild[] = [];
+  const alive = (w: WorkerChild) => w.proc.exitCode === null && w.proc.signalCode === null;
+  const workers = async (n: number) => {
+    live = live.filter(alive);
+    await Promise.all(live.splice(n).map((w) => w.kill('SIGKILL')));
+    const fresh = Array.from({ length: n - live.length }, () => spawnWorker(ctx, { concurrency: 2, imports: [BLOCK_KIND_MODULE, HOLD_KIND_MODULE] }));
+    live.push(...fresh);
+    await Promise.all(fresh.map((w) => w.ready));
+    return [...live];
   };
   const workerIdOf = (w: WorkerChild) => `:${w.proc.pid}:`;
 
@@ -35,15 +44,19 @@ await forEachTarget('job workers (child processes)', (target) => {
     ctx = await startTestApp(target, ENV);
   });
   afterEach(async () => {
-    await Promise.all(children.splice(0).map((c) => c.kill('SIGKILL')));
+    const unfinished = await ctx.runtime.db.job.count({ where: { status: { in: ['queued', 'running'] } } });
+    if (unfinished > 0) await Promise.all(live.splice(0).map((w) => w.kill('SIGKILL')));
   });
-  after(async () => ctx?.close());
+  after(async () => {
+    await Promise.all(live.splice(0).map((w) => w.kill('SIGKILL')));
+    await ctx?.close();
+  });
 
   const create = async (params: Record<string, unknown>) =>
     (await ctx.http.post('/v1/jobs').send({ type: 'noop', params }).expect(201)).body as JobJson;
 
   test('two worker processes, 50 jobs: each runs exactly once, both workers take part; SSE across processes', async () => {
-    const [a, b] = await Promise.all([start(2), start(2)]);
+    const [a, b] = await workers(2);
     const jobs: JobJson[] = [];
     for (let i = 0; i < 50; i++) jobs.push(await create({ steps: 2, durationMs: 40 }));
     const streamed = readSse(`${ctx.baseUrl}/v1/jobs/${jobs[49].id}/events`);
@@ -70,12 +83,22 @@ await forEachTarget('job workers (child processes)', (target) => {
   });
 
   test('a worker killed with SIGKILL mid-job: another worker finishes it, attempts = 2, nothing lost', async () => {
-    const pair = await Promise.all([start(), start()]);
-    const job = await create({ steps: 20, durationMs: 4000 });
-    const running = await waitForJob(ctx, job.id, (j) => j.status === 'running' && (j.progress.step ?? 0) >= 3);
+    const pair = await workers(2);
+    // A hold job: killed after its third step for sure (a timed job might end first on a quiet machine, or make the
+    // rerun wait its full duration); every step is released once the victim is dead, so the rerun runs straight on.
+    const gate = newHoldGate();
+    const job = (
+      await ctx.http
+        .post('/v1/jobs')
+        .send({ type: 'hold', params: { steps: 20, gate } })
+        .expect(201)
+    ).body as JobJson;
+    for (const step of [1, 2, 3]) releaseHold(gate, job.id, step);
+    const running = await waitForJob(ctx, job.id, (j) => j.status === 'running' && (j.progress.step ?? 0) >= 3, 120_000);
     const victim = pair.find((w) => running.workerId?.includes(workerIdOf(w)))!;
     const survivor = pair.find((w) => w !== victim)!;
     await victim.kill('SIGKILL');
+    releaseHold(gate, job.id);
     const done = await waitForJob(ctx, job.id, finished, 120_000);
     assert.equal(done.status, 'succeeded', JSON.stringify(done));
     assert.equal(done.attempts, 2);
@@ -94,8 +117,8 @@ await forEachTarget('job workers (child processes)', (target) => {
   });
 
   test('a job whose every attempt loses its worker (SIGKILL) fails with a clear error, attempts = runs', async () => {
-    // One lost run may be retried (MODELPRESS_JOB_LOST_RETRIES=1): the second lost run fails the job.
-    const trio = await Promise.all([0, 1, 2].map(() => start(1, { MODELPRESS_JOB_LOST_RETRIES: '1' })));
+    // One lost run may be retried (MODELPRESS_JOB_LOST_RETRIES=1 in ENV): the second lost run fails the job.
+    const trio = await workers(3);
     const job = await create({ steps: 600, durationMs: 600_000 });
     for (const attempt of [1, 2]) {
       const running = await waitForJob(ctx, job.id, (j) => j.status === 'running' && j.attempts === attempt, 120_000);
@@ -113,7 +136,7 @@ await forEachTarget('job workers (child processes)', (target) => {
 
   test('a job that blocks its worker thread for longer than the lease keeps it: one run, attempts 1', async () => {
     // Two workers: the idle one sweeps expired leases every second, so a lease that lapsed would be taken over.
-    await Promise.all([start(1, {}, [BLOCK_KIND_MODULE]), start(1, {}, [BLOCK_KIND_MODULE])]);
+    await workers(2);
     const gate = newBlockGate();
     const job = (await ctx.http.post('/v1/jobs').send({ type: 'block', params: { gate } }).expect(201)).body as JobJson;
     const since = await eventually(() => blockedSince(gate, job.id) ?? assert.fail('not blocking yet'), 20_000, 50);
@@ -144,20 +167,29 @@ await forEachTarget('job workers (child processes)', (target) => {
   });
 
   test('SIGTERM: the worker stops claiming, lets a short job finish or requeues a long one, and exits 0', async () => {
-    const a = await start();
-    const short = await create({ steps: 10, durationMs: 2000 });
-    await waitForJob(ctx, short.id, (j) => j.status === 'running');
+    const [a] = await workers(1);
+    // The short job is a hold job released once the worker has begun stopping: it surely finishes inside the grace
+    // period, and the worker has a free slot (concurrency 2), so not claiming `waiting` is its choice.
+    const gate = newHoldGate();
+    const short = (
+      await ctx.http
+        .post('/v1/jobs')
+        .send({ type: 'hold', params: { steps: 2, gate } })
+        .expect(201)
+    ).body as JobJson;
+    await waitForJob(ctx, short.id, (j) => j.status === 'running', 120_000);
     a.proc.kill('SIGTERM');
+    await eventually(() => assert.match(a.output(), /worker shutting down/), 120_000, 50);
     const waiting = await create({ steps: 1 }); // queued after SIGTERM: must not be claimed by the stopping worker
+    releaseHold(gate, short.id);
     assert.equal(await a.exited, 0);
     assert.equal((await ctx.http.get(`/v1/jobs/${short.id}`).expect(200)).body.status, 'succeeded');
     assert.equal((await ctx.http.get(`/v1/jobs/${waiting.id}`).expect(200)).body.status, 'queued');
 
-    const pair = await Promise.all([start(1, {}, [HOLD_KIND_MODULE]), start(1, {}, [HOLD_KIND_MODULE])]);
-    await waitForJob(ctx, waiting.id, finished);
+    const pair = await workers(2);
+    await waitForJob(ctx, waiting.id, finished, 120_000);
     // Held until the test releases it, so it outlasts the 5 s grace period on any machine (a 7 s noop did only
     // when the SIGTERM came within 2 s of its start, which a loaded machine need not manage).
-    const gate = newHoldGate();
     const long = (
       await ctx.http
         .post('/v1/jobs')
