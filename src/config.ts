@@ -12,6 +12,8 @@ export interface Config {
   databaseUrl: string | null;
   dbDir: string;
   embeddedDbPort: number;
+  /** Bounds of every pooled database call (src/db/pg-pool.ts): a cut or silent connection fails instead of hanging. */
+  db: { connectTimeoutMs: number; queryTimeoutMs: number };
   /** Unset → filesystem object store under objectsDir. */
   s3: null | { endPoint: string; port: number; useSSL: boolean; accessKey: string; secretKey: string; bucket: string; region: string };
   objectsDir: string;
@@ -194,6 +196,10 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl,
     dbDir: path.resolve(str(env, 'MODELPRESS_DB_DIR', path.join(dataDir, 'db'))),
     embeddedDbPort: int(env, 'MODELPRESS_EMBEDDED_DB_PORT', 54329, 0, 65535),
+    db: {
+      connectTimeoutMs: int(env, 'MODELPRESS_DB_CONNECT_TIMEOUT_SECONDS', 30, 1, 3600) * 1000,
+      queryTimeoutMs: int(env, 'MODELPRESS_DB_QUERY_TIMEOUT_SECONDS', 120, 1, 86_400) * 1000,
+    },
     s3: parseS3(env),
     objectsDir: path.resolve(str(env, 'MODELPRESS_OBJECTS_DIR', path.join(dataDir, 'objects'))),
     tmpDir: path.resolve(str(env, 'MODELPRESS_TMP_DIR', path.join(dataDir, 'tmp'))),

@@ -61,10 +61,10 @@ export async function createRuntime(config: Config, opts: { joinEmbedded?: boole
   };
   try {
     await applyMigrations(databaseUrl);
-    const db = createPrisma(databaseUrl);
+    const db = createPrisma(databaseUrl, { timeouts: config.db });
     opened.push({ close: () => db.$disconnect() });
     const store = await createObjectStore(config);
-    const sql = new SqlPool(databaseUrl, JOB_POOL_MAX);
+    const sql = new SqlPool(databaseUrl, JOB_POOL_MAX, config.db);
     opened.push(sql);
     const queue = new JobQueue(sql, config.worker);
     const jobEvents = new JobEvents(db, sql, await createNotificationSource(databaseUrl));

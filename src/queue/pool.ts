@@ -1,6 +1,7 @@
 // The job system's own small pg pool: the raw SQL of src/queue/sql.ts runs on it, so one process keeps a
 // handful of connections (PGlite serves 40 in all) and a job row change and its event commit in one transaction.
 import pg from 'pg';
+import { DEFAULT_DB_TIMEOUTS, GuardedPool, type DbTimeouts } from '../db/pg-pool.ts';
 
 /** Rows come back untyped: each statement's caller names the row shape it selected (`executeSql<Row>`). */
 export interface SqlClient {
@@ -20,9 +21,12 @@ const types = {
 export class SqlPool implements SqlClient {
   private readonly pool: pg.Pool;
 
-  constructor(databaseUrl: string, max: number) {
-    this.pool = new pg.Pool({ connectionString: databaseUrl, max, options: '-c timezone=UTC', types, application_name: 'modelpress-jobs' });
-    this.pool.on('error', () => {}); // an idle client dropped by the server: the pool replaces it
+  /** Bounded waits, and a connection cut mid-transaction is dropped, never leaked nor fatal (src/db/pg-pool.ts). */
+  constructor(databaseUrl: string, max: number, timeouts: DbTimeouts = DEFAULT_DB_TIMEOUTS) {
+    this.pool = new GuardedPool(
+      { connectionString: databaseUrl, max, options: '-c timezone=UTC', types, application_name: 'modelpress-jobs' },
+      timeouts,
+    );
   }
 
   async executeSql<R extends object = Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: R[] }> {

@@ -12,7 +12,7 @@ import type { HeartbeatThreadData, ToHeartbeatThread, FromHeartbeatThread } from
 const port = parentPort!;
 const data = workerData as HeartbeatThreadData;
 const mainAlive = new Float64Array(data.alive);
-const pool = new SqlPool(data.databaseUrl, 1);
+const pool = new SqlPool(data.databaseUrl, 1, data.db);
 const queue = new JobQueue(pool, { expireSeconds: data.expireSeconds });
 const runs = new Map<string, RunOwner>();
 const post = (m: FromHeartbeatThread) => port.postMessage(m);

@@ -6,6 +6,7 @@
 // dies, the runs fall back to a timer on the main thread (the old behaviour) with a warning.
 import type { Worker as Thread } from 'node:worker_threads';
 import { startTsThread } from '../ts-thread.ts';
+import { DEFAULT_DB_TIMEOUTS, type DbTimeouts } from '../db/pg-pool.ts';
 import type { JobQueue, RunOwner } from '../queue/job-queue.ts';
 
 /** One renewal's answer: `owned: false` means the job was taken from this run (its lease had expired). */
@@ -41,6 +42,8 @@ export const MAIN_STALL_MS = 15 * 60_000;
 
 export interface HeartbeatThreadData {
   databaseUrl: string;
+  /** Bounds of the thread's database calls (src/db/pg-pool.ts). */
+  db: DbTimeouts;
   intervalMs: number;
   expireSeconds: number;
   stallMs: number;
@@ -73,7 +76,15 @@ export class ThreadLeaseKeeper implements LeaseKeeper {
   private markReady!: () => void;
 
   constructor(
-    private readonly opts: { databaseUrl: string; queue: JobQueue; intervalMs: number; expireSeconds: number; log: KeeperLog; stallMs?: number },
+    private readonly opts: {
+      databaseUrl: string;
+      db?: DbTimeouts;
+      queue: JobQueue;
+      intervalMs: number;
+      expireSeconds: number;
+      log: KeeperLog;
+      stallMs?: number;
+    },
   ) {
     this.ready = new Promise<void>((resolve) => (this.markReady = resolve));
     this.alive[0] = Date.now();
@@ -82,6 +93,14 @@ export class ThreadLeaseKeeper implements LeaseKeeper {
     this.stamp.unref();
     const workerData = {
       databaseUrl: opts.databaseUrl,
+      // A renewal stuck on a dead connection must give up well within the lease, so the next one can reconnect.
+      db: {
+        connectTimeoutMs: Math.min(
+          opts.db?.connectTimeoutMs ?? DEFAULT_DB_TIMEOUTS.connectTimeoutMs,
+          Math.max(5000, (opts.expireSeconds * 1000) / 2),
+        ),
+        queryTimeoutMs: Math.min(opts.db?.queryTimeoutMs ?? DEFAULT_DB_TIMEOUTS.queryTimeoutMs, Math.max(5000, (opts.expireSeconds * 1000) / 2)),
+      },
       intervalMs: opts.intervalMs,
       expireSeconds: opts.expireSeconds,
       stallMs: opts.stallMs ?? MAIN_STALL_MS,

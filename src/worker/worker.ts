@@ -111,6 +111,7 @@ export class Worker {
     const { heartbeatSeconds, expireSeconds, pollIntervalSeconds } = this.rt.config.worker;
     this.leases = new ThreadLeaseKeeper({
       databaseUrl: this.rt.databaseUrl,
+      db: this.rt.config.db,
       queue: this.rt.queue,
       intervalMs: heartbeatSeconds * 1000,
       expireSeconds,

@@ -166,6 +166,63 @@ await forEachTarget('reliability and resource guards', (target) => {
       }
       await assertStoreMatchesRows(ctx);
     });
+
+  // Real PostgreSQL only, as above. Before src/db/pg-pool.ts, each transaction whose connection was cut kept its
+  // connection checked out for good (Prisma's ROLLBACK failed, so the adapter never released it): after the pool's 10
+  // were gone, every Prisma call, the API's and the jobs', waited forever for a connection.
+  if (target === 'real')
+    test(
+      'transactions cut mid-flight leak no connection: more cuts than the pool has connections, then jobs still run',
+      { timeout: 600_000 },
+      async () => {
+        const modelId = await uploadModel(ctx, 16);
+        const dbName = new URL(ctx.env.DATABASE_URL).pathname.slice(1);
+        const admin = new pg.Client({ connectionString: ctx.env.DATABASE_URL });
+        await admin.connect();
+        try {
+          const perRound = 4;
+          for (let round = 0; round < 4; round++) {
+            // perRound interactive transactions, each holding its connection at an await when the cut comes.
+            let cut!: () => void;
+            const afterCut = new Promise<void>((r) => (cut = r));
+            const opened: Promise<void>[] = [];
+            const txs = Array.from({ length: perRound }, (_, i) => {
+              let open!: () => void;
+              opened.push(new Promise<void>((r) => (open = r)));
+              return ctx.runtime.db
+                .$transaction(
+                  async (tx) => {
+                    await tx.job.count();
+                    open();
+                    await afterCut;
+                    return tx.job.count(); // on a terminated connection: fails, and Prisma rolls back
+                  },
+                  { maxWait: 120_000, timeout: 120_000 },
+                )
+                .then(
+                  () => `round ${round} tx ${i}: committed`,
+                  () => 'failed',
+                );
+            });
+            await Promise.all(opened);
+            const { rows } = await admin.query<{ pid: number }>(
+              "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND state = 'idle in transaction'",
+              [dbName],
+            );
+            assert.ok(rows.length >= perRound, `round ${round}: ${rows.length} transactions open, want ${perRound}`);
+            await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [dbName]);
+            cut();
+            assert.deepEqual(await Promise.all(txs), Array(perRound).fill('failed'), `round ${round}: every cut transaction failed`);
+          }
+        } finally {
+          await admin.end();
+        }
+        // 16 transactions cut (the pool holds 10): the API and a job still get connections.
+        const quant = await ctx.http.post('/v1/jobs').send({ type: 'quantize', modelId, params: {} }).expect(201);
+        const job = await waitForJob(ctx, quant.body.id, finished, 120_000);
+        assert.equal(job.status, 'succeeded', JSON.stringify(job));
+      },
+    );
 });
 
 await forEachTarget('graceful API shutdown', (target) => {
