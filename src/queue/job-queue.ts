@@ -15,8 +15,10 @@ import {
   INSERT_JOB,
   INSERT_METRICS,
   REQUEST_CANCEL,
+  REQUEUE_LOST,
   REQUEUE_OWNED,
   RETRY_JOB,
+  RUN_RECORDED,
   SWEEP_EXPIRED,
   UPDATE_PROGRESS,
 } from './sql.ts';
@@ -185,6 +187,22 @@ export class JobQueue {
   /** A stopping worker hands its run back: queued again at once, for another worker. */
   async requeue(o: RunOwner): Promise<boolean> {
     const { rows } = await this.sql.executeSql(REQUEUE_OWNED, [o.jobId, o.workerId, o.attempt]);
+    return rows.length > 0;
+  }
+
+  /**
+   * A run that lost its database connection hands the job back like a dead worker's run (backoff, counted in
+   * lostRuns); false when `lostRetries` runs in a row were lost already (the run records its failure) or the run
+   * is not this worker's anymore.
+   */
+  async requeueLost(o: RunOwner, lostRetries: number): Promise<boolean> {
+    const { rows } = await this.sql.executeSql(REQUEUE_LOST, [o.jobId, o.workerId, o.attempt, lostRetries]);
+    return rows.length > 0;
+  }
+
+  /** Whether this run's outcome `status` is recorded: after a finish() whose answer was lost, it may have committed. */
+  async recorded(o: RunOwner, status: Outcome['status']): Promise<boolean> {
+    const { rows } = await this.sql.executeSql(RUN_RECORDED, [o.jobId, o.workerId, o.attempt, status]);
     return rows.length > 0;
   }
 

@@ -146,6 +146,23 @@ WITH j AS (
 ), ${EVENTS_OF_J}
 SELECT (SELECT COUNT(*) FROM n) AS "events" FROM j`;
 
+/**
+ * A run that failed because its database connection was lost ($1..$3 owner, $4 lost retries): back to 'queued' like a
+ * run whose worker died (the sweep's backoff, 2^lost - 1 s, and the same count: "lostRuns"), unless $4 runs in a
+ * row were already lost; then no row, and the worker records the failure.
+ */
+export const REQUEUE_LOST = `
+WITH j AS (
+  UPDATE "Job" SET "status" = 'queued', "workerId" = NULL, "leaseExpiresAt" = NULL, "lostRuns" = "Job"."lostRuns" + 1,
+    "runAfter" = now() + make_interval(secs => LEAST(60, power(2, "Job"."lostRuns") - 1))
+  WHERE ${OWNED} AND "lostRuns" + 1 <= $4::int
+  RETURNING "id", jsonb_build_object('status', 'queued', 'attempts', "attempts", 'reason', 'database connection lost') AS "data"
+), ${EVENTS_OF_J}
+SELECT (SELECT COUNT(*) FROM n) AS "events" FROM j`;
+
+/** $1..$3 owner, $4 status: whether this run's outcome is already recorded (a write whose answer was lost did commit). */
+export const RUN_RECORDED = `SELECT 1 AS "recorded" FROM "Job" WHERE "id" = $1 AND "workerId" = $2 AND "attempts" = $3 AND "status" = $4`;
+
 /** $1 jobId, $2 points json [{ name, step, epoch, value }] */
 export const INSERT_METRICS = `
 INSERT INTO "MetricPoint" ("jobId", "name", "step", "epoch", "value", "time")

@@ -1,6 +1,8 @@
 // One run (attempt) of one claimed job inside a worker: heartbeat, the kind's context (throttled progress and
 // metric writes, logs, cancellation), and the final state. Every state write goes through JobQueue, keyed by the
 // run's owner (workerId, attempt), so a worker presumed dead can never overwrite the run that replaced it.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isDatabaseConnectionError } from '../db/pg-pool.ts';
 import { ALL_PROJECTS } from '../domain/projects.ts';
 import { AppError, isAppError } from '../errors.ts';
 import { jobIO } from '../jobs/io.ts';
@@ -19,6 +21,12 @@ export interface WorkerLog {
 
 /** Progress and metric rows are written at most this often per job (the last one always). */
 const WRITE_INTERVAL_MS = 250;
+
+/**
+ * A run's final write (outcome or requeue) that fails on a lost database connection is retried this many times,
+ * 0.25, 0.5, 1, 2, 4 s apart (~8 s, within any lease); after that the lease runs out and the sweep requeues the job.
+ */
+const FINAL_WRITE_RETRIES = 5;
 
 export type AbortReason = 'cancel' | 'shutdown' | 'lost' | 'timeout';
 
@@ -190,8 +198,16 @@ export class JobRun {
       return;
     }
     if (this.reason === 'shutdown' && !outcome.result) {
-      await rt.queue.requeue(this.owner);
+      await this.retried(() => rt.queue.requeue(this.owner));
       return;
+    }
+    // The database connection was lost during the run (cut, failover, restart): the job is not at fault. It goes back
+    // to the queue like a dead worker's run (same backoff, same count), and fails only after as many lost runs in a row.
+    if (!outcome.result && this.reason === null && isDatabaseConnectionError(outcome.error)) {
+      if (await this.retried(() => rt.queue.requeueLost(this.owner, rt.config.worker.lostRetries))) {
+        this.log.warn({ err: outcome.error, jobId: job.id, attempt: job.attempts }, 'database connection lost during the run: job requeued');
+        return;
+      }
     }
     let status: 'succeeded' | 'failed' | 'canceled';
     let error: { code: string; message: string } | null = null;
@@ -220,8 +236,26 @@ export class JobRun {
     // Every kind's report says what its dataset tensors were fed as (the model's preprocessing), unless it did itself.
     const fed = this.io.preprocessing();
     if (result.report && fed && !('preprocessing' in result.report)) result.report = { ...result.report, preprocessing: fed };
-    const owned = await rt.queue.finish(this.owner, { status, error, resultModelIds: result.resultModelIds, report: result.report });
+    const out = { status, error, resultModelIds: result.resultModelIds, report: result.report };
+    // A retry that finds the run no longer running checks whether the try whose answer was lost did commit: then the
+    // outcome stands and its models are kept.
+    const owned = await this.retried(
+      async (retry) => (await rt.queue.finish(this.owner, out)) || (retry && (await rt.queue.recorded(this.owner, status))),
+    );
     if (!owned) await this.discard(result.resultModelIds);
+  }
+
+  /** Runs a final write, retrying it (with backoff) while it fails on a lost database connection. */
+  private async retried<T>(write: (retry: boolean) => Promise<T>): Promise<T> {
+    for (let i = 0; ; i++) {
+      try {
+        return await write(i > 0);
+      } catch (err) {
+        if (i >= FINAL_WRITE_RETRIES || !isDatabaseConnectionError(err)) throw err;
+        this.log.warn({ err, jobId: this.job.id }, 'recording the run failed on a lost database connection; retrying');
+        await sleep(250 * 2 ** i);
+      }
+    }
   }
 
   private async discard(modelIds: string[] | undefined) {
