@@ -12,7 +12,9 @@ import { buildModel, type PresetName } from '../src/ml/architectures.ts';
 import { initBackend } from '../src/ml/backend.ts';
 import { tf } from '../src/ml/tf.ts';
 import { trainModel } from '../src/ml/train.ts';
-import { lastGpuRefusal } from '../src/ml/webgpu/gpu-stepper.ts';
+import { GpuStepper, lastGpuRefusal } from '../src/ml/webgpu/gpu-stepper.ts';
+import { defaultLoss } from '../src/ml/loss.ts';
+import { trainableVariables } from '../src/ml/train-step.ts';
 import { readMnist } from '../test/unit/ml-mnist.ts';
 
 const { values } = parseArgs({
@@ -114,6 +116,36 @@ for (const preset of models) {
       pt ? ((100 * prog.sps) / pt).toFixed(1) + '%' : '-',
     ];
     console.log(`| ${cells.join(' | ')} |`);
+  }
+}
+
+// Where a step's time goes: the CPU encoding and submitting it (JS + Dawn) vs the wall time of 100 steps, which waits
+// for the GPU to finish them.
+console.log('\n| model | batch | dispatches/step | encode+submit ms/step (CPU) | wall ms/step | samples/s at that wall time |');
+console.log('|---|---|---|---|---|---|');
+for (const preset of models) {
+  for (const b of batches) {
+    delete process.env.MODELPRESS_TRAIN_PROGRAM;
+    const model = buildModel(preset, [28, 28, 1], 10, { seed: 1 });
+    const vars = trainableVariables(model);
+    const optimizer = tf.train.adam(1e-3);
+    const stepper = await GpuStepper.create({ model, data: train, optimizer, lossFn: defaultLoss(model), vars }, b);
+    if (!stepper) throw new Error(`GPU program refused: ${lastGpuRefusal}`);
+    const rows = Int32Array.from({ length: b }, (_, i) => i);
+    for (let i = 0; i < 5; i++) stepper.step(rows);
+    await stepper.takeTotals();
+    const steps = 100;
+    const t0 = performance.now();
+    for (let i = 0; i < steps; i++) stepper.step(rows);
+    const encoded = performance.now() - t0;
+    await stepper.takeTotals();
+    const wall = performance.now() - t0;
+    console.log(
+      `| ${preset} | ${b} | ${stepper.dispatches} | ${(encoded / steps).toFixed(3)} | ${(wall / steps).toFixed(3)} | ${((b * steps * 1000) / wall).toFixed(0)} |`,
+    );
+    await stepper.close();
+    model.dispose();
+    optimizer.dispose();
   }
 }
 process.exit(0);
