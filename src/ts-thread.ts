@@ -6,7 +6,6 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 
-const TSX_API = import.meta.resolve('tsx/esm/api');
 // A CommonJS bootstrap (eval), so the entry can be a .ts file.
 const BOOTSTRAP = `const { workerData } = require('node:worker_threads');
 (async () => {
@@ -26,5 +25,7 @@ export function startTsThread(
 ): Worker {
   const caller = fileURLToPath(callerUrl);
   const entry = pathToFileURL(path.join(path.dirname(caller), `${name}${path.extname(caller)}`)).href;
-  return new Worker(BOOTSTRAP, { ...options, eval: true, workerData: { ...workerData, entry, tsx: TSX_API } });
+  // Resolved here, not at import: a bundled build (a GPU machine's, without node_modules) has no tsx to resolve.
+  const tsx = entry.endsWith('.ts') ? import.meta.resolve('tsx/esm/api') : null;
+  return new Worker(BOOTSTRAP, { ...options, eval: true, workerData: { ...workerData, entry, tsx } });
 }
