@@ -3,6 +3,7 @@
 // is itself a convolution: batch ↔ channels swapped (x as [Cin,H,W,N]), dy as the filter ([oH,oW,N,Cout]),
 // stride 1 and dilation = the forward stride. Result [Cin,fh',fw',Cout] → slice to the filter size → [fh,fw,Cin,Cout].
 import { tf } from '../tf.ts';
+import { checkDyShape } from './conv2d-backprop-input.ts';
 import { release, runKernel } from './run-kernel.ts';
 
 const kernelFunc = ({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }) => {
@@ -20,6 +21,11 @@ const kernelFunc = ({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap;
     false,
     channelsLast ? 'channelsLast' : 'channelsFirst',
   );
+  // dy's shape is the geometry: checked here, so a mismatch throws instead of running the wasm kernels past a buffer.
+  checkDyShape('Conv2DBackpropFilter', dy, info);
+  // An empty batch (or output) contributes nothing: a zero gradient (the swapped convolution would have no channels).
+  if (x.shape.some((d) => d === 0) || dy.shape.some((d) => d === 0))
+    return runKernel('Fill', b, {}, { shape: filterShape, value: 0, dtype: 'float32' });
   const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw, inHeight, inWidth, outHeight, outWidth } = info;
   const { top, left } = info.padInfo;
   // Pad bottom/right just enough that the swapped conv yields at least fh×fw outputs.

@@ -8,9 +8,11 @@
 // - slow: BatchMatMul, _FusedMatMul, Conv2D, FusedConv2D and both conv2d gradients run on the system's OpenBLAS where
 //   the optional native addon loads (native-blas.ts, native-mat-mul.ts, native-conv.ts; MODELPRESS_NATIVE_BLAS=0
 //   turns it off), else BatchMatMul is wrapped and the conv2d gradients are wasm composites;
-//   Conv2DBackpropInput, Identity, Reverse and Tile replaced (see their files); the fused Adam update is our own kernel
-//   (src/ml/fused-adam.ts uses it); training-mode BatchNormalization and the ReLU6 (ClipByValue) gradient are fused
-//   wasm kernels (batch-norm-train.ts, which also patches tfjs-layers' BatchNormalization.call);
+//   Conv2DBackpropInput, Identity, Reverse and Tile replaced (see their files); the stock Conv2D, FusedConv2D and
+//   depthwise convolutions are wrapped for a numeric pad, which made them write past their output (numeric-pad-conv.ts);
+//   the fused Adam update is our own kernel (src/ml/fused-adam.ts uses it); training-mode BatchNormalization and the
+//   ReLU6 (ClipByValue) gradient are fused wasm kernels (batch-norm-train.ts, which also patches tfjs-layers'
+//   BatchNormalization.call);
 // - anything else the cpu backend has and a backend lacks runs through the generic cpu fallback (cpu-fallback.ts).
 import { tf } from '../tf.ts';
 import { adamUpdateConfig } from './adam-update.ts';
@@ -23,6 +25,7 @@ import { nativeBlas } from './native-blas.ts';
 import { nativeConv2DBackpropFilterConfig, nativeConv2DBackpropInputConfig, nativeConv2DConfig, nativeFusedConv2DConfig } from './native-conv.ts';
 import { nativeBatchMatMulConfig, nativeFusedMatMulConfig } from './native-mat-mul.ts';
 import { nativeMaxPoolGradConfig } from './native-max-pool-grad.ts';
+import { numericPadConvConfig } from './numeric-pad-conv.ts';
 import { depthwiseConv2dBackpropFilterConfig } from './depthwise-conv2d-backprop-filter.ts';
 import { depthwiseConv2dBackpropInputConfig } from './depthwise-conv2d-backprop-input.ts';
 import { identityConfig } from './identity.ts';
@@ -53,10 +56,10 @@ export function registerWasmKernels(): void {
     const stockMatMul = tf.getKernel(tf.BatchMatMul, 'wasm');
     const stockTile = tf.getKernel(tf.Tile, 'wasm');
     const stockFusedMatMul = tf.getKernel(tf._FusedMatMul, 'wasm');
-    const stockConv = tf.getKernel(tf.Conv2D, 'wasm');
-    const stockFusedConv = tf.getKernel(tf.FusedConv2D, 'wasm');
-    if (!stockMatMul || !stockTile || !stockFusedMatMul || !stockConv || !stockFusedConv)
+    const stockConvs = [tf.Conv2D, tf.FusedConv2D, tf.DepthwiseConv2dNative, tf.FusedDepthwiseConv2D].map((name) => tf.getKernel(name, 'wasm'));
+    if (!stockMatMul || !stockTile || !stockFusedMatMul || stockConvs.some((k) => !k))
       throw new Error('@tensorflow/tfjs-backend-wasm must be imported before registerWasmKernels()');
+    const [stockConv, stockFusedConv, stockDepthwise, stockFusedDepthwise] = stockConvs.map((k) => numericPadConvConfig(k));
     const blas = nativeBlas();
     const own = [
       ...(blas
@@ -66,7 +69,9 @@ export function registerWasmKernels(): void {
             nativeConv2DBackpropFilterConfig(blas, conv2DBackpropFilterConfig),
             nativeConv2DBackpropInputConfig(blas, conv2DBackpropInputConfig),
           ]
-        : [conv2DBackpropFilterConfig, conv2DBackpropInputConfig]),
+        : [stockConv, stockFusedConv, conv2DBackpropFilterConfig, conv2DBackpropInputConfig]),
+      stockDepthwise,
+      stockFusedDepthwise,
       depthwiseConv2dBackpropFilterConfig,
       depthwiseConv2dBackpropInputConfig,
       blas ? nativeMaxPoolGradConfig(blas, maxPoolGradConfig) : maxPoolGradConfig,
