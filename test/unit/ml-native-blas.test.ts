@@ -339,17 +339,20 @@ test('MODELPRESS_NATIVE_BLAS=0: the wasm kernels run, and the log says so', () =
 
 test('no OpenBLAS, no compiler: the loader reports why and returns null instead of throwing', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'modelpress-native-test-'));
+  // The loader itself is under test: this run's MODELPRESS_NATIVE_BLAS=0 (if set) would make it answer 'off' first.
+  const env = { ...process.env };
+  delete env.MODELPRESS_NATIVE_BLAS;
   try {
-    const noCompiler = loadNativeBlas({ ...process.env, MODELPRESS_NATIVE_DIR: dir, CC: path.join(dir, 'no-such-cc') });
+    const noCompiler = loadNativeBlas({ ...env, MODELPRESS_NATIVE_DIR: dir, CC: path.join(dir, 'no-such-cc') });
     assert.equal(noCompiler.blas, null);
     assert.match(noCompiler.status.detail, /unavailable: /);
     if (!nativeBlasStatus().active) return;
     // This machine builds it: a fresh build into an empty directory loads, and a missing library is reported.
-    const built = loadNativeBlas({ ...process.env, MODELPRESS_NATIVE_DIR: dir });
+    const built = loadNativeBlas({ ...env, MODELPRESS_NATIVE_DIR: dir });
     assert.equal(built.status.active, true, built.status.detail);
     assert.ok(built.blas!.file.startsWith(dir));
     assert.equal(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')).length, 0);
-    const noLibrary = loadNativeBlas({ ...process.env, MODELPRESS_NATIVE_DIR: dir, MODELPRESS_OPENBLAS_LIBRARY: path.join(dir, 'libopenblas.so.0') });
+    const noLibrary = loadNativeBlas({ ...env, MODELPRESS_NATIVE_DIR: dir, MODELPRESS_OPENBLAS_LIBRARY: path.join(dir, 'libopenblas.so.0') });
     assert.equal(noLibrary.blas, null);
     assert.match(noLibrary.status.detail, /OpenBLAS not loadable/);
   } finally {

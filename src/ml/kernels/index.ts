@@ -9,7 +9,8 @@
 //   the optional native addon loads (native-blas.ts, native-mat-mul.ts, native-conv.ts; MODELPRESS_NATIVE_BLAS=0
 //   turns it off), else BatchMatMul is wrapped and the conv2d gradients are wasm composites;
 //   Conv2DBackpropInput, Identity, Reverse and Tile replaced (see their files); the stock Conv2D, FusedConv2D and
-//   depthwise convolutions are wrapped for a numeric pad, which made them write past their output (numeric-pad-conv.ts);
+//   depthwise convolutions are wrapped for a numeric pad, which made them write past their output (numeric-pad-conv.ts),
+//   and _FusedMatMul for a bias with transposes, batches or size 1, which it added wrongly (fused-mat-mul.ts);
 //   the fused Adam update is our own kernel (src/ml/fused-adam.ts uses it); training-mode BatchNormalization and the
 //   ReLU6 (ClipByValue) gradient are fused wasm kernels (batch-norm-train.ts, which also patches tfjs-layers'
 //   BatchNormalization.call);
@@ -26,6 +27,7 @@ import { nativeConv2DBackpropFilterConfig, nativeConv2DBackpropInputConfig, nati
 import { nativeBatchMatMulConfig, nativeFusedMatMulConfig } from './native-mat-mul.ts';
 import { nativeMaxPoolGradConfig } from './native-max-pool-grad.ts';
 import { numericPadConvConfig } from './numeric-pad-conv.ts';
+import { fusedMatMulConfig } from './fused-mat-mul.ts';
 import { depthwiseConv2dBackpropFilterConfig } from './depthwise-conv2d-backprop-filter.ts';
 import { depthwiseConv2dBackpropInputConfig } from './depthwise-conv2d-backprop-input.ts';
 import { identityConfig } from './identity.ts';
@@ -55,10 +57,11 @@ export function registerWasmKernels(): void {
   if (!wasmKernels) {
     const stockMatMul = tf.getKernel(tf.BatchMatMul, 'wasm');
     const stockTile = tf.getKernel(tf.Tile, 'wasm');
-    const stockFusedMatMul = tf.getKernel(tf._FusedMatMul, 'wasm');
+    const brokenFusedMatMul = tf.getKernel(tf._FusedMatMul, 'wasm');
     const stockConvs = [tf.Conv2D, tf.FusedConv2D, tf.DepthwiseConv2dNative, tf.FusedDepthwiseConv2D].map((name) => tf.getKernel(name, 'wasm'));
-    if (!stockMatMul || !stockTile || !stockFusedMatMul || stockConvs.some((k) => !k))
+    if (!stockMatMul || !stockTile || !brokenFusedMatMul || stockConvs.some((k) => !k))
       throw new Error('@tensorflow/tfjs-backend-wasm must be imported before registerWasmKernels()');
+    const stockFusedMatMul = fusedMatMulConfig(brokenFusedMatMul);
     const [stockConv, stockFusedConv, stockDepthwise, stockFusedDepthwise] = stockConvs.map((k) => numericPadConvConfig(k));
     const blas = nativeBlas();
     const own = [
@@ -76,7 +79,9 @@ export function registerWasmKernels(): void {
       depthwiseConv2dBackpropInputConfig,
       blas ? nativeMaxPoolGradConfig(blas, maxPoolGradConfig) : maxPoolGradConfig,
       unsortedSegmentSumConfig,
-      ...(blas ? [nativeBatchMatMulConfig(blas, stockMatMul), nativeFusedMatMulConfig(blas, stockFusedMatMul)] : [batchMatMulConfig(stockMatMul)]),
+      ...(blas
+        ? [nativeBatchMatMulConfig(blas, stockMatMul), nativeFusedMatMulConfig(blas, stockFusedMatMul)]
+        : [batchMatMulConfig(stockMatMul), stockFusedMatMul]),
       tileConfig(stockTile),
       identityConfig,
       adamUpdateConfig,
