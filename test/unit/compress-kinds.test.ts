@@ -220,6 +220,13 @@ test('autocompress: 3-trial budget → every candidate saved with its report, fr
     'classifier kernel dense',
   );
   assert.ok(pruned.get(first)!.filter((v) => v === 0).length > 0.5 * pruned.get(first)!.length, 'first kernel pruned');
+  // The quantize candidate tried first: stock uint8 entries on the 31-code symmetric grid (code 128 = 0 everywhere).
+  const quantized = report.candidates[3];
+  assert.deepEqual(quantized.steps.at(-1), { method: 'quantize', level: 'uint8-5bit' });
+  const artifacts = await context({}).ctx.models.loadArtifacts(quantized.modelId);
+  const codes = new Uint8Array(tf.io.CompositeArrayBuffer.join(artifacts.weightData));
+  assert.ok(codes.every((c) => c >= 128 - 15 && c <= 128 + 15));
+  for (const spec of artifacts.weightSpecs!) assert.equal(128 * spec.quantization!.scale! + spec.quantization!.min!, 0);
 });
 
 test("autocompress's distill stage: the distill job's defaults (T, alpha, standardized logits) on cached teacher logits; no leak", async () => {

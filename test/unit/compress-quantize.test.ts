@@ -2,7 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import { tf } from '../../src/ml/tf.ts';
-import { affineParams, float16BitsToNumber, float32ToFloat16Bits, quantizeWeights } from '../../src/ml/compress/quantize/affine.ts';
+import {
+  affineParams,
+  float16BitsToNumber,
+  float32ToFloat16Bits,
+  quantizeSymmetric,
+  quantizeWeights,
+  ZERO_CODE,
+} from '../../src/ml/compress/quantize/affine.ts';
 
 await tf.setBackend('cpu');
 
@@ -200,4 +207,40 @@ test('uint8/uint16 manifest entries get a step of few digits (≤ 1e-5 above the
       assert.ok(lo >= p.min - p.scale / 2 && hi <= p.min + (2 ** bits - 1) * p.scale + p.scale / 2, 'covers the range');
     }
   }
+});
+
+test('uint8 on a symmetric grid (halfLevels): codes ZERO_CODE ± h in every tensor, zeros exact, error <= scale/2, short scale/min, stock decode', () => {
+  for (const h of [7, 15, 31, 63, 127]) {
+    for (let i = 0; i < 50; i++) {
+      const v = sparseValues(500, 0.8, 100 * h + i).map((x) => x * (0.01 + Math.abs(Math.sin(i))));
+      if (i % 5 === 0) v.forEach((x, j) => (v[j] = Math.abs(x))); // one-sided ranges too
+      const { bytes, scale, min, maxErr } = quantizeSymmetric('w', v, h);
+      const maxAbs = v.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+      assert.ok(scale >= maxAbs / h && scale <= (maxAbs / h) * 1.02, `scale ${scale} for max ${maxAbs}/${h}`);
+      assert.ok(String(scale).length <= 10 && String(min).length <= 13, `${scale} ${min}`);
+      assert.equal(ZERO_CODE * scale + min, 0);
+      assert.ok(maxErr <= scale / 2 + 1e-7, `${maxErr} vs ${scale}`);
+      const decoded = decode([{ name: 'w', shape: [v.length], dtype: 'float32', quantization: { dtype: 'uint8', scale, min } }], bytes.buffer).w;
+      for (let j = 0; j < v.length; j++) {
+        assert.ok(bytes[j] >= ZERO_CODE - h && bytes[j] <= ZERO_CODE + h);
+        if (v[j] === 0) assert.ok(Object.is(decoded[j], 0) && bytes[j] === ZERO_CODE);
+        assert.ok(Math.abs(decoded[j] - v[j]) <= maxErr + 1e-9);
+      }
+    }
+  }
+  // Through quantizeWeights: every uint8 entry on the grid, all-zero tensors fine.
+  const w = sparseValues(1000, 0.9, 3);
+  const specs: tf.io.WeightsManifestEntry[] = [
+    { name: 'a', shape: [1000], dtype: 'float32' },
+    { name: 'z', shape: [4], dtype: 'float32' },
+  ];
+  const q = quantizeWeights(specs, new Float32Array([...w, 0, 0, 0, 0]).buffer, 'uint8', { halfLevels: 31 });
+  const codes = new Uint8Array(q.data);
+  assert.ok(codes.every((c) => c >= ZERO_CODE - 31 && c <= ZERO_CODE + 31));
+  assert.deepEqual([...codes.subarray(1000)], [ZERO_CODE, ZERO_CODE, ZERO_CODE, ZERO_CODE]);
+  assert.equal(
+    decode(q.specs, q.data).z.every((x) => x === 0),
+    true,
+  );
+  assert.throws(() => quantizeSymmetric('w', w, 0));
 });

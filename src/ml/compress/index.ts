@@ -12,7 +12,7 @@ export { narrowedModel, structuredPrune, unitNorms, zeroRemovedUnits } from './p
 export type { ChannelImportance, StructuredPruneOptions, StructuredPruneResult, UnitNorm } from './prune/structured.ts';
 export { distillationLoss, logitsModel } from './distill/loss.ts';
 export type { DistillationLossArgs } from './distill/loss.ts';
-export { affineParams, float16BitsToNumber, float32ToFloat16Bits, quantizeWeights } from './quantize/affine.ts';
+export { affineParams, float16BitsToNumber, float32ToFloat16Bits, quantizeSymmetric, quantizeWeights, ZERO_CODE } from './quantize/affine.ts';
 export type { QuantizationDtype, QuantizeOptions, QuantizeResult } from './quantize/affine.ts';
 export { clusterTensor, clusteredValues, kmeans1d } from './cluster/kmeans.ts';
 export type { ClusteredTensor } from './cluster/kmeans.ts';
