@@ -26,7 +26,11 @@ async function tryTensorflow(): Promise<boolean> {
   return false;
 }
 
-async function tryWebgpu(): Promise<boolean> {
+/** Set when auto found only a software WebGPU adapter: webgpu stays available to an explicit preference. */
+let softwareAdapterOnly = false;
+
+/** `explicit`: webgpu was asked for by name (a software adapter — lavapipe, SwiftShader — is then accepted). */
+async function tryWebgpu(explicit: boolean): Promise<boolean> {
   try {
     // Registered already when navigator.gpu was set up before tfjs-backend-webgpu loaded (e.g. a GPU bundle).
     const registered = () => 'webgpu' in (tf.engine() as unknown as { registryFactory: object }).registryFactory;
@@ -36,7 +40,13 @@ async function tryWebgpu(): Promise<boolean> {
         globals: object;
       };
       const gpu = create([]);
-      if (!(await gpu.requestAdapter())) return failed('webgpu', 'no WebGPU adapter found');
+      const adapter = (await gpu.requestAdapter()) as { info?: { architecture?: string }; isFallbackAdapter?: boolean } | null;
+      if (!adapter) return failed('webgpu', 'no WebGPU adapter found');
+      // A Vulkan driver on the CPU would make 'auto' train on WebGPU far slower than wasm.
+      if (!explicit && (adapter.info?.architecture === 'software' || adapter.isFallbackAdapter)) {
+        softwareAdapterOnly = true;
+        return failed('webgpu', 'only a software (CPU) WebGPU adapter');
+      }
       Object.assign(globalThis, globals);
       // tfjs-backend-webgpu registers itself at import time only if navigator.gpu already exists.
       const g = globalThis as { navigator?: object };
@@ -74,7 +84,7 @@ const failed = (name: string, err: unknown) => {
   return false;
 };
 
-const attempts: Record<Exclude<BackendPreference, 'auto'>, () => Promise<boolean>> = {
+const attempts: Record<Exclude<BackendPreference, 'auto'>, (explicit: boolean) => Promise<boolean>> = {
   tensorflow: tryTensorflow,
   webgpu: tryWebgpu,
   wasm: tryWasm,
@@ -97,8 +107,8 @@ export function initBackend(pref: BackendPreference = 'auto'): Promise<string> {
       const order = pref === 'auto' ? AUTO_ORDER : [pref, ...AUTO_ORDER.slice(AUTO_ORDER.indexOf(pref) + 1)];
       for (const name of order) {
         if (unavailable.has(name)) continue;
-        if (!(await attempts[name]())) {
-          unavailable.add(name);
+        if (!(await attempts[name](name === pref))) {
+          if (!(name === 'webgpu' && softwareAdapterOnly)) unavailable.add(name);
           if (name === pref) console.warn(`modelpress: backend ${name} unavailable (${backendFailures.get(name) ?? 'unknown reason'}); falling back`);
         } else {
           await tf.ready();

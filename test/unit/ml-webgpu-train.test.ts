@@ -1,7 +1,9 @@
 // The WebGPU training program (src/ml/webgpu) against tfjs's autodiff on the cpu backend: same initial weights, same
 // batches, then the weights after SGD steps within float tolerance, and Adam's epoch loss and accuracy. Needs a WebGPU
-// adapter (a GPU, or lavapipe: VK_ICD_FILENAMES pointing at Mesa's lvp_icd.json); skipped where there is none.
+// adapter: a GPU, or Mesa's lavapipe (Vulkan on the CPU) from scripts/lavapipe.sh, which CI passes as
+// MODELPRESS_TEST_VULKAN_ICD; skipped where there is none.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { buildModel } from '../../src/ml/architectures.ts';
 import { initBackend } from '../../src/ml/backend.ts';
@@ -12,6 +14,9 @@ import { lastGpuRefusal } from '../../src/ml/webgpu/gpu-stepper.ts';
 let gpu = false;
 before(async () => {
   process.env.XDG_RUNTIME_DIR ??= '/tmp';
+  // Read by the Vulkan loader when Dawn starts, i.e. after this: the driver applies to this test process alone.
+  const icd = process.env.MODELPRESS_TEST_VULKAN_ICD ?? 'node_modules/.cache/lavapipe/lvp.json';
+  if (!process.env.VK_ICD_FILENAMES && existsSync(icd)) process.env.VK_ICD_FILENAMES = icd;
   gpu = (await initBackend('webgpu')) === 'webgpu';
 });
 after(async () => {
