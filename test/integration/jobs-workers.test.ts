@@ -30,12 +30,18 @@ await forEachTarget('job workers (child processes)', (target) => {
   // alive are idle (every test waits for its jobs to end), or all are killed after a test that left a job unfinished.
   let live: WorkerChild[] = [];
   const alive = (w: WorkerChild) => w.proc.exitCode === null && w.proc.signalCode === null;
+  const spawn = (n: number) => {
+    for (let i = 0; i < n; i++) {
+      const w = spawnWorker(ctx, { concurrency: 2, imports: [BLOCK_KIND_MODULE, HOLD_KIND_MODULE] });
+      w.ready.catch(() => {}); // killed before it started (a failed test's cleanup): workers(n) awaits it otherwise
+      live.push(w);
+    }
+  };
   const workers = async (n: number) => {
     live = live.filter(alive);
     await Promise.all(live.splice(n).map((w) => w.kill('SIGKILL')));
-    const fresh = Array.from({ length: n - live.length }, () => spawnWorker(ctx, { concurrency: 2, imports: [BLOCK_KIND_MODULE, HOLD_KIND_MODULE] }));
-    live.push(...fresh);
-    await Promise.all(fresh.map((w) => w.ready));
+    spawn(n - live.length);
+    await Promise.all(live.map((w) => w.ready));
     return [...live];
   };
   const workerIdOf = (w: WorkerChild) => `:${w.proc.pid}:`;
@@ -124,6 +130,9 @@ await forEachTarget('job workers (child processes)', (target) => {
       const running = await waitForJob(ctx, job.id, (j) => j.status === 'running' && j.attempts === attempt, 120_000);
       await trio.find((w) => running.workerId?.includes(workerIdOf(w)))!.kill('SIGKILL');
     }
+    // The job can only fail now, whichever worker's sweep finds its lease expired: the next test's second worker
+    // starts meanwhile (one more sweeper, with nothing to claim).
+    spawn(1);
     const done = await waitForJob(ctx, job.id, finished, 120_000);
     assert.equal(done.status, 'failed', JSON.stringify(done));
     assert.equal(done.attempts, 2);
