@@ -6,8 +6,12 @@
 // libraries and a machine without OpenBLAS just keeps the wasm kernels.
 //
 // JS API (all numbers are plain JS numbers; offsets are byte offsets into `heap`, an ArrayBuffer):
-//   open(libraryPath, threads) -> string          dlopen + dlsym, openblas_set_num_threads(threads); returns
-//                                                  openblas_get_config(); throws if the library does not load
+//   open(libraryPath, threads, replace?) -> string dlopen + dlsym, openblas_set_num_threads(threads); returns
+//                                                  openblas_get_config(); throws if the library does not load.
+//                                                  One BLAS per process: once one is open, a later open keeps it
+//                                                  (whatever path) unless `replace` (a copy loaded to re-run
+//                                                  OpenBLAS's CPU detection; the old one stays mapped)
+//   libraryFile() -> string                        the open library's file (dladdr), "" if none
 //   gemm(heap, batch, transA, transB, M, N, K,
 //        aOff, aStride, bOff, bStride, cOff, cStride,
 //        biasOff, biasLen, act, actAlpha)          C[b] = op(A[b])·op(B[b]) (+ bias) (activation), row-major;
@@ -27,6 +31,7 @@
 //                                                  scheduler ticks, too coarse for sub-millisecond phases
 #define NAPI_VERSION 8
 #include <dlfcn.h>
+#include <stdbool.h>
 #include <math.h>
 #include <node_api.h>
 #include <pthread.h>
@@ -57,20 +62,22 @@ static napi_value throw_error(napi_env env, const char *msg) {
 }
 
 static napi_value Open(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   char path[4096];
   size_t len = 0;
   if (argc < 2 || napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len) != napi_ok) return throw_error(env, "open(path, threads)");
   int32_t threads = 1;
   napi_get_value_int32(env, argv[1], &threads);
+  bool replace = false;
+  if (argc >= 3) napi_get_value_bool(env, argv[2], &replace);
   // One BLAS per process: every thread (data-parallel replicas load the addon too) opens the same library.
   void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
   if (!h) return throw_error(env, dlerror());
   pthread_mutex_lock(&open_lock);
   const char *err = NULL;
-  if (!lib) {
+  if (!lib || (replace && h != lib)) {
     sgemm_fn g = (sgemm_fn)dlsym(h, "cblas_sgemm");
     if (g) {
       set_threads = (set_threads_fn)dlsym(h, "openblas_set_num_threads");
@@ -81,8 +88,6 @@ static napi_value Open(napi_env env, napi_callback_info info) {
     } else {
       err = "cblas_sgemm not found in the library";
     }
-  } else if (h != lib) {
-    err = "another BLAS library is already open in this process";
   }
   pthread_mutex_unlock(&open_lock);
   if (h != lib) dlclose(h); // not the one in use (same library: dlopen counted a reference; it stays loaded)
@@ -90,6 +95,15 @@ static napi_value Open(napi_env env, napi_callback_info info) {
   if (set_threads && threads > 0) set_threads(threads);
   napi_value out;
   napi_create_string_utf8(env, get_config ? get_config() : "unknown BLAS", NAPI_AUTO_LENGTH, &out);
+  return out;
+}
+
+static napi_value LibraryFile(napi_env env, napi_callback_info info) {
+  (void)info;
+  Dl_info d;
+  const char *file = (sgemm && dladdr((void *)sgemm, &d) && d.dli_fname) ? d.dli_fname : "";
+  napi_value out;
+  napi_create_string_utf8(env, file, NAPI_AUTO_LENGTH, &out);
   return out;
 }
 
@@ -547,6 +561,7 @@ NAPI_MODULE_INIT() {
       {"maxPoolGrad", NULL, MaxPoolGrad, NULL, NULL, NULL, napi_default, NULL},
       {"config", NULL, Config, NULL, NULL, NULL, napi_default, NULL},
       {"threads", NULL, Threads, NULL, NULL, NULL, napi_default, NULL},
+      {"libraryFile", NULL, LibraryFile, NULL, NULL, NULL, napi_default, NULL},
       {"threadCpuMs", NULL, ThreadCpuMs, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

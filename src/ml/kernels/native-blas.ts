@@ -23,6 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
+import { betterCoretype, cpuFlags } from './openblas-coretype.ts';
 
 /** The addon's activation codes for fused kernels (enum Act in src/native/blas.c); prelu is not among them. */
 export const NATIVE_ACTIVATIONS: ReadonlyMap<string, number> = new Map([
@@ -43,7 +44,10 @@ export function nativeBiasFits(bias: { shape: readonly number[] } | undefined, n
 
 /** The addon's functions (see the header of src/native/blas.c). */
 export interface NativeBlasAddon {
-  open(library: string, threads: number): string;
+  /** dlopen; a BLAS already open in the process stays unless `replace` (see blas.c). */
+  open(library: string, threads: number, replace?: boolean): string;
+  /** The open library's file ("" if none). */
+  libraryFile(): string;
   gemm(
     heap: ArrayBuffer,
     batch: number,
@@ -192,7 +196,7 @@ export function loadNativeBlas(env: Env = process.env): { blas: NativeBlas | nul
     const errors: string[] = [];
     for (const library of libraries) {
       try {
-        const config = addon.open(library, threads);
+        const config = retuneCoretype(addon, addon.open(library, threads), threads, env);
         const blas = { addon, config, threads: addon.threads(), file };
         return { blas, status: { active: true, detail: `${config}, ${blas.threads} thread(s) per call (${library})` } };
       } catch (err) {
@@ -202,6 +206,44 @@ export function loadNativeBlas(env: Env = process.env): { blas: NativeBlas | nul
     throw new Error(`OpenBLAS not loadable (apt-get install libopenblas0-pthread): ${errors.join('; ')}`);
   } catch (err) {
     return { blas: null, status: { active: false, detail: `unavailable: ${(err as Error).message}` } };
+  }
+}
+
+/**
+ * Where OpenBLAS chose generic kernels for a CPU that has better ones (or MODELPRESS_OPENBLAS_CORETYPE names a set),
+ * loads a private copy of the library with OPENBLAS_CORETYPE set — the variable is read only when a library loads,
+ * and the loaded one stays mapped — and returns the new config. Main thread only: a worker's process.env is its own
+ * copy, not the environment OpenBLAS reads; the worker threads then use the process's library. Any failure keeps
+ * the first choice. A user's own OPENBLAS_CORETYPE is left alone.
+ */
+function retuneCoretype(addon: NativeBlasAddon, config: string, threads: number, env: Env): string {
+  const want = env.MODELPRESS_OPENBLAS_CORETYPE || (env.OPENBLAS_CORETYPE ? null : betterCoretype(config, cpuFlags()));
+  if (!want || !isMainThread || config.includes(want)) return config;
+  try {
+    const file = addon.libraryFile();
+    const st = fs.statSync(file);
+    const tag = createHash('sha256')
+      .update(`${fs.realpathSync(file)}:${st.size}:${st.mtimeMs}`)
+      .digest('hex')
+      .slice(0, 12);
+    const dir = cacheDirs(env).find(writableDir);
+    if (!dir) return config;
+    const copy = path.join(dir, `libopenblas-${want}-${tag}.so`);
+    if (!fs.existsSync(copy)) {
+      const tmp = `${copy}.${process.pid}.tmp`;
+      fs.copyFileSync(file, tmp);
+      fs.renameSync(tmp, copy);
+    }
+    const before = process.env.OPENBLAS_CORETYPE;
+    process.env.OPENBLAS_CORETYPE = want;
+    try {
+      return addon.open(copy, threads, true);
+    } finally {
+      if (before === undefined) delete process.env.OPENBLAS_CORETYPE;
+      else process.env.OPENBLAS_CORETYPE = before;
+    }
+  } catch {
+    return config;
   }
 }
 
