@@ -88,7 +88,14 @@ export interface TrainResult {
   /** The threads that computed the steps (1: single-threaded; with calibrateThreads, what it kept). */
   threads: number;
   /** With calibrateThreads: the measured median ms per row of each way, and which was kept (absent: not decided). */
-  threadCalibration?: { parallelMsPerRow: number; localMsPerRow: number; kept: number };
+  threadCalibration?: {
+    /** Median ms per row on all the threads / on one. */
+    parallelMsPerRow: number;
+    localMsPerRow: number;
+    /** Median ms per row of every thread count tried (1, 2, 4, …, all). */
+    msPerRow: Record<number, number>;
+    kept: number;
+  };
 }
 
 export function createOptimizer(name: OptimizerName, learningRate: number): tf.Optimizer {
@@ -327,7 +334,7 @@ export async function trainModel(
   };
   if (calibration?.decided) {
     const m = calibration.medians();
-    result.threadCalibration = { parallelMsPerRow: m.parallel, localMsPerRow: m.local, kept: threads };
+    result.threadCalibration = { parallelMsPerRow: m[calibration.threads], localMsPerRow: m[1], msPerRow: m, kept: threads };
   }
   return result;
 }

@@ -337,12 +337,14 @@ export async function runTraining(
   const result = await trainModel(model, data, { ...opts, threads, calibrateThreads, logEverySteps: hooks.logEverySteps }, hooks);
   if (result.canceled) ctx.throwIfCanceled();
   if (result.threadCalibration) {
-    const { parallelMsPerRow, localMsPerRow, kept } = result.threadCalibration;
-    ctx.log(
-      `data-parallel threads: ${threads} threads ${(parallelMsPerRow * 1000).toFixed(1)} µs/row, 1 thread ${(localMsPerRow * 1000).toFixed(1)} µs/row over the first steps: kept ${kept}`,
-      'info',
-      { ...result.threadCalibration, threads },
-    );
+    const { msPerRow, kept } = result.threadCalibration;
+    const tried = Object.entries(msPerRow)
+      .sort(([a], [b]) => Number(a) - Number(b))
+      .map(([k, ms]) => `${k} thread${k === '1' ? '' : 's'} ${(ms * 1000).toFixed(1)} µs/row`);
+    ctx.log(`data-parallel threads (up to ${threads}): ${tried.join(', ')} over the first steps: kept ${kept}`, 'info', {
+      ...result.threadCalibration,
+      threads,
+    });
   }
   if (recalibrateBatchNorm) recalibrateBatchNormOf(ctx, model, data.x, trainN);
   return result;

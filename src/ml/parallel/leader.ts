@@ -18,7 +18,7 @@ import { leaseReplicas, releaseReplicas, type ReplicaThread } from './pool.ts';
 import { PhaseProfile, type PhaseTotals } from './phase-profile.ts';
 import { Abort, Command, SessionAborted, SharedState, STAT, type TrainableLayout } from './shared-state.ts';
 import { SliceBalance } from './slice-balance.ts';
-import { ThreadCalibration, type StepMode } from './thread-calibration.ts';
+import { ThreadCalibration } from './thread-calibration.ts';
 import { inPlaceWeightsSafe, loadVariable } from './weight-load.ts';
 
 export interface ParallelOptions {
@@ -89,7 +89,7 @@ export class ParallelStepper implements Stepper {
   maxParticipants = 1;
   /** Whether the threads pay off (opts.calibrate), else null: every step uses all joined threads. */
   readonly calibration: ThreadCalibration | null;
-  private lastMode: StepMode | null = null;
+  private lastMode: number | null = null;
   /** Per-phase step times of the leader (slot 0) and of each replica (MODELPRESS_PARALLEL_PROFILE=1). */
   readonly profile = new PhaseProfile();
   readonly replicaProfiles = new Map<number, PhaseTotals>();
@@ -132,7 +132,7 @@ export class ParallelStepper implements Stepper {
     this.balance = new SliceBalance(opts.batchSize, opts.threads);
     this.batchSize = opts.batchSize;
     this.inPlace = inPlaceWeightsSafe(s.program);
-    this.calibration = opts.calibrate ? new ThreadCalibration() : null;
+    this.calibration = opts.calibrate ? new ThreadCalibration(opts.threads) : null;
     this.state = SharedState.create({
       sharedAdam: this.adam !== null,
       threads: opts.threads,
@@ -208,7 +208,7 @@ export class ParallelStepper implements Stepper {
 
   /** Threads the steps use now: 1 once calibration chose one thread, else the most that took part in a step. */
   threadsUsed(): number {
-    return this.calibration?.decided === 'local' ? 1 : this.maxParticipants;
+    return Math.min(this.calibration?.decided ?? Infinity, this.maxParticipants);
   }
 
   async step(rows: Int32Array): Promise<StepOutcome> {
@@ -220,16 +220,16 @@ export class ParallelStepper implements Stepper {
     }
     const { calibration } = this;
     if (!calibration) return this.parallelStep(rows, active);
-    const mode = calibration.next();
-    const switched = this.lastMode !== null && this.lastMode !== mode;
-    this.lastMode = mode;
+    const threads = Math.min(calibration.next(), active.length);
+    const switched = this.lastMode !== null && this.lastMode !== threads;
+    this.lastMode = threads;
     const started = performance.now();
     let outcome: StepOutcome;
-    if (mode === 'local') {
+    if (threads === 1) {
       this.momentsToOptimizer();
       outcome = this.local.step(rows);
-    } else outcome = await this.parallelStep(rows, active);
-    calibration.record(mode, performance.now() - started, rows.length, this.batchSize, switched);
+    } else outcome = await this.parallelStep(rows, active.slice(0, threads));
+    calibration.record(threads, performance.now() - started, rows.length, this.batchSize, switched);
     return outcome;
   }
 
