@@ -14,6 +14,17 @@ export const WG = 256;
 const LINEAR_ID = `let i = gid.y * nwg.x * ${WG}u + gid.x;`;
 const LINEAR_ARGS = '@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u';
 
+/** A storage buffer binding of group 0. */
+const storage = (binding: number, name: string, access: 'read' | 'read_write' = 'read', type = 'f32') =>
+  `@group(0) @binding(${binding}) var<storage, ${access}> ${name}: array<${type}>;`;
+
+/** Sums each workgroup array (indexed by the local index t) into its element 0. */
+const treeSum = (...arrays: string[]) => `workgroupBarrier();
+  for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
+    if (t < s) { ${arrays.map((a) => `${a}[t] += ${a}[t + s];`).join(' ')} }
+    workgroupBarrier();
+  }`;
+
 /** A size that is a constant of the layer, or the batch's row count (times a per-row constant). */
 export type Dim = number | { rowsTimes: number };
 const dim = (d: Dim) => (typeof d === 'number' ? `${d}u` : `(st.rows * ${d.rowsTimes}u)`);
@@ -40,11 +51,11 @@ export function gemm(s: GemmSpec): string {
   const a = s.transA ? 'A[k * M + m]' : 'A[m * K + k]';
   const b = s.transB ? 'B[n * K + k]' : 'B[k * N + n]';
   return `${STEP_UNIFORM}
-@group(0) @binding(1) var<storage, read> A: array<f32>;
-@group(0) @binding(2) var<storage, read> B: array<f32>;
-@group(0) @binding(3) var<storage, read_write> C: array<f32>;
-${s.bias ? '@group(0) @binding(4) var<storage, read> bias: array<f32>;' : ''}
-${s.mask ? '@group(0) @binding(5) var<storage, read> mask: array<f32>;' : ''}
+${storage(1, 'A')}
+${storage(2, 'B')}
+${storage(3, 'C', 'read_write')}
+${s.bias ? storage(4, 'bias') : ''}
+${s.mask ? storage(5, 'mask') : ''}
 var<workgroup> As: array<array<f32, 64>, 16>;
 var<workgroup> Bs: array<array<f32, 64>, 16>;
 @compute @workgroup_size(16, 16)
@@ -141,10 +152,10 @@ const OH = ${w.outH}u; const OW = ${w.outW}u; const SH = ${w.strideH}u; const SW
 /** Conv forward, one thread per output element. Bindings: 1 x, 2 filter [KH,KW,CI,CO], 3 out, 4 bias. */
 export function convForward(w: Window, co: number, bias: boolean, relu: boolean): string {
   return `${STEP_UNIFORM}${windowConsts(w)} const CO = ${co}u;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> f: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-${bias ? '@group(0) @binding(4) var<storage, read> bias: array<f32>;' : ''}
+${storage(1, 'x')}
+${storage(2, 'f')}
+${storage(3, 'y', 'read_write')}
+${bias ? storage(4, 'bias') : ''}
 @compute @workgroup_size(${WG})
 fn main(${LINEAR_ARGS}) {
   ${LINEAR_ID}
@@ -172,9 +183,9 @@ fn main(${LINEAR_ARGS}) {
  */
 export function convFilterGrad(w: Window, co: number): string {
   return `${STEP_UNIFORM}${windowConsts(w)} const CO = ${co}u;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
-@group(0) @binding(3) var<storage, read_write> df: array<f32>;
+${storage(1, 'x')}
+${storage(2, 'dy')}
+${storage(3, 'df', 'read_write')}
 var<workgroup> part: array<f32, ${WG}>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) t: u32) {
@@ -193,11 +204,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
     }
   }
   part[t] = acc;
-  workgroupBarrier();
-  for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
-    if (t < s) { part[t] += part[t + s]; }
-    workgroupBarrier();
-  }
+  ${treeSum('part')}
   if (t == 0u && valid) { df[e] = part[0]; }
 }`;
 }
@@ -205,10 +212,10 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
 /** Conv input gradient, one thread per input element; mask: times relu'(x). Bindings: 1 dy, 2 filter, 3 dx, 5 x. */
 export function convInputGrad(w: Window, co: number, mask: boolean): string {
   return `${STEP_UNIFORM}${windowConsts(w)} const CO = ${co}u;
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read> f: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
-${mask ? '@group(0) @binding(5) var<storage, read> x: array<f32>;' : ''}
+${storage(1, 'dy')}
+${storage(2, 'f')}
+${storage(3, 'dx', 'read_write')}
+${mask ? storage(5, 'x') : ''}
 @compute @workgroup_size(${WG})
 fn main(${LINEAR_ARGS}) {
   ${LINEAR_ID}
@@ -238,8 +245,8 @@ fn main(${LINEAR_ARGS}) {
 /** Max pool forward (the first maximum of each window, padding excluded). Bindings: 1 x, 3 y. */
 export function maxPoolForward(w: Window): string {
   return `${STEP_UNIFORM}${windowConsts(w)}
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+${storage(1, 'x')}
+${storage(3, 'y', 'read_write')}
 @compute @workgroup_size(${WG})
 fn main(${LINEAR_ARGS}) {
   ${LINEAR_ID}
@@ -265,9 +272,9 @@ fn main(${LINEAR_ARGS}) {
  */
 export function maxPoolGrad(w: Window, mask: boolean): string {
   return `${STEP_UNIFORM}${windowConsts(w)}
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read> x: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+${storage(1, 'dy')}
+${storage(2, 'x')}
+${storage(3, 'dx', 'read_write')}
 @compute @workgroup_size(${WG})
 fn main(${LINEAR_ARGS}) {
   ${LINEAR_ID}
@@ -303,8 +310,8 @@ fn main(${LINEAR_ARGS}) {
 /** Column sums of dz [R×C] (bias gradients): one workgroup per column. Bindings: 1 dz, 3 out. */
 export function columnSums(rowsTimes: number, columns: number): string {
   return `${STEP_UNIFORM}
-@group(0) @binding(1) var<storage, read> dz: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+${storage(1, 'dz')}
+${storage(3, 'out', 'read_write')}
 var<workgroup> part: array<f32, ${WG}>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) t: u32) {
@@ -313,11 +320,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) t: u3
   var acc = 0.0;
   for (var r = t; r < R; r += ${WG}u) { acc += dz[r * ${columns}u + c]; }
   part[t] = acc;
-  workgroupBarrier();
-  for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
-    if (t < s) { part[t] += part[t + s]; }
-    workgroupBarrier();
-  }
+  ${treeSum('part')}
   if (t == 0u) { out[c] = part[0]; }
 }`;
 }
@@ -325,9 +328,9 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) t: u3
 /** Copies the batch's rows (indices in idx) out of the resident data set. Bindings: 1 src, 2 idx (u32), 3 out. */
 export function gatherRows(rowLength: number): string {
   return `${STEP_UNIFORM}
-@group(0) @binding(1) var<storage, read> src: array<f32>;
-@group(0) @binding(2) var<storage, read> idx: array<u32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+${storage(1, 'src')}
+${storage(2, 'idx', 'read', 'u32')}
+${storage(3, 'out', 'read_write')}
 @compute @workgroup_size(${WG})
 fn main(${LINEAR_ARGS}) {
   ${LINEAR_ID}
@@ -365,10 +368,10 @@ export function softmaxCrossEntropy(classes: number, probabilities: boolean, rel
     }`;
   return `${STEP_UNIFORM}
 const C = ${classes}u; const EPS = 1e-7;
-@group(0) @binding(1) var<storage, read> z: array<f32>;
-@group(0) @binding(2) var<storage, read> y: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dz: array<f32>;
-@group(0) @binding(4) var<storage, read_write> totals: array<f32>;
+${storage(1, 'z')}
+${storage(2, 'y')}
+${storage(3, 'dz', 'read_write')}
+${storage(4, 'totals', 'read_write')}
 var<workgroup> lossPart: array<f32, ${WG}>;
 var<workgroup> okPart: array<f32, ${WG}>;
 @compute @workgroup_size(${WG})
@@ -391,11 +394,7 @@ fn main(@builtin(local_invocation_index) t: u32) {
     lossSum += loss;
   }
   lossPart[t] = lossSum; okPart[t] = ok;
-  workgroupBarrier();
-  for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
-    if (t < s) { lossPart[t] += lossPart[t + s]; okPart[t] += okPart[t + s]; }
-    workgroupBarrier();
-  }
+  ${treeSum('lossPart', 'okPart')}
   if (t == 0u) { totals[0] += lossPart[0]; totals[1] += okPart[0]; totals[2] = lossPart[0] / f32(rows); }
 }`;
 }
@@ -417,10 +416,10 @@ export function optimizerUpdate(size: number, rule: UpdateRule): string {
         ? `let a = ${rule.momentum} * m[i] + gi; m[i] = a; w[i] -= st.lr * a;`
         : 'w[i] -= st.lr * gi;';
   return `${STEP_UNIFORM}
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read_write> w: array<f32>;
-${rule.kind === 'sgd' ? '' : '@group(0) @binding(3) var<storage, read_write> m: array<f32>;'}
-${rule.kind === 'adam' ? '@group(0) @binding(4) var<storage, read_write> v: array<f32>;' : ''}
+${storage(1, 'g')}
+${storage(2, 'w', 'read_write')}
+${rule.kind === 'sgd' ? '' : storage(3, 'm', 'read_write')}
+${rule.kind === 'adam' ? storage(4, 'v', 'read_write') : ''}
 @compute @workgroup_size(${WG})
 fn main(${LINEAR_ARGS}) {
   ${LINEAR_ID}
