@@ -72,8 +72,13 @@ export interface TrainHooks {
   onEpoch?(e: EpochLog): void | Promise<void>;
   /** Checked before every batch; once true, training stops and resolves with canceled: true. */
   shouldStop?(): boolean | Promise<boolean>;
-  /** Runs after every optimizer step (pruning re-applies its masks here). */
+  /** Runs after every optimizer step (pruning re-applies its masks here): it may change the model's weights. */
   afterBatch?(model: tf.LayersModel): void;
+  /**
+   * Runs after every optimizer step and only observes (progress): unlike afterBatch it leaves the weights where the
+   * stepper keeps them (the WebGPU program trains its own copy and hands them back at the epoch's end).
+   */
+  onBatch?(): void;
 }
 
 export interface TrainResult {
@@ -276,6 +281,7 @@ export async function trainModel(
         }
         const outcome = await stepper.step(order.subarray(start, Math.min(order.length, start + opts.batchSize)));
         hooks.afterBatch?.(model);
+        hooks.onBatch?.();
         step++;
         if (hooks.onStep && step % logEvery === 0) {
           const loss = outcome.onDevice

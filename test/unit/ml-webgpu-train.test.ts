@@ -146,6 +146,47 @@ describe('WebGPU training program', () => {
     }
   });
 
+  test('an observing onBatch hook keeps the program; a weight-editing afterBatch takes tfjs ops', async (t) => {
+    if (!gpu) return t.skip('no WebGPU adapter');
+    const make = () => buildModel('lenet-300-100', [28, 28, 1], 10, { seed: 6 });
+    await tf.setBackend('webgpu');
+    const d = dataset(64, [28, 28, 1], 10, 19);
+    const x = tf.tensor(d.x, d.shape);
+    const y = tf.oneHot(tf.tensor1d(d.labels, 'int32'), d.classes).toFloat();
+    try {
+      let batches = 0;
+      const model = make();
+      await trainModel(model, { x, y }, sgd(16), { onBatch: () => void batches++ });
+      assert.equal(lastGpuRefusal, null);
+      assert.equal(batches, 4);
+      // A hook that zeroes a weight after every batch: its edits must stand at the end (the program would train its
+      // own copy and write it back over them).
+      const zeroFirst = () => {
+        const v = model.layers.find((l) => l.getClassName() === 'Dense')!.weights[0].read() as tf.Variable;
+        v.assign(
+          tf.tidy(() =>
+            v.mul(
+              tf
+                .oneHot(tf.tensor1d([0], 'int32'), v.size)
+                .reshape(v.shape)
+                .sub(1)
+                .neg(),
+            ),
+          ),
+        );
+      };
+      await trainModel(model, { x, y }, sgd(16), { afterBatch: zeroFirst });
+      const after = await model.layers
+        .find((l) => l.getClassName() === 'Dense')!
+        .getWeights()[0]
+        .data();
+      assert.equal(after[0], 0);
+      model.dispose();
+    } finally {
+      tf.dispose([x, y]);
+    }
+  });
+
   test('a model outside the plan trains on tfjs ops and says why', async (t) => {
     if (!gpu) return t.skip('no WebGPU adapter');
     const make = () =>

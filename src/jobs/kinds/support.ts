@@ -277,7 +277,7 @@ export function trainingHooks(ctx: JobContext, opts: TrainingHooksOptions): Trai
       await yieldToEventLoop();
       return ctx.signal.aborted;
     },
-    afterBatch(model) {
+    onBatch() {
       step++;
       const done = Math.min(1, step / totalSteps);
       const elapsed = (performance.now() - started) / 1000;
@@ -287,8 +287,10 @@ export function trainingHooks(ctx: JobContext, opts: TrainingHooksOptions): Trai
         step,
         etaSeconds: (elapsed / step) * (totalSteps - step),
       });
-      opts.afterBatch?.(model);
     },
+    // Only where the kind edits weights between batches (pruning's masks): a hook here keeps training off the
+    // WebGPU program, which holds the weights on the GPU until the epoch's end.
+    ...(opts.afterBatch ? { afterBatch: opts.afterBatch } : {}),
     onStep(s) {
       ctx.metrics([{ name: `${prefix}loss`, step: s.step, epoch: s.epoch + 1, value: s.loss }]);
     },

@@ -143,6 +143,7 @@ export async function fineTuneCentroids(
         const loss = (value.dataSync() as Float32Array)[0];
         tf.dispose([value, batch.x, batch.y, ...Object.values(grads), ...update.map((u) => u.tensor)]);
         hooks.afterBatch?.(model);
+        hooks.onBatch?.();
         lossSum += loss * batch.size;
         seen += batch.size;
         step++;
