@@ -105,7 +105,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
 }`;
 }
 
-/** Geometry of a 2-D window op (conv or pool), NHWC, as tfjs computes it (pads from 'same'/'valid'). */
+/** Geometry of a 2-D window op (conv or pool), NHWC, as tfjs computes it for padding 'same' or 'valid'. */
 export interface Window {
   inH: number;
   inW: number;
