@@ -487,7 +487,7 @@ export interface components {
                 clusterEpochs?: number;
                 /**
                  * @description Fine-tuning epochs of every pruning / distillation candidate (pruning: the sparsity ramps up over the first two thirds, the rest recovers)
-                 * @default 10
+                 * @default 16
                  */
                 fineTuneEpochs?: number;
                 /** @default 0.0005 */
