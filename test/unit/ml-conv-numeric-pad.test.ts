@@ -102,6 +102,24 @@ test('fused conv2d, depthwise conv2d and its gradients with a numeric pad match 
   });
 });
 
+test('maxPool and avgPool with a numeric pad (the same quirk), forward and gradient, match cpu', async () => {
+  for (const [name, op] of [
+    ['maxPool', tf.maxPool],
+    ['avgPool', tf.avgPool],
+  ] as const) {
+    for (const pad of [0, 1]) {
+      await compareBackends(`${name} pad ${pad}`, () => {
+        const x = tensor([2, 9, 8, 3], 1) as tf.Tensor4D;
+        const loss = (a: tf.Tensor) => {
+          const y = op(a as tf.Tensor4D, [3, 4], [3, 2], pad);
+          return tf.sum(tf.mul(y, tensor(y.shape, 3)));
+        };
+        return [op(x, [3, 4], [3, 2], pad), tf.grad(loss)(x)];
+      });
+    }
+  }
+});
+
 test('a conv2d gradient kernel given a dy of the wrong shape throws a clear error, and the module keeps working', async () => {
   await tf.setBackend('wasm');
   const attrs = { strides: [3, 2], pad: 1, dataFormat: 'NHWC' };

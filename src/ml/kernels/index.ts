@@ -8,9 +8,9 @@
 // - slow: BatchMatMul, _FusedMatMul, Conv2D, FusedConv2D and both conv2d gradients run on the system's OpenBLAS where
 //   the optional native addon loads (native-blas.ts, native-mat-mul.ts, native-conv.ts; MODELPRESS_NATIVE_BLAS=0
 //   turns it off), else BatchMatMul is wrapped and the conv2d gradients are wasm composites;
-//   Conv2DBackpropInput, Identity, Reverse and Tile replaced (see their files); the stock Conv2D, FusedConv2D and
-//   depthwise convolutions are wrapped for a numeric pad, which made them write past their output (numeric-pad-conv.ts),
-//   and _FusedMatMul for a bias with transposes, batches or size 1, which it added wrongly (fused-mat-mul.ts);
+//   Conv2DBackpropInput, Identity, Reverse and Tile replaced (see their files); the stock Conv2D, FusedConv2D,
+//   depthwise convolutions and MaxPool/AvgPool are wrapped for a numeric pad, which made them write past their output
+//   (numeric-pad-conv.ts), and _FusedMatMul for a bias with transposes, batches or size 1, which it added wrongly (fused-mat-mul.ts);
 //   the fused Adam update is our own kernel (src/ml/fused-adam.ts uses it); training-mode BatchNormalization and the
 //   ReLU6 (ClipByValue) gradient are fused wasm kernels (batch-norm-train.ts, which also patches tfjs-layers'
 //   BatchNormalization.call);
@@ -58,11 +58,15 @@ export function registerWasmKernels(): void {
     const stockMatMul = tf.getKernel(tf.BatchMatMul, 'wasm');
     const stockTile = tf.getKernel(tf.Tile, 'wasm');
     const brokenFusedMatMul = tf.getKernel(tf._FusedMatMul, 'wasm');
-    const stockConvs = [tf.Conv2D, tf.FusedConv2D, tf.DepthwiseConv2dNative, tf.FusedDepthwiseConv2D].map((name) => tf.getKernel(name, 'wasm'));
+    const stockConvs = [tf.Conv2D, tf.FusedConv2D, tf.DepthwiseConv2dNative, tf.FusedDepthwiseConv2D, tf.MaxPool, tf.AvgPool].map((name) =>
+      tf.getKernel(name, 'wasm'),
+    );
     if (!stockMatMul || !stockTile || !brokenFusedMatMul || stockConvs.some((k) => !k))
       throw new Error('@tensorflow/tfjs-backend-wasm must be imported before registerWasmKernels()');
     const stockFusedMatMul = fusedMatMulConfig(brokenFusedMatMul);
-    const [stockConv, stockFusedConv, stockDepthwise, stockFusedDepthwise] = stockConvs.map((k) => numericPadConvConfig(k));
+    const [stockConv, stockFusedConv, stockDepthwise, stockFusedDepthwise, stockMaxPool, stockAvgPool] = stockConvs.map((k) =>
+      numericPadConvConfig(k),
+    );
     const blas = nativeBlas();
     const own = [
       ...(blas
@@ -75,6 +79,8 @@ export function registerWasmKernels(): void {
         : [stockConv, stockFusedConv, conv2DBackpropFilterConfig, conv2DBackpropInputConfig]),
       stockDepthwise,
       stockFusedDepthwise,
+      stockMaxPool,
+      stockAvgPool,
       depthwiseConv2dBackpropFilterConfig,
       depthwiseConv2dBackpropInputConfig,
       blas ? nativeMaxPoolGradConfig(blas, maxPoolGradConfig) : maxPoolGradConfig,

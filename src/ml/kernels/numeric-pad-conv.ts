@@ -1,5 +1,5 @@
-// Stock tfjs-backend-wasm 4.22 Conv2D, FusedConv2D, DepthwiseConv2dNative and FusedDepthwiseConv2D with a numeric
-// `pad` write past their output. tfjs-core's computeConv2DInfo sizes a numeric pad's output with
+// Stock tfjs-backend-wasm 4.22 Conv2D, FusedConv2D, DepthwiseConv2dNative, FusedDepthwiseConv2D, MaxPool and AvgPool
+// with a numeric `pad` write past their output. tfjs-core's computeConv2DInfo sizes a numeric pad's output with
 // computeOutputShape2D, which uses the filter's height and the stride's height for both dimensions (and truncates),
 // and the kernel allocates that shape; XNNPACK then computes its own output size from the real filter width and
 // stride and writes that many columns. With a non-square filter or unequal strides the two disagree: x [2,9,8,5],
@@ -16,36 +16,43 @@ type Shape4 = [number, number, number, number];
 type WasmBackend = Parameters<typeof runKernel>[1] & { makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo };
 
 const DEPTHWISE = new Set<string>([tf.DepthwiseConv2dNative, tf.FusedDepthwiseConv2D]);
+/** MaxPool and AvgPool size their output with computePool2DInfo, which has the same quirk. */
+const POOLS = new Set<string>([tf.MaxPool, tf.AvgPool]);
 
 /** `stock` with a numeric pad turned into the explicit pads that give tfjs's output shape (see above). */
 export function numericPadConvConfig(stock: tf.KernelConfig): tf.KernelConfig {
   const depthwise = DEPTHWISE.has(stock.kernelName);
+  const pool = POOLS.has(stock.kernelName);
   const kernelFunc = (args: KernelArgs) => {
-    const { x, filter } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
+    const { x, filter } = args.inputs as { x: tf.TensorInfo; filter?: tf.TensorInfo };
     const attrs = args.attrs as unknown as {
       pad: unknown;
       strides: number | [number, number];
       dilations?: number | [number, number];
       dataFormat?: string;
+      filterSize?: number | [number, number];
     };
-    const { pad } = attrs;
+    const { pad, filterSize } = attrs;
     if (
       typeof pad !== 'number' ||
       (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC') ||
       x.shape.length !== 4 ||
-      filter.shape.length !== 4
+      (pool ? filterSize === undefined : filter?.shape.length !== 4)
     )
       return stock.kernelFunc(args);
-    const info = tf.backend_util.computeConv2DInfo(
-      x.shape as Shape4,
-      filter.shape as Shape4,
-      attrs.strides,
-      attrs.dilations ?? 1,
-      pad,
-      undefined,
-      depthwise,
-      'channelsLast',
-    );
+    const info =
+      pool && filterSize !== undefined
+        ? tf.backend_util.computePool2DInfo(x.shape as Shape4, filterSize, attrs.strides, 1, pad)
+        : tf.backend_util.computeConv2DInfo(
+            x.shape as Shape4,
+            filter!.shape as Shape4,
+            attrs.strides,
+            attrs.dilations ?? 1,
+            pad,
+            undefined,
+            depthwise,
+            'channelsLast',
+          );
     const { outShape, outHeight, outWidth, strideHeight: sh, strideWidth: sw, inHeight, inWidth } = info;
     const { effectiveFilterHeight: fh, effectiveFilterWidth: fw } = info;
     const backend = args.backend as unknown as WasmBackend;
