@@ -88,44 +88,33 @@ function coverageModel(): tf.LayersModel {
 
 const sgd = (batchSize: number): TrainOptions => ({ epochs: 1, batchSize, optimizer: 'sgd', learningRate: 0.1, validationSplit: 0, seed: 3 });
 
+/** Trains `make()`'s model from the same weights on the GPU program and on cpu autodiff with SGD; both must agree. */
+async function sgdMatchesAutodiff(make: () => tf.LayersModel, d: ReturnType<typeof dataset>, batchSize: number): Promise<void> {
+  await tf.setBackend('cpu');
+  const init = make().getWeights();
+  const g = await trainOn('webgpu', make, init, d, sgd(batchSize));
+  assert.equal(g.refusal, null);
+  const c = await trainOn('cpu', make, init, d, sgd(batchSize));
+  assert.ok(maxDiff(g.weights, c.weights) < 1e-4, `max weight difference ${maxDiff(g.weights, c.weights)}`);
+  assert.ok(Math.abs(g.loss - c.loss) < 1e-4, `loss ${g.loss} vs ${c.loss}`);
+  assert.equal(g.accuracy, c.accuracy);
+}
+
 describe('WebGPU training program', () => {
   test('LeNet-300-100: weights after SGD steps match autodiff on cpu', async (t) => {
     if (!gpu) return t.skip('no WebGPU adapter');
-    const make = () => buildModel('lenet-300-100', [28, 28, 1], 10, { seed: 1 });
-    await tf.setBackend('cpu');
-    const init = make().getWeights();
-    const d = dataset(150, [28, 28, 1], 10, 7); // 64 + 64 + 22: the last batch is short
-    const g = await trainOn('webgpu', make, init, d, sgd(64));
-    assert.equal(g.refusal, null);
-    const c = await trainOn('cpu', make, init, d, sgd(64));
-    assert.ok(maxDiff(g.weights, c.weights) < 1e-4, `max weight difference ${maxDiff(g.weights, c.weights)}`);
-    assert.ok(Math.abs(g.loss - c.loss) < 1e-4, `loss ${g.loss} vs ${c.loss}`);
-    assert.equal(g.accuracy, c.accuracy);
+    // 64 + 64 + 22 rows: the last batch is short.
+    await sgdMatchesAutodiff(() => buildModel('lenet-300-100', [28, 28, 1], 10, { seed: 1 }), dataset(150, [28, 28, 1], 10, 7), 64);
   });
 
   test('LeNet-5: weights after SGD steps match autodiff on cpu', async (t) => {
     if (!gpu) return t.skip('no WebGPU adapter');
-    const make = () => buildModel('lenet-5', [28, 28, 1], 10, { seed: 2 });
-    await tf.setBackend('cpu');
-    const init = make().getWeights();
-    const d = dataset(80, [28, 28, 1], 10, 9);
-    const g = await trainOn('webgpu', make, init, d, sgd(32));
-    assert.equal(g.refusal, null);
-    const c = await trainOn('cpu', make, init, d, sgd(32));
-    assert.ok(maxDiff(g.weights, c.weights) < 1e-4, `max weight difference ${maxDiff(g.weights, c.weights)}`);
-    assert.ok(Math.abs(g.loss - c.loss) < 1e-4, `loss ${g.loss} vs ${c.loss}`);
+    await sgdMatchesAutodiff(() => buildModel('lenet-5', [28, 28, 1], 10, { seed: 2 }), dataset(80, [28, 28, 1], 10, 9), 32);
   });
 
   test('strides, paddings, overlapping pools, a standalone ReLU and a softmax head match autodiff', async (t) => {
     if (!gpu) return t.skip('no WebGPU adapter');
-    await tf.setBackend('cpu');
-    const init = coverageModel().getWeights();
-    const d = dataset(40, [9, 9, 2], 3, 11);
-    const g = await trainOn('webgpu', coverageModel, init, d, sgd(16));
-    assert.equal(g.refusal, null);
-    const c = await trainOn('cpu', coverageModel, init, d, sgd(16));
-    assert.ok(maxDiff(g.weights, c.weights) < 1e-4, `max weight difference ${maxDiff(g.weights, c.weights)}`);
-    assert.ok(Math.abs(g.loss - c.loss) < 1e-4, `loss ${g.loss} vs ${c.loss}`);
+    await sgdMatchesAutodiff(coverageModel, dataset(40, [9, 9, 2], 3, 11), 16);
   });
 
   test('Adam and momentum: the epoch loss and weights follow autodiff', async (t) => {
